@@ -1,0 +1,180 @@
+/**
+ * Sidecar configuration: one YAML file, validated once at start into a typed runtime config.
+ * Every error names the offending field (`authz.decision_cache.max_entries: must be an integer ≥ 1`).
+ *
+ * @example
+ *   const cfg = parseConfig(readFileSync("hexr.yaml", "utf8"), "hexr.yaml");
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { HexrError } from "../filters/errors.ts";
+
+export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
+export const DEFAULT_DECISION_CACHE_TTL_MS = 5_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
+export const DEFAULT_BUNDLE_POLL_MS = 1_000;
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+export interface ListenConfig {
+  /** Unix socket path (Envoy reaches the sidecar over a `pipe`). */
+  socket?: string;
+  /** `host:port` for TCP. */
+  tcp?: string;
+}
+
+export interface BundleKeyConfig {
+  keyId: string;
+  algorithm: string;
+  /** PEM public key, or HMAC secret, read from `key_file` at load. */
+  key: string;
+}
+
+export interface AuthzConfig {
+  listen: ListenConfig;
+  bundlePath: string;
+  bundlePollMs: number;
+  strictSignatures: boolean;
+  verificationKeys: BundleKeyConfig[];
+  decisionCache: { maxEntries: number; ttlMs: number };
+  catalogPath?: string;
+}
+
+export interface SidecarConfig {
+  trustDomains: ReadonlySet<string>;
+  authz?: AuthzConfig;
+  audit: { path: "stdout" | "stderr" | string };
+  log: { level: "debug" | "info" | "warn" | "error" };
+  drainTimeoutMs: number;
+}
+
+type Obj = Record<string, unknown>;
+
+function fail(field: string, msg: string): never {
+  throw new HexrError("config.invalid", `${field}: ${msg}`);
+}
+
+function obj(v: unknown, field: string): Obj {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, "must be a mapping");
+  return v as Obj;
+}
+
+function onlyKeys(o: Obj, field: string, allowed: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) fail(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(", ")})`);
+  }
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== "string" || v.length === 0) fail(field, "must be a non-empty string");
+  return v;
+}
+
+function int(v: unknown, field: string, min: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) fail(field, `must be an integer ≥ ${min}`);
+  return v;
+}
+
+function bool(v: unknown, field: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") fail(field, "must be true or false");
+  return v;
+}
+
+function listen(v: unknown, field: string): ListenConfig {
+  const o = obj(v, field);
+  onlyKeys(o, field, ["socket", "tcp"]);
+  const out: ListenConfig = {};
+  if (o.socket !== undefined) out.socket = str(o.socket, `${field}.socket`);
+  if (o.tcp !== undefined) {
+    const t = str(o.tcp, `${field}.tcp`);
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(t);
+    if (!m || Number(m[2]) > 65535) fail(`${field}.tcp`, "must be host:port");
+    out.tcp = t;
+  }
+  if (!out.socket && !out.tcp) fail(field, "needs socket and/or tcp");
+  return out;
+}
+
+/** Parses and validates YAML text. Relative paths resolve against the config file's directory. */
+export function parseConfig(text: string, file = "<config>", readFile?: (p: string) => string): SidecarConfig {
+  if (text.length > MAX_CONFIG_BYTES) fail(file, `larger than ${MAX_CONFIG_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new HexrError("config.bad_yaml", `${file}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const root = obj(raw ?? {}, "(root)");
+  onlyKeys(root, "", ["trust_domains", "authz", "audit", "log", "drain_timeout_ms"]);
+  const base = path.dirname(path.resolve(file));
+  const abs = (p: string) => path.resolve(base, p);
+
+  const tds = root.trust_domains;
+  if (!Array.isArray(tds) || tds.length === 0) fail("trust_domains", "must be a non-empty list");
+  const trustDomains = new Set<string>();
+  tds.forEach((td, i) => {
+    const s = str(td, `trust_domains[${i}]`);
+    if (!/^[a-z0-9._-]{1,255}$/.test(s)) fail(`trust_domains[${i}]`, "not a valid trust domain name");
+    trustDomains.add(s);
+  });
+
+  let authz: AuthzConfig | undefined;
+  if (root.authz !== undefined) {
+    const a = obj(root.authz, "authz");
+    onlyKeys(a, "authz", ["listen", "bundle", "bundle_poll_ms", "signatures", "decision_cache", "catalog"]);
+    const sig = a.signatures === undefined ? {} : obj(a.signatures, "authz.signatures");
+    onlyKeys(sig, "authz.signatures", ["strict", "keys"]);
+    const keys: BundleKeyConfig[] = [];
+    if (sig.keys !== undefined) {
+      const ks = obj(sig.keys, "authz.signatures.keys");
+      for (const [keyId, kv] of Object.entries(ks)) {
+        const f = `authz.signatures.keys.${keyId}`;
+        const k = obj(kv, f);
+        onlyKeys(k, f, ["key_file", "algorithm"]);
+        const keyFile = abs(str(k.key_file, `${f}.key_file`));
+        let key: string;
+        try {
+          key = (readFile ?? ((p: string) => readFileSync(p, "utf8")))(keyFile);
+        } catch {
+          fail(`${f}.key_file`, "cannot be read");
+        }
+        keys.push({ keyId, algorithm: str(k.algorithm ?? "RS256", `${f}.algorithm`), key });
+      }
+    }
+    const strict = bool(sig.strict, "authz.signatures.strict", false);
+    if (strict && keys.length === 0) fail("authz.signatures.keys", "strict mode needs at least one key");
+    const dc = a.decision_cache === undefined ? {} : obj(a.decision_cache, "authz.decision_cache");
+    onlyKeys(dc, "authz.decision_cache", ["max_entries", "ttl_ms"]);
+    authz = {
+      listen: listen(a.listen, "authz.listen"),
+      bundlePath: abs(str(a.bundle, "authz.bundle")),
+      bundlePollMs: int(a.bundle_poll_ms, "authz.bundle_poll_ms", 100, DEFAULT_BUNDLE_POLL_MS),
+      strictSignatures: strict,
+      verificationKeys: keys,
+      decisionCache: {
+        maxEntries: int(dc.max_entries, "authz.decision_cache.max_entries", 1, DEFAULT_DECISION_CACHE_ENTRIES),
+        ttlMs: int(dc.ttl_ms, "authz.decision_cache.ttl_ms", 1, DEFAULT_DECISION_CACHE_TTL_MS),
+      },
+      ...(a.catalog !== undefined ? { catalogPath: abs(str(a.catalog, "authz.catalog")) } : {}),
+    };
+  }
+
+  const au = root.audit === undefined ? {} : obj(root.audit, "audit");
+  onlyKeys(au, "audit", ["path"]);
+  const lg = root.log === undefined ? {} : obj(root.log, "log");
+  onlyKeys(lg, "log", ["level"]);
+  const level = lg.level ?? "info";
+  if (level !== "debug" && level !== "info" && level !== "warn" && level !== "error") {
+    fail("log.level", "must be one of debug, info, warn, error");
+  }
+  const auditPath = au.path === undefined ? "stdout" : str(au.path, "audit.path");
+  return {
+    trustDomains,
+    ...(authz ? { authz } : {}),
+    audit: { path: auditPath === "stdout" || auditPath === "stderr" ? auditPath : abs(auditPath) },
+    log: { level },
+    drainTimeoutMs: int(root.drain_timeout_ms, "drain_timeout_ms", 0, DEFAULT_DRAIN_TIMEOUT_MS),
+  };
+}

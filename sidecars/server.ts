@@ -1,0 +1,73 @@
+/**
+ * The gRPC server that Envoy calls: binds Unix sockets and/or TCP, serves health, drains on stop.
+ */
+import { rmSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { HealthService } from "./health.ts";
+import type { ListenConfig } from "./config.ts";
+
+export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
+  "grpc.max_receive_message_length": 8 << 20,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+};
+
+export class SidecarServer {
+  readonly grpc = new grpc.Server(GRPC_SERVER_OPTIONS);
+  readonly health = new HealthService();
+  readonly addresses: string[] = [];
+  #sockets: string[] = [];
+
+  constructor() {
+    this.health.addTo(this.grpc);
+  }
+
+  /** Binds every address in `listen`; returns the bound addresses (`unix:/path`, `127.0.0.1:port`). */
+  async bind(listen: ListenConfig): Promise<string[]> {
+    const bound: string[] = [];
+    if (listen.socket) {
+      rmSync(listen.socket, { force: true }); // a stale socket from a crashed run would block bind
+      await this.#bindOne(`unix:${listen.socket}`);
+      this.#sockets.push(listen.socket);
+      bound.push(`unix:${listen.socket}`);
+    }
+    if (listen.tcp) {
+      const port = await this.#bindOne(listen.tcp);
+      const host = listen.tcp.slice(0, listen.tcp.lastIndexOf(":"));
+      bound.push(`${host}:${port}`);
+    }
+    this.addresses.push(...bound);
+    return bound;
+  }
+
+  #bindOne(addr: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.grpc.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(port),
+      );
+    });
+  }
+
+  /** Health NOT_SERVING, then let in-flight calls finish up to `timeoutMs`, then force. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.health.drain();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.grpc.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      t.unref();
+      this.grpc.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    for (const s of this.#sockets) rmSync(s, { force: true });
+  }
+
+  /** Immediate stop (tests: "authz server gone"). */
+  kill(): void {
+    this.grpc.forceShutdown();
+    for (const s of this.#sockets) rmSync(s, { force: true });
+  }
+}
