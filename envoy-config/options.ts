@@ -1,0 +1,203 @@
+/**
+ * Checks template options once, before rendering: the renderers call it on typed input, and
+ * `hexr envoy render --options` on parsed YAML/JSON. Every error names the option
+ * (`upstreams[1].port: must be an integer in 0..65535`) and unknown keys are rejected, so a typo
+ * fails here instead of silently rendering a default.
+ *
+ * @example
+ *   const opts = checkSidecarOptions(parseYaml(text), "envoy.yaml");
+ */
+import { HexrError } from "../filters/errors.ts";
+import type { BodyMode, GrpcTarget, RouteExtProc, SidecarEnvoyOptions, SidecarTls, SocketAddress } from "./types.ts";
+
+type Obj = Record<string, unknown>;
+
+const NAME_RE = /^[A-Za-z0-9_.-]{1,100}$/;
+const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
+const BODY_MODES: readonly BodyMode[] = ["NONE", "STREAMED", "BUFFERED", "BUFFERED_PARTIAL", "FULL_DUPLEX_STREAMED"];
+const MAX_TIMEOUT_MS = 3_600_000;
+
+function fail(field: string, msg: string): never {
+  throw new HexrError("config.invalid", `${field}: ${msg}`);
+}
+
+function obj(v: unknown, field: string, allowed: readonly string[]): Obj {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, "must be a mapping");
+  for (const k of Object.keys(v)) {
+    if (!allowed.includes(k)) fail(`${field}.${k}`, `unknown option (allowed: ${allowed.join(", ")})`);
+  }
+  return v as Obj;
+}
+
+function str(v: unknown, field: string, re?: RegExp): string {
+  if (typeof v !== "string" || v.length === 0) fail(field, "must be a non-empty string");
+  if (re && !re.test(v)) fail(field, `must match ${re.source}`);
+  return v;
+}
+
+function optStr(v: unknown, field: string, re?: RegExp): void {
+  if (v !== undefined) str(v, field, re);
+}
+
+function int(v: unknown, field: string, min: number, max: number): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
+}
+
+function optInt(v: unknown, field: string, min: number, max: number): void {
+  if (v !== undefined) int(v, field, min, max);
+}
+
+function list(v: unknown, field: string, minItems: number): unknown[] {
+  if (!Array.isArray(v) || v.length < minItems) fail(field, minItems > 0 ? "must be a non-empty list" : "must be a list");
+  return v;
+}
+
+function strList(v: unknown, field: string, minItems: number, re?: RegExp): string[] {
+  return list(v, field, minItems).map((s, i) => str(s, `${field}[${i}]`, re));
+}
+
+function oneOf<T extends string | number>(v: unknown, field: string, allowed: readonly T[]): void {
+  if (v !== undefined && !allowed.includes(v as T)) fail(field, `must be one of ${allowed.join(", ")}`);
+}
+
+function neverAllow(v: unknown, field: string): void {
+  if (v !== undefined && v !== false) fail(field, "only false is supported: the data plane fails closed");
+}
+
+function address(v: unknown, field: string, extra: readonly string[] = []): Obj {
+  const o = obj(v, field, ["address", "port", ...extra]);
+  str(o.address, `${field}.address`);
+  int(o.port, `${field}.port`, 0, 65535);
+  return o;
+}
+
+function grpcTarget(o: Obj, field: string): void {
+  optStr(o.socket, `${field}.socket`);
+  if (o.tcp !== undefined) address(o.tcp, `${field}.tcp`);
+  if ((o.socket === undefined) === (o.tcp === undefined)) fail(field, "needs exactly one of socket, tcp");
+  optStr(o.clusterName, `${field}.clusterName`, NAME_RE);
+}
+
+function peerPrefixes(v: unknown, field: string): void {
+  if (v === undefined) return;
+  strList(v, field, 1).forEach((p, i) => {
+    if (!p.startsWith("spiffe://")) fail(`${field}[${i}]`, "must start with spiffe://");
+  });
+}
+
+function routeExtProc(v: unknown, field: string): void {
+  if (v === undefined || v === "off") return;
+  const o = obj(v, field, ["requestBody", "responseBody"]);
+  oneOf(o.requestBody, `${field}.requestBody`, BODY_MODES);
+  oneOf(o.responseBody, `${field}.responseBody`, BODY_MODES);
+}
+
+function tls(v: unknown, field: string): SidecarTls {
+  const mode = (v as Obj | null)?.mode;
+  if (mode === "files") {
+    const o = obj(v, field, ["mode", "certChain", "privateKey", "clientCa", "trustDomain"]);
+    for (const k of ["certChain", "privateKey", "clientCa"]) str(o[k], `${field}.${k}`);
+    optStr(o.trustDomain, `${field}.trustDomain`, TRUST_DOMAIN_RE);
+  } else if (mode === "spire") {
+    const o = obj(v, field, ["mode", "sdsSocket", "spiffeId", "trustDomain", "federatedTrustDomains"]);
+    str(o.sdsSocket, `${field}.sdsSocket`);
+    const id = str(o.spiffeId, `${field}.spiffeId`);
+    if (id !== "default" && !id.startsWith("spiffe://")) fail(`${field}.spiffeId`, 'must be a spiffe:// ID or "default"');
+    str(o.trustDomain, `${field}.trustDomain`, TRUST_DOMAIN_RE);
+    if (o.federatedTrustDomains !== undefined) strList(o.federatedTrustDomains, `${field}.federatedTrustDomains`, 0, TRUST_DOMAIN_RE);
+  } else {
+    fail(`${field}.mode`, "must be files or spire");
+  }
+  return v as SidecarTls;
+}
+
+/** Validates options (typed or parsed from a file) and returns them typed. Throws HexrError `config.invalid`. */
+export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEnvoyOptions {
+  const root = obj(raw, source, [
+    "node", "admin", "tls", "outbound", "inbound", "authz", "extProc", "upstreams", "http", "maxConnections", "concurrency", "accessLog",
+  ]);
+  if (root.node !== undefined) {
+    const n = obj(root.node, "node", ["id", "cluster"]);
+    str(n.id, "node.id");
+    str(n.cluster, "node.cluster");
+  }
+  if (root.admin !== undefined) address(root.admin, "admin");
+  const t = tls(root.tls, "tls");
+  const outbound = address(root.outbound, "outbound", ["allowedPeerPrefixes"]);
+  peerPrefixes(outbound.allowedPeerPrefixes, "outbound.allowedPeerPrefixes");
+
+  if (root.inbound !== undefined) {
+    const i = address(root.inbound, "inbound", ["app", "allowedPeerPrefixes", "timeoutMs", "extProc"]);
+    address(i.app, "inbound.app");
+    peerPrefixes(i.allowedPeerPrefixes, "inbound.allowedPeerPrefixes");
+    if (i.allowedPeerPrefixes === undefined && t.mode === "files" && t.trustDomain === undefined) {
+      fail("inbound.allowedPeerPrefixes", "required when tls.mode is files without tls.trustDomain (peer IDs must be checked)");
+    }
+    optInt(i.timeoutMs, "inbound.timeoutMs", 0, MAX_TIMEOUT_MS);
+    routeExtProc(i.extProc, "inbound.extProc");
+  }
+
+  const authz = obj(root.authz, "authz", ["socket", "tcp", "timeoutMs", "failureModeAllow", "statusOnError", "clusterName"]);
+  grpcTarget(authz, "authz");
+  optInt(authz.timeoutMs, "authz.timeoutMs", 1, 60_000);
+  neverAllow(authz.failureModeAllow, "authz.failureModeAllow");
+  oneOf(authz.statusOnError, "authz.statusOnError", [403, 503]);
+
+  if (root.extProc !== undefined) {
+    const e = obj(root.extProc, "extProc", ["socket", "tcp", "messageTimeoutMs", "maxMessageTimeoutMs", "failureModeAllow", "clusterName"]);
+    grpcTarget(e, "extProc");
+    optInt(e.messageTimeoutMs, "extProc.messageTimeoutMs", 1, MAX_TIMEOUT_MS);
+    optInt(e.maxMessageTimeoutMs, "extProc.maxMessageTimeoutMs", 1, MAX_TIMEOUT_MS);
+    neverAllow(e.failureModeAllow, "extProc.failureModeAllow");
+  }
+
+  const names = new Set<string>();
+  list(root.upstreams, "upstreams", 0).forEach((u, i) => {
+    const f = `upstreams[${i}]`;
+    const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc"]);
+    const name = str(o.name, `${f}.name`, NAME_RE);
+    if (names.has(name)) fail(`${f}.name`, `duplicate upstream name ${name}`);
+    names.add(name);
+    strList(o.domains, `${f}.domains`, 1).forEach((d, j) => {
+      if (d === "*") fail(`${f}.domains[${j}]`, '"*" would make an open proxy; unknown hosts always get 404');
+    });
+    if (o.tls !== undefined) {
+      const mode = (o.tls as Obj | null)?.mode;
+      if (mode === "spiffe") {
+        const ut = obj(o.tls, `${f}.tls`, ["mode", "sni", "peerIdPrefixes"]);
+        optStr(ut.sni, `${f}.tls.sni`);
+        peerPrefixes(ut.peerIdPrefixes, `${f}.tls.peerIdPrefixes`);
+        if (ut.peerIdPrefixes === undefined) fail(`${f}.tls.peerIdPrefixes`, "required for spiffe upstreams");
+      } else {
+        const ut = obj(o.tls, `${f}.tls`, ["mode", "sni", "caFile"]);
+        oneOf(ut.mode, `${f}.tls.mode`, ["public", "spiffe"]);
+        str(ut.sni, `${f}.tls.sni`);
+        optStr(ut.caFile, `${f}.tls.caFile`);
+      }
+    }
+    optInt(o.timeoutMs, `${f}.timeoutMs`, 0, MAX_TIMEOUT_MS);
+    routeExtProc(o.extProc, `${f}.extProc`);
+  });
+
+  if (root.http !== undefined) {
+    const h = obj(root.http, "http", ["maxRequestHeadersKb", "escapedSlashes"]);
+    optInt(h.maxRequestHeadersKb, "http.maxRequestHeadersKb", 1, 8192);
+    oneOf(h.escapedSlashes, "http.escapedSlashes", ["REJECT_REQUEST", "UNESCAPE_AND_REDIRECT"]);
+  }
+  optInt(root.maxConnections, "maxConnections", 1, 10_000_000);
+  optInt(root.concurrency, "concurrency", 1, 1024);
+  if (root.accessLog !== undefined && typeof root.accessLog !== "boolean") fail("accessLog", "must be true or false");
+  return raw as SidecarEnvoyOptions;
+}
+
+/** Checks one gRPC service target on its own (snippets). */
+export function checkGrpcTarget(raw: GrpcTarget, field: string): void {
+  grpcTarget(raw as unknown as Obj, field);
+}
+
+/** Checks one address on its own. */
+export function checkAddress(raw: SocketAddress, field: string): void {
+  address(raw, field);
+}
+
+export type { RouteExtProc };

@@ -1,0 +1,172 @@
+/**
+ * Option types for the Envoy templates, and the (deliberately loose) shapes of what they render.
+ * Options use camelCase; rendered objects use Envoy's own v3 field names so they serialize as-is.
+ */
+
+/** A TCP address. `port: 0` lets the kernel pick (tests). */
+export interface SocketAddress {
+  address: string;
+  port: number;
+}
+
+/** Where a gRPC service listens: a Unix socket (preferred in a pod) or TCP. Exactly one is set. */
+export interface GrpcTarget {
+  socket?: string;
+  tcp?: SocketAddress;
+}
+
+/** Test mode: the sidecar's certificate, key and client CA come from PEM files. */
+export interface FilesTls {
+  mode: "files";
+  certChain: string;
+  privateKey: string;
+  /** CA that signs client (and peer) certificates. */
+  clientCa: string;
+  /**
+   * When set, peers are checked with Envoy's SPIFFE validator (`clientCa` is this trust domain's
+   * bundle) and peer ID prefixes default to `spiffe://<trustDomain>/agent/`.
+   */
+  trustDomain?: string;
+}
+
+/** Production mode: the SVID and trust bundles come from the SPIRE agent's SDS API. */
+export interface SpireTls {
+  mode: "spire";
+  /** SPIRE agent socket (SDS and Workload API share it). */
+  sdsSocket: string;
+  /** SDS resource name of this Envoy's X.509-SVID: its SPIFFE ID, or SPIRE's `default_svid_name` ("default"). */
+  spiffeId: string;
+  /** Local trust domain, without `spiffe://`. */
+  trustDomain: string;
+  /** Federated trust domains whose agents may call the inbound listener. Switches the bundle to SPIRE's `ALL`. */
+  federatedTrustDomains?: string[];
+}
+
+export type SidecarTls = FilesTls | SpireTls;
+
+export interface AuthzOptions extends GrpcTarget {
+  /** gRPC deadline for each Check call; default {@link DEFAULT_AUTHZ_TIMEOUT_MS}. */
+  timeoutMs?: number;
+  /** Only `false` is accepted: an unreachable or slow authz service means the request is refused. */
+  failureModeAllow?: false;
+  /** HTTP status Envoy answers with when the Check call fails (error, timeout); default 403. */
+  statusOnError?: 403 | 503;
+  clusterName?: string;
+}
+
+export type BodyMode = "NONE" | "STREAMED" | "BUFFERED" | "BUFFERED_PARTIAL" | "FULL_DUPLEX_STREAMED";
+
+export interface ExtProcOptions extends GrpcTarget {
+  /** Timeout for each message on the processing stream; default {@link DEFAULT_EXT_PROC_MESSAGE_TIMEOUT_MS}. */
+  messageTimeoutMs?: number;
+  /** Upper bound the server may extend a message timeout to; default {@link DEFAULT_EXT_PROC_MAX_MESSAGE_TIMEOUT_MS}. */
+  maxMessageTimeoutMs?: number;
+  /** Only `false` is accepted: a failed processor means the request is refused. */
+  failureModeAllow?: false;
+  clusterName?: string;
+}
+
+/**
+ * Per-route ext_proc behaviour. Default (undefined): the filter config (headers only, the server may ask
+ * for bodies per request). `"off"` skips ext_proc for the route; an object sets body modes up front
+ * (e.g. LLM routes: `{ requestBody: "BUFFERED", responseBody: "STREAMED" }`).
+ */
+export type RouteExtProc = "off" | { requestBody?: BodyMode; responseBody?: BodyMode };
+
+/**
+ * TLS that Envoy originates to an upstream. `public` (default): server certificate checked against
+ * `caFile` (default: the system bundle) and its DNS SAN against `sni`. `spiffe`: mTLS with this sidecar's
+ * own SVID, the peer checked against the sidecar's trust bundle and `peerIdPrefixes` (agent-to-agent).
+ */
+export type UpstreamTls =
+  | { mode?: "public"; sni: string; caFile?: string }
+  | { mode: "spiffe"; sni?: string; peerIdPrefixes: string[] };
+
+export interface UpstreamOptions {
+  /** Cluster and virtual host name: `[A-Za-z0-9_.-]+`. */
+  name: string;
+  /** Host header values routed here (Envoy domain syntax: `api.openai.com`, `*.amazonaws.com`). */
+  domains: string[];
+  address: string;
+  port: number;
+  tls?: UpstreamTls;
+  /** Route timeout; default {@link DEFAULT_ROUTE_TIMEOUT_MS} (LLM completions stream for minutes). 0 disables. */
+  timeoutMs?: number;
+  extProc?: RouteExtProc;
+}
+
+/** Agent-to-agent listener: mTLS with the peer SPIFFE ID checked, then authz/ext_proc, then the local agent. */
+export interface InboundOptions extends SocketAddress {
+  /** The local agent's plain-HTTP port. */
+  app: SocketAddress;
+  /** URI SAN prefixes accepted from callers; default `spiffe://<td>/agent/` for each trust domain. */
+  allowedPeerPrefixes?: string[];
+  timeoutMs?: number;
+  extProc?: RouteExtProc;
+}
+
+export interface OutboundOptions extends SocketAddress {
+  /** URI SAN prefixes accepted from local agents; default `spiffe://<local td>/agent/` (none in files mode without a trust domain). */
+  allowedPeerPrefixes?: string[];
+}
+
+export interface HttpHardening {
+  /** Default {@link DEFAULT_MAX_REQUEST_HEADERS_KB}. */
+  maxRequestHeadersKb?: number;
+  /** What to do with `%2F` / `%5C` in paths; default REJECT_REQUEST. */
+  escapedSlashes?: "REJECT_REQUEST" | "UNESCAPE_AND_REDIRECT";
+}
+
+/**
+ * Everything the sidecar bootstrap needs.
+ *
+ * @example
+ *   renderSidecarBootstrap({
+ *     tls: { mode: "spire", sdsSocket: "/run/spire/sockets/agent.sock", spiffeId: "default", trustDomain: "hexr.cloud" },
+ *     outbound: { address: "127.0.0.1", port: 15001 },
+ *     authz: { socket: "/run/hexr/authz.sock" },
+ *     upstreams: [{ name: "openai", domains: ["api.openai.com"], address: "api.openai.com", port: 443, tls: { sni: "api.openai.com" } }],
+ *   });
+ */
+export interface SidecarEnvoyOptions {
+  node?: { id: string; cluster: string };
+  /** Default 127.0.0.1:0; the admin access log is off. */
+  admin?: SocketAddress;
+  /** This sidecar's identity, used by every listener and by `spiffe` upstreams. */
+  tls: SidecarTls;
+  /** The listener agents call. Client certificates are required. */
+  outbound: OutboundOptions;
+  inbound?: InboundOptions;
+  authz: AuthzOptions;
+  /** ext_proc filter after ext_authz; omitted → no ext_proc filter. */
+  extProc?: ExtProcOptions;
+  upstreams: UpstreamOptions[];
+  http?: HttpHardening;
+  /** Overload-manager cap on downstream connections; default {@link DEFAULT_MAX_CONNECTIONS}. */
+  maxConnections?: number;
+  /** Worker threads. Envoy takes this on the command line (`--concurrency`); kept here for the runner. */
+  concurrency?: number;
+  /** JSON access log on stdout (no query strings, no header values beyond the decision id). Default true. */
+  accessLog?: boolean;
+}
+
+// ---- rendered shapes ------------------------------------------------------------------------------
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface EnvoyListener extends JsonObject {
+  name: string;
+}
+
+export interface EnvoyCluster extends JsonObject {
+  name: string;
+}
+
+export interface EnvoyHttpFilter extends JsonObject {
+  name: string;
+}
+
+export interface EnvoyBootstrap extends JsonObject {
+  static_resources: { listeners: EnvoyListener[]; clusters: EnvoyCluster[] };
+}
