@@ -8,7 +8,8 @@
  *   const opts = checkSidecarOptions(parseYaml(text), "envoy.yaml");
  */
 import { HexrError } from "../filters/errors.ts";
-import type { BodyMode, GrpcTarget, RouteExtProc, SidecarEnvoyOptions, SidecarTls, SocketAddress } from "./types.ts";
+import { DEFAULT_AUTHZ_CLUSTER, DEFAULT_EXT_PROC_CLUSTER, LOCAL_AGENT_CLUSTER, SPIRE_AGENT_CLUSTER } from "./defaults.ts";
+import type { AuthzOptions, BodyMode, ExtProcOptions, SidecarEnvoyOptions, SidecarTls } from "./types.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -16,6 +17,7 @@ const NAME_RE = /^[A-Za-z0-9_.-]{1,100}$/;
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
 const BODY_MODES: readonly BodyMode[] = ["NONE", "STREAMED", "BUFFERED", "BUFFERED_PARTIAL", "FULL_DUPLEX_STREAMED"];
 const MAX_TIMEOUT_MS = 3_600_000;
+const RESERVED_NAMES = [DEFAULT_AUTHZ_CLUSTER, DEFAULT_EXT_PROC_CLUSTER, SPIRE_AGENT_CLUSTER, LOCAL_AGENT_CLUSTER, "deny_unknown_hosts"];
 
 function fail(field: string, msg: string): never {
   throw new HexrError("config.invalid", `${field}: ${msg}`);
@@ -137,18 +139,13 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     routeExtProc(i.extProc, "inbound.extProc");
   }
 
-  const authz = obj(root.authz, "authz", ["socket", "tcp", "timeoutMs", "failureModeAllow", "statusOnError", "clusterName"]);
-  grpcTarget(authz, "authz");
-  optInt(authz.timeoutMs, "authz.timeoutMs", 1, 60_000);
-  neverAllow(authz.failureModeAllow, "authz.failureModeAllow");
-  oneOf(authz.statusOnError, "authz.statusOnError", [403, 503]);
-
+  const authz = checkAuthzOptions(root.authz, "authz");
+  const reserved = [...RESERVED_NAMES, authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER];
   if (root.extProc !== undefined) {
-    const e = obj(root.extProc, "extProc", ["socket", "tcp", "messageTimeoutMs", "maxMessageTimeoutMs", "failureModeAllow", "clusterName"]);
-    grpcTarget(e, "extProc");
-    optInt(e.messageTimeoutMs, "extProc.messageTimeoutMs", 1, MAX_TIMEOUT_MS);
-    optInt(e.maxMessageTimeoutMs, "extProc.maxMessageTimeoutMs", 1, MAX_TIMEOUT_MS);
-    neverAllow(e.failureModeAllow, "extProc.failureModeAllow");
+    const e = checkExtProcOptions(root.extProc, "extProc");
+    const name = e.clusterName ?? DEFAULT_EXT_PROC_CLUSTER;
+    if (name === (authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER)) fail("extProc.clusterName", "must differ from authz.clusterName");
+    reserved.push(name);
   }
 
   const names = new Set<string>();
@@ -157,6 +154,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc"]);
     const name = str(o.name, `${f}.name`, NAME_RE);
     if (names.has(name)) fail(`${f}.name`, `duplicate upstream name ${name}`);
+    if (reserved.includes(name)) fail(`${f}.name`, `${name} is reserved for an internal cluster`);
     names.add(name);
     strList(o.domains, `${f}.domains`, 1).forEach((d, j) => {
       if (d === "*") fail(`${f}.domains[${j}]`, '"*" would make an open proxy; unknown hosts always get 404');
@@ -190,14 +188,27 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   return raw as SidecarEnvoyOptions;
 }
 
-/** Checks one gRPC service target on its own (snippets). */
-export function checkGrpcTarget(raw: GrpcTarget, field: string): void {
-  grpcTarget(raw as unknown as Obj, field);
+/** Checks ext_authz options on their own (also used by the snippets). */
+export function checkAuthzOptions(raw: unknown, field = "authz"): AuthzOptions {
+  const o = obj(raw, field, ["socket", "tcp", "timeoutMs", "failureModeAllow", "statusOnError", "clusterName"]);
+  grpcTarget(o, field);
+  optInt(o.timeoutMs, `${field}.timeoutMs`, 1, 60_000);
+  neverAllow(o.failureModeAllow, `${field}.failureModeAllow`);
+  oneOf(o.statusOnError, `${field}.statusOnError`, [403, 503]);
+  return raw as AuthzOptions;
 }
 
-/** Checks one address on its own. */
-export function checkAddress(raw: SocketAddress, field: string): void {
-  address(raw, field);
+/** Checks ext_proc options on their own (also used by the snippets). */
+export function checkExtProcOptions(raw: unknown, field = "extProc"): ExtProcOptions {
+  const o = obj(raw, field, ["socket", "tcp", "messageTimeoutMs", "maxMessageTimeoutMs", "failureModeAllow", "clusterName"]);
+  grpcTarget(o, field);
+  optInt(o.messageTimeoutMs, `${field}.messageTimeoutMs`, 1, MAX_TIMEOUT_MS);
+  optInt(o.maxMessageTimeoutMs, `${field}.maxMessageTimeoutMs`, 1, MAX_TIMEOUT_MS);
+  neverAllow(o.failureModeAllow, `${field}.failureModeAllow`);
+  return raw as ExtProcOptions;
 }
 
-export type { RouteExtProc };
+/** Checks the sidecar identity options on their own (also used by the snippets). */
+export function checkTlsOptions(raw: unknown, field = "tls"): SidecarTls {
+  return tls(raw, field);
+}

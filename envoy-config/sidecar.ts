@@ -1,0 +1,209 @@
+/**
+ * The sidecar Envoy bootstrap: an `outbound` listener for the pod's agents (mTLS required), an optional
+ * `inbound` listener for agent-to-agent calls, ext_authz → (ext_proc) → router on both, and one virtual
+ * host per configured upstream. Any other Host gets a 404 from Envoy itself: this is not an open proxy.
+ *
+ * @example
+ *   const bootstrap = renderSidecarBootstrap(options);
+ *   writeFileSync("envoy.yaml", toYaml(bootstrap));
+ */
+import { duration, grpcCluster, socketAddress, spireAgentCluster, typed, upstreamCluster } from "./common.ts";
+import {
+  DEFAULT_ADMIN,
+  DEFAULT_AUTHZ_CLUSTER,
+  DEFAULT_EXT_PROC_CLUSTER,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_REQUEST_HEADERS_KB,
+  DEFAULT_NODE,
+  DEFAULT_ROUTE_TIMEOUT_MS,
+  LOCAL_AGENT_CLUSTER,
+  LOCAL_CONNECT_TIMEOUT_MS,
+  UPSTREAM_CONNECT_TIMEOUT_MS,
+} from "./defaults.ts";
+import {
+  authzPerRoute,
+  EXT_AUTHZ_FILTER,
+  EXT_PROC_FILTER,
+  extAuthzFilter,
+  extProcFilter,
+  extProcPerRoute,
+  routerFilter,
+} from "./filters.ts";
+import { checkSidecarOptions } from "./options.ts";
+import { agentPrefixes, downstreamTlsSocket, upstreamTlsSocket } from "./tls.ts";
+import type {
+  EnvoyBootstrap,
+  EnvoyCluster,
+  EnvoyListener,
+  JsonObject,
+  RouteExtProc,
+  SidecarEnvoyOptions,
+} from "./types.ts";
+
+const HCM = "envoy.filters.network.http_connection_manager";
+const HCM_TYPE = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+/** Slow-loris guard: a client has this long to send its request headers. */
+const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
+export const DENY_VHOST = "deny_unknown_hosts";
+/** Keys the authz server finds in `CheckRequest.attributes.context_extensions`. */
+export const CTX_DIRECTION = "hexr.direction";
+export const CTX_UPSTREAM = "hexr.upstream";
+
+/** Access-log fields: no query strings, no header values except the decision and request ids. */
+const ACCESS_LOG_FORMAT = {
+  time: "%START_TIME%",
+  request_id: "%REQ(X-REQUEST-ID)%",
+  decision_id: "%REQ(X-HEXR-DECISION-ID)%",
+  denied_decision_id: "%RESP(X-HEXR-DECISION-ID)%",
+  peer: "%DOWNSTREAM_PEER_URI_SAN%",
+  method: "%REQ(:METHOD)%",
+  authority: "%REQ(:AUTHORITY)%",
+  path: "%PATH(NQ)%",
+  status: "%RESPONSE_CODE%",
+  flags: "%RESPONSE_FLAGS%",
+  details: "%RESPONSE_CODE_DETAILS%",
+  upstream: "%UPSTREAM_CLUSTER%",
+  duration_ms: "%DURATION%",
+  bytes_in: "%BYTES_RECEIVED%",
+  bytes_out: "%BYTES_SENT%",
+};
+
+function httpFilters(o: SidecarEnvoyOptions): JsonObject[] {
+  const filters = [extAuthzFilter(o.authz)];
+  if (o.extProc) filters.push(extProcFilter(o.extProc));
+  filters.push(routerFilter());
+  return filters;
+}
+
+/** Per-vhost filter settings: authz context always; ext_proc only when the filter exists. */
+function perFilter(o: SidecarEnvoyOptions, ctx: Record<string, string>, extProc: RouteExtProc | undefined): JsonObject {
+  const out: JsonObject = { [EXT_AUTHZ_FILTER]: authzPerRoute(ctx) };
+  const ep = o.extProc ? extProcPerRoute(extProc) : undefined;
+  if (ep) out[EXT_PROC_FILTER] = ep;
+  return out;
+}
+
+function httpConnectionManager(
+  o: SidecarEnvoyOptions,
+  statPrefix: string,
+  virtualHosts: JsonObject[],
+  /** Inbound: tell the local agent who called (verified URI SAN); outbound: just strip. */
+  xfcc: "SANITIZE" | "SANITIZE_SET",
+): JsonObject {
+  const hcm: JsonObject = {
+    stat_prefix: statPrefix,
+    codec_type: "AUTO",
+    use_remote_address: true,
+    normalize_path: true,
+    merge_slashes: true,
+    path_with_escaped_slashes_action: o.http?.escapedSlashes ?? "REJECT_REQUEST",
+    strip_any_host_port: true,
+    max_request_headers_kb: o.http?.maxRequestHeadersKb ?? DEFAULT_MAX_REQUEST_HEADERS_KB,
+    request_headers_timeout: duration(REQUEST_HEADERS_TIMEOUT_MS),
+    // `x_hexr_...` must not smuggle past header checks that look for `x-hexr-...`.
+    common_http_protocol_options: { headers_with_underscores_action: "REJECT_REQUEST" },
+    // A client-supplied x-forwarded-client-cert is never trusted.
+    forward_client_cert_details: xfcc,
+    http_filters: httpFilters(o),
+    route_config: { name: statPrefix, virtual_hosts: virtualHosts },
+  };
+  if (xfcc === "SANITIZE_SET") hcm.set_current_client_cert_details = { uri: true };
+  if (o.accessLog ?? true) {
+    hcm.access_log = [
+      {
+        name: "envoy.access_loggers.stdout",
+        typed_config: typed("envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", {
+          log_format: { json_format: { listener: statPrefix, ...ACCESS_LOG_FORMAT } },
+        }),
+      },
+    ];
+  }
+  return hcm;
+}
+
+function listener(name: string, address: { address: string; port: number }, transportSocket: JsonObject, hcm: JsonObject): EnvoyListener {
+  return {
+    name,
+    address: socketAddress(address),
+    filter_chains: [{ transport_socket: transportSocket, filters: [{ name: HCM, typed_config: typed(HCM_TYPE, hcm) }] }],
+  };
+}
+
+function localTrustDomains(o: SidecarEnvoyOptions): string[] {
+  if (o.tls.mode === "spire") return [o.tls.trustDomain];
+  return o.tls.trustDomain !== undefined ? [o.tls.trustDomain] : [];
+}
+
+/** The listener the pod's agents call: mTLS (local agents only), then authz, ext_proc, upstream routing. */
+export function renderOutboundListener(opts: SidecarEnvoyOptions): EnvoyListener {
+  const o = checkSidecarOptions(opts);
+  const vhosts: JsonObject[] = o.upstreams.map((u) => ({
+    name: u.name,
+    domains: u.domains,
+    routes: [{ match: { prefix: "/" }, route: { cluster: u.name, timeout: duration(u.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) } }],
+    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: u.name }, u.extProc),
+  }));
+  // Unknown hosts still go through authz (the attempt is audited), then get 404 from Envoy: never forwarded.
+  vhosts.push({
+    name: DENY_VHOST,
+    domains: ["*"],
+    routes: [{ match: { prefix: "/" }, direct_response: { status: 404, body: { inline_string: "hexr: no upstream is configured for this host\n" } } }],
+    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: "" }, "off"),
+  });
+  const prefixes = o.outbound.allowedPeerPrefixes ?? agentPrefixes(localTrustDomains(o));
+  return listener("outbound", o.outbound, downstreamTlsSocket(o.tls, prefixes, false), httpConnectionManager(o, "outbound", vhosts, "SANITIZE"));
+}
+
+/** The agent-to-agent listener: mTLS with the caller's SPIFFE ID checked, then authz, ext_proc, the local agent. */
+export function renderInboundListener(opts: SidecarEnvoyOptions): EnvoyListener {
+  const o = checkSidecarOptions(opts);
+  const inbound = o.inbound;
+  if (!inbound) throw new TypeError("renderInboundListener: options.inbound is required");
+  const federated = o.tls.mode === "spire" ? (o.tls.federatedTrustDomains ?? []) : [];
+  const prefixes = inbound.allowedPeerPrefixes ?? agentPrefixes([...localTrustDomains(o), ...federated]);
+  const vhost = {
+    name: LOCAL_AGENT_CLUSTER,
+    domains: ["*"],
+    routes: [{ match: { prefix: "/" }, route: { cluster: LOCAL_AGENT_CLUSTER, timeout: duration(inbound.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) } }],
+    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "inbound" }, inbound.extProc),
+  };
+  return listener("inbound", inbound, downstreamTlsSocket(o.tls, prefixes, true), httpConnectionManager(o, "inbound", [vhost], "SANITIZE_SET"));
+}
+
+function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
+  const out = [grpcCluster(o.authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, o.authz)];
+  if (o.extProc) out.push(grpcCluster(o.extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, o.extProc));
+  if (o.tls.mode === "spire") out.push(spireAgentCluster(o.tls.sdsSocket));
+  for (const u of o.upstreams) {
+    out.push(upstreamCluster(u.name, u, UPSTREAM_CONNECT_TIMEOUT_MS, u.tls ? upstreamTlsSocket(u.tls, o.tls) : undefined));
+  }
+  if (o.inbound) out.push(upstreamCluster(LOCAL_AGENT_CLUSTER, o.inbound.app, LOCAL_CONNECT_TIMEOUT_MS));
+  return out;
+}
+
+/** The whole sidecar bootstrap. Throws HexrError `config.invalid` naming the bad option. */
+export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstrap {
+  const o = checkSidecarOptions(opts);
+  const listeners = [renderOutboundListener(o)];
+  if (o.inbound) listeners.push(renderInboundListener(o));
+  const node: JsonObject = { ...(o.node ?? DEFAULT_NODE) };
+  // Pin SPIRE to serve validation contexts with Envoy's SPIFFE validator, whatever the agent-wide
+  // default: `ALL` (federation) is only served in that form, and it keeps trust domains isolated.
+  if (o.tls.mode === "spire") node.metadata = { disable_spiffe_cert_validation: false };
+  const admin = o.admin ?? DEFAULT_ADMIN;
+  return {
+    node,
+    admin: { address: socketAddress(admin) },
+    static_resources: { listeners, clusters: clusters(o) },
+    overload_manager: {
+      resource_monitors: [
+        {
+          name: "envoy.resource_monitors.global_downstream_max_connections",
+          typed_config: typed("envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig", {
+            max_active_downstream_connections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+          }),
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Paste-able pieces for an Envoy that already exists (Istio, a gateway): the ext_authz and ext_proc
+ * filters with their clusters, and SPIRE SDS identity. Each top-level key says where it goes.
+ * The committed examples in `envoy-config/snippets/*.yaml` are `renderSnippetYaml(name)` output;
+ * a unit test keeps them equal.
+ *
+ * @example
+ *   const { http_filters, clusters } = renderExtAuthzFilterSnippet({ socket: "/run/hexr/authz.sock" });
+ */
+import { grpcCluster, socketAddress, spireAgentCluster, typed, upstreamCluster } from "./common.ts";
+import {
+  DEFAULT_ADMIN,
+  DEFAULT_AUTHZ_CLUSTER,
+  DEFAULT_EXT_PROC_CLUSTER,
+  DEFAULT_EXT_PROC_SOCKET,
+  defaultSidecarOptions,
+  LOCAL_CONNECT_TIMEOUT_MS,
+} from "./defaults.ts";
+import { extAuthzFilter, extProcFilter, routerFilter } from "./filters.ts";
+import { checkAuthzOptions, checkExtProcOptions, checkSidecarOptions, checkTlsOptions } from "./options.ts";
+import { agentPrefixes, downstreamTlsSocket, identityTlsContext } from "./tls.ts";
+import type {
+  AuthzOptions,
+  EnvoyBootstrap,
+  EnvoyCluster,
+  EnvoyHttpFilter,
+  ExtProcOptions,
+  JsonObject,
+  SidecarEnvoyOptions,
+  SpireTls,
+} from "./types.ts";
+import { toYaml } from "./yaml.ts";
+
+export interface HttpFilterSnippet {
+  /** Insert into the HttpConnectionManager's `http_filters`, before `envoy.filters.http.router`. */
+  http_filters: EnvoyHttpFilter[];
+  /** Add to `static_resources.clusters`. */
+  clusters: EnvoyCluster[];
+}
+
+export interface SpireSdsSnippet {
+  /** Merge into the bootstrap's `node`. */
+  node: JsonObject;
+  /** Add to `static_resources.clusters`. */
+  clusters: EnvoyCluster[];
+  /** A listener filter chain's `transport_socket`: mTLS, client SVID required and its SPIFFE ID checked. */
+  downstream_transport_socket: JsonObject;
+  /** A cluster's `transport_socket`: mTLS to another SPIFFE workload, its SPIFFE ID checked. */
+  upstream_transport_socket: JsonObject;
+}
+
+export type SpireSdsSnippetOptions = Omit<SpireTls, "mode"> & {
+  /** Peer URI SAN prefixes; default `spiffe://<td>/agent/` for the local and federated trust domains. */
+  peerIdPrefixes?: string[];
+};
+
+/** The ext_authz http_filter (fail-closed, explicit timeout, peer certificate included) and its HTTP/2 cluster. */
+export function renderExtAuthzFilterSnippet(authz: AuthzOptions): HttpFilterSnippet {
+  checkAuthzOptions(authz);
+  return { http_filters: [extAuthzFilter(authz)], clusters: [grpcCluster(authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, authz)] };
+}
+
+/** The ext_proc http_filter (headers only, server may ask for bodies; fail-closed) and its HTTP/2 cluster. */
+export function renderExtProcFilterSnippet(extProc: ExtProcOptions): HttpFilterSnippet {
+  checkExtProcOptions(extProc);
+  return { http_filters: [extProcFilter(extProc)], clusters: [grpcCluster(extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, extProc)] };
+}
+
+/** The SPIRE agent SDS cluster and TLS transport sockets that take the SVID and bundles from it. */
+export function renderSpireSdsSnippet(opts: SpireSdsSnippetOptions): SpireSdsSnippet {
+  const { peerIdPrefixes, ...rest } = opts;
+  const tls = checkTlsOptions({ mode: "spire", ...rest }) as SpireTls;
+  const prefixes = peerIdPrefixes ?? agentPrefixes([tls.trustDomain, ...(tls.federatedTrustDomains ?? [])]);
+  return {
+    node: { metadata: { disable_spiffe_cert_validation: false } },
+    clusters: [spireAgentCluster(tls.sdsSocket)],
+    downstream_transport_socket: downstreamTlsSocket(tls, prefixes, true),
+    upstream_transport_socket: {
+      name: "envoy.transport_sockets.tls",
+      typed_config: typed("envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {
+        common_tls_context: identityTlsContext(tls, prefixes, true),
+      }),
+    },
+  };
+}
+
+export const SNIPPET_NAMES = ["ext-authz", "spire-sds", "ext-proc"] as const;
+export type SnippetName = (typeof SNIPPET_NAMES)[number];
+
+const HEADERS: Record<SnippetName, string[]> = {
+  "ext-authz": [
+    "Hexr ext_authz for an existing Envoy (v3 API; checked with `envoy --mode validate`).",
+    "http_filters: insert before envoy.filters.http.router in your HttpConnectionManager.",
+    "clusters: add to static_resources.clusters (gRPC over HTTP/2 to the hexr sidecar).",
+    "Fails closed: if the authz service errors or times out, Envoy answers 403 and never forwards.",
+  ],
+  "spire-sds": [
+    "SPIRE SDS identity for an existing Envoy (v3 API; checked with `envoy --mode validate`).",
+    "node: merge into your bootstrap's node (SPIRE then serves bundles with the SPIFFE validator).",
+    "clusters: add to static_resources.clusters (the SPIRE agent socket, gRPC over HTTP/2).",
+    "downstream_transport_socket: a listener filter chain's transport_socket (client SVID required).",
+    "upstream_transport_socket: a cluster's transport_socket for mTLS to another agent.",
+  ],
+  "ext-proc": [
+    "Hexr ext_proc for an existing Envoy (v3 API; checked with `envoy --mode validate`).",
+    "http_filters: insert after envoy.filters.http.ext_authz, before envoy.filters.http.router.",
+    "clusters: add to static_resources.clusters (gRPC over HTTP/2 to the hexr sidecar).",
+    "Headers only unless the server asks for bodies (allow_mode_override); fails closed.",
+  ],
+};
+
+/** A snippet rendered from sidecar options (the CLI's `--options` file, or the defaults). */
+export function renderSnippet(name: SnippetName, opts: SidecarEnvoyOptions = defaultSidecarOptions()): HttpFilterSnippet | SpireSdsSnippet {
+  const o = checkSidecarOptions(opts);
+  switch (name) {
+    case "ext-authz":
+      return renderExtAuthzFilterSnippet(o.authz);
+    case "ext-proc":
+      return renderExtProcFilterSnippet(o.extProc ?? { socket: DEFAULT_EXT_PROC_SOCKET });
+    case "spire-sds": {
+      if (o.tls.mode !== "spire") throw new TypeError("the spire-sds snippet needs tls.mode: spire");
+      const { mode: _mode, ...spire } = o.tls;
+      return renderSpireSdsSnippet(spire);
+    }
+  }
+}
+
+/** A snippet as commented YAML, exactly as committed under `envoy-config/snippets/`. */
+export function renderSnippetYaml(name: SnippetName, opts?: SidecarEnvoyOptions): string {
+  const header = [...HEADERS[name], `Regenerate with: hexr envoy render --snippet ${name}`].map((l) => `# ${l}\n`).join("");
+  return header + toYaml(renderSnippet(name, opts));
+}
+
+/**
+ * The smallest bootstrap that uses a snippet the way its comments say: filters in an HCM before the
+ * router, transport sockets on a listener and a cluster. `hexr envoy validate --snippet` and the tests
+ * run `envoy --mode validate` on it.
+ */
+export function embedSnippet(snippet: HttpFilterSnippet | SpireSdsSnippet): EnvoyBootstrap {
+  const filters = "http_filters" in snippet ? snippet.http_filters : [];
+  const hcm = typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
+    stat_prefix: "snippet",
+    http_filters: [...filters, routerFilter()],
+    route_config: {
+      virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "peer" } }] }],
+    },
+  });
+  const chain: JsonObject = { filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] };
+  const peer: EnvoyCluster = upstreamCluster("peer", { address: "127.0.0.1", port: 1 }, LOCAL_CONNECT_TIMEOUT_MS);
+  const bootstrap: EnvoyBootstrap = {
+    node: { id: "snippet", cluster: "snippet" },
+    admin: { address: socketAddress(DEFAULT_ADMIN) },
+    static_resources: {
+      listeners: [{ name: "snippet", address: socketAddress({ address: "127.0.0.1", port: 0 }), filter_chains: [chain] }],
+      clusters: [...snippet.clusters, peer],
+    },
+  };
+  if ("downstream_transport_socket" in snippet) {
+    chain.transport_socket = snippet.downstream_transport_socket;
+    peer.transport_socket = snippet.upstream_transport_socket;
+    bootstrap.node = { id: "snippet", cluster: "snippet", ...snippet.node };
+  }
+  return bootstrap;
+}

@@ -1,0 +1,126 @@
+# Hexr authorization policy: may this agent role call this cloud service action now?
+#
+# Contract (DESIGN.md): data.hexr.authz.decision = {"allow": bool, "reasons": [string]}; every deny
+# carries at least one reason. data.hexr.authz.allow stays valid for the seed's simple policies.
+#
+# Time and rate are facts the sidecar puts in input (input.timestamp, input.rate), never
+# time.now_ns() or data.audit_log: evaluation is deterministic, testable, and runs in the WASM target.
+# (time.parse_rfc3339_ns and time.clock are not native WASM builtins; the Hexr engine supplies them.)
+package hexr.authz
+
+# Role -> service -> actions the role may perform ("*" = every action of that service).
+# Action names are the ones the sidecar's service catalog produces.
+grants := {
+	"researcher": {
+		"gcp_bigquery": {"*"},
+		"aws_s3": s3_read_actions,
+	},
+	"writer": {"aws_s3": {"PutObject"}},
+	# Editors have no cloud access: a known role with no grants.
+	"editor": {},
+}
+
+s3_read_actions := {"GetObject", "HeadObject", "ListBucket", "HeadBucket", "ListAllMyBuckets"}
+
+# Roles restricted to working hours, in UTC, as [from, to) whole hours.
+business_hours := {"researcher": {"from": 8, "to": 18}}
+
+# Calls per agent per minute; data.hexr.limits.calls_per_minute overrides the default.
+default calls_per_minute_limit := 100
+
+calls_per_minute_limit := n if {
+	n := data.hexr.limits.calls_per_minute
+	is_number(n)
+}
+
+default allow := false
+
+allow := decision.allow
+
+decision := {"allow": allowed, "reasons": reasons}
+
+default allowed := false
+
+allowed if {
+	granted
+	count(deny) == 0
+}
+
+# A deny is never silent: when no specific rule explains it, say so.
+reasons := sort(deny) if {
+	count(deny) > 0
+} else := [] if {
+	granted
+} else := ["denied by policy"]
+
+granted if {
+	some action in grants[input.role][input.service]
+	action in {"*", input.action}
+}
+
+known_service if {
+	is_string(input.service)
+	not input.service in {"", "unknown"}
+}
+
+# The hour of the request (UTC), from the RFC 3339 timestamp the sidecar supplies.
+request_hour := time.clock(time.parse_rfc3339_ns(input.timestamp))[0]
+
+within_hours(hour, hours) if {
+	hour >= hours.from
+	hour < hours.to
+}
+
+deny contains "unknown service" if not known_service
+
+# Helper rules, not `not is_string(input.x)`: a builtin call on an undefined ref is undefined, and
+# OPA binds the ref outside the negation, so `not` would never fire for a missing field.
+has_role if is_string(input.role)
+
+has_action if is_string(input.action)
+
+has_rate if is_number(input.rate.agent_calls_last_minute)
+
+deny contains "missing role" if not has_role
+
+deny contains sprintf("unknown role %s", [input.role]) if {
+	is_string(input.role)
+	not grants[input.role]
+}
+
+deny contains sprintf("role %s may not use %s", [input.role, input.service]) if {
+	known_service
+	role_grants := grants[input.role]
+	not role_grants[input.service]
+}
+
+deny contains "missing action" if {
+	known_service
+	not has_action
+}
+
+deny contains sprintf("role %s may not perform %s on %s", [input.role, input.action, input.service]) if {
+	known_service
+	actions := grants[input.role][input.service]
+	not "*" in actions
+	not input.action in actions
+}
+
+deny contains "outside business hours" if {
+	hours := business_hours[input.role]
+	hour := request_hour
+	not within_hours(hour, hours)
+}
+
+deny contains "invalid timestamp" if {
+	business_hours[input.role]
+	not request_hour
+}
+
+deny contains sprintf("rate limit exceeded: %d calls in the last minute (limit %d)", [calls, calls_per_minute_limit]) if {
+	calls := input.rate.agent_calls_last_minute
+	is_number(calls)
+	calls > calls_per_minute_limit
+}
+
+deny contains "missing rate.agent_calls_last_minute" if not has_rate

@@ -1,0 +1,192 @@
+package hexr.authz_test
+
+import data.hexr.authz
+
+# The input the sidecar builds (DESIGN.md), for a researcher querying BigQuery mid-morning.
+base := {
+	"spiffe_id": "spiffe://hexr.cloud/agent/acme-corp/content-crew/researcher",
+	"tenant": "acme-corp",
+	"agent": "content-crew",
+	"role": "researcher",
+	"service": "gcp_bigquery",
+	"action": "query",
+	"timestamp": "2026-01-15T10:30:00Z",
+	"request": {
+		"method": "POST",
+		"host": "bigquery.googleapis.com",
+		"path": "/bigquery/v2/projects/p/queries",
+		"headers": {"content-type": "application/json"},
+	},
+	"rate": {"agent_calls_last_minute": 12},
+}
+
+req(overrides) := object.union(base, overrides)
+
+allowed(overrides) if {
+	authz.decision == {"allow": true, "reasons": []} with input as req(overrides)
+	authz.allow with input as req(overrides)
+}
+
+# Denied with exactly these reasons, and `allow` agrees.
+denied(overrides, reasons) if {
+	authz.decision == {"allow": false, "reasons": reasons} with input as req(overrides)
+	not authz.allow with input as req(overrides)
+}
+
+# --- the seed's role matrix ---
+
+test_researcher_bigquery_allowed if allowed({})
+
+test_researcher_bigquery_any_action_allowed if {
+	every action in {"query", "insertJob", "getQueryResults", "listDatasets", "listTables"} {
+		allowed({"action": action})
+	}
+}
+
+test_researcher_s3_read_actions_allowed if {
+	every action in {"GetObject", "HeadObject", "ListBucket", "HeadBucket", "ListAllMyBuckets"} {
+		allowed({"service": "aws_s3", "action": action})
+	}
+}
+
+test_researcher_s3_write_denied if {
+	denied({"service": "aws_s3", "action": "PutObject"}, ["role researcher may not perform PutObject on aws_s3"])
+	denied({"service": "aws_s3", "action": "DeleteObject"}, ["role researcher may not perform DeleteObject on aws_s3"])
+}
+
+test_researcher_other_service_denied if {
+	denied({"service": "gcp_storage", "action": "getObject"}, ["role researcher may not use gcp_storage"])
+	denied({"service": "openai", "action": "chat.completions.create"}, ["role researcher may not use openai"])
+}
+
+test_writer_s3_put_allowed if allowed({"role": "writer", "service": "aws_s3", "action": "PutObject"})
+
+test_writer_s3_put_allowed_outside_business_hours if {
+	allowed({"role": "writer", "service": "aws_s3", "action": "PutObject", "timestamp": "2026-01-15T23:30:00Z"})
+}
+
+test_writer_s3_read_denied if {
+	denied({"role": "writer", "service": "aws_s3", "action": "GetObject"}, ["role writer may not perform GetObject on aws_s3"])
+}
+
+test_writer_bigquery_denied if {
+	denied({"role": "writer"}, ["role writer may not use gcp_bigquery"])
+}
+
+test_editor_has_no_cloud_access if {
+	denied({"role": "editor"}, ["role editor may not use gcp_bigquery"])
+	denied({"role": "editor", "service": "aws_s3", "action": "GetObject"}, ["role editor may not use aws_s3"])
+	denied({"role": "editor", "service": "aws_s3", "action": "PutObject"}, ["role editor may not use aws_s3"])
+}
+
+# --- unknowns and missing facts: denied, and the reason says which ---
+
+test_unknown_service_denied if {
+	denied({"service": "unknown", "action": "get"}, ["unknown service"])
+	denied({"service": ""}, ["unknown service"])
+	denied({"service": 42}, ["unknown service"])
+}
+
+test_missing_service_denied if {
+	authz.decision == {"allow": false, "reasons": ["unknown service"]} with input as object.remove(base, ["service"])
+}
+
+test_unknown_role_denied if denied({"role": "admin"}, ["unknown role admin"])
+
+test_missing_role_denied if {
+	authz.decision == {"allow": false, "reasons": ["missing role"]} with input as object.remove(base, ["role"])
+}
+
+test_missing_action_denied if {
+	authz.decision == {"allow": false, "reasons": ["missing action"]} with input as object.remove(base, ["action"])
+}
+
+# --- business hours: researchers only 08:00 <= hour < 18:00 UTC ---
+
+test_business_hours_boundaries if {
+	denied({"timestamp": "2026-01-15T07:59:59Z"}, ["outside business hours"])
+	allowed({"timestamp": "2026-01-15T08:00:00Z"})
+	allowed({"timestamp": "2026-01-15T17:59:59Z"})
+	denied({"timestamp": "2026-01-15T18:00:00Z"}, ["outside business hours"])
+	denied({"timestamp": "2026-01-15T00:00:00Z"}, ["outside business hours"])
+}
+
+test_business_hours_use_utc_not_the_offset if {
+	# 09:30+02:00 is 07:30 UTC; 19:30+02:00 is 17:30 UTC
+	denied({"timestamp": "2026-01-15T09:30:00+02:00"}, ["outside business hours"])
+	allowed({"timestamp": "2026-01-15T19:30:00+02:00"})
+	allowed({"timestamp": "2026-01-15T08:00:00.5Z"})
+}
+
+test_invalid_timestamp_denied if {
+	denied({"timestamp": "yesterday"}, ["invalid timestamp"])
+	denied({"timestamp": 1768473000}, ["invalid timestamp"])
+	authz.decision == {"allow": false, "reasons": ["invalid timestamp"]} with input as object.remove(base, ["timestamp"])
+}
+
+# --- rate limit: at most calls_per_minute calls (this one included) per agent per minute ---
+
+test_rate_limit_boundary if {
+	allowed({"rate": {"agent_calls_last_minute": 100}})
+	denied({"rate": {"agent_calls_last_minute": 101}}, ["rate limit exceeded: 101 calls in the last minute (limit 100)"])
+}
+
+test_rate_limit_applies_to_every_role if {
+	denied(
+		{"role": "writer", "service": "aws_s3", "action": "PutObject", "rate": {"agent_calls_last_minute": 250}},
+		["rate limit exceeded: 250 calls in the last minute (limit 100)"],
+	)
+}
+
+test_rate_limit_from_data if {
+	authz.decision == {"allow": false, "reasons": ["rate limit exceeded: 6 calls in the last minute (limit 5)"]} with input as req({"rate": {"agent_calls_last_minute": 6}})
+		with data.hexr.limits.calls_per_minute as 5
+	authz.decision.allow with input as req({"rate": {"agent_calls_last_minute": 5}})
+		with data.hexr.limits.calls_per_minute as 5
+}
+
+test_rate_limit_default_without_data if {
+	authz.calls_per_minute_limit == 100 with data.hexr.limits as {}
+	authz.calls_per_minute_limit == 100 with data.hexr.limits.calls_per_minute as "lots"
+}
+
+test_missing_rate_denied if {
+	denied({"rate": {"agent_calls_last_minute": "12"}}, ["missing rate.agent_calls_last_minute"])
+	authz.decision == {"allow": false, "reasons": ["missing rate.agent_calls_last_minute"]} with input as object.remove(base, ["rate"])
+}
+
+# --- every reason at once, sorted, and no deny is ever silent ---
+
+test_all_reasons_reported_sorted if {
+	denied(
+		{"role": "researcher", "service": "aws_s3", "action": "PutObject", "timestamp": "2026-01-15T20:00:00Z", "rate": {"agent_calls_last_minute": 300}},
+		[
+			"outside business hours",
+			"rate limit exceeded: 300 calls in the last minute (limit 100)",
+			"role researcher may not perform PutObject on aws_s3",
+		],
+	)
+}
+
+test_empty_input_denied_with_reasons if {
+	d := authz.decision with input as {}
+	d.allow == false
+	count(d.reasons) > 0
+}
+
+test_every_deny_explains_itself if {
+	cases := [
+		{"role": "writer"},
+		{"role": "editor"},
+		{"role": "admin"},
+		{"service": "unknown"},
+		{"timestamp": "2026-01-15T03:00:00Z"},
+		{"rate": {"agent_calls_last_minute": 1000}},
+		{"service": "aws_s3", "action": "DeleteBucket"},
+	]
+	every c in cases {
+		d := authz.decision with input as req(c)
+		d.allow == false
+		count(d.reasons) > 0
+	}
+}

@@ -1,0 +1,35 @@
+/**
+ * A per-request processor: one method per phase. The server owns the stream; processors only map a
+ * phase message to a response. Processors are chosen per request by route (see router.ts).
+ */
+import type { Headers, HttpBody, ProcessingResponse } from "./types.ts";
+
+export interface Processor {
+  requestHeaders(headers: Headers, endOfStream: boolean): ProcessingResponse;
+  requestBody(body: HttpBody): ProcessingResponse;
+  responseHeaders(headers: Headers, endOfStream: boolean): ProcessingResponse;
+  responseBody(body: HttpBody): ProcessingResponse;
+}
+
+/** Prebuilt CONTINUE responses, shared by every request. */
+export const CONTINUE = {
+  requestHeaders: Object.freeze({ request_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  requestBody: Object.freeze({ request_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  responseHeaders: Object.freeze({ response_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  responseBody: Object.freeze({ response_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  requestTrailers: Object.freeze({ request_trailers: {} }) as ProcessingResponse,
+  responseTrailers: Object.freeze({ response_trailers: {} }) as ProcessingResponse,
+};
+
+/** Everything that is not a scanned route: header-only, continue unchanged. Stateless, so one instance. */
+export const PASS_THROUGH: Processor = {
+  requestHeaders: () => CONTINUE.requestHeaders,
+  requestBody: () => CONTINUE.requestBody,
+  responseHeaders: () => CONTINUE.responseHeaders,
+  responseBody: () => CONTINUE.responseBody,
+};
+
+/** Picks the processor for a request from its request headers (`:authority`, `:path`, `:method`). */
+export interface ProcessorRouter {
+  select(headers: Headers): Processor;
+}

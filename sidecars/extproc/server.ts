@@ -1,0 +1,66 @@
+/**
+ * envoy.service.ext_proc.v3.ExternalProcessor/Process: the stream loop. It receives phase messages,
+ * picks a processor on request headers, and answers each message in order. Any processor error ends the
+ * request with a 500 ImmediateResponse (fail closed) rather than letting the message through.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../logger.ts";
+import { externalProcessorService } from "../envoy-protos.ts";
+import { CONTINUE, type Processor, type ProcessorRouter } from "./processor.ts";
+import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
+
+const encoder = new TextEncoder();
+const INTERNAL_ERROR: ProcessingResponse = {
+  immediate_response: {
+    status: { code: 500 },
+    body: encoder.encode(JSON.stringify({ error: "hexr ext_proc: request processing failed" })),
+    details: "hexr_ext_proc_error",
+  },
+};
+
+export interface ExtProcStats {
+  streams: number;
+  errors: number;
+}
+
+export function addExtProcService(server: grpc.Server, router: ProcessorRouter, logger: Logger, stats: ExtProcStats = { streams: 0, errors: 0 }): ExtProcStats {
+  server.addService(externalProcessorService().service, {
+    Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
+      stats.streams++;
+      let processor: Processor | undefined;
+      call.on("data", (msg: ProcessingRequest) => {
+        let out: ProcessingResponse;
+        try {
+          if (msg.request_headers) {
+            const headers = readHeaders(msg.request_headers);
+            processor = router.select(headers);
+            out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
+          } else if (!processor) {
+            // a phase before request headers (observability or misconfiguration): nothing to scan with
+            out = msg.request_trailers ? CONTINUE.requestTrailers : msg.response_trailers ? CONTINUE.responseTrailers : INTERNAL_ERROR;
+          } else if (msg.request_body) {
+            out = processor.requestBody(msg.request_body);
+          } else if (msg.response_headers) {
+            out = processor.responseHeaders(readHeaders(msg.response_headers), msg.response_headers.end_of_stream === true);
+          } else if (msg.response_body) {
+            out = processor.responseBody(msg.response_body);
+          } else if (msg.request_trailers) {
+            out = CONTINUE.requestTrailers;
+          } else if (msg.response_trailers) {
+            out = CONTINUE.responseTrailers;
+          } else {
+            out = INTERNAL_ERROR;
+          }
+        } catch (e) {
+          stats.errors++;
+          logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
+          out = INTERNAL_ERROR;
+        }
+        call.write(out);
+      });
+      call.on("end", () => call.end());
+      call.on("error", () => undefined); // Envoy cancels streams on client disconnect; nothing to clean up
+    },
+  });
+  return stats;
+}
