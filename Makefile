@@ -12,7 +12,7 @@ policy: setup
 	@$(ENV) bin/hexr policy build
 
 lint: setup
-	@$(ENV) npx biome check .
+	@$(ENV) npx biome lint .
 
 typecheck: setup
 	@$(ENV) npx tsc --noEmit -p .
@@ -20,7 +20,7 @@ typecheck: setup
 test: setup
 	@$(ENV) bin/hexr policy build
 	@$(ENV) npx tsc --noEmit -p .
-	@$(ENV) npx biome check .
+	@$(ENV) npx biome lint .
 	@$(ENV) npx vitest run
 
 test-unit: setup

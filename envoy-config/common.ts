@@ -1,10 +1,6 @@
 /** Small builders shared by the templates: durations, addresses, typed configs, clusters. */
 import { isIP } from "node:net";
-import {
-  CIRCUIT_BREAKER_LIMIT,
-  LOCAL_CONNECT_TIMEOUT_MS,
-  SPIRE_AGENT_CLUSTER,
-} from "./defaults.ts";
+import { CIRCUIT_BREAKER_LIMIT, LOCAL_CONNECT_TIMEOUT_MS, SPIRE_AGENT_CLUSTER } from "./defaults.ts";
 import type { EnvoyCluster, GrpcTarget, Json, JsonObject, SocketAddress } from "./types.ts";
 
 const TYPE_PREFIX = "type.googleapis.com/";
@@ -39,7 +35,12 @@ export function openCircuitBreakers(): JsonObject {
     max_requests: CIRCUIT_BREAKER_LIMIT,
     max_retries: 3,
   };
-  return { thresholds: [{ priority: "DEFAULT", ...t }, { priority: "HIGH", ...t }] };
+  return {
+    thresholds: [
+      { priority: "DEFAULT", ...t },
+      { priority: "HIGH", ...t },
+    ],
+  };
 }
 
 /** Upstream protocol options that force HTTP/2 (gRPC services, SDS). */

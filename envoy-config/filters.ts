@@ -74,7 +74,10 @@ export function extProcFilter(extProc: ExtProcOptions): EnvoyHttpFilter {
 
 /** Terminal router. Envoy's `x-envoy-*` headers are not sent to upstreams (cloud/LLM APIs). */
 export function routerFilter(): EnvoyHttpFilter {
-  return { name: ROUTER_FILTER, typed_config: typed("envoy.extensions.filters.http.router.v3.Router", { suppress_envoy_headers: true }) };
+  return {
+    name: ROUTER_FILTER,
+    typed_config: typed("envoy.extensions.filters.http.router.v3.Router", { suppress_envoy_headers: true }),
+  };
 }
 
 /** Per-route ext_authz settings: context the authz server reads from `CheckRequest.attributes.context_extensions`. */

@@ -2,7 +2,14 @@
 export * from "./types.ts";
 export * from "./defaults.ts";
 export { checkAuthzOptions, checkExtProcOptions, checkSidecarOptions, checkTlsOptions } from "./options.ts";
-export { CTX_DIRECTION, CTX_UPSTREAM, DENY_VHOST, renderInboundListener, renderOutboundListener, renderSidecarBootstrap } from "./sidecar.ts";
+export {
+  CTX_DIRECTION,
+  CTX_UPSTREAM,
+  DENY_VHOST,
+  renderInboundListener,
+  renderOutboundListener,
+  renderSidecarBootstrap,
+} from "./sidecar.ts";
 export {
   type HttpFilterSnippet,
   renderExtAuthzFilterSnippet,
@@ -18,5 +25,13 @@ export {
 } from "./snippets.ts";
 export { EXT_AUTHZ_FILTER, EXT_PROC_FILTER, ROUTER_FILTER } from "./filters.ts";
 export { SPIFFE_VALIDATOR } from "./tls.ts";
-export { type EnvoyRunOptions, envoyVersion, findEnvoy, VALIDATE_TIMEOUT_MS, type ValidationResult, validateFileWithEnvoy, validateWithEnvoy } from "./validate.ts";
+export {
+  type EnvoyRunOptions,
+  envoyVersion,
+  findEnvoy,
+  VALIDATE_TIMEOUT_MS,
+  type ValidationResult,
+  validateFileWithEnvoy,
+  validateWithEnvoy,
+} from "./validate.ts";
 export { toYaml } from "./yaml.ts";

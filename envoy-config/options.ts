@@ -8,7 +8,12 @@
  *   const opts = checkSidecarOptions(parseYaml(text), "envoy.yaml");
  */
 import { HexrError } from "../filters/errors.ts";
-import { DEFAULT_AUTHZ_CLUSTER, DEFAULT_EXT_PROC_CLUSTER, LOCAL_AGENT_CLUSTER, SPIRE_AGENT_CLUSTER } from "./defaults.ts";
+import {
+  DEFAULT_AUTHZ_CLUSTER,
+  DEFAULT_EXT_PROC_CLUSTER,
+  LOCAL_AGENT_CLUSTER,
+  SPIRE_AGENT_CLUSTER,
+} from "./defaults.ts";
 import type { AuthzOptions, BodyMode, ExtProcOptions, SidecarEnvoyOptions, SidecarTls } from "./types.ts";
 
 type Obj = Record<string, unknown>;
@@ -17,7 +22,13 @@ const NAME_RE = /^[A-Za-z0-9_.-]{1,100}$/;
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
 const BODY_MODES: readonly BodyMode[] = ["NONE", "STREAMED", "BUFFERED", "BUFFERED_PARTIAL", "FULL_DUPLEX_STREAMED"];
 const MAX_TIMEOUT_MS = 3_600_000;
-const RESERVED_NAMES = [DEFAULT_AUTHZ_CLUSTER, DEFAULT_EXT_PROC_CLUSTER, SPIRE_AGENT_CLUSTER, LOCAL_AGENT_CLUSTER, "deny_unknown_hosts"];
+const RESERVED_NAMES = [
+  DEFAULT_AUTHZ_CLUSTER,
+  DEFAULT_EXT_PROC_CLUSTER,
+  SPIRE_AGENT_CLUSTER,
+  LOCAL_AGENT_CLUSTER,
+  "deny_unknown_hosts",
+];
 
 function fail(field: string, msg: string): never {
   throw new HexrError("config.invalid", `${field}: ${msg}`);
@@ -42,7 +53,8 @@ function optStr(v: unknown, field: string, re?: RegExp): void {
 }
 
 function int(v: unknown, field: string, min: number, max: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in ${min}..${max}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    fail(field, `must be an integer in ${min}..${max}`);
 }
 
 function optInt(v: unknown, field: string, min: number, max: number): void {
@@ -50,7 +62,8 @@ function optInt(v: unknown, field: string, min: number, max: number): void {
 }
 
 function list(v: unknown, field: string, minItems: number): unknown[] {
-  if (!Array.isArray(v) || v.length < minItems) fail(field, minItems > 0 ? "must be a non-empty list" : "must be a list");
+  if (!Array.isArray(v) || v.length < minItems)
+    fail(field, minItems > 0 ? "must be a non-empty list" : "must be a list");
   return v;
 }
 
@@ -104,9 +117,11 @@ function tls(v: unknown, field: string): SidecarTls {
     const o = obj(v, field, ["mode", "sdsSocket", "spiffeId", "trustDomain", "federatedTrustDomains"]);
     str(o.sdsSocket, `${field}.sdsSocket`);
     const id = str(o.spiffeId, `${field}.spiffeId`);
-    if (id !== "default" && !id.startsWith("spiffe://")) fail(`${field}.spiffeId`, 'must be a spiffe:// ID or "default"');
+    if (id !== "default" && !id.startsWith("spiffe://"))
+      fail(`${field}.spiffeId`, 'must be a spiffe:// ID or "default"');
     str(o.trustDomain, `${field}.trustDomain`, TRUST_DOMAIN_RE);
-    if (o.federatedTrustDomains !== undefined) strList(o.federatedTrustDomains, `${field}.federatedTrustDomains`, 0, TRUST_DOMAIN_RE);
+    if (o.federatedTrustDomains !== undefined)
+      strList(o.federatedTrustDomains, `${field}.federatedTrustDomains`, 0, TRUST_DOMAIN_RE);
   } else {
     fail(`${field}.mode`, "must be files or spire");
   }
@@ -116,7 +131,18 @@ function tls(v: unknown, field: string): SidecarTls {
 /** Validates options (typed or parsed from a file) and returns them typed. Throws HexrError `config.invalid`. */
 export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEnvoyOptions {
   const root = obj(raw, source, [
-    "node", "admin", "tls", "outbound", "inbound", "authz", "extProc", "upstreams", "http", "maxConnections", "concurrency", "accessLog",
+    "node",
+    "admin",
+    "tls",
+    "outbound",
+    "inbound",
+    "authz",
+    "extProc",
+    "upstreams",
+    "http",
+    "maxConnections",
+    "concurrency",
+    "accessLog",
   ]);
   if (root.node !== undefined) {
     const n = obj(root.node, "node", ["id", "cluster"]);
@@ -133,7 +159,10 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     address(i.app, "inbound.app");
     peerPrefixes(i.allowedPeerPrefixes, "inbound.allowedPeerPrefixes");
     if (i.allowedPeerPrefixes === undefined && t.mode === "files" && t.trustDomain === undefined) {
-      fail("inbound.allowedPeerPrefixes", "required when tls.mode is files without tls.trustDomain (peer IDs must be checked)");
+      fail(
+        "inbound.allowedPeerPrefixes",
+        "required when tls.mode is files without tls.trustDomain (peer IDs must be checked)",
+      );
     }
     optInt(i.timeoutMs, "inbound.timeoutMs", 0, MAX_TIMEOUT_MS);
     routeExtProc(i.extProc, "inbound.extProc");
@@ -144,7 +173,8 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   if (root.extProc !== undefined) {
     const e = checkExtProcOptions(root.extProc, "extProc");
     const name = e.clusterName ?? DEFAULT_EXT_PROC_CLUSTER;
-    if (name === (authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER)) fail("extProc.clusterName", "must differ from authz.clusterName");
+    if (name === (authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER))
+      fail("extProc.clusterName", "must differ from authz.clusterName");
     reserved.push(name);
   }
 
@@ -200,7 +230,14 @@ export function checkAuthzOptions(raw: unknown, field = "authz"): AuthzOptions {
 
 /** Checks ext_proc options on their own (also used by the snippets). */
 export function checkExtProcOptions(raw: unknown, field = "extProc"): ExtProcOptions {
-  const o = obj(raw, field, ["socket", "tcp", "messageTimeoutMs", "maxMessageTimeoutMs", "failureModeAllow", "clusterName"]);
+  const o = obj(raw, field, [
+    "socket",
+    "tcp",
+    "messageTimeoutMs",
+    "maxMessageTimeoutMs",
+    "failureModeAllow",
+    "clusterName",
+  ]);
   grpcTarget(o, field);
   optInt(o.messageTimeoutMs, `${field}.messageTimeoutMs`, 1, MAX_TIMEOUT_MS);
   optInt(o.maxMessageTimeoutMs, `${field}.maxMessageTimeoutMs`, 1, MAX_TIMEOUT_MS);

@@ -18,7 +18,11 @@ export interface RunningEnvoy {
   proc: ChildProcess;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -34,7 +38,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | u
 }
 export { waitFor };
 
-export async function startEnvoy(config: object, opts: { concurrency?: number; logLevel?: string } = {}): Promise<RunningEnvoy> {
+export async function startEnvoy(
+  config: object,
+  opts: { concurrency?: number; logLevel?: string } = {},
+): Promise<RunningEnvoy> {
   const dir = mkdtempSync(path.join(tmpdir(), "hexr-envoy-"));
   const cfgPath = path.join(dir, "envoy.json");
   const adminPath = path.join(dir, "admin.txt");
@@ -43,11 +50,16 @@ export async function startEnvoy(config: object, opts: { concurrency?: number; l
   const proc = spawn(
     findEnvoy(process.env),
     [
-      "-c", cfgPath,
-      "--admin-address-path", adminPath,
-      "--concurrency", String(opts.concurrency ?? 1),
-      "--log-level", opts.logLevel ?? "warn",
-      "--base-id", String(Math.floor(Math.random() * 1_000_000)),
+      "-c",
+      cfgPath,
+      "--admin-address-path",
+      adminPath,
+      "--concurrency",
+      String(opts.concurrency ?? 1),
+      "--log-level",
+      opts.logLevel ?? "warn",
+      "--base-id",
+      String(Math.floor(Math.random() * 1_000_000)),
       "--disable-hot-restart",
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

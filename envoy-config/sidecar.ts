@@ -121,11 +121,18 @@ function httpConnectionManager(
   return hcm;
 }
 
-function listener(name: string, address: { address: string; port: number }, transportSocket: JsonObject, hcm: JsonObject): EnvoyListener {
+function listener(
+  name: string,
+  address: { address: string; port: number },
+  transportSocket: JsonObject,
+  hcm: JsonObject,
+): EnvoyListener {
   return {
     name,
     address: socketAddress(address),
-    filter_chains: [{ transport_socket: transportSocket, filters: [{ name: HCM, typed_config: typed(HCM_TYPE, hcm) }] }],
+    filter_chains: [
+      { transport_socket: transportSocket, filters: [{ name: HCM, typed_config: typed(HCM_TYPE, hcm) }] },
+    ],
   };
 }
 
@@ -140,18 +147,33 @@ export function renderOutboundListener(opts: SidecarEnvoyOptions): EnvoyListener
   const vhosts: JsonObject[] = o.upstreams.map((u) => ({
     name: u.name,
     domains: u.domains,
-    routes: [{ match: { prefix: "/" }, route: { cluster: u.name, timeout: duration(u.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) } }],
+    routes: [
+      {
+        match: { prefix: "/" },
+        route: { cluster: u.name, timeout: duration(u.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) },
+      },
+    ],
     typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: u.name }, u.extProc),
   }));
   // Unknown hosts still go through authz (the attempt is audited), then get 404 from Envoy: never forwarded.
   vhosts.push({
     name: DENY_VHOST,
     domains: ["*"],
-    routes: [{ match: { prefix: "/" }, direct_response: { status: 404, body: { inline_string: "hexr: no upstream is configured for this host\n" } } }],
+    routes: [
+      {
+        match: { prefix: "/" },
+        direct_response: { status: 404, body: { inline_string: "hexr: no upstream is configured for this host\n" } },
+      },
+    ],
     typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: "" }, "off"),
   });
   const prefixes = o.outbound.allowedPeerPrefixes ?? agentPrefixes(localTrustDomains(o));
-  return listener("outbound", o.outbound, downstreamTlsSocket(o.tls, prefixes, false), httpConnectionManager(o, "outbound", vhosts, "SANITIZE"));
+  return listener(
+    "outbound",
+    o.outbound,
+    downstreamTlsSocket(o.tls, prefixes, false),
+    httpConnectionManager(o, "outbound", vhosts, "SANITIZE"),
+  );
 }
 
 /** The agent-to-agent listener: mTLS with the caller's SPIFFE ID checked, then authz, ext_proc, the local agent. */
@@ -164,10 +186,20 @@ export function renderInboundListener(opts: SidecarEnvoyOptions): EnvoyListener 
   const vhost = {
     name: LOCAL_AGENT_CLUSTER,
     domains: ["*"],
-    routes: [{ match: { prefix: "/" }, route: { cluster: LOCAL_AGENT_CLUSTER, timeout: duration(inbound.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) } }],
+    routes: [
+      {
+        match: { prefix: "/" },
+        route: { cluster: LOCAL_AGENT_CLUSTER, timeout: duration(inbound.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) },
+      },
+    ],
     typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "inbound" }, inbound.extProc),
   };
-  return listener("inbound", inbound, downstreamTlsSocket(o.tls, prefixes, true), httpConnectionManager(o, "inbound", [vhost], "SANITIZE_SET"));
+  return listener(
+    "inbound",
+    inbound,
+    downstreamTlsSocket(o.tls, prefixes, true),
+    httpConnectionManager(o, "inbound", [vhost], "SANITIZE_SET"),
+  );
 }
 
 function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
@@ -175,7 +207,9 @@ function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
   if (o.extProc) out.push(grpcCluster(o.extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, o.extProc));
   if (o.tls.mode === "spire") out.push(spireAgentCluster(o.tls.sdsSocket));
   for (const u of o.upstreams) {
-    out.push(upstreamCluster(u.name, u, UPSTREAM_CONNECT_TIMEOUT_MS, u.tls ? upstreamTlsSocket(u.tls, o.tls) : undefined));
+    out.push(
+      upstreamCluster(u.name, u, UPSTREAM_CONNECT_TIMEOUT_MS, u.tls ? upstreamTlsSocket(u.tls, o.tls) : undefined),
+    );
   }
   if (o.inbound) out.push(upstreamCluster(LOCAL_AGENT_CLUSTER, o.inbound.app, LOCAL_CONNECT_TIMEOUT_MS));
   return out;
@@ -199,9 +233,12 @@ export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstra
       resource_monitors: [
         {
           name: "envoy.resource_monitors.global_downstream_max_connections",
-          typed_config: typed("envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig", {
-            max_active_downstream_connections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-          }),
+          typed_config: typed(
+            "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+            {
+              max_active_downstream_connections: o.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+            },
+          ),
         },
       ],
     },

@@ -57,13 +57,19 @@ export type SpireSdsSnippetOptions = Omit<SpireTls, "mode"> & {
 /** The ext_authz http_filter (fail-closed, explicit timeout, peer certificate included) and its HTTP/2 cluster. */
 export function renderExtAuthzFilterSnippet(authz: AuthzOptions): HttpFilterSnippet {
   checkAuthzOptions(authz);
-  return { http_filters: [extAuthzFilter(authz)], clusters: [grpcCluster(authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, authz)] };
+  return {
+    http_filters: [extAuthzFilter(authz)],
+    clusters: [grpcCluster(authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, authz)],
+  };
 }
 
 /** The ext_proc http_filter (headers only, server may ask for bodies; fail-closed) and its HTTP/2 cluster. */
 export function renderExtProcFilterSnippet(extProc: ExtProcOptions): HttpFilterSnippet {
   checkExtProcOptions(extProc);
-  return { http_filters: [extProcFilter(extProc)], clusters: [grpcCluster(extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, extProc)] };
+  return {
+    http_filters: [extProcFilter(extProc)],
+    clusters: [grpcCluster(extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, extProc)],
+  };
 }
 
 /** The SPIRE agent SDS cluster and TLS transport sockets that take the SVID and bundles from it. */
@@ -110,7 +116,10 @@ const HEADERS: Record<SnippetName, string[]> = {
 };
 
 /** A snippet rendered from sidecar options (the CLI's `--options` file, or the defaults). */
-export function renderSnippet(name: SnippetName, opts: SidecarEnvoyOptions = defaultSidecarOptions()): HttpFilterSnippet | SpireSdsSnippet {
+export function renderSnippet(
+  name: SnippetName,
+  opts: SidecarEnvoyOptions = defaultSidecarOptions(),
+): HttpFilterSnippet | SpireSdsSnippet {
   const o = checkSidecarOptions(opts);
   switch (name) {
     case "ext-authz":
@@ -127,7 +136,9 @@ export function renderSnippet(name: SnippetName, opts: SidecarEnvoyOptions = def
 
 /** A snippet as commented YAML, exactly as committed under `envoy-config/snippets/`. */
 export function renderSnippetYaml(name: SnippetName, opts?: SidecarEnvoyOptions): string {
-  const header = [...HEADERS[name], `Regenerate with: hexr envoy render --snippet ${name}`].map((l) => `# ${l}\n`).join("");
+  const header = [...HEADERS[name], `Regenerate with: hexr envoy render --snippet ${name}`]
+    .map((l) => `# ${l}\n`)
+    .join("");
   return header + toYaml(renderSnippet(name, opts));
 }
 
@@ -142,7 +153,9 @@ export function embedSnippet(snippet: HttpFilterSnippet | SpireSdsSnippet): Envo
     stat_prefix: "snippet",
     http_filters: [...filters, routerFilter()],
     route_config: {
-      virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "peer" } }] }],
+      virtual_hosts: [
+        { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "peer" } }] },
+      ],
     },
   });
   const chain: JsonObject = { filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] };
@@ -151,7 +164,9 @@ export function embedSnippet(snippet: HttpFilterSnippet | SpireSdsSnippet): Envo
     node: { id: "snippet", cluster: "snippet" },
     admin: { address: socketAddress(DEFAULT_ADMIN) },
     static_resources: {
-      listeners: [{ name: "snippet", address: socketAddress({ address: "127.0.0.1", port: 0 }), filter_chains: [chain] }],
+      listeners: [
+        { name: "snippet", address: socketAddress({ address: "127.0.0.1", port: 0 }), filter_chains: [chain] },
+      ],
       clusters: [...snippet.clusters, peer],
     },
   };

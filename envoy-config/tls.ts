@@ -39,14 +39,20 @@ function uriSanPrefixes(prefixes: readonly string[]): JsonObject[] {
 
 /** Which SPIRE bundle secret to validate peers with: one trust domain, or `ALL` for federation. */
 export function spireBundleName(tls: SpireTls, includeFederated: boolean): string {
-  return includeFederated && (tls.federatedTrustDomains?.length ?? 0) > 0 ? SPIRE_ALL_BUNDLES : `spiffe://${tls.trustDomain}`;
+  return includeFederated && (tls.federatedTrustDomains?.length ?? 0) > 0
+    ? SPIRE_ALL_BUNDLES
+    : `spiffe://${tls.trustDomain}`;
 }
 
 /**
  * `common_tls_context` presenting the sidecar's certificate and validating the peer.
  * `peerPrefixes` empty → any certificate the trust bundle validates is accepted.
  */
-export function identityTlsContext(tls: SidecarTls, peerPrefixes: readonly string[], includeFederated: boolean): JsonObject {
+export function identityTlsContext(
+  tls: SidecarTls,
+  peerPrefixes: readonly string[],
+  includeFederated: boolean,
+): JsonObject {
   const san = uriSanPrefixes(peerPrefixes);
   const tlsParams = { tls_minimum_protocol_version: "TLSv1_2" };
   if (tls.mode === "files") {
@@ -73,13 +79,20 @@ export function identityTlsContext(tls: SidecarTls, peerPrefixes: readonly strin
     tls_certificate_sds_secret_configs: [{ name: tls.spiffeId, sds_config: spireSdsConfig() }],
     combined_validation_context: {
       default_validation_context: san.length > 0 ? { match_typed_subject_alt_names: san } : {},
-      validation_context_sds_secret_config: { name: spireBundleName(tls, includeFederated), sds_config: spireSdsConfig() },
+      validation_context_sds_secret_config: {
+        name: spireBundleName(tls, includeFederated),
+        sds_config: spireSdsConfig(),
+      },
     },
   };
 }
 
 /** Listener transport socket: TLS with client certificates required. */
-export function downstreamTlsSocket(tls: SidecarTls, peerPrefixes: readonly string[], includeFederated: boolean): JsonObject {
+export function downstreamTlsSocket(
+  tls: SidecarTls,
+  peerPrefixes: readonly string[],
+  includeFederated: boolean,
+): JsonObject {
   const common = identityTlsContext(tls, peerPrefixes, includeFederated);
   return {
     name: TLS_SOCKET,

@@ -41,7 +41,8 @@ function executable(p: string): boolean {
 export function findEnvoy(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.HEXR_ENVOY;
   if (explicit) {
-    if (!executable(explicit)) throw new HexrError("config.envoy_not_found", `HEXR_ENVOY=${explicit} is not an executable file`);
+    if (!executable(explicit))
+      throw new HexrError("config.envoy_not_found", `HEXR_ENVOY=${explicit} is not an executable file`);
     return explicit;
   }
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
@@ -57,7 +58,8 @@ export function findEnvoy(env: NodeJS.ProcessEnv = process.env): string {
 export async function envoyVersion(envoyBin?: string): Promise<string> {
   const { stdout } = await run(envoyBin ?? findEnvoy(), ["--version"], { timeout: VALIDATE_TIMEOUT_MS });
   const m = /version: [0-9a-f]+\/(\d+\.\d+\.\d+)/.exec(stdout);
-  if (!m?.[1]) throw new HexrError("config.envoy_version", `unrecognized envoy --version output: ${stdout.trim().slice(0, 200)}`);
+  if (!m?.[1])
+    throw new HexrError("config.envoy_version", `unrecognized envoy --version output: ${stdout.trim().slice(0, 200)}`);
   return m[1];
 }
 
@@ -81,7 +83,10 @@ export async function validateFileWithEnvoy(file: string, opts: EnvoyRunOptions 
  * Validates a rendered config (object → written as the YAML we ship) or YAML/JSON text, in a temp dir
  * that is removed afterwards. Files the config references (certificates) must exist: Envoy reads them.
  */
-export async function validateWithEnvoy(config: object | string, opts: EnvoyRunOptions = {}): Promise<ValidationResult> {
+export async function validateWithEnvoy(
+  config: object | string,
+  opts: EnvoyRunOptions = {},
+): Promise<ValidationResult> {
   const dir = mkdtempSync(path.join(tmpdir(), "hexr-envoy-validate-"));
   try {
     const file = path.join(dir, "bootstrap.yaml");

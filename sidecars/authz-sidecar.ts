@@ -4,13 +4,7 @@
  */
 import { createWriteStream, readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
-import {
-  DecisionCache,
-  DEFAULT_CATALOG,
-  PolicyStore,
-  RateCounter,
-  ServiceCatalog,
-} from "../filters/authz/index.ts";
+import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalog } from "../filters/authz/index.ts";
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
@@ -55,7 +49,13 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       pollMs: a.bundlePollMs,
       strict: a.strictSignatures,
       ...(a.verificationKeys.length
-        ? { verification: { keys: Object.fromEntries(a.verificationKeys.map((k) => [k.keyId, { key: k.key, algorithm: k.algorithm }])) } }
+        ? {
+            verification: {
+              keys: Object.fromEntries(
+                a.verificationKeys.map((k) => [k.keyId, { key: k.key, algorithm: k.algorithm }]),
+              ),
+            },
+          }
         : {}),
     });
     store.watch();
@@ -78,7 +78,11 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     server.health.set(AUTHZ_HEALTH_SERVICE, "SERVING");
   }
   server.health.set("", "SERVING");
-  deps.logger.info({ event: "sidecar_started", addresses: server.addresses, policy_revision: store?.current()?.revision ?? null });
+  deps.logger.info({
+    event: "sidecar_started",
+    addresses: server.addresses,
+    policy_revision: store?.current()?.revision ?? null,
+  });
 
   return {
     server,

@@ -20,7 +20,15 @@ export const ENVOY_PROTO_INCLUDE_DIRS: readonly string[] = [
 
 export const AUTH_PROTO = "envoy/service/auth/v3/external_auth.proto";
 export const EXT_PROC_PROTO = "envoy/service/ext_proc/v3/external_processor.proto";
-export const HEALTH_PROTO = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "proto", "grpc", "health", "v1", "health.proto");
+export const HEALTH_PROTO = path.join(
+  path.dirname(new URL(import.meta.url).pathname),
+  "..",
+  "proto",
+  "grpc",
+  "health",
+  "v1",
+  "health.proto",
+);
 
 /** Options chosen so decoded messages are plain objects with stable field names and no Long objects. */
 export const LOADER_OPTIONS: protoLoader.Options = {

@@ -114,6 +114,7 @@ export function isWordUnit(u: number): boolean {
   if (u === 0xd7 || u === 0xf7) return false;
   if (u >= 0x2000 && u <= 0x2bff) return false; // punctuation, symbols, arrows, math, boxes
   if (u >= 0x3000 && u <= 0x303f) return false; // CJK punctuation
+  if (u >= 0xd800 && u <= 0xdfff) return false; // astral: after NFKC mostly emoji and symbols
   if (u >= 0xfe30 && u <= 0xfe4f) return false;
   if (u >= 0xff00 && u <= 0xff0f) return false;
   return true;

@@ -29,7 +29,11 @@ export const JWT_SVID_ALGORITHMS: readonly string[] = Object.freeze([
 const MIN_RSA_BITS = 2048;
 const ALLOWED_ALGS: ReadonlySet<string> = new Set(JWT_SVID_ALGORITHMS);
 const REQUIRED_CLAIMS = ["sub", "aud", "exp"];
-const EC_CURVE_FOR_ALG: Readonly<Record<string, string>> = { ES256: "prime256v1", ES384: "secp384r1", ES512: "secp521r1" };
+const EC_CURVE_FOR_ALG: Readonly<Record<string, string>> = {
+  ES256: "prime256v1",
+  ES384: "secp384r1",
+  ES512: "secp521r1",
+};
 
 export interface JwtSvidVerifierOptions {
   /** Accepted audiences; a token must name at least one. */
@@ -75,7 +79,8 @@ function importBundleKey(jwk: Readonly<Record<string, unknown>>): BundleKey | st
   if (jwk.use !== undefined && jwk.use !== "jwt-svid" && jwk.use !== "sig") return "use is not jwt-svid";
   if (jwk.kty !== "RSA" && jwk.kty !== "EC") return "kty must be RSA or EC";
   if (jwk.d !== undefined) return "contains private key material";
-  if (jwk.alg !== undefined && (typeof jwk.alg !== "string" || !ALLOWED_ALGS.has(jwk.alg))) return "alg not allowed";
+  const alg = jwk.alg;
+  if (alg !== undefined && (typeof alg !== "string" || !ALLOWED_ALGS.has(alg))) return "alg not allowed";
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk as NodeJsonWebKey, format: "jwk" });
@@ -84,8 +89,10 @@ function importBundleKey(jwk: Readonly<Record<string, unknown>>): BundleKey | st
   }
   const type = key.asymmetricKeyType ?? "";
   const details = key.asymmetricKeyDetails;
-  if (type === "rsa" && (details?.modulusLength ?? 0) < MIN_RSA_BITS) return `RSA key shorter than ${MIN_RSA_BITS} bits`;
-  return { key, type, curve: details?.namedCurve, alg: jwk.alg as string | undefined };
+  if (type === "rsa" && (details?.modulusLength ?? 0) < MIN_RSA_BITS) {
+    return `RSA key shorter than ${MIN_RSA_BITS} bits`;
+  }
+  return { key, type, curve: details?.namedCurve, alg };
 }
 
 /** Whether `alg` (already allow-listed) can be verified with `k`. */
@@ -96,12 +103,17 @@ function keyFitsAlg(k: BundleKey, alg: string): boolean {
 }
 
 function mapJoseError(e: unknown): HexrError {
-  if (e instanceof errors.JWSSignatureVerificationFailed) return jwtError("jwt_svid.bad_signature", "signature verification failed");
+  if (e instanceof errors.JWSSignatureVerificationFailed) {
+    return jwtError("jwt_svid.bad_signature", "signature verification failed");
+  }
   if (e instanceof errors.JWTExpired) return jwtError("jwt_svid.expired", "token has expired");
   if (e instanceof errors.JWTClaimValidationFailed) {
     if (e.claim === "aud") return jwtError("jwt_svid.wrong_audience", "aud names none of the configured audiences");
+    // JWT-SVIDs must expire: a token without exp is treated like an expired one.
     if (e.claim === "exp" && e.reason === "missing") return jwtError("jwt_svid.expired", "exp claim is required");
-    if (e.claim === "nbf" && e.reason === "check_failed") return jwtError("jwt_svid.not_yet_valid", "token is not valid yet (nbf)");
+    if (e.claim === "nbf" && e.reason === "check_failed") {
+      return jwtError("jwt_svid.not_yet_valid", "token is not valid yet (nbf)");
+    }
     return jwtError("jwt_svid.malformed", `invalid ${e.claim} claim`, e);
   }
   if (e instanceof errors.JOSEAlgNotAllowed) return jwtError("jwt_svid.alg_not_allowed", "alg is not allowed");
@@ -125,7 +137,8 @@ export class JwtSvidVerifier {
   #bundles: ReadonlyMap<string, ReadonlyMap<string, BundleKey>> = new Map();
 
   constructor(opts: JwtSvidVerifierOptions) {
-    if (!Array.isArray(opts.audiences) || opts.audiences.length === 0 || opts.audiences.some((a) => typeof a !== "string" || a === "")) {
+    const audiences = opts.audiences;
+    if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TypeError("audiences must be a non-empty array of non-empty strings");
     }
     for (const td of opts.trustDomains) {
@@ -136,7 +149,7 @@ export class JwtSvidVerifier {
     if (!Number.isFinite(skew) || skew < 0) throw new TypeError("clockSkewSeconds must be a finite number >= 0");
     const maxBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError("maxTokenBytes must be a positive integer");
-    this.#audiences = [...opts.audiences];
+    this.#audiences = [...audiences];
     this.#trustDomains = new Set(opts.trustDomains);
     this.#clockSkewSeconds = skew;
     this.#maxTokenBytes = maxBytes;
@@ -214,18 +227,26 @@ export class JwtSvidVerifier {
     }
 
     const alg = header.alg;
-    if (typeof alg !== "string" || !ALLOWED_ALGS.has(alg)) throw jwtError("jwt_svid.alg_not_allowed", "alg is not an allowed asymmetric algorithm");
-    if (header.typ !== undefined && header.typ !== "JWT" && header.typ !== "JOSE") throw jwtError("jwt_svid.malformed", "typ must be JWT or JOSE when present");
+    if (typeof alg !== "string" || !ALLOWED_ALGS.has(alg)) {
+      throw jwtError("jwt_svid.alg_not_allowed", "alg is not an allowed asymmetric algorithm");
+    }
+    if (header.typ !== undefined && header.typ !== "JWT" && header.typ !== "JOSE") {
+      throw jwtError("jwt_svid.malformed", "typ must be JWT or JOSE when present");
+    }
     const kid = header.kid;
     if (typeof kid !== "string" || kid === "") throw jwtError("jwt_svid.unknown_kid", "kid header is missing");
 
-    const subject = typeof claims.sub === "string" ? tryParseSpiffeId(claims.sub) : undefined;
-    if (subject === undefined || !subject.ok) {
-      throw jwtError("jwt_svid.bad_subject", `sub is not a valid SPIFFE ID${subject ? ` (${subject.error.code})` : ""}`, subject?.ok === false ? subject.error : undefined);
+    if (typeof claims.sub !== "string") throw jwtError("jwt_svid.bad_subject", "sub claim is missing or not a string");
+    const subject = tryParseSpiffeId(claims.sub);
+    if (!subject.ok) {
+      throw jwtError("jwt_svid.bad_subject", `sub is not a valid SPIFFE ID (${subject.error.code})`, subject.error);
     }
+    // The key must come from the bundle of the trust domain the token claims to speak for.
     const td = subject.id.trustDomain;
     const bundle = this.#trustDomains.has(td) ? this.#bundles.get(td) : undefined;
-    if (bundle === undefined) throw jwtError("jwt_svid.foreign_trust_domain", "sub trust domain is not trusted or has no bundle");
+    if (bundle === undefined) {
+      throw jwtError("jwt_svid.foreign_trust_domain", "sub trust domain is not trusted or has no bundle");
+    }
     const key = bundle.get(kid);
     if (key === undefined) throw jwtError("jwt_svid.unknown_kid", "kid is not in the bundle of the sub trust domain");
     if (!keyFitsAlg(key, alg)) throw jwtError("jwt_svid.alg_not_allowed", "alg does not match the key type of kid");

@@ -142,9 +142,7 @@ function inspectLeaf(cert: X509Certificate): SpiffeId | HexrError {
   if (sanExtensions.length > 1) return badCertificate("peer certificate has more than one subjectAltName extension");
   let uri: string | undefined;
   let uriCount = 0;
-  const names = sanExtensions[0]?.names.items ?? [];
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
+  for (const name of sanExtensions[0]?.names.items ?? []) {
     if (name.type === "url") {
       uriCount++;
       uri = name.value;
@@ -152,7 +150,10 @@ function inspectLeaf(cert: X509Certificate): SpiffeId | HexrError {
   }
   if (uri === undefined) return new HexrError("identity.no_spiffe_san", "peer certificate has no URI SAN");
   if (uriCount > 1) {
-    return new HexrError("identity.multiple_uri_sans", `peer certificate has ${uriCount} URI SANs, X.509-SVID allows one`);
+    return new HexrError(
+      "identity.multiple_uri_sans",
+      `peer certificate has ${uriCount} URI SANs, X.509-SVID allows one`,
+    );
   }
   const parsed = tryParseSpiffeId(uri);
   if (!parsed.ok) {

@@ -33,7 +33,8 @@ const NO_SUB_PATH: readonly string[] = Object.freeze([]);
  */
 export function principalFromSpiffeId(id: SpiffeId): Principal {
   const seg = id.segments;
-  if (seg.length < 4 || seg[0] !== AGENT_PATH_PREFIX) {
+  const [prefix, tenant, agent, role] = seg;
+  if (prefix !== AGENT_PATH_PREFIX || tenant === undefined || agent === undefined || role === undefined) {
     throw new HexrError(
       "identity.not_agent_id",
       "SPIFFE ID path must be /agent/<tenant>/<agent>/<role>[/<sub-agent>...]",
@@ -42,9 +43,9 @@ export function principalFromSpiffeId(id: SpiffeId): Principal {
   return Object.freeze({
     spiffeId: id.uri,
     trustDomain: id.trustDomain,
-    tenant: seg[1]!,
-    agent: seg[2]!,
-    role: seg[3]!,
+    tenant,
+    agent,
+    role,
     subPath: seg.length === 4 ? NO_SUB_PATH : Object.freeze(seg.slice(4)),
   });
 }

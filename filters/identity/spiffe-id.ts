@@ -93,7 +93,7 @@ function scan(s: string): SpiffeId | HexrError {
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c === SLASH) break;
-    if (c < 128 && (CHAR_CLASS[c]! & TRUST_DOMAIN_CHAR) !== 0) continue;
+    if (c < 128 && ((CHAR_CLASS[c] ?? 0) & TRUST_DOMAIN_CHAR) !== 0) continue;
     return charError(c, i, true);
   }
   const tdLength = i - SCHEME_LENGTH;
@@ -118,13 +118,13 @@ function scan(s: string): SpiffeId | HexrError {
           : fail("spiffe_id.empty_segment", `SPIFFE ID path has an empty segment (offset ${i})`);
       }
       if (len <= 2 && s.charCodeAt(segStart) === DOT && (len === 1 || s.charCodeAt(segStart + 1) === DOT)) {
-        return fail("spiffe_id.dot_segment", `SPIFFE ID path must not contain '.' or '..' segments (offset ${segStart})`);
+        return fail("spiffe_id.dot_segment", `SPIFFE ID path has a '.' or '..' segment (offset ${segStart})`);
       }
       segments.push(s.slice(segStart, i));
       segStart = i + 1;
       continue;
     }
-    if (c < 128 && (CHAR_CLASS[c]! & PATH_CHAR) !== 0) continue;
+    if (c < 128 && ((CHAR_CLASS[c] ?? 0) & PATH_CHAR) !== 0) continue;
     return charError(c, i, false);
   }
   return Object.freeze({ trustDomain, path: s.slice(pathStart), segments: Object.freeze(segments), uri: s });

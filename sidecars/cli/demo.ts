@@ -26,7 +26,8 @@ Options:
 `;
 
 const TD = LOCAL_TRUST_DOMAIN;
-const agent = (role: string, crew = "content-crew", tenant = "acme-corp") => `spiffe://${TD}/agent/${tenant}/${crew}/${role}`;
+const agent = (role: string, crew = "content-crew", tenant = "acme-corp") =>
+  `spiffe://${TD}/agent/${tenant}/${crew}/${role}`;
 
 interface Step {
   who: string;
@@ -40,16 +41,67 @@ interface Step {
 }
 
 const STEPS: Step[] = [
-  { who: "researcher", uris: [agent("researcher")], method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries" },
-  { who: "researcher", uris: [agent("researcher")], method: "GET", host: "reports.s3.amazonaws.com", path: "/2026/q1.csv" },
-  { who: "researcher", uris: [agent("researcher")], method: "PUT", host: "reports.s3.amazonaws.com", path: "/2026/q1.csv" },
+  {
+    who: "researcher",
+    uris: [agent("researcher")],
+    method: "POST",
+    host: "bigquery.googleapis.com",
+    path: "/bigquery/v2/projects/acme/queries",
+  },
+  {
+    who: "researcher",
+    uris: [agent("researcher")],
+    method: "GET",
+    host: "reports.s3.amazonaws.com",
+    path: "/2026/q1.csv",
+  },
+  {
+    who: "researcher",
+    uris: [agent("researcher")],
+    method: "PUT",
+    host: "reports.s3.amazonaws.com",
+    path: "/2026/q1.csv",
+  },
   { who: "writer", uris: [agent("writer")], method: "PUT", host: "drafts.s3.amazonaws.com", path: "/post-42.md" },
-  { who: "writer", uris: [agent("writer")], method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries" },
+  {
+    who: "writer",
+    uris: [agent("writer")],
+    method: "POST",
+    host: "bigquery.googleapis.com",
+    path: "/bigquery/v2/projects/acme/queries",
+  },
   { who: "editor", uris: [agent("editor")], method: "GET", host: "drafts.s3.amazonaws.com", path: "/post-42.md" },
-  { who: "writer (spoofs x-hexr-role: researcher)", uris: [agent("writer")], method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries", headers: { "x-hexr-role": "researcher", "x-hexr-spiffe-id": agent("researcher") } },
-  { who: "foreign trust domain", uris: ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"], method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries" },
-  { who: "cert without SPIFFE ID", uris: [], dns: ["laptop.example.com"], method: "GET", host: "reports.s3.amazonaws.com", path: "/2026/q1.csv" },
-  { who: "analyst (sub-agent), 101 calls/min", uris: [agent("researcher/worker-7", "analyst-crew")], method: "GET", host: "reports.s3.amazonaws.com", path: "/2026/q2.csv", repeat: 101 },
+  {
+    who: "writer (spoofs x-hexr-role: researcher)",
+    uris: [agent("writer")],
+    method: "POST",
+    host: "bigquery.googleapis.com",
+    path: "/bigquery/v2/projects/acme/queries",
+    headers: { "x-hexr-role": "researcher", "x-hexr-spiffe-id": agent("researcher") },
+  },
+  {
+    who: "foreign trust domain",
+    uris: ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"],
+    method: "POST",
+    host: "bigquery.googleapis.com",
+    path: "/bigquery/v2/projects/acme/queries",
+  },
+  {
+    who: "cert without SPIFFE ID",
+    uris: [],
+    dns: ["laptop.example.com"],
+    method: "GET",
+    host: "reports.s3.amazonaws.com",
+    path: "/2026/q1.csv",
+  },
+  {
+    who: "analyst (sub-agent), 101 calls/min",
+    uris: [agent("researcher/worker-7", "analyst-crew")],
+    method: "GET",
+    host: "reports.s3.amazonaws.com",
+    path: "/2026/q2.csv",
+    repeat: 101,
+  },
 ];
 
 function pad(s: string, n: number): string {
@@ -61,7 +113,11 @@ const command: Command = {
   summary: "run a local data plane and a scripted set of requests",
   usage: USAGE,
   async run(args) {
-    const { values } = parseFlags(args, { once: { type: "boolean" }, bundle: { type: "string" }, "real-clock": { type: "boolean" } });
+    const { values } = parseFlags(args, {
+      once: { type: "boolean" },
+      bundle: { type: "string" },
+      "real-clock": { type: "boolean" },
+    });
     const bundle = path.resolve(values.bundle ?? ".hexr/build/bundle.tar.gz");
     if (!existsSync(bundle)) {
       process.stderr.write(`hexr demo: no policy bundle at ${bundle}; run 'bin/hexr policy build' (make demo does)\n`);
@@ -95,10 +151,17 @@ const command: Command = {
         let ms = 0;
         for (let i = 0; i < (step.repeat ?? 1); i++) {
           const t0 = performance.now();
-          const r = await dp.send(id, { method: step.method, host: step.host, path: step.path, ...(step.headers ? { headers: step.headers } : {}) });
+          const r = await dp.send(id, {
+            method: step.method,
+            host: step.host,
+            path: step.path,
+            ...(step.headers ? { headers: step.headers } : {}),
+          });
           ms = performance.now() - t0;
           status = r.status;
-          decisionId = (r.headers["x-hexr-decision-id"] as string | undefined) ?? (dp.upstream.seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined);
+          decisionId =
+            (r.headers["x-hexr-decision-id"] as string | undefined) ??
+            (dp.upstream.seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined);
         }
         const rec = audit.records.find((a) => a.decision_id === decisionId);
         const decision = status === 200 ? "allow" : status === 403 ? "deny" : String(status);
@@ -106,7 +169,9 @@ const command: Command = {
           `${pad(step.who, 40)} ${pad(rec?.service ?? "-", 13)} ${pad(rec?.action ?? step.method, 14)} ${pad(decision, 8)} ${pad(rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""), 62)} ${ms.toFixed(2)} ms\n`,
         );
       }
-      process.stdout.write(`\n${audit.records.length} decisions audited; the upstream received ${dp.upstream.seen.length} requests (only allowed ones).\n`);
+      process.stdout.write(
+        `\n${audit.records.length} decisions audited; the upstream received ${dp.upstream.seen.length} requests (only allowed ones).\n`,
+      );
       if (values.once) return 0;
       process.stdout.write("\nThe data plane keeps running; Ctrl-C to stop.\n");
       await new Promise<void>((resolve) => {

@@ -6,12 +6,24 @@ import type { Command } from "./command.ts";
 import { UsageError } from "./command.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  sidecar: { summary: "run the ext_authz / ext_proc gRPC sidecar", load: async () => (await import("./sidecar.ts")).default },
-  policy: { summary: "build and test OPA policies (WASM bundle)", load: async () => (await import("./policy.ts")).default },
+  sidecar: {
+    summary: "run the ext_authz / ext_proc gRPC sidecar",
+    load: async () => (await import("./sidecar.ts")).default,
+  },
+  policy: {
+    summary: "build and test OPA policies (WASM bundle)",
+    load: async () => (await import("./policy.ts")).default,
+  },
   envoy: { summary: "render and validate Envoy configuration", load: async () => (await import("./envoy.ts")).default },
   guard: { summary: "scan text with the LLM guard scanners", load: async () => (await import("./guard.ts")).default },
-  bench: { summary: "run latency benchmarks against real Envoy", load: async () => (await import("./bench.ts")).default },
-  demo: { summary: "run a local data plane and a scripted set of requests", load: async () => (await import("./demo.ts")).default },
+  bench: {
+    summary: "run latency benchmarks against real Envoy",
+    load: async () => (await import("./bench.ts")).default,
+  },
+  demo: {
+    summary: "run a local data plane and a scripted set of requests",
+    load: async () => (await import("./demo.ts")).default,
+  },
 };
 
 function topHelp(): string {

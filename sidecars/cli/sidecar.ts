@@ -29,7 +29,9 @@ const command: Command = {
     try {
       cfg = parseConfig(readFileSync(file, "utf8"), file);
     } catch (e) {
-      process.stderr.write(`hexr sidecar: invalid config ${file}: ${isHexrError(e) ? e.message : (e as Error).message}\n`);
+      process.stderr.write(
+        `hexr sidecar: invalid config ${file}: ${isHexrError(e) ? e.message : (e as Error).message}\n`,
+      );
       return 1;
     }
     if (values.check) {

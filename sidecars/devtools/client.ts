@@ -16,7 +16,14 @@ export interface Reply {
 export function request(
   port: number,
   id: ClientIdentity,
-  opts: { method?: string; host: string; path: string; headers?: Record<string, string>; body?: string; agent?: https.Agent },
+  opts: {
+    method?: string;
+    host: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: https.Agent;
+  },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -35,7 +42,9 @@ export function request(
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
         res.on("error", reject);
       },
     );

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { renderSidecarBootstrap } from "../../envoy-config/index.ts";
 import { type RunningEnvoy, startEnvoy } from "../../envoy-config/runner.ts";
-import { type TestCa as DevCa, makeCa, makeLeaf } from "../../test/helpers/certs.ts";
+import { type TestCa as DevCa, makeCa, makeLeaf } from "./dev-ca.ts";
 import type { AuditSink } from "../authz/audit.ts";
 import { type RunningSidecar, startSidecar } from "../authz-sidecar.ts";
 import { parseConfig } from "../config.ts";
@@ -51,7 +51,10 @@ export interface LocalDataPlane {
   identity(uris: string[], dns?: string[]): Promise<ClientIdentity>;
   /** No client certificate at all. */
   anonymous(): ClientIdentity;
-  send(id: ClientIdentity, req: { method?: string; host: string; path: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
+  send(
+    id: ClientIdentity,
+    req: { method?: string; host: string; path: string; headers?: Record<string, string>; body?: string },
+  ): Promise<Reply>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +95,9 @@ export async function startLocalDataPlane(opts: LocalDataPlaneOptions): Promise<
         tls: { mode: "files", certChain: files.cert, privateKey: files.key, clientCa: files.ca },
         outbound: { address: "127.0.0.1", port: 0 },
         authz: { socket: authzSocket, timeoutMs: opts.authzTimeoutMs ?? 1000 },
-        upstreams: [{ name: "sample_upstream", domains: LOCAL_UPSTREAM_DOMAINS, address: "127.0.0.1", port: upstream.port }],
+        upstreams: [
+          { name: "sample_upstream", domains: LOCAL_UPSTREAM_DOMAINS, address: "127.0.0.1", port: upstream.port },
+        ],
         accessLog: false,
       }),
     );

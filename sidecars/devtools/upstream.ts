@@ -15,15 +15,18 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(
-  handler?: (req: SeenRequest, res: http.ServerResponse) => void,
-): Promise<Upstream> {
+export async function startUpstream(handler?: (req: SeenRequest, res: http.ServerResponse) => void): Promise<Upstream> {
   const seen: SeenRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const r = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const r = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(r);
       if (handler) return handler(r, res);
       res.writeHead(200, { "content-type": "application/json" });

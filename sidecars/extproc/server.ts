@@ -23,7 +23,12 @@ export interface ExtProcStats {
   errors: number;
 }
 
-export function addExtProcService(server: grpc.Server, router: ProcessorRouter, logger: Logger, stats: ExtProcStats = { streams: 0, errors: 0 }): ExtProcStats {
+export function addExtProcService(
+  server: grpc.Server,
+  router: ProcessorRouter,
+  logger: Logger,
+  stats: ExtProcStats = { streams: 0, errors: 0 },
+): ExtProcStats {
   server.addService(externalProcessorService().service, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
       stats.streams++;
@@ -37,11 +42,18 @@ export function addExtProcService(server: grpc.Server, router: ProcessorRouter, 
             out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
           } else if (!processor) {
             // a phase before request headers (observability or misconfiguration): nothing to scan with
-            out = msg.request_trailers ? CONTINUE.requestTrailers : msg.response_trailers ? CONTINUE.responseTrailers : INTERNAL_ERROR;
+            out = msg.request_trailers
+              ? CONTINUE.requestTrailers
+              : msg.response_trailers
+                ? CONTINUE.responseTrailers
+                : INTERNAL_ERROR;
           } else if (msg.request_body) {
             out = processor.requestBody(msg.request_body);
           } else if (msg.response_headers) {
-            out = processor.responseHeaders(readHeaders(msg.response_headers), msg.response_headers.end_of_stream === true);
+            out = processor.responseHeaders(
+              readHeaders(msg.response_headers),
+              msg.response_headers.end_of_stream === true,
+            );
           } else if (msg.response_body) {
             out = processor.responseBody(msg.response_body);
           } else if (msg.request_trailers) {

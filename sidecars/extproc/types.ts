@@ -84,6 +84,9 @@ export function readHeaders(h: HttpHeaders | undefined): Headers {
 
 const encoder = new TextEncoder();
 
-export function setHeader(key: string, value: string): { header: { key: string; raw_value: Uint8Array }; append_action: string } {
+export function setHeader(
+  key: string,
+  value: string,
+): { header: { key: string; raw_value: Uint8Array }; append_action: string } {
   return { header: { key, raw_value: encoder.encode(value) }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
 }

@@ -23,7 +23,12 @@ const START = Date.parse("2026-01-15T10:30:00Z");
 let tick = 0;
 const clock = () => START + 1000 * tick++;
 
-const BIGQUERY = { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/p1/queries", body: "{}" };
+const BIGQUERY = {
+  method: "POST",
+  host: "bigquery.googleapis.com",
+  path: "/bigquery/v2/projects/p1/queries",
+  body: "{}",
+};
 
 let dp: LocalDataPlane;
 let dir: string;
@@ -92,7 +97,12 @@ describe("ext_authz through real Envoy", () => {
   it.each([
     ["a certificate without a SPIFFE SAN", [] as string[], ["agent.example.com"], /identity\.no_spiffe_san/],
     ["a malformed SPIFFE ID", [`spiffe://${TD}/agent//content-crew/researcher`], undefined, /spiffe_id\./],
-    ["a foreign trust domain", ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"], undefined, /identity\.foreign_trust_domain/],
+    [
+      "a foreign trust domain",
+      ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"],
+      undefined,
+      /identity\.foreign_trust_domain/,
+    ],
     ["a SPIFFE ID that is not an agent", [`spiffe://${TD}/workload/db`], undefined, /identity\.not_agent_id/],
   ])("%s: 403 with the reason, upstream untouched", async (_name, uris, dns, reason) => {
     const id = await dp.identity(uris, dns);
@@ -188,9 +198,22 @@ describe("ext_authz through real Envoy", () => {
     expect(text).not.toContain("BEGIN");
     expect(text).not.toMatch(/spoofed/);
     for (const r of audit.records) {
-      expect(Object.keys(r).sort()).toEqual(
-        ["action", "agent", "allow", "cached", "credential_tier", "decision_id", "latency_ms", "policy_revision", "reasons", "role", "service", "spiffe_id", "tenant", "time"],
-      );
+      expect(Object.keys(r).sort()).toEqual([
+        "action",
+        "agent",
+        "allow",
+        "cached",
+        "credential_tier",
+        "decision_id",
+        "latency_ms",
+        "policy_revision",
+        "reasons",
+        "role",
+        "service",
+        "spiffe_id",
+        "tenant",
+        "time",
+      ]);
     }
   });
 });

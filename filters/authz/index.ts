@@ -1,0 +1,23 @@
+/**
+ * Authorization filter: OPA-WASM engine, bundle load/verify/hot-reload, service catalog, policy input,
+ * rate counters and decision cache. Re-exports only.
+ */
+export { DEFAULT_BUNDLE_LIMITS, normalizeEntryPath, readBundle, readBundleFiles, WASM_MODULE } from "./bundle.ts";
+export type { BundleLimits, BundleManifest, PolicyBundle, ReadBundleOptions, WasmResolver } from "./bundle.ts";
+export { HOST_BUILTINS, parseRfc3339Ns, SDK_BUILTINS } from "./builtins.ts";
+export { normalizeHost, ServiceCatalog, UNKNOWN_ACTION } from "./catalog.ts";
+export type { CatalogAction, CatalogEntry, CredentialKind, ResolvedService } from "./catalog.ts";
+export { DecisionCache, decisionCacheKey } from "./decision-cache.ts";
+export type { DecisionCacheOptions } from "./decision-cache.ts";
+export { DEFAULT_CATALOG } from "./default-catalog.ts";
+export { ALLOW_ENTRYPOINT, DECISION_ENTRYPOINT, PolicyEngine } from "./engine.ts";
+export type { Decision, PolicyEngineSource } from "./engine.ts";
+export { allowListHeaders, buildInput, FORBIDDEN_HEADERS, HEADER_ALLOW_LIST, rfc3339Seconds } from "./input.ts";
+export type { InputFacts, OpaInput } from "./input.ts";
+export { NOOP_LOGGER } from "./logger.ts";
+export type { Logger } from "./logger.ts";
+export { RateCounter } from "./rate.ts";
+export { bundleFileDigest, canonicalJson, prepareVerification, SIGNATURES_FILE, verifyBundleSignature } from "./signature.ts";
+export type { VerificationConfig, VerificationKey, VerifiedSignature } from "./signature.ts";
+export { PolicyStore } from "./store.ts";
+export type { PolicySnapshot, PolicyStoreOptions, ReloadOutcome } from "./store.ts";

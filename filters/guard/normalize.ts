@@ -1,0 +1,201 @@
+/**
+ * The normalized copy every matcher runs on, with a map back to the original text.
+ *
+ * Per code point: NFKD compatibility decomposition (fullwidth, ligatures, math alphanumerics, circled
+ * digits → ASCII), combining diacritics dropped (so `précédentes` matches `precedentes` and Zalgo text
+ * collapses), NFC recomposition (kana voicing marks, Hangul), invisible format characters removed,
+ * lowercased. Applying this per code point instead of NFKC on the whole string is what makes the offset
+ * map exact; the only difference from whole-string NFKC is composition ACROSS code points, which does
+ * not matter once diacritics are dropped.
+ *
+ * Confusables: Cyrillic and Greek letters that look like Latin ones are folded to Latin inside words that
+ * mix scripts (`іgnоrе` with Cyrillic і/о/е) and inside words made only of lookalikes (`ѕау`). Words with
+ * a Cyrillic/Greek letter that has no Latin lookalike are left alone, so real Russian or Greek text is
+ * still matched by the Russian/Greek lexicon (which goes through this same function).
+ *
+ * Pure-ASCII input, the common case, takes a fast path: `toLowerCase()` and an identity map.
+ *
+ * @example
+ *   const n = normalize("Ｉgnore\u200B previous");
+ *   n.text;                        // "ignore previous"
+ *   toOriginal(n, 0, 6);           // [0, 6]  (the zero-width space after it is not part of the word)
+ */
+import { isDiacritic, isInvisible, isWordUnit } from "./unicode.ts";
+
+export interface NormalizedText {
+  /** The text the caller passed in. */
+  readonly original: string;
+  /** Normalized, lowercased copy. */
+  readonly text: string;
+  /**
+   * `map[i]` is the original offset normalized unit `i` came from; `map[text.length] === original.length`.
+   * `null` when the normalized text has the same offsets as the original (ASCII input).
+   */
+  readonly map: Int32Array | null;
+}
+
+/** Cyrillic/Greek letters (either case) → the Latin lowercase letter they are mistaken for. */
+const CONFUSABLE_PAIRS =
+  // Cyrillic
+  "аaАaвbВbеeЕeкkКkмmМmнhНhоoОoрpРpсcСcтtТtуyУyхxХxѕsЅsіiІiјjЈjһhҺhԁdԛqԚqԝwԜwӏlӀlёeЁeґrѵvѴvүyҮy" +
+  // Greek
+  "αaΑaβbΒbεeΕeζzΖzηnΗhιiΙiκkΚkμuΜmνvΝnοoΟoρpΡpτtΤtυuΥyχxΧxγyϲcϹcϳjϜfɡgı" +
+  "i";
+const CONFUSABLE = new Map<number, number>();
+for (let i = 0; i + 1 < CONFUSABLE_PAIRS.length; i += 2) {
+  CONFUSABLE.set(CONFUSABLE_PAIRS.charCodeAt(i), CONFUSABLE_PAIRS.charCodeAt(i + 1));
+}
+
+/** Letters of the scripts we fold from, for the "has a non-lookalike foreign letter" test. */
+function isCyrillicOrGreek(u: number): boolean {
+  return (u >= 0x370 && u <= 0x52f) || (u >= 0x1f00 && u <= 0x1fff);
+}
+
+interface Folded {
+  /** Lowercased replacement; may be empty or several units. */
+  readonly out: string;
+  /** Latin lowercase code the (single-unit) `out` is a lookalike of, or 0. */
+  readonly latin: number;
+}
+
+const FOLD_CACHE_MAX = 8192;
+const foldCache = new Map<number, Folded>();
+
+function foldCodePoint(cp: number): Folded {
+  const hit = foldCache.get(cp);
+  if (hit !== undefined) return hit;
+  const decomposed = String.fromCodePoint(cp).normalize("NFKD");
+  let kept = "";
+  for (let i = 0; i < decomposed.length; i++) {
+    const c = decomposed.codePointAt(i) ?? 0;
+    if (c > 0xffff) i++;
+    if (isDiacritic(c) || isInvisible(c)) continue;
+    kept += String.fromCodePoint(c);
+  }
+  kept = kept.normalize("NFC");
+  let latin = 0;
+  if (kept.length === 1) latin = CONFUSABLE.get(kept.charCodeAt(0)) ?? 0;
+  const f: Folded = { out: kept.toLowerCase(), latin };
+  if (foldCache.size < FOLD_CACHE_MAX) foldCache.set(cp, f);
+  return f;
+}
+
+// Scratch buffers reused across calls (scanning is synchronous); grown on demand.
+let outBuf = new Uint16Array(4096);
+let mapBuf = new Int32Array(4097);
+let confPos = new Int32Array(64);
+let confLatin = new Uint16Array(64);
+const utf16 = new TextDecoder("utf-16le");
+const NON_ASCII = /[^\x00-\x7f]/; // a single character class: linear, no backtracking
+
+function ensure(n: number): void {
+  if (n + 1 <= outBuf.length) return;
+  let cap = outBuf.length;
+  while (cap < n + 1) cap *= 2;
+  const o = new Uint16Array(cap);
+  o.set(outBuf);
+  outBuf = o;
+  const m = new Int32Array(cap + 1);
+  m.set(mapBuf);
+  mapBuf = m;
+}
+
+/** Normalize `original` for matching; see the module comment for what is folded. */
+export function normalize(original: string): NormalizedText {
+  if (!NON_ASCII.test(original)) return { original, text: original.toLowerCase(), map: null };
+  ensure(original.length * 2 + 8);
+  let n = 0;
+  // current word state for confusable folding
+  let wordStart = -1;
+  let wordLatin = false;
+  let wordForeign = false;
+  let nConf = 0;
+
+  const endWord = (): void => {
+    if (nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) {
+      for (let k = 0; k < nConf; k++) outBuf[confPos[k] ?? 0] = confLatin[k] ?? 0;
+    }
+    wordStart = -1;
+    wordLatin = false;
+    wordForeign = false;
+    nConf = 0;
+  };
+  const emit = (u: number, from: number, latin: number): void => {
+    if (isWordUnit(u)) {
+      if (wordStart < 0) wordStart = n;
+      if (latin !== 0) {
+        if (nConf === confPos.length) {
+          const p = new Int32Array(nConf * 2);
+          p.set(confPos);
+          confPos = p;
+          const l = new Uint16Array(nConf * 2);
+          l.set(confLatin);
+          confLatin = l;
+        }
+        confPos[nConf] = n;
+        confLatin[nConf++] = latin;
+      } else if (u >= 0x61 && u <= 0x7a) wordLatin = true;
+      else if (isCyrillicOrGreek(u)) wordForeign = true;
+    } else if (wordStart >= 0) endWord();
+    outBuf[n] = u;
+    mapBuf[n++] = from;
+  };
+
+  const len = original.length;
+  for (let i = 0; i < len; ) {
+    const from = i;
+    const u = original.charCodeAt(i);
+    if (u < 0x80) {
+      emit(u >= 0x41 && u <= 0x5a ? u + 32 : u, from, 0);
+      i++;
+      continue;
+    }
+    const cp = original.codePointAt(i) ?? u;
+    i += cp > 0xffff ? 2 : 1;
+    if (isInvisible(cp) || isDiacritic(cp)) continue;
+    const f = foldCodePoint(cp);
+    const out = f.out;
+    if (n + out.length + 1 > outBuf.length) ensure(n + out.length + len - i + 8);
+    for (let k = 0; k < out.length; k++) emit(out.charCodeAt(k), from, f.latin);
+  }
+  if (wordStart >= 0) endWord();
+  mapBuf[n] = len;
+  return { original, text: utf16.decode(outBuf.subarray(0, n)), map: mapBuf.slice(0, n + 1) };
+}
+
+/** Whether the original code unit(s) ending at `end` are dropped by normalization. */
+function droppedBefore(s: string, end: number): number {
+  const u = s.charCodeAt(end - 1);
+  if (u >= 0xdc00 && u <= 0xdfff && end >= 2) {
+    const cp = s.codePointAt(end - 2) ?? 0;
+    return cp > 0xffff && (isInvisible(cp) || isDiacritic(cp)) ? 2 : 0;
+  }
+  return isInvisible(u) || isDiacritic(u) ? 1 : 0;
+}
+
+/**
+ * Map a span of the normalized text back to the original: `[start, end)` in normalized units →
+ * `[start, end)` in original UTF-16 offsets, covering every original character that produced it and
+ * no dropped invisible characters after it.
+ */
+export function toOriginal(n: NormalizedText, start: number, end: number): [number, number] {
+  const map = n.map;
+  const len = n.text.length;
+  const s0 = start < 0 ? 0 : start > len ? len : start;
+  const e0 = end < s0 ? s0 : end > len ? len : end;
+  if (map === null) return [s0, e0];
+  const os = map[s0] ?? n.original.length;
+  if (e0 === s0) return [os, os];
+  let oe: number;
+  if (e0 >= len) oe = n.original.length;
+  else {
+    // several normalized units can come from one original character (ﬁ → fi): end after all of them
+    const last = map[e0 - 1];
+    let j = e0;
+    while (j < len && map[j] === last) j++;
+    oe = j < len ? (map[j] ?? n.original.length) : n.original.length;
+  }
+  const orig = n.original;
+  for (let d = droppedBefore(orig, oe); oe - d > os && d > 0; d = droppedBefore(orig, oe)) oe -= d;
+  return [os, oe];
+}

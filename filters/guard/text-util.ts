@@ -1,0 +1,133 @@
+/** Small character-level helpers shared by the scanners (all linear, allocation-free where possible). */
+
+export function isDigit(u: number): boolean {
+  return u >= 0x30 && u <= 0x39;
+}
+
+export function isAsciiAlpha(u: number): boolean {
+  return (u >= 0x61 && u <= 0x7a) || (u >= 0x41 && u <= 0x5a);
+}
+
+export function isAsciiAlnum(u: number): boolean {
+  return isDigit(u) || isAsciiAlpha(u);
+}
+
+export function isHex(u: number): boolean {
+  return isDigit(u) || (u >= 0x61 && u <= 0x66) || (u >= 0x41 && u <= 0x46);
+}
+
+export function isSpace(u: number): boolean {
+  return u === 0x20 || (u >= 0x09 && u <= 0x0d) || u === 0xa0 || u === 0x3000 || (u >= 0x2000 && u <= 0x200a) || u === 0x2028 || u === 0x2029;
+}
+
+/** Base64 / base64url alphabet without padding. */
+export function isBase64Char(u: number): boolean {
+  return isAsciiAlnum(u) || u === 0x2b || u === 0x2f || u === 0x2d || u === 0x5f;
+}
+
+/** Index of the first unit at or after `from` for which `pred` fails (or `limit`). */
+export function spanWhile(s: string, from: number, limit: number, pred: (u: number) => boolean): number {
+  const end = limit < s.length ? limit : s.length;
+  let i = from;
+  while (i < end && pred(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Index after the last unit before `from` (going left, not below `limit`) for which `pred` holds. */
+export function spanBackWhile(s: string, from: number, limit: number, pred: (u: number) => boolean): number {
+  const stop = limit > 0 ? limit : 0;
+  let i = from;
+  while (i > stop && pred(s.charCodeAt(i - 1))) i--;
+  return i;
+}
+
+const counts = new Int32Array(128);
+
+/**
+ * Shannon entropy in bits per character of `s[start, end)`, over ASCII (non-ASCII counted as one bucket).
+ * Random base62 tokens score ~5.5+, hex ~3.7+, English words and placeholders well below 3.
+ */
+export function entropy(s: string, start: number, end: number): number {
+  const n = end - start;
+  if (n <= 0) return 0;
+  counts.fill(0);
+  for (let i = start; i < end; i++) {
+    const u = s.charCodeAt(i);
+    counts[u < 128 ? u : 0]!++;
+  }
+  let h = 0;
+  for (let k = 0; k < 128; k++) {
+    const c = counts[k] ?? 0;
+    if (c === 0) continue;
+    const p = c / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** Luhn check over the digits of `s[start, end)` (non-digits skipped). */
+export function luhnValid(s: string, start: number, end: number): boolean {
+  let sum = 0;
+  let dbl = false;
+  for (let i = end - 1; i >= start; i--) {
+    const u = s.charCodeAt(i);
+    if (!isDigit(u)) continue;
+    let d = u - 0x30;
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * Whether `s[start, end)` looks like a placeholder rather than a real value: one repeated character,
+ * long runs of x / * / 0, or words such as "example", "your", "placeholder", "dummy", "redacted".
+ * `lower` must be the lowercased `s` (the scanners have it as the normalized text).
+ */
+export function looksPlaceholder(s: string, lower: string, start: number, end: number): boolean {
+  const n = end - start;
+  if (n <= 0) return true;
+  const first = s.charCodeAt(start);
+  let same = true;
+  let run = 1;
+  let maxRun = 1;
+  for (let i = start + 1; i < end; i++) {
+    const u = s.charCodeAt(i);
+    if (u !== first) same = false;
+    if (u === s.charCodeAt(i - 1)) {
+      run++;
+      if (run > maxRun) maxRun = run;
+    } else run = 1;
+  }
+  if (same || maxRun >= 6) return true;
+  const sub = lower.slice(start, end);
+  for (const w of PLACEHOLDER_WORDS) if (sub.includes(w)) return true;
+  return false;
+}
+
+const PLACEHOLDER_WORDS = ["example", "your", "placeholder", "dummy", "redacted", "sample", "changeme", "xxxx", "<", "${", "{{", "1234567890", "abcdef0123", "abcdefgh"];
+
+/** Start offsets of every occurrence of each word in `lower` (kept sorted), for "context word nearby" checks. */
+export function findAll(lower: string, words: readonly string[]): number[] {
+  const out: number[] = [];
+  for (const w of words) {
+    for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + w.length)) out.push(i);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Whether any position in sorted `positions` lies in `[from, to]`. */
+export function anyWithin(positions: readonly number[], from: number, to: number): boolean {
+  let lo = 0;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((positions[mid] ?? 0) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < positions.length && (positions[lo] ?? 0) <= to;
+}
