@@ -82,7 +82,10 @@ export function normalizeEntryPath(name: string): string {
   }
   for (const seg of trimmed.split("/")) {
     if (seg === ".." || seg === ".") {
-      throw new HexrError("bundle.unsafe_path", `bundle entry path ${JSON.stringify(trimmed.slice(0, 200))} escapes the bundle`);
+      throw new HexrError(
+        "bundle.unsafe_path",
+        `bundle entry path ${JSON.stringify(trimmed.slice(0, 200))} escapes the bundle`,
+      );
     }
   }
   return trimmed.endsWith("/") ? trimmed.slice(0, -1) : trimmed;
@@ -104,7 +107,10 @@ async function decompress(bytes: Uint8Array, limits: BundleLimits): Promise<Uint
 }
 
 /** Reads the archive into a path → bytes map; duplicate paths are refused (a signature covers one copy). */
-export async function readBundleFiles(bytes: Uint8Array, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<Map<string, Uint8Array>> {
+export async function readBundleFiles(
+  bytes: Uint8Array,
+  limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
+): Promise<Map<string, Uint8Array>> {
   const tar = await decompress(bytes, limits);
   const files = new Map<string, Uint8Array>();
   for (const entry of readTar(tar, limits)) {
@@ -202,7 +208,8 @@ export async function readBundle(bytes: Uint8Array, opts: ReadBundleOptions = {}
 
   const manifest = parseManifest(files);
   const modules = [...new Set((manifest.wasm ?? []).map((w) => w.module.replace(/^\/+/, "")))];
-  if (modules.length > 1) throw new HexrError("bundle.corrupt", "bundles with more than one WASM module are not supported");
+  if (modules.length > 1)
+    throw new HexrError("bundle.corrupt", "bundles with more than one WASM module are not supported");
   const module = modules[0] ?? WASM_MODULE;
   const wasm = files.get(module);
   if (!wasm) throw new HexrError("bundle.no_wasm", `bundle has no ${module} (build it with opa build -t wasm)`);

@@ -139,7 +139,8 @@ function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: s
   const where = `catalog[${i}]`;
   if (raw === null || typeof raw !== "object") invalid(where, "must be a mapping");
   const e = raw as Record<string, unknown>;
-  if (typeof e.service !== "string" || !SERVICE_RE.test(e.service)) invalid(`${where}.service`, "must match [a-z][a-z0-9_]*");
+  if (typeof e.service !== "string" || !SERVICE_RE.test(e.service))
+    invalid(`${where}.service`, "must match [a-z][a-z0-9_]*");
   const service = e.service;
   if (e.credentials !== undefined && !CREDENTIALS.has(e.credentials as string)) {
     invalid(`${where}.credentials`, "must be aws, gcp or azure");
@@ -150,8 +151,10 @@ function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: s
   const actions = (e.actions as unknown[]).map((a, j): CompiledAction => {
     const aw = `${where}.actions[${j}]`;
     const act = (a ?? {}) as Record<string, unknown>;
-    if (typeof act.method !== "string" || !METHOD_RE.test(act.method)) invalid(`${aw}.method`, "must be an upper-case method or *");
-    if (typeof act.action !== "string" || !ACTION_RE.test(act.action)) invalid(`${aw}.action`, "must match [A-Za-z0-9_.:-]{1,128}");
+    if (typeof act.method !== "string" || !METHOD_RE.test(act.method))
+      invalid(`${aw}.method`, "must be an upper-case method or *");
+    if (typeof act.action !== "string" || !ACTION_RE.test(act.action))
+      invalid(`${aw}.action`, "must match [A-Za-z0-9_.:-]{1,128}");
     const { segments, rest } = compilePath(`${aw}.path`, act.path);
     return { method: act.method, segments, rest, result: Object.freeze({ service, action: act.action, credentials }) };
   });
@@ -160,8 +163,14 @@ function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: s
     const labels = h.split(".");
     const literal = labels.filter((l) => l !== "*");
     const ok =
-      literal.every((l) => LABEL_RE.test(l)) && literal.length >= 2 && labels.slice(1).every((l, k) => l !== "*" || k < labels.length - 3);
-    if (!ok) invalid(`${where}.hosts[${j}]`, `bad host pattern ${JSON.stringify(h)} (lowercase labels, * for one label, at least two fixed labels)`);
+      literal.every((l) => LABEL_RE.test(l)) &&
+      literal.length >= 2 &&
+      labels.slice(1).every((l, k) => l !== "*" || k < labels.length - 3);
+    if (!ok)
+      invalid(
+        `${where}.hosts[${j}]`,
+        `bad host pattern ${JSON.stringify(h)} (lowercase labels, * for one label, at least two fixed labels)`,
+      );
     return h;
   });
   return { entry: { actions, unknown: Object.freeze({ service, action: UNKNOWN_ACTION, credentials }) }, hosts };

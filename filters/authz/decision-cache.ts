@@ -54,7 +54,12 @@ export class DecisionCache {
     const ttl = opts.ttlMs ?? DEFAULT_TTL_MS;
     if (!Number.isInteger(max) || max < 1) throw new TypeError("DecisionCache max must be an integer ≥ 1");
     if (!Number.isInteger(ttl) || ttl < 1) throw new TypeError("DecisionCache ttlMs must be an integer ≥ 1");
-    this.#lru = new LRUCache<string, Decision>({ max, ttl, ...(opts.perf ? { perf: opts.perf } : {}) });
+    // An injected clock is read on every access (lru-cache otherwise memoizes "now" for 1 ms).
+    this.#lru = new LRUCache<string, Decision>({
+      max,
+      ttl,
+      ...(opts.perf ? { perf: opts.perf, ttlResolution: 0 } : {}),
+    });
   }
 
   get(key: string): Decision | undefined {

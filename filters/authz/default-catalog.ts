@@ -34,7 +34,11 @@ export const DEFAULT_CATALOG: readonly CatalogEntry[] = Object.freeze([
     service: "aws_s3",
     credentials: "aws",
     hosts: ["s3.amazonaws.com", "s3.*.amazonaws.com", "s3.dualstack.*.amazonaws.com"],
-    actions: [{ method: "GET", path: "/", action: "ListAllMyBuckets" }, ...S3_BUCKET_ACTIONS("/*"), ...S3_OBJECT_ACTIONS("/*/**")],
+    actions: [
+      { method: "GET", path: "/", action: "ListAllMyBuckets" },
+      ...S3_BUCKET_ACTIONS("/*"),
+      ...S3_OBJECT_ACTIONS("/*/**"),
+    ],
   },
   {
     // virtual-hosted style: https://<bucket>.s3.<region>.amazonaws.com/<key>

@@ -93,7 +93,10 @@ export class PolicyEngine {
     }
     const missing = importedBuiltins(policy).filter((b) => !SDK_BUILTINS.has(b) && !Object.hasOwn(HOST_BUILTINS, b));
     if (missing.length > 0) {
-      throw new HexrError("bundle.unsupported_builtin", `policy needs builtins the WASM engine lacks: ${missing.join(", ")}`);
+      throw new HexrError(
+        "bundle.unsupported_builtin",
+        `policy needs builtins the WASM engine lacks: ${missing.join(", ")}`,
+      );
     }
     const entrypoints = policy.entrypoints as Record<string, number>;
     const entrypoint = Object.hasOwn(entrypoints, DECISION_ENTRYPOINT)
@@ -102,7 +105,10 @@ export class PolicyEngine {
         ? ALLOW_ENTRYPOINT
         : undefined;
     if (entrypoint === undefined) {
-      throw new HexrError("bundle.no_entrypoint", `policy.wasm has neither ${DECISION_ENTRYPOINT} nor ${ALLOW_ENTRYPOINT}`);
+      throw new HexrError(
+        "bundle.no_entrypoint",
+        `policy.wasm has neither ${DECISION_ENTRYPOINT} nor ${ALLOW_ENTRYPOINT}`,
+      );
     }
     try {
       policy.setData((src.data ?? {}) as object);

@@ -17,7 +17,13 @@ export type { InputFacts, OpaInput } from "./input.ts";
 export { NOOP_LOGGER } from "./logger.ts";
 export type { Logger } from "./logger.ts";
 export { RateCounter } from "./rate.ts";
-export { bundleFileDigest, canonicalJson, prepareVerification, SIGNATURES_FILE, verifyBundleSignature } from "./signature.ts";
+export {
+  bundleFileDigest,
+  canonicalJson,
+  prepareVerification,
+  SIGNATURES_FILE,
+  verifyBundleSignature,
+} from "./signature.ts";
 export type { VerificationConfig, VerificationKey, VerifiedSignature } from "./signature.ts";
 export { PolicyStore } from "./store.ts";
 export type { PolicySnapshot, PolicyStoreOptions, ReloadOutcome } from "./store.ts";

@@ -31,7 +31,12 @@ export interface OpaInput {
 }
 
 export interface InputFacts {
-  readonly principal: { readonly spiffeId: string; readonly tenant: string; readonly agent: string; readonly role: string };
+  readonly principal: {
+    readonly spiffeId: string;
+    readonly tenant: string;
+    readonly agent: string;
+    readonly role: string;
+  };
   readonly service: string;
   readonly action: string;
   readonly method: string;

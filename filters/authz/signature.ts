@@ -27,7 +27,10 @@ export interface VerificationKey {
 }
 
 export interface VerificationConfig {
-  /** Keys by key id; the token's `kid` header (else the payload's `keyid`) picks one. */
+  /**
+   * Keys by key id; the token's `kid` header (else the payload's `keyid`) picks one. A token naming
+   * no key is checked against the only key, when exactly one is configured.
+   */
   readonly keys: Readonly<Record<string, VerificationKey>>;
   /** Always use this key id, whatever the token says (OPA's `--verification-key-id`). */
   readonly keyId?: string;
@@ -41,7 +44,20 @@ export interface VerifiedSignature {
   readonly files: number;
 }
 
-const ALGORITHMS = new Set(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]);
+const ALGORITHMS = new Set([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "HS256",
+  "HS384",
+  "HS512",
+]);
 
 /** OPA hash names → node:crypto names. */
 const HASHES: Readonly<Record<string, string>> = {
@@ -64,14 +80,19 @@ function bad(message: string): HexrError {
   return new HexrError("bundle.bad_signature", message);
 }
 
-type PreparedKey = { readonly key: KeyObject | Uint8Array; readonly algorithm: string; readonly scope: string | undefined };
+type PreparedKey = {
+  readonly key: KeyObject | Uint8Array;
+  readonly algorithm: string;
+  readonly scope: string | undefined;
+};
 const prepared = new WeakMap<VerificationKey, PreparedKey>();
 
 /** Parses a configured key once; throws `config.invalid` naming the key id (never the key). */
 export function prepareKey(keyId: string, k: VerificationKey): PreparedKey {
   const cached = prepared.get(k);
   if (cached) return cached;
-  if (!ALGORITHMS.has(k.algorithm)) throw new HexrError("config.invalid", `verification key ${keyId}: unsupported algorithm ${k.algorithm}`);
+  if (!ALGORITHMS.has(k.algorithm))
+    throw new HexrError("config.invalid", `verification key ${keyId}: unsupported algorithm ${k.algorithm}`);
   let key: KeyObject | Uint8Array;
   if (k.algorithm.startsWith("HS")) {
     if (!k.key) throw new HexrError("config.invalid", `verification key ${keyId}: empty HMAC secret`);
@@ -107,7 +128,9 @@ export async function verifyBundleSignature(
   let token: string;
   try {
     const sig = JSON.parse(new TextDecoder().decode(raw)) as { signatures?: unknown; plugin?: unknown };
-    if (sig.plugin !== undefined && sig.plugin !== "") throw bad("signature plugins are not supported");
+    // OPA writes "plugin": "_default" for its built-in signer; anything else needs a custom verifier.
+    if (sig.plugin !== undefined && sig.plugin !== "" && sig.plugin !== "_default")
+      throw bad("signature plugins are not supported");
     if (!Array.isArray(sig.signatures) || sig.signatures.length !== 1 || typeof sig.signatures[0] !== "string") {
       throw bad(".signatures.json must hold exactly one JWS");
     }
@@ -121,14 +144,20 @@ export async function verifyBundleSignature(
   let unverified: { keyid?: unknown };
   try {
     kid = decodeProtectedHeader(token).kid;
-    unverified = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { keyid?: unknown };
+    unverified = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as {
+      keyid?: unknown;
+    };
   } catch {
     throw bad("signature is not a compact JWS");
   }
-  const keyId = config.keyId ?? (typeof kid === "string" && kid ? kid : typeof unverified.keyid === "string" ? unverified.keyid : "");
-  if (!keyId) throw bad("signature names no key id");
+  const configured = Object.keys(config.keys);
+  const named = typeof kid === "string" && kid ? kid : typeof unverified.keyid === "string" ? unverified.keyid : "";
+  // No key id anywhere (opa build with a claims file omits it): the one configured key, if only one.
+  const keyId = config.keyId ?? (named || (configured.length === 1 ? (configured[0] as string) : ""));
+  if (!keyId) throw bad("signature names no key id and several keys are configured (set keyId)");
   const keyConfig = Object.hasOwn(config.keys, keyId) ? config.keys[keyId] : undefined;
-  if (!keyConfig) throw new HexrError("bundle.unknown_key", `signature key id ${JSON.stringify(keyId)} is not configured`);
+  if (!keyConfig)
+    throw new HexrError("bundle.unknown_key", `signature key id ${JSON.stringify(keyId)} is not configured`);
   const key = prepareKey(keyId, keyConfig);
 
   let payload: Uint8Array;

@@ -88,7 +88,8 @@ export class PolicyStore {
   /** Loads the bundle at `path`; throws its `HexrError` (e.g. `bundle.corrupt`) unless `requireInitial: false`. */
   static async open(path: string, opts: PolicyStoreOptions): Promise<PolicyStore> {
     const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
-    if (!Number.isInteger(pollMs) || pollMs < MIN_POLL_MS) throw new TypeError(`pollMs must be an integer ≥ ${MIN_POLL_MS}`);
+    if (!Number.isInteger(pollMs) || pollMs < MIN_POLL_MS)
+      throw new TypeError(`pollMs must be an integer ≥ ${MIN_POLL_MS}`);
     if (opts.strict && !opts.verification) throw new TypeError("strict needs verification keys");
     if (opts.verification) prepareVerification(opts.verification);
     const store = new PolicyStore(path, opts);
@@ -139,7 +140,12 @@ export class PolicyStore {
         this.#watcher = undefined;
       });
     } catch (e) {
-      this.#log.warn({ event: "bundle_watch_failed", path: this.path, message: (e as Error).message, fallback: "poll" });
+      this.#log.warn({
+        event: "bundle_watch_failed",
+        path: this.path,
+        message: (e as Error).message,
+        fallback: "poll",
+      });
     }
   }
 
@@ -225,13 +231,19 @@ export class PolicyStore {
       const revision = bundle.revision || `sha256:${digest.slice(0, 12)}`;
       const engine = await PolicyEngine.load({ wasm: bundle.wasm, data: bundle.data, revision });
       if (this.#closed) return "unchanged";
-      if (this.#opts.verification && !bundle.signed) this.#log.warn({ event: "bundle_unsigned", path: this.path, revision });
+      if (this.#opts.verification && !bundle.signed)
+        this.#log.warn({ event: "bundle_unsigned", path: this.path, revision });
       this.#swap({ engine, revision, generation: (this.#current?.generation ?? 0) + 1, signed: bundle.signed, digest });
       return "swapped";
     } catch (e) {
       if (this.#closed) return "unchanged";
       this.#reject(
-        isHexrError(e) ? e : new HexrError("bundle.unreadable", `policy bundle could not be loaded (${(e as { code?: string }).code ?? "error"})`),
+        isHexrError(e)
+          ? e
+          : new HexrError(
+              "bundle.unreadable",
+              `policy bundle could not be loaded (${(e as { code?: string }).code ?? "error"})`,
+            ),
         digest,
       );
       return "rejected";

@@ -67,21 +67,28 @@ function checksumOk(buf: Uint8Array, off: number): boolean {
   return sum === stored;
 }
 
-/** PAX extended header records: `<len> <key>=<value>\n`. Only `path` and `size` matter here. */
+/** PAX extended header records: `<len> <key>=<value>\n`, `len` in bytes. Only `path` and `size` matter here. */
 function parsePax(data: Uint8Array): { path?: string; size?: number } {
-  const text = utf8.decode(data);
   const out: { path?: string; size?: number } = {};
   let i = 0;
-  while (i < text.length) {
-    const sp = text.indexOf(" ", i);
-    if (sp === -1) throw corrupt("tar PAX record without length");
-    const len = Number(text.slice(i, sp));
-    if (!Number.isInteger(len) || len <= sp - i || i + len > text.length) throw corrupt("tar PAX record length invalid");
-    const record = text.slice(sp + 1, i + len - 1);
-    const eq = record.indexOf("=");
+  while (i < data.length) {
+    let sp = i;
+    while (sp < data.length && data[sp] !== 0x20) sp++;
+    const len = Number(utf8.decode(data.subarray(i, sp)));
+    if (
+      sp === data.length ||
+      !Number.isInteger(len) ||
+      len <= sp - i + 1 ||
+      i + len > data.length ||
+      data[i + len - 1] !== 0x0a
+    ) {
+      throw corrupt("tar PAX record is malformed");
+    }
+    const record = data.subarray(sp + 1, i + len - 1);
+    const eq = record.indexOf(0x3d);
     if (eq === -1) throw corrupt("tar PAX record without '='");
-    const key = record.slice(0, eq);
-    const value = record.slice(eq + 1);
+    const key = utf8.decode(record.subarray(0, eq));
+    const value = utf8.decode(record.subarray(eq + 1));
     if (key === "path") out.path = value;
     else if (key === "size") {
       if (!/^\d+$/.test(value)) throw corrupt("tar PAX size is not a number");

@@ -61,9 +61,32 @@ interface Folded {
 const FOLD_CACHE_MAX = 8192;
 const foldCache = new Map<number, Folded>();
 
+/** Typographic quotes and apostrophes → ASCII, so `don’t` and `“quoted”` match like `don't` and `"quoted"`. */
+const PUNCT: ReadonlyMap<number, string> = new Map([
+  [0x2018, "'"],
+  [0x2019, "'"],
+  [0x201b, "'"],
+  [0x2032, "'"],
+  [0x201c, '"'],
+  [0x201d, '"'],
+  [0x201e, '"'],
+  [0x2033, '"'],
+  [0x2010, "-"],
+  [0x2011, "-"],
+  [0x2012, "-"],
+  [0x2013, "-"],
+  [0x2014, "-"],
+]);
+
 function foldCodePoint(cp: number): Folded {
   const hit = foldCache.get(cp);
   if (hit !== undefined) return hit;
+  const punct = PUNCT.get(cp);
+  if (punct !== undefined) {
+    const f: Folded = { out: punct, latin: 0 };
+    foldCache.set(cp, f);
+    return f;
+  }
   const decomposed = String.fromCodePoint(cp).normalize("NFKD");
   let kept = "";
   for (let i = 0; i < decomposed.length; i++) {

@@ -4,6 +4,7 @@
  * what reached it. Used by `hexr demo` and the integration tests.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { renderSidecarBootstrap } from "../../envoy-config/index.ts";
@@ -109,6 +110,7 @@ export async function startLocalDataPlane(opts: LocalDataPlaneOptions): Promise<
   const outboundPort = envoy.ports.outbound;
   if (!outboundPort) throw new Error(`envoy has no 'outbound' listener: ${JSON.stringify(envoy.ports)}`);
 
+  const agents = new Map<ClientIdentity, https.Agent>();
   return {
     dir,
     ca,
@@ -122,8 +124,17 @@ export async function startLocalDataPlane(opts: LocalDataPlaneOptions): Promise<
       return { cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem };
     },
     anonymous: () => ({ ca: ca.certPem }),
-    send: (id, req) => request(outboundPort, id, req),
+    send(id, req) {
+      // one keep-alive connection pool per identity, like an agent's HTTP client
+      let agent = agents.get(id);
+      if (!agent) {
+        agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+        agents.set(id, agent);
+      }
+      return request(outboundPort, id, { ...req, agent });
+    },
     async stop() {
+      for (const a of agents.values()) a.destroy();
       await envoy.stop();
       await sidecar.stop(0);
       await upstream.close();

@@ -100,7 +100,9 @@ export interface EntrySpec {
 
 /** A process to fetch identities as: its uid/gid and executable (selectors `unix:uid`, `unix:path`). */
 export interface WorkloadProcess {
+  /** Default: this process's uid (spawning under another uid needs root). */
   readonly uid?: number;
+  /** Default: `uid` when that is given, else this process's gid. */
   readonly gid?: number;
   /** A Node binary to run; default: a copy of this process's binary the given uid can execute. */
   readonly execPath?: string;
@@ -179,7 +181,7 @@ function tail(file: string): string {
   }
 }
 
-function hclString(s: string): string {
+function hcl(s: string): string {
   return JSON.stringify(s); // HCL string literals share JSON's escaping for what we write
 }
 
@@ -189,6 +191,7 @@ class SpireProcess {
   readonly logFile: string;
   #proc: ChildProcess | undefined;
   #exit: Promise<void> = Promise.resolve();
+  #spawnError: Error | undefined;
 
   constructor(name: string, logFile: string) {
     this.name = name;
@@ -196,11 +199,8 @@ class SpireProcess {
   }
 
   get running(): boolean {
-    return this.#proc !== undefined && this.#proc.exitCode === null && this.#proc.signalCode === null;
-  }
-
-  get pid(): number | undefined {
-    return this.#proc?.pid;
+    const p = this.#proc;
+    return p !== undefined && !this.#spawnError && p.exitCode === null && p.signalCode === null;
   }
 
   start(bin: string, args: string[]): void {
@@ -208,8 +208,14 @@ class SpireProcess {
     try {
       const proc = spawn(bin, args, { stdio: ["ignore", fd, fd] });
       this.#proc = proc;
-      this.#exit = new Promise((resolve) => proc.once("exit", () => resolve()));
-      proc.once("error", () => {}); // spawn failures surface as "exited" in waitReady, with the log tail
+      this.#spawnError = undefined;
+      this.#exit = new Promise((resolve) => {
+        proc.once("exit", () => resolve());
+        proc.once("error", (e) => {
+          this.#spawnError = e; // e.g. ENOENT: waitReady reports it instead of polling to the deadline
+          resolve();
+        });
+      });
     } finally {
       closeSync(fd);
     }
@@ -219,6 +225,7 @@ class SpireProcess {
     const deadline = Date.now() + timeoutMs;
     let last = "";
     while (Date.now() < deadline) {
+      if (this.#spawnError) throw this.error(`could not start: ${this.#spawnError.message}`);
       if (!this.running) throw this.error(`exited (code ${this.#proc?.exitCode ?? "?"}) before becoming ready`);
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
@@ -255,56 +262,83 @@ class SpireProcess {
   }
 }
 
-/** Starts a SPIRE server and agent; see the module comment. */
-export async function startSpire(opts: StartSpireOptions = {}): Promise<SpireHarness> {
-  const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-  if (!/^[a-z0-9._-]+$/.test(trustDomain))
-    throw new TypeError("trustDomain must be a SPIFFE trust domain name (a-z 0-9 . _ -)");
-  const startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  const logLevel = opts.logLevel ?? "DEBUG";
-  const serverBin = spireBinary("spire-server", opts.binDir);
-  const agentBin = spireBinary("spire-agent", opts.binDir);
+/** Where everything lives inside the harness's temp dir. */
+interface Layout {
+  readonly dir: string;
+  readonly server: string;
+  readonly agent: string;
+  readonly agentData: string;
+  readonly agentPublic: string;
+  readonly agentAdmin: string;
+  readonly bin: string;
+  readonly serverSocket: string;
+  readonly agentSocket: string;
+  readonly agentAdminSocket: string;
+}
 
-  const dir = mkdtempSync(path.join(opts.dir ?? tmpdir(), "hexr-spire-"));
-  // Workloads under other uids must reach the agent socket (and a Node binary, see nodeExecutable):
-  // the root and the public socket dir are world-traversable; server and key material stay private.
-  chmodSync(dir, 0o755);
-  const d = {
+function makeLayout(parent: string): Layout {
+  const dir = mkdtempSync(path.join(parent, "hexr-spire-"));
+  const agent = path.join(dir, "agent");
+  const l: Layout = {
+    dir,
     server: path.join(dir, "server"),
-    agent: path.join(dir, "agent"),
-    agentData: path.join(dir, "agent", "data"),
-    agentPublic: path.join(dir, "agent", "public"),
-    agentAdmin: path.join(dir, "agent", "admin"),
+    agent,
+    agentData: path.join(agent, "data"),
+    agentPublic: path.join(agent, "public"),
+    agentAdmin: path.join(agent, "admin"),
     bin: path.join(dir, "bin"),
+    serverSocket: path.join(dir, "server", "api.sock"),
+    agentSocket: path.join(agent, "public", "api.sock"),
+    agentAdminSocket: path.join(agent, "admin", "admin.sock"),
   };
-  for (const p of [d.server, d.agent, d.agentData, d.agentAdmin]) mkdirSync(p, { recursive: true, mode: 0o700 });
-  mkdirSync(d.agentPublic, { recursive: true, mode: 0o755 });
-  chmodSync(d.agent, 0o755);
-  const serverSocket = path.join(d.server, "api.sock");
-  const agentSocket = path.join(d.agentPublic, "api.sock");
-  const agentAdminSocket = path.join(d.agentAdmin, "admin.sock");
-  for (const s of [serverSocket, agentSocket, agentAdminSocket]) {
+  for (const s of [l.serverSocket, l.agentSocket, l.agentAdminSocket]) {
     if (Buffer.byteLength(s) > MAX_SOCKET_PATH) {
       rmSync(dir, { recursive: true, force: true });
       throw new TypeError(`dir is too deep: socket path ${s} exceeds ${MAX_SOCKET_PATH} bytes`);
     }
   }
+  // Workloads under other uids must reach the agent socket (and a Node binary, see nodeExecutable):
+  // the root, agent/ and agent/public are world-traversable; server state and key material stay private.
+  for (const p of [l.server, l.agentData, l.agentAdmin]) mkdirSync(p, { recursive: true, mode: 0o700 });
+  mkdirSync(l.agentPublic, { recursive: true, mode: 0o755 });
+  for (const p of [dir, agent]) chmodSync(p, 0o755);
+  return l;
+}
 
-  const [serverPort, serverHealthPort, agentHealthPort] = (await freePorts(3)) as [number, number, number];
-  const serverConf = path.join(d.server, "server.conf");
-  writeFileSync(
-    serverConf,
-    `server {
+interface Ports {
+  readonly server: number;
+  readonly serverHealth: number;
+  readonly agentHealth: number;
+}
+
+function healthChecks(port: number): string {
+  return `health_checks {
+  listener_enabled = true
   bind_address = "127.0.0.1"
-  bind_port = "${serverPort}"
-  socket_path = ${hclString(serverSocket)}
-  trust_domain = ${hclString(trustDomain)}
-  data_dir = ${hclString(d.server)}
-  log_level = ${hclString(logLevel)}
+  bind_port = "${port}"
+  live_path = "/live"
+  ready_path = "/ready"
+}
+`;
+}
+
+function serverConfig(
+  l: Layout,
+  ports: Ports,
+  o: Required<Pick<StartSpireOptions, "x509SvidTtl" | "jwtSvidTtl" | "logLevel">> & { trustDomain: string },
+): string {
+  return `server {
+  bind_address = "127.0.0.1"
+  bind_port = "${ports.server}"
+  socket_path = ${hcl(l.serverSocket)}
+  trust_domain = ${hcl(o.trustDomain)}
+  data_dir = ${hcl(l.server)}
+  log_level = ${hcl(o.logLevel)}
   ca_ttl = "${CA_TTL}"
+  # The agent's own SVID; without this it would follow default_x509_svid_ttl, which tests set short.
   agent_ttl = "${AGENT_TTL}"
-  default_x509_svid_ttl = ${hclString(opts.x509SvidTtl ?? DEFAULT_X509_SVID_TTL)}
-  default_jwt_svid_ttl = ${hclString(opts.jwtSvidTtl ?? DEFAULT_JWT_SVID_TTL)}
+  default_x509_svid_ttl = ${hcl(o.x509SvidTtl)}
+  default_jwt_svid_ttl = ${hcl(o.jwtSvidTtl)}
   experimental {
     cache_reload_interval = "${DEFAULT_SERVER_CACHE_RELOAD_INTERVAL}"
   }
@@ -314,12 +348,12 @@ plugins {
   DataStore "sql" {
     plugin_data {
       database_type = "sqlite3"
-      connection_string = ${hclString(path.join(d.server, "datastore.sqlite3"))}
+      connection_string = ${hcl(path.join(l.server, "datastore.sqlite3"))}
     }
   }
   KeyManager "disk" {
     plugin_data {
-      keys_path = ${hclString(path.join(d.server, "keys.json"))}
+      keys_path = ${hcl(path.join(l.server, "keys.json"))}
     }
   }
   NodeAttestor "join_token" {
@@ -327,92 +361,30 @@ plugins {
   }
 }
 
-health_checks {
-  listener_enabled = true
-  bind_address = "127.0.0.1"
-  bind_port = "${serverHealthPort}"
-  live_path = "/live"
-  ready_path = "/ready"
+${healthChecks(ports.serverHealth)}`;
 }
-`,
-  );
 
-  const server = new SpireProcess("spire-server", path.join(dir, "server.log"));
-  const agent = new SpireProcess("spire-agent", path.join(dir, "agent.log"));
-  const killAll = () => {
-    agent.killNow();
-    server.killNow();
-  };
-  process.once("exit", killAll); // never leave SPIRE behind if the test runner dies
-  let stopped = false;
-  const cleanup = async () => {
-    if (stopped) return;
-    stopped = true;
-    process.off("exit", killAll);
-    await agent.stop();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const serverCli = async (args: string[]): Promise<string> => {
-    try {
-      const { stdout } = await execFileP(serverBin, [...args, "-socketPath", serverSocket], { timeout: 30_000 });
-      return stdout;
-    } catch (e) {
-      const err = e as Error & { stderr?: string; stdout?: string };
-      throw new HexrError(
-        "internal.spire",
-        `spire-server ${args[0]} ${args[1] ?? ""} failed: ${(err.stderr || err.stdout || err.message).trim()}`,
-      );
-    }
-  };
-
-  const agentId = `spiffe://${trustDomain}/hexr/spire-agent`;
-  const agentConf = path.join(d.agent, "agent.conf");
-  const bootstrapBundle = path.join(d.agent, "bootstrap.crt");
-  let token: string | undefined;
-  const startAgentProcess = async () => {
-    if (agent.running) return;
-    const args = ["run", "-config", agentConf];
-    // Join tokens are single-use. Only the very first start attests with one; later starts load the
-    // SVID and key kept in data_dir (disk key manager) and skip node attestation.
-    if (token !== undefined) {
-      args.push("-joinToken", token);
-      token = undefined;
-    }
-    agent.start(agentBin, args);
-    await agent.waitReady(`http://127.0.0.1:${agentHealthPort}/ready`, startTimeoutMs);
-  };
-
-  try {
-    server.start(serverBin, ["run", "-config", serverConf]);
-    await server.waitReady(`http://127.0.0.1:${serverHealthPort}/ready`, startTimeoutMs);
-
-    writeFileSync(bootstrapBundle, await serverCli(["bundle", "show", "-format", "pem"]));
-    const tokenOut = JSON.parse(
-      await serverCli(["token", "generate", "-spiffeID", agentId, "-ttl", "600", "-output", "json"]),
-    ) as { value?: string };
-    if (!tokenOut.value) throw new HexrError("internal.spire", "spire-server token generate printed no token");
-    token = tokenOut.value;
-
-    writeFileSync(
-      agentConf,
-      `agent {
-  data_dir = ${hclString(d.agentData)}
-  log_level = ${hclString(logLevel)}
+function agentConfig(
+  l: Layout,
+  ports: Ports,
+  o: { trustDomain: string; logLevel: string; syncInterval: string; bootstrapBundle: string },
+): string {
+  return `agent {
+  data_dir = ${hcl(l.agentData)}
+  log_level = ${hcl(o.logLevel)}
   server_address = "127.0.0.1"
-  server_port = ${serverPort}
-  socket_path = ${hclString(agentSocket)}
-  admin_socket_path = ${hclString(agentAdminSocket)}
-  trust_domain = ${hclString(trustDomain)}
-  trust_bundle_path = ${hclString(bootstrapBundle)}
+  server_port = ${ports.server}
+  socket_path = ${hcl(l.agentSocket)}
+  admin_socket_path = ${hcl(l.agentAdminSocket)}
+  trust_domain = ${hcl(o.trustDomain)}
+  trust_bundle_path = ${hcl(o.bootstrapBundle)}
   sds {
     default_svid_name = "${SDS_DEFAULT_SVID_NAME}"
     default_bundle_name = "${SDS_DEFAULT_BUNDLE_NAME}"
     default_all_bundles_name = "${SDS_DEFAULT_ALL_BUNDLES_NAME}"
   }
   experimental {
-    sync_interval = ${hclString(opts.agentSyncInterval ?? DEFAULT_AGENT_SYNC_INTERVAL)}
+    sync_interval = ${hcl(o.syncInterval)}
   }
 }
 
@@ -422,7 +394,7 @@ plugins {
   }
   KeyManager "disk" {
     plugin_data {
-      directory = ${hclString(d.agentData)}
+      directory = ${hcl(l.agentData)}
     }
   }
   WorkloadAttestor "unix" {
@@ -435,163 +407,272 @@ plugins {
   }
 }
 
-health_checks {
-  listener_enabled = true
-  bind_address = "127.0.0.1"
-  bind_port = "${agentHealthPort}"
-  live_path = "/live"
-  ready_path = "/ready"
+${healthChecks(ports.agentHealth)}`;
 }
-`,
-    );
-    await startAgentProcess();
+
+/** Starts a SPIRE server and agent; see the module comment. */
+export async function startSpire(opts: StartSpireOptions = {}): Promise<SpireHarness> {
+  const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  if (!/^[a-z0-9._-]+$/.test(trustDomain)) {
+    throw new TypeError("trustDomain must be a SPIFFE trust domain name (a-z 0-9 . _ -)");
+  }
+  const harness = new LocalSpire(opts, trustDomain, makeLayout(opts.dir ?? tmpdir()));
+  try {
+    await harness.start(opts);
   } catch (e) {
-    await cleanup().catch(() => {});
+    await harness.stop().catch(() => {});
     throw e;
   }
+  return harness;
+}
 
-  const linked = new Map<string, string>();
-  const nodeExecutable = (name = "node"): string => {
-    const have = linked.get(name);
-    if (have) return have;
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new TypeError("name must be a plain file name");
-    mkdirSync(d.bin, { recursive: true, mode: 0o755 });
-    const p = path.join(d.bin, name);
-    try {
-      linkSync(process.execPath, p); // same file, distinct path: enough for unix:path, and instant
-    } catch {
-      copyFileSync(process.execPath, p);
+class LocalSpire implements SpireHarness {
+  readonly trustDomain: string;
+  readonly dir: string;
+  readonly serverSocket: string;
+  readonly agentSocket: string;
+  readonly agentAdminSocket: string;
+  readonly agentId: string;
+  serverAddress = "";
+  readonly #layout: Layout;
+  readonly #serverBin: string;
+  readonly #agentBin: string;
+  readonly #startTimeoutMs: number;
+  readonly #server: SpireProcess;
+  readonly #agent: SpireProcess;
+  readonly #agentConf: string;
+  readonly #linked = new Map<string, string>();
+  readonly #killAll = () => {
+    this.#agent.killNow();
+    this.#server.killNow();
+  };
+  #agentHealthPort = 0;
+  /** Join tokens are single-use: set until the first agent start consumes it. */
+  #joinToken: string | undefined;
+  #stopped = false;
+
+  constructor(opts: StartSpireOptions, trustDomain: string, layout: Layout) {
+    this.trustDomain = trustDomain;
+    this.#layout = layout;
+    this.dir = layout.dir;
+    this.serverSocket = layout.serverSocket;
+    this.agentSocket = layout.agentSocket;
+    this.agentAdminSocket = layout.agentAdminSocket;
+    this.agentId = `spiffe://${trustDomain}/hexr/spire-agent`;
+    this.#serverBin = spireBinary("spire-server", opts.binDir);
+    this.#agentBin = spireBinary("spire-agent", opts.binDir);
+    this.#startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.#server = new SpireProcess("spire-server", path.join(layout.dir, "server.log"));
+    this.#agent = new SpireProcess("spire-agent", path.join(layout.dir, "agent.log"));
+    this.#agentConf = path.join(layout.agent, "agent.conf");
+    process.once("exit", this.#killAll); // never leave SPIRE behind if the test runner dies
+  }
+
+  get agentRunning(): boolean {
+    return this.#agent.running;
+  }
+
+  async start(opts: StartSpireOptions): Promise<void> {
+    const l = this.#layout;
+    const logLevel = opts.logLevel ?? "DEBUG";
+    const [server, serverHealth, agentHealth] = (await freePorts(3)) as [number, number, number];
+    const ports: Ports = { server, serverHealth, agentHealth };
+    this.serverAddress = `127.0.0.1:${server}`;
+    this.#agentHealthPort = agentHealth;
+
+    const serverConf = path.join(l.server, "server.conf");
+    writeFileSync(
+      serverConf,
+      serverConfig(l, ports, {
+        trustDomain: this.trustDomain,
+        logLevel,
+        x509SvidTtl: opts.x509SvidTtl ?? DEFAULT_X509_SVID_TTL,
+        jwtSvidTtl: opts.jwtSvidTtl ?? DEFAULT_JWT_SVID_TTL,
+      }),
+    );
+    this.#server.start(this.#serverBin, ["run", "-config", serverConf]);
+    await this.#server.waitReady(`http://127.0.0.1:${serverHealth}/ready`, this.#startTimeoutMs);
+
+    // Secure bootstrap: the agent trusts the server's current bundle instead of insecure_bootstrap.
+    const bootstrapBundle = path.join(l.agent, "bootstrap.crt");
+    writeFileSync(bootstrapBundle, await this.#serverCli(["bundle", "show", "-format", "pem"]));
+    // -spiffeID also registers a node alias for the token's agent: entries parent to that stable ID.
+    const out = await this.#serverCli([
+      "token",
+      "generate",
+      "-spiffeID",
+      this.agentId,
+      "-ttl",
+      "600",
+      "-output",
+      "json",
+    ]);
+    const token = (JSON.parse(out) as { value?: string }).value;
+    if (!token) throw new HexrError("internal.spire", "spire-server token generate printed no token");
+    this.#joinToken = token;
+
+    const syncInterval = opts.agentSyncInterval ?? DEFAULT_AGENT_SYNC_INTERVAL;
+    writeFileSync(
+      this.#agentConf,
+      agentConfig(l, ports, { trustDomain: this.trustDomain, logLevel, syncInterval, bootstrapBundle }),
+    );
+    await this.startAgent();
+  }
+
+  async startAgent(): Promise<void> {
+    if (this.#agent.running) return;
+    const args = ["run", "-config", this.#agentConf];
+    // Only the very first start attests with the token. Later starts find the SVID and key kept in
+    // data_dir (disk key manager) and skip node attestation ("SVID loaded" in agent.log).
+    if (this.#joinToken !== undefined) {
+      args.push("-joinToken", this.#joinToken);
+      this.#joinToken = undefined;
     }
-    chmodSync(p, 0o755);
-    linked.set(name, p);
-    return p;
-  };
+    this.#agent.start(this.#agentBin, args);
+    await this.#agent.waitReady(`http://127.0.0.1:${this.#agentHealthPort}/ready`, this.#startTimeoutMs);
+  }
 
-  const fetchSpiffeIdsAs = async (
-    as: WorkloadProcess,
-    o: { want?: string; timeoutMs?: number } = {},
-  ): Promise<string[]> => {
-    const timeoutMs = o.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
-    const foreign = as.uid !== undefined && as.uid !== process.getuid?.();
-    const exe = as.execPath ?? (foreign ? nodeExecutable() : process.execPath);
-    const clientUrl = pathToFileURL(path.join(import.meta.dirname, "..", "workload-api", "client.ts")).href;
-    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
-      const child = spawn(
-        exe,
-        [
-          "--no-warnings",
-          "--input-type=module",
-          "-e",
-          CHILD_FETCH_SCRIPT,
-          clientUrl,
-          agentSocket,
-          o.want ?? "",
-          String(timeoutMs),
-        ],
-        {
-          cwd: dir,
-          stdio: ["ignore", "pipe", "pipe"],
-          ...(as.uid !== undefined ? { uid: as.uid } : {}),
-          ...(as.gid !== undefined ? { gid: as.gid } : as.uid !== undefined ? { gid: as.uid } : {}),
-        },
-      );
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (b: Buffer) => (out += b));
-      child.stderr.on("data", (b: Buffer) => (err += b));
-      child.once("error", reject);
-      child.once("close", (code) =>
-        code === 0
-          ? resolve({ stdout: out })
-          : reject(
-              new HexrError(
-                "internal.spire",
-                `workload process (${JSON.stringify(as)}) failed (exit ${code}): ${(err || out).trim().slice(-2000)}`,
-              ),
-            ),
-      );
-    });
-    return (JSON.parse(stdout) as { ids: string[] }).ids;
-  };
+  stopAgent(): Promise<void> {
+    return this.#agent.stop();
+  }
 
-  const waitForEntry = async (
-    spiffeId: string,
-    o: { timeoutMs?: number; as?: WorkloadProcess } = {},
-  ): Promise<void> => {
-    const timeoutMs = o.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
-    if (o.as) {
-      await fetchSpiffeIdsAs(o.as, { want: spiffeId, timeoutMs });
+  async createEntry(spec: EntrySpec): Promise<string> {
+    if (spec.selectors.length === 0) throw new TypeError("selectors must not be empty");
+    const args = ["entry", "create", "-parentID", this.agentId, "-spiffeID", spec.spiffeId, "-output", "json"];
+    for (const s of spec.selectors) args.push("-selector", s);
+    if (spec.ttl !== undefined) args.push("-x509SVIDTTL", String(spec.ttl));
+    if (spec.jwtTtl !== undefined) args.push("-jwtSVIDTTL", String(spec.jwtTtl));
+    for (const dns of spec.dnsNames ?? []) args.push("-dns", dns);
+    if (spec.hint !== undefined) args.push("-hint", spec.hint);
+    type Out = { results?: Array<{ status?: { code?: number; message?: string }; entry?: { id?: string } }> };
+    const out = JSON.parse(await this.#serverCli(args)) as Out;
+    const r = out.results?.[0];
+    if (!r?.entry?.id || (r.status?.code ?? 0) !== 0) {
+      throw new HexrError(
+        "internal.spire",
+        `entry create for ${spec.spiffeId} failed: ${r?.status?.message ?? JSON.stringify(out)}`,
+      );
+    }
+    return r.entry.id;
+  }
+
+  async deleteEntry(entryId: string): Promise<void> {
+    await this.#serverCli(["entry", "delete", "-entryID", entryId]);
+  }
+
+  async waitForEntry(spiffeId: string, opts: { timeoutMs?: number; as?: WorkloadProcess } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
+    if (opts.as) {
+      await this.fetchSpiffeIdsAs(opts.as, { want: spiffeId, timeoutMs });
       return;
     }
-    const client = new WorkloadApiClient({ socketPath: agentSocket, streams: ["x509"], backoffMaxMs: 500 });
+    const client = new WorkloadApiClient({ socketPath: this.agentSocket, streams: ["x509"], backoffMaxMs: 500 });
     try {
       await new Promise<void>((resolve, reject) => {
-        const has = () => client.current().svids.some((s) => s.spiffeId === spiffeId);
         const timer = setTimeout(() => {
           off();
           const last = client.stats().x509?.lastError;
           reject(
             new HexrError(
               "internal.spire",
-              `agent did not serve ${spiffeId} to this process within ${timeoutMs} ms${last ? ` (${last})` : ""}\n--- agent.log (tail) ---\n${tail(agent.logFile)}`,
+              `agent did not serve ${spiffeId} to this process within ${timeoutMs} ms${last ? ` (${last})` : ""}` +
+                `\n--- agent.log (tail) ---\n${tail(this.#agent.logFile)}`,
             ),
           );
         }, timeoutMs);
-        const off = client.onX509Update(() => {
-          if (has()) {
-            clearTimeout(timer);
-            off();
-            resolve();
-          }
+        const off = client.onX509Update((s) => {
+          if (!s.svids.some((v) => v.spiffeId === spiffeId)) return;
+          clearTimeout(timer);
+          off();
+          resolve();
         });
       });
     } finally {
       client.close();
     }
-  };
+  }
 
-  return {
-    trustDomain,
-    dir,
-    serverSocket,
-    agentSocket,
-    agentAdminSocket,
-    serverAddress: `127.0.0.1:${serverPort}`,
-    agentId,
-    async createEntry(spec: EntrySpec): Promise<string> {
-      if (spec.selectors.length === 0) throw new TypeError("selectors must not be empty");
-      const args = ["entry", "create", "-parentID", agentId, "-spiffeID", spec.spiffeId, "-output", "json"];
-      for (const s of spec.selectors) args.push("-selector", s);
-      if (spec.ttl !== undefined) args.push("-x509SVIDTTL", String(spec.ttl));
-      if (spec.jwtTtl !== undefined) args.push("-jwtSVIDTTL", String(spec.jwtTtl));
-      for (const dns of spec.dnsNames ?? []) args.push("-dns", dns);
-      if (spec.hint !== undefined) args.push("-hint", spec.hint);
-      const out = JSON.parse(await serverCli(args)) as {
-        results?: Array<{ status?: { code?: number; message?: string }; entry?: { id?: string } }>;
-      };
-      const r = out.results?.[0];
-      if (!r?.entry?.id || (r.status?.code ?? 0) !== 0) {
-        throw new HexrError(
-          "internal.spire",
-          `entry create for ${spec.spiffeId} failed: ${r?.status?.message ?? JSON.stringify(out)}`,
-        );
-      }
-      return r.entry.id;
-    },
-    async deleteEntry(entryId: string): Promise<void> {
-      await serverCli(["entry", "delete", "-entryID", entryId]);
-    },
-    waitForEntry,
-    fetchSpiffeIdsAs,
-    nodeExecutable,
-    stopAgent: () => agent.stop(),
-    startAgent: startAgentProcess,
-    get agentRunning() {
-      return agent.running;
-    },
-    logs: () => ({ server: tail(server.logFile), agent: tail(agent.logFile) }),
-    stop: cleanup,
-  };
+  async fetchSpiffeIdsAs(as: WorkloadProcess, opts: { want?: string; timeoutMs?: number } = {}): Promise<string[]> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
+    const foreign = as.uid !== undefined && as.uid !== process.getuid?.();
+    const exe = as.execPath ?? (foreign ? this.nodeExecutable() : process.execPath);
+    const clientUrl = pathToFileURL(path.join(import.meta.dirname, "..", "workload-api", "client.ts")).href;
+    const args = [
+      "--no-warnings",
+      "--input-type=module",
+      "-e",
+      CHILD_FETCH_SCRIPT,
+      clientUrl,
+      this.agentSocket,
+      opts.want ?? "",
+      String(timeoutMs),
+    ];
+    const gid = as.gid ?? as.uid;
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn(exe, args, {
+        cwd: this.dir,
+        stdio: ["ignore", "pipe", "pipe"],
+        ...(as.uid !== undefined ? { uid: as.uid } : {}),
+        ...(gid !== undefined ? { gid } : {}),
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (b: Buffer) => (out += b));
+      child.stderr.on("data", (b: Buffer) => (err += b));
+      child.once("error", reject);
+      child.once("close", (code) => {
+        if (code === 0) return resolve(out);
+        const why = (err || out).trim().slice(-2000);
+        reject(new HexrError("internal.spire", `workload process ${JSON.stringify(as)} failed (exit ${code}): ${why}`));
+      });
+    });
+    return (JSON.parse(stdout) as { ids: string[] }).ids;
+  }
+
+  nodeExecutable(name = "node"): string {
+    const have = this.#linked.get(name);
+    if (have) return have;
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new TypeError("name must be a plain file name");
+    mkdirSync(this.#layout.bin, { recursive: true, mode: 0o755 });
+    const p = path.join(this.#layout.bin, name);
+    try {
+      linkSync(process.execPath, p); // same file, distinct path: enough for unix:path, and instant
+    } catch {
+      copyFileSync(process.execPath, p); // another filesystem
+    }
+    chmodSync(p, 0o755);
+    this.#linked.set(name, p);
+    return p;
+  }
+
+  logs(): { server: string; agent: string } {
+    return { server: tail(this.#server.logFile), agent: tail(this.#agent.logFile) };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    process.off("exit", this.#killAll);
+    await this.#agent.stop();
+    await this.#server.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async #serverCli(args: string[]): Promise<string> {
+    try {
+      const { stdout } = await execFileP(this.#serverBin, [...args, "-socketPath", this.serverSocket], {
+        timeout: 30_000,
+      });
+      return stdout;
+    } catch (e) {
+      const err = e as Error & { stderr?: string; stdout?: string };
+      const what = `${args[0]} ${args[1] ?? ""}`.trim();
+      throw new HexrError(
+        "internal.spire",
+        `spire-server ${what} failed: ${(err.stderr || err.stdout || err.message).trim()}`,
+      );
+    }
+  }
 }
 
 /**

