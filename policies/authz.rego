@@ -14,11 +14,20 @@ grants := {
 	"researcher": {
 		"gcp_bigquery": {"*"},
 		"aws_s3": s3_read_actions,
+		"openai": llm_actions,
+		"anthropic": llm_actions,
 	},
-	"writer": {"aws_s3": {"PutObject"}},
+	"writer": {
+		"aws_s3": {"PutObject"},
+		"openai": llm_actions,
+		"anthropic": llm_actions,
+	},
 	# Editors have no cloud access: a known role with no grants.
 	"editor": {},
 }
+
+# LLM calls; prompts and responses are scanned by the ext_proc guard on these routes.
+llm_actions := {"chat.completions.create", "responses.create", "embeddings.create", "messages.create"}
 
 s3_read_actions := {"GetObject", "HeadObject", "ListBucket", "HeadBucket", "ListAllMyBuckets"}
 

@@ -56,7 +56,7 @@ test_researcher_s3_write_denied if {
 
 test_researcher_other_service_denied if {
 	denied({"service": "gcp_storage", "action": "getObject"}, ["role researcher may not use gcp_storage"])
-	denied({"service": "openai", "action": "chat.completions.create"}, ["role researcher may not use openai"])
+	denied({"service": "azure_blob", "action": "GetBlob"}, ["role researcher may not use azure_blob"])
 }
 
 test_writer_s3_put_allowed if allowed({"role": "writer", "service": "aws_s3", "action": "PutObject"})
@@ -190,3 +190,12 @@ test_every_deny_explains_itself if {
 		count(d.reasons) > 0
 	}
 }
+
+test_writer_may_call_llms if allowed({"role": "writer", "service": "openai", "action": "chat.completions.create"})
+
+test_researcher_may_call_anthropic if allowed({"service": "anthropic", "action": "messages.create"})
+
+test_editor_may_not_call_llms if denied(
+	{"role": "editor", "service": "anthropic", "action": "messages.create"},
+	["role editor may not use anthropic"],
+)

@@ -27,8 +27,8 @@ const CONTEXT_BOOST = 0.2;
 
 const CONTEXT: Readonly<Record<string, readonly string[]>> = {
   email: ["email", "e-mail", "mail", "correo", "courriel"],
-  phone: ["phone", "tel", "call", "mobile", "cell", "whatsapp", "fax", "sms", "text me", "telefon", "handy", "contact"],
-  card: ["card", "visa", "mastercard", "amex", "credit", "debit", "cc", "payment", "cvv", "tarjeta", "carte", "karte", "pan"],
+  phone: ["phone", "phones", "telephone", "tel", "call", "mobile", "cell", "cellphone", "whatsapp", "fax", "sms", "text me", "telefon", "telefono", "handy", "contact"],
+  card: ["card", "cards", "visa", "mastercard", "amex", "credit", "debit", "cc", "payment", "cvv", "tarjeta", "carte", "karte", "pan"],
   iban: ["iban", "bank", "account", "konto", "cuenta", "compte", "sepa", "transfer"],
   ssn: ["ssn", "social security", "social sec", "ss#", "tax id", "taxpayer"],
   ip: ["ip", "address", "host", "server", "client", "addr"],
@@ -106,18 +106,20 @@ function readNumber(t: string, i: number): NumRun | null {
   let groups = 0;
   let lastDigit = -1;
   let sepRun = 0;
+  let pending = ""; // separators seen since the last digit; they count only if another digit follows
   if (t.charCodeAt(k) === 0x2b) k++;
   for (; k < t.length && digits.length <= 20; k++) {
     const u = t.charCodeAt(k);
     if (isDigit(u)) {
       if (lastDigit !== k - 1) groups++;
+      for (const ch of pending) if (!seps.includes(ch)) seps += ch;
+      pending = "";
       digits += t[k];
       lastDigit = k;
       sepRun = 0;
     } else if (isNumSep(u)) {
       if (++sepRun > 2) break;
-      if (u !== 0x20 && !seps.includes(t[k] ?? "")) seps += t[k];
-      if (u === 0x20 && !seps.includes(" ")) seps += " ";
+      if (digits.length > 0) pending += t[k];
     } else break;
   }
   if (lastDigit < 0) return null;
@@ -148,14 +150,15 @@ function numbers(c: Ctx, region: CountryCode): void {
     if (r === null) continue;
     i = r.end - 1;
     const nd = r.digits.length;
-    if (nd < 7) continue;
     const dotsOnly = r.seps === ".";
     if (dotsOnly && r.groups === 4) {
       const ip = parseIpv4(t.slice(r.start, r.end));
       const before = t.slice(Math.max(0, r.start - 10), r.start);
+      // "v1.2.3.4" / "version 1.2.3.4" are versions; the regex runs on ≤ 10 chars
       if (ip && !before.includes("version") && !/v\s?$/.test(before)) add(c, "ipv4", r.start, r.end, ipv4Score(ip), "ip");
       continue;
     }
+    if (nd < 7) continue;
     if (dotsOnly && r.groups > 3) continue; // version numbers, OIDs
     if (looksLikeDate(t, r)) continue;
     if (nd === 9 && ssnCandidate(c, r)) continue;

@@ -26,6 +26,8 @@ const OBFUSCATION_BONUS = 0.1;
 const QUESTION_DAMPING = 0.6;
 const DISCUSSION_DAMPING = 0.5;
 const CROSS_CLASS_BOOST = 0.3;
+/** Weaker occurrences are noise: they are neither reported nor allowed to boost other classes. */
+const MIN_OCCURRENCE = 0.25;
 const MIN_B64 = 20;
 const MAX_B64_BLOBS = 8;
 const MAX_B64_DECODED = 16 * 1024;
@@ -67,12 +69,16 @@ class HitIndex {
     }
     return lo;
   }
-  /** First hit with any of `bits` in clause `clause` with pos in [a, b], or undefined. */
+  /**
+   * First hit with any of `bits` in clause `clause` with pos in [a, b], or undefined. Hits inside
+   * `except`'s span are skipped ("system" inside "system prompt" does not qualify it).
+   */
   find(bits: number, a: number, b: number, clause: number, except?: Hit): Hit | undefined {
     for (let k = this.lower(a); k < this.hits.length; k++) {
       const h = this.hits[k]!;
       if (h.pos > b) break;
-      if (h !== except && h.clause === clause && (h.bits & bits) !== 0) return h;
+      if (except !== undefined && h.start >= except.start && h.start < except.end) continue;
+      if (h.clause === clause && (h.bits & bits) !== 0) return h;
     }
     return undefined;
   }
@@ -321,6 +327,7 @@ function scanInjectionAt(text: string, n: NormalizedText, minScore: number, dept
   const classMax = new Map<string, number>();
   const findings: Finding[] = [];
   for (const o of occ) {
+    if (o.score < MIN_OCCURRENCE) continue;
     let start: number;
     let end: number;
     if (o.start < 0) [start, end] = [-1 - o.start, -1 - o.end];

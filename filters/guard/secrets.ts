@@ -128,18 +128,26 @@ function azure(text: string, lower: string, out: Finding[]): void {
   }
 }
 
-/** The next standalone token after `from` (skipping quotes, `:`/`=` and spaces), within `limit` chars. */
-function tokenAfter(text: string, from: number, limit: number, body: (u: number) => boolean): [number, number] | null {
+/** Separators between a context word and its value: spaces, quotes, `:`, `=`, `,`, `(`. */
+function isAssignSep(u: number): boolean {
+  return u === 0x20 || u === 0x09 || u === 0x3a || u === 0x3d || u === 0x22 || u === 0x27 || u === 0x60 || u === 0x2c || u === 0x28 || u === 0x0d || u === 0x0a;
+}
+
+/**
+ * The first token of exactly `want` body characters that starts within `limit` chars after `from`
+ * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped.
+ */
+function tokenAfter(text: string, from: number, limit: number, want: number, body: (u: number) => boolean): [number, number] | null {
   const stop = Math.min(text.length, from + limit);
   let i = from;
-  while (i < stop && !body(text.charCodeAt(i))) {
-    const u = text.charCodeAt(i);
-    if (u === 0x0a && i > from + 2) return null;
-    i++;
+  while (i < stop) {
+    while (i < stop && isAssignSep(text.charCodeAt(i))) i++;
+    if (i >= stop) return null;
+    const end = spanWhile(text, i, i + want + 1, body);
+    if (end - i === want && (end >= text.length || !body(text.charCodeAt(end)))) return [i, end];
+    i = spanWhile(text, end, text.length, (u) => !isAssignSep(u));
   }
-  if (i >= stop) return null;
-  const end = spanWhile(text, i, i + 256, body);
-  return [i, end];
+  return null;
 }
 
 /** Secrets recognised only next to their context words: AWS secret keys, Twilio SIDs and auth tokens. */
@@ -147,10 +155,10 @@ function contextual(text: string, n: NormalizedText, lower: string, out: Finding
   const at = (normIdx: number): number => toOriginal(n, normIdx, normIdx)[0];
   for (const kw of ["aws_secret_access_key", "secret_access_key", "secretaccesskey", "aws_secret_key", "secret access key", "aws secret key", "aws_secret"]) {
     for (let k = n.text.indexOf(kw); k !== -1; k = n.text.indexOf(kw, k + kw.length)) {
-      const tok = tokenAfter(text, at(k + kw.length), 80, b64Pad);
+      const tok = tokenAfter(text, at(k + kw.length), 80, 40, b64Pad);
       if (!tok) continue;
       const [s, e] = tok;
-      if (e - s !== 40 || entropy(text, s, e) < 4.0 || looksPlaceholder(text, lower, s, e) || ALLOW.has(text.slice(s, e))) continue;
+      if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, lower, s, e) || ALLOW.has(text.slice(s, e))) continue;
       pushFinding(out, "aws_secret_access_key", s, e, 0.9);
     }
   }
@@ -164,10 +172,10 @@ function contextual(text: string, n: NormalizedText, lower: string, out: Finding
   }
   for (const kw of ["auth_token", "authtoken", "auth token"]) {
     for (let k = n.text.indexOf(kw); k !== -1; k = n.text.indexOf(kw, k + kw.length)) {
-      const tok = tokenAfter(text, at(k + kw.length), 60, isHex);
+      const tok = tokenAfter(text, at(k + kw.length), 60, 32, isHex);
       if (!tok) continue;
       const [s, e] = tok;
-      if (e - s !== 32 || entropy(text, s, e) < 3.0 || looksPlaceholder(text, lower, s, e)) continue;
+      if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, lower, s, e)) continue;
       pushFinding(out, "twilio_auth_token", s, e, 0.8);
     }
   }

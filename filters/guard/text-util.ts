@@ -111,11 +111,18 @@ export function looksPlaceholder(s: string, lower: string, start: number, end: n
 
 const PLACEHOLDER_WORDS = ["example", "your", "placeholder", "dummy", "redacted", "sample", "changeme", "xxxx", "<", "${", "{{", "1234567890", "abcdef0123", "abcdefgh"];
 
-/** Start offsets of every occurrence of each word in `lower` (kept sorted), for "context word nearby" checks. */
+/**
+ * Start offsets of every whole-word occurrence of each word in `lower` (sorted), for "context word
+ * nearby" checks. Whole-word so that "ip" is not found in "ship" nor "cc" in "accept".
+ */
 export function findAll(lower: string, words: readonly string[]): number[] {
   const out: number[] = [];
   for (const w of words) {
-    for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + w.length)) out.push(i);
+    for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + w.length)) {
+      if (i > 0 && isAsciiAlpha(lower.charCodeAt(i - 1))) continue;
+      if (i + w.length < lower.length && isAsciiAlpha(lower.charCodeAt(i + w.length))) continue;
+      out.push(i);
+    }
   }
   return out.sort((a, b) => a - b);
 }

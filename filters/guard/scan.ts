@@ -1,0 +1,115 @@
+/**
+ * The one entry point that composes the scanners under a policy:
+ * size cap → normalize once → each enabled scanner (threshold as its floor) → hidden payloads of
+ * invisible text rescanned for injection → strongest action wins (block > redact > annotate > allow).
+ *
+ * @example
+ *   const r = scanText("my key is ghp_…", DEFAULT_GUARD_POLICY);
+ *   if (r.action === "redact") body = redact(text, r.findings.filter((f) => actionFor(f, policy) === "redact"));
+ */
+import { HexrError } from "../errors.ts";
+import { scanInvisible } from "./invisible.ts";
+import { normalize } from "./normalize.ts";
+import { scanPii } from "./pii.ts";
+import { DEFAULT_GUARD_POLICY, type GuardAction, type GuardPolicy } from "./policy.ts";
+import { scanInjection } from "./prompt-injection.ts";
+import { scanSecrets } from "./secrets.ts";
+import type { Finding, FindingType } from "./types.ts";
+
+export type ScanAction = "allow" | "block" | "redact" | "annotate";
+
+export interface ScanResult {
+  readonly action: ScanAction;
+  /** Findings at or above their scanner's threshold, ordered by start. */
+  readonly findings: Finding[];
+}
+
+const RANK: Readonly<Record<ScanAction, number>> = { allow: 0, annotate: 1, redact: 2, block: 3 };
+
+/** The action a finding triggers under `policy` ("off" scanners produce no findings in scanText). */
+export function actionFor(f: Finding, policy: GuardPolicy): GuardAction {
+  return policy.scanners[f.type].action;
+}
+
+/** Throw `guard.too_large` when `text` is over `maxBytes` UTF-8 bytes (counted only when it could be). */
+export function checkSize(text: string, maxBytes: number): void {
+  if (text.length * 3 <= maxBytes) return;
+  const bytes = text.length > maxBytes ? text.length : Buffer.byteLength(text, "utf8");
+  if (bytes > maxBytes) throw new HexrError("guard.too_large", `input is over maxBytes (${maxBytes})`);
+}
+
+/**
+ * Scan `text` under `policy`. Throws only `HexrError` `guard.too_large`; any other input, however
+ * malformed (lone surrogates, control characters, megabytes of one character under the cap), scans.
+ */
+export function scanText(text: string, policy: GuardPolicy = DEFAULT_GUARD_POLICY): ScanResult {
+  checkSize(text, policy.maxBytes);
+  const sc = policy.scanners;
+  const on = (t: FindingType): boolean => sc[t].action !== "off";
+  if (!on("invisible_text") && !on("secret") && !on("pii") && !on("prompt_injection")) return { action: "allow", findings: [] };
+  const n = normalize(text);
+  const findings: Finding[] = [];
+  let invisible: Finding[] = [];
+  if (on("invisible_text") || on("prompt_injection")) invisible = scanInvisible(text, n);
+  if (on("invisible_text")) for (const f of invisible) if (f.score >= sc.invisible_text.threshold) findings.push(f);
+  if (on("secret")) findings.push(...scanSecrets(text, n, { minScore: sc.secret.threshold }));
+  if (on("pii")) findings.push(...scanPii(text, n, { minScore: sc.pii.threshold, phoneRegion: policy.phoneRegion }));
+  if (on("prompt_injection")) {
+    const min = sc.prompt_injection.threshold;
+    findings.push(...scanInjection(text, n, { minScore: min }));
+    for (const f of invisible) findings.push(...hiddenInstructions(f, min));
+  }
+  let action: ScanAction = "allow";
+  for (const f of findings) {
+    const a = sc[f.type].action as ScanAction;
+    if (RANK[a] > RANK[action]) action = a;
+  }
+  findings.sort((a, b) => a.start - b.start || a.end - b.end);
+  return { action, findings };
+}
+
+/** Text smuggled in tag characters or variation selectors is what the model reads: scan it as a prompt. */
+function hiddenInstructions(f: Finding, min: number): Finding[] {
+  if (f.detail === undefined || f.detail.length < 4) return [];
+  let best = 0;
+  for (const g of scanInjection(f.detail, normalize(f.detail))) if (g.score > best) best = g.score;
+  const score = Math.min(0.99, best + 0.1);
+  return best > 0 && score >= min ? [{ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score }] : [];
+}
+
+export type RedactStyle = "label" | "mask";
+
+/**
+ * Mask `findings` in `text` (offsets into `text`). Overlapping spans merge. `label` writes
+ * `[REDACTED:<type>]`, `mask` writes one `*` per UTF-16 unit; invisible-text spans are removed either way.
+ */
+export function redact(text: string, findings: readonly Finding[], style: RedactStyle = "label"): string {
+  if (findings.length === 0) return text;
+  const spans = findings
+    .filter((f) => f.end > f.start && f.start >= 0 && f.end <= text.length)
+    .slice()
+    .sort((a, b) => a.start - b.start || b.end - a.end);
+  let out = "";
+  let at = 0;
+  for (let k = 0; k < spans.length; ) {
+    const first = spans[k]!;
+    let end = first.end;
+    let type: FindingType = first.type;
+    let onlyInvisible = first.type === "invisible_text";
+    k++;
+    while (k < spans.length && spans[k]!.start < end) {
+      const g = spans[k]!;
+      if (g.end > end) end = g.end;
+      if (g.type !== "invisible_text") {
+        if (onlyInvisible) type = g.type;
+        onlyInvisible = false;
+      }
+      k++;
+    }
+    const start = Math.max(first.start, at);
+    out += text.slice(at, start);
+    if (!onlyInvisible) out += style === "mask" ? "*".repeat(end - start) : `[REDACTED:${type}]`;
+    at = end;
+  }
+  return out + text.slice(at);
+}
