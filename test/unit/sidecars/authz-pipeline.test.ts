@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { RateCounter, ServiceCatalog, DEFAULT_CATALOG } from "../../../filters/authz/index.ts";
+import type { Decision, OpaInput } from "../../../filters/authz/index.ts";
+import { MemoryAudit } from "../../../sidecars/authz/audit.ts";
+import { AuthzPipeline, headersToRemove, type PolicySource } from "../../../sidecars/authz/pipeline.ts";
+import { makeCa, makeLeaf } from "../../helpers/certs.ts";
+
+const TD = "hexr.cloud";
+const RESEARCHER = `spiffe://${TD}/agent/acme-corp/content-crew/researcher`;
+
+function pipelineWith(policy: PolicySource, audit = new MemoryAudit()) {
+  return {
+    audit,
+    p: new AuthzPipeline({
+      trustDomains: new Set([TD]),
+      policy,
+      catalog: ServiceCatalog.compile(DEFAULT_CATALOG),
+      rate: new RateCounter(),
+      audit,
+      now: () => Date.parse("2026-01-15T10:30:00Z"),
+    }),
+  };
+}
+
+function engineOf(fn: (input: OpaInput) => Decision): PolicySource {
+  return { current: () => ({ engine: { evaluate: fn }, revision: "r1", generation: 1 }) };
+}
+
+const ca = await makeCa("unit-ca");
+const cert = encodeURIComponent((await makeLeaf(ca, { uris: [RESEARCHER] })).certPem);
+
+function req(headers: Record<string, string> = {}) {
+  return {
+    attributes: {
+      source: { principal: RESEARCHER, certificate: cert },
+      request: {
+        http: { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/p/queries?x=1", headers },
+      },
+    },
+  };
+}
+
+describe("AuthzPipeline", () => {
+  it("allows with the decision id toward the upstream and builds the DESIGN.md input", () => {
+    let seen: OpaInput | undefined;
+    const { p, audit } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
+    const r = p.check(req({ "content-type": "application/json", authorization: "Bearer secret-token" }));
+    expect(r.status.code).toBe(0);
+    const id = r.ok_response!.headers[0]!.header;
+    expect(id.key).toBe("x-hexr-decision-id");
+    expect(seen).toMatchObject({
+      spiffe_id: RESEARCHER,
+      tenant: "acme-corp",
+      agent: "content-crew",
+      role: "researcher",
+      service: "gcp_bigquery",
+      action: "query",
+      timestamp: "2026-01-15T10:30:00Z",
+      rate: { agent_calls_last_minute: 1 },
+    });
+    expect(seen!.request.path).toBe("/bigquery/v2/projects/p/queries");
+    expect(seen!.request.headers).toEqual({ "content-type": "application/json" });
+    expect(audit.records[0]).toMatchObject({ decision_id: id.value, allow: true, policy_revision: "r1" });
+    expect(JSON.stringify(audit.records)).not.toContain("secret-token");
+  });
+
+  it("denies with a 403 JSON body listing the policy's reasons", () => {
+    const { p } = pipelineWith(engineOf(() => ({ allow: false, reasons: ["role writer may not use gcp_bigquery"] })));
+    const r = p.check(req());
+    expect(r.status.code).toBe(7);
+    expect(r.denied_response!.status.code).toBe(403);
+    const body = JSON.parse(r.denied_response!.body);
+    expect(body).toMatchObject({ decision: "deny", reasons: ["role writer may not use gcp_bigquery"] });
+    expect(r.denied_response!.headers.find((h) => h.header.key === "x-hexr-decision-id")!.header.value).toBe(
+      body.decision_id,
+    );
+  });
+
+  it("fails closed when no policy has loaded", () => {
+    const { p } = pipelineWith({ current: () => undefined });
+    const r = p.check(req());
+    expect(r.denied_response!.status.code).toBe(403);
+    expect(JSON.parse(r.denied_response!.body).reasons[0]).toMatch(/^policy\.unavailable/);
+  });
+
+  it("fails closed, without leaking the error, when a stage throws", () => {
+    const { p } = pipelineWith(
+      engineOf(() => {
+        throw new Error("boom: secret-ish internals");
+      }),
+    );
+    const r = p.check(req());
+    expect(r.denied_response!.status.code).toBe(403);
+    expect(r.denied_response!.body).not.toContain("secret-ish");
+    expect(JSON.parse(r.denied_response!.body).reasons).toEqual(["internal.error: authorization failed"]);
+  });
+
+  it.each([
+    ["no attributes at all", {}],
+    ["no peer", { attributes: { request: { http: { method: "GET", host: "x", path: "/" } } } }],
+    ["a garbage certificate", { attributes: { source: { certificate: "%%%not a cert" } } }],
+  ])("%s → 403 with an identity reason, policy never consulted", (_n, request) => {
+    let called = false;
+    const { p } = pipelineWith(engineOf(() => ((called = true), { allow: true, reasons: [] })));
+    const r = p.check(request);
+    expect(r.denied_response!.status.code).toBe(403);
+    expect(JSON.parse(r.denied_response!.body).reasons[0]).toMatch(/^identity\./);
+    expect(called).toBe(false);
+  });
+
+  it("identity comes from the peer certificate, never from headers", () => {
+    let seen: OpaInput | undefined;
+    const { p } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
+    p.check(req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }));
+    expect(seen!.role).toBe("researcher");
+    expect(seen!.request.headers).toEqual({});
+  });
+});
+
+describe("headersToRemove", () => {
+  it.each([
+    [{ "x-hexr-role": "a", "x-hexr-spiffe-id": "b", "content-type": "c" }, ["x-hexr-role", "x-hexr-spiffe-id"]],
+    [{ "x-forwarded-client-cert": "By=…" }, ["x-forwarded-client-cert"]],
+    [{ "x-hexr-decision-id": "spoof" }, []], // overwritten by ours, so not removed (removal would drop ours)
+    [{ "x-hexr": "no dash suffix", "x-hexrole": "lookalike" }, []],
+    [{}, []],
+  ])("%j → %j", (headers, removed) => {
+    expect(headersToRemove(headers)).toEqual(removed);
+  });
+});
