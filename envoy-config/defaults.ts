@@ -28,6 +28,11 @@ export const CIRCUIT_BREAKER_LIMIT = 1_000_000;
 export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** SPIRE's default SDS resource name for all bundles (local + federated). */
 export const SPIRE_ALL_BUNDLES = "ALL";
+/**
+ * How Envoy re-opens the SDS stream to a SPIRE agent that went away: the agent is a local socket, so a
+ * restart should be noticed within a couple of seconds, not after Envoy's 30 s xDS default cap.
+ */
+export const DEFAULT_SDS_RETRY_BACKOFF = { baseMs: 250, maxMs: 2_000 } as const;
 
 export const DEFAULT_AUTHZ_SOCKET = "/run/hexr/authz.sock";
 export const DEFAULT_EXT_PROC_SOCKET = "/run/hexr/ext-proc.sock";
@@ -41,7 +46,13 @@ export const DEFAULT_TRUST_DOMAIN = "hexr.cloud";
  */
 export function defaultSidecarOptions(): SidecarEnvoyOptions {
   return {
-    tls: { mode: "spire", sdsSocket: DEFAULT_SPIRE_SOCKET, spiffeId: "default", trustDomain: DEFAULT_TRUST_DOMAIN },
+    tls: {
+      mode: "spire",
+      sdsSocket: DEFAULT_SPIRE_SOCKET,
+      spiffeId: "default",
+      trustDomain: DEFAULT_TRUST_DOMAIN,
+      sdsRetryBackoff: { ...DEFAULT_SDS_RETRY_BACKOFF },
+    },
     outbound: { address: "127.0.0.1", port: 15001 },
     authz: { socket: DEFAULT_AUTHZ_SOCKET, timeoutMs: DEFAULT_AUTHZ_TIMEOUT_MS },
     upstreams: [],

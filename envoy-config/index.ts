@@ -7,6 +7,7 @@ export {
   CTX_UPSTREAM,
   DENY_VHOST,
   renderInboundListener,
+  renderOutboundJwtListener,
   renderOutboundListener,
   renderSidecarBootstrap,
 } from "./sidecar.ts";

@@ -114,7 +114,14 @@ function tls(v: unknown, field: string): SidecarTls {
     for (const k of ["certChain", "privateKey", "clientCa"]) str(o[k], `${field}.${k}`);
     optStr(o.trustDomain, `${field}.trustDomain`, TRUST_DOMAIN_RE);
   } else if (mode === "spire") {
-    const o = obj(v, field, ["mode", "sdsSocket", "spiffeId", "trustDomain", "federatedTrustDomains"]);
+    const o = obj(v, field, [
+      "mode",
+      "sdsSocket",
+      "spiffeId",
+      "trustDomain",
+      "federatedTrustDomains",
+      "sdsRetryBackoff",
+    ]);
     str(o.sdsSocket, `${field}.sdsSocket`);
     const id = str(o.spiffeId, `${field}.spiffeId`);
     if (id !== "default" && !id.startsWith("spiffe://"))
@@ -122,6 +129,13 @@ function tls(v: unknown, field: string): SidecarTls {
     str(o.trustDomain, `${field}.trustDomain`, TRUST_DOMAIN_RE);
     if (o.federatedTrustDomains !== undefined)
       strList(o.federatedTrustDomains, `${field}.federatedTrustDomains`, 0, TRUST_DOMAIN_RE);
+    if (o.sdsRetryBackoff !== undefined) {
+      const f = `${field}.sdsRetryBackoff`;
+      const b = obj(o.sdsRetryBackoff, f, ["baseMs", "maxMs"]);
+      int(b.baseMs, `${f}.baseMs`, 1, MAX_TIMEOUT_MS);
+      int(b.maxMs, `${f}.maxMs`, 1, MAX_TIMEOUT_MS);
+      if ((b.maxMs as number) < (b.baseMs as number)) fail(`${f}.maxMs`, "must be >= baseMs");
+    }
   } else {
     fail(`${field}.mode`, "must be files or spire");
   }
@@ -135,6 +149,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     "admin",
     "tls",
     "outbound",
+    "outboundJwt",
     "inbound",
     "authz",
     "extProc",
@@ -153,6 +168,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   const t = tls(root.tls, "tls");
   const outbound = address(root.outbound, "outbound", ["allowedPeerPrefixes"]);
   peerPrefixes(outbound.allowedPeerPrefixes, "outbound.allowedPeerPrefixes");
+  if (root.outboundJwt !== undefined) address(root.outboundJwt, "outboundJwt");
 
   if (root.inbound !== undefined) {
     const i = address(root.inbound, "inbound", ["app", "allowedPeerPrefixes", "timeoutMs", "extProc"]);
@@ -169,6 +185,9 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   }
 
   const authz = checkAuthzOptions(root.authz, "authz");
+  if (authz.tls !== undefined && t.mode === "files" && t.trustDomain === undefined) {
+    fail("authz.tls", "needs tls.mode spire, or files with tls.trustDomain (the server's SPIFFE ID is checked)");
+  }
   const reserved = [...RESERVED_NAMES, authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER];
   if (root.extProc !== undefined) {
     const e = checkExtProcOptions(root.extProc, "extProc");
@@ -220,8 +239,15 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
 
 /** Checks ext_authz options on their own (also used by the snippets). */
 export function checkAuthzOptions(raw: unknown, field = "authz"): AuthzOptions {
-  const o = obj(raw, field, ["socket", "tcp", "timeoutMs", "failureModeAllow", "statusOnError", "clusterName"]);
+  const o = obj(raw, field, ["socket", "tcp", "timeoutMs", "failureModeAllow", "statusOnError", "clusterName", "tls"]);
   grpcTarget(o, field);
+  if (o.tls !== undefined) {
+    const t = obj(o.tls, `${field}.tls`, ["serverIds"]);
+    strList(t.serverIds, `${field}.tls.serverIds`, 1).forEach((id, i) => {
+      if (!id.startsWith("spiffe://")) fail(`${field}.tls.serverIds[${i}]`, "must start with spiffe://");
+    });
+    if (o.tcp === undefined) fail(`${field}.tls`, "only applies to a tcp target (a Unix socket needs no TLS)");
+  }
   optInt(o.timeoutMs, `${field}.timeoutMs`, 1, 60_000);
   neverAllow(o.failureModeAllow, `${field}.failureModeAllow`);
   oneOf(o.statusOnError, `${field}.statusOnError`, [403, 503]);

@@ -1,5 +1,6 @@
 /**
  * The sidecar Envoy bootstrap: an `outbound` listener for the pod's agents (mTLS required), an optional
+ * `outbound_jwt` listener for agents that carry only a JWT-SVID (server-only TLS), an optional
  * `inbound` listener for agent-to-agent calls, ext_authz → (ext_proc) → router on both, and one virtual
  * host per configured upstream. Any other Host gets a 404 from Envoy itself: this is not an open proxy.
  *
@@ -30,7 +31,7 @@ import {
   routerFilter,
 } from "./filters.ts";
 import { checkSidecarOptions } from "./options.ts";
-import { agentPrefixes, downstreamTlsSocket, upstreamTlsSocket } from "./tls.ts";
+import { agentPrefixes, downstreamTlsSocket, grpcMtlsSocket, serverOnlyTlsSocket, upstreamTlsSocket } from "./tls.ts";
 import type {
   EnvoyBootstrap,
   EnvoyCluster,
@@ -141,9 +142,8 @@ function localTrustDomains(o: SidecarEnvoyOptions): string[] {
   return o.tls.trustDomain !== undefined ? [o.tls.trustDomain] : [];
 }
 
-/** The listener the pod's agents call: mTLS (local agents only), then authz, ext_proc, upstream routing. */
-export function renderOutboundListener(opts: SidecarEnvoyOptions): EnvoyListener {
-  const o = checkSidecarOptions(opts);
+/** One virtual host per upstream, then the catch-all that answers 404 (after authz). */
+function outboundVirtualHosts(o: SidecarEnvoyOptions): JsonObject[] {
   const vhosts: JsonObject[] = o.upstreams.map((u) => ({
     name: u.name,
     domains: u.domains,
@@ -167,12 +167,34 @@ export function renderOutboundListener(opts: SidecarEnvoyOptions): EnvoyListener
     ],
     typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: "" }, "off"),
   });
+  return vhosts;
+}
+
+/** The listener the pod's agents call: mTLS (local agents only), then authz, ext_proc, upstream routing. */
+export function renderOutboundListener(opts: SidecarEnvoyOptions): EnvoyListener {
+  const o = checkSidecarOptions(opts);
   const prefixes = o.outbound.allowedPeerPrefixes ?? agentPrefixes(localTrustDomains(o));
   return listener(
     "outbound",
     o.outbound,
     downstreamTlsSocket(o.tls, prefixes, false),
-    httpConnectionManager(o, "outbound", vhosts, "SANITIZE"),
+    httpConnectionManager(o, "outbound", outboundVirtualHosts(o), "SANITIZE"),
+  );
+}
+
+/**
+ * The listener for agents that carry only a JWT-SVID: the same routes and filters as `outbound`, behind
+ * TLS that authenticates only Envoy. With no peer certificate, ext_authz accepts a request only on a valid
+ * JWT-SVID.
+ */
+export function renderOutboundJwtListener(opts: SidecarEnvoyOptions): EnvoyListener {
+  const o = checkSidecarOptions(opts);
+  if (!o.outboundJwt) throw new TypeError("renderOutboundJwtListener: options.outboundJwt is required");
+  return listener(
+    "outbound_jwt",
+    o.outboundJwt,
+    serverOnlyTlsSocket(o.tls),
+    httpConnectionManager(o, "outbound_jwt", outboundVirtualHosts(o), "SANITIZE"),
   );
 }
 
@@ -203,7 +225,9 @@ export function renderInboundListener(opts: SidecarEnvoyOptions): EnvoyListener 
 }
 
 function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
-  const out = [grpcCluster(o.authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, o.authz)];
+  const authz = grpcCluster(o.authz.clusterName ?? DEFAULT_AUTHZ_CLUSTER, o.authz);
+  if (o.authz.tls) authz.transport_socket = grpcMtlsSocket(o.tls, o.authz.tls.serverIds);
+  const out = [authz];
   if (o.extProc) out.push(grpcCluster(o.extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER, o.extProc));
   if (o.tls.mode === "spire") out.push(spireAgentCluster(o.tls.sdsSocket));
   for (const u of o.upstreams) {
@@ -219,6 +243,7 @@ function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
 export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstrap {
   const o = checkSidecarOptions(opts);
   const listeners = [renderOutboundListener(o)];
+  if (o.outboundJwt) listeners.push(renderOutboundJwtListener(o));
   if (o.inbound) listeners.push(renderInboundListener(o));
   const node: JsonObject = { ...(o.node ?? DEFAULT_NODE) };
   // Pin SPIRE to serve validation contexts with Envoy's SPIFFE validator, whatever the agent-wide

@@ -101,11 +101,15 @@ const HEADERS: Record<SnippetName, string[]> = {
     "Fails closed: if the authz service errors or times out, Envoy answers 403 and never forwards.",
   ],
   "spire-sds": [
-    "SPIRE SDS identity for an existing Envoy (v3 API; checked with `envoy --mode validate`).",
+    "SPIRE SDS identity for an existing Envoy (v3 API; checked with `envoy --mode validate` and run against a",
+    "live SPIRE 1.13 agent in test/integration/spire-envoy.test.ts).",
     "node: merge into your bootstrap's node (SPIRE then serves bundles with the SPIFFE validator).",
     "clusters: add to static_resources.clusters (the SPIRE agent socket, gRPC over HTTP/2).",
     "downstream_transport_socket: a listener filter chain's transport_socket (client SVID required).",
     "upstream_transport_socket: a cluster's transport_socket for mTLS to another agent.",
+    "Secret names the agent serves: the SVID as `default` or by its SPIFFE ID (register Envoy as a workload,",
+    "e.g. selectors unix:uid + unix:path of the envoy binary); the local bundle as `spiffe://<td>` or `ROOTCA`;",
+    "local + federated bundles as `ALL`. retry_policy re-opens SDS within 2 s after an agent restart.",
   ],
   "ext-proc": [
     "Hexr ext_proc for an existing Envoy (v3 API; checked with `envoy --mode validate`).",

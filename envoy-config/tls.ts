@@ -8,7 +8,7 @@
  *    the bundles inline; `ALL` is only served in that form. Our static `default_validation_context` adds the
  *    URI SAN matchers, which the SPIFFE validator honours (it matches URI SANs only).
  */
-import { typed } from "./common.ts";
+import { duration, typed } from "./common.ts";
 import { SPIRE_AGENT_CLUSTER, SPIRE_ALL_BUNDLES, SYSTEM_CA_BUNDLE } from "./defaults.ts";
 import type { JsonObject, SidecarTls, SpireTls, UpstreamTls } from "./types.ts";
 
@@ -16,14 +16,24 @@ const TLS_SOCKET = "envoy.transport_sockets.tls";
 const TLS_PKG = "envoy.extensions.transport_sockets.tls.v3";
 export const SPIFFE_VALIDATOR = "envoy.tls.cert_validator.spiffe";
 
-/** SDS over gRPC to the SPIRE agent cluster. */
-export function spireSdsConfig(): JsonObject {
+/**
+ * SDS over gRPC to the SPIRE agent cluster. With `sdsRetryBackoff`, the stream is re-opened on that
+ * schedule after the agent went away (`EnvoyGrpc.retry_policy`, honoured for xDS streams).
+ */
+export function spireSdsConfig(tls?: SpireTls): JsonObject {
+  const envoyGrpc: JsonObject = { cluster_name: SPIRE_AGENT_CLUSTER };
+  const backoff = tls?.sdsRetryBackoff;
+  if (backoff) {
+    envoyGrpc.retry_policy = {
+      retry_back_off: { base_interval: duration(backoff.baseMs), max_interval: duration(backoff.maxMs) },
+    };
+  }
   return {
     resource_api_version: "V3",
     api_config_source: {
       api_type: "GRPC",
       transport_api_version: "V3",
-      grpc_services: [{ envoy_grpc: { cluster_name: SPIRE_AGENT_CLUSTER } }],
+      grpc_services: [{ envoy_grpc: envoyGrpc }],
     },
   };
 }
@@ -35,6 +45,10 @@ export function agentPrefixes(trustDomains: readonly string[]): string[] {
 
 function uriSanPrefixes(prefixes: readonly string[]): JsonObject[] {
   return prefixes.map((p) => ({ san_type: "URI", matcher: { prefix: p } }));
+}
+
+function uriSanExact(ids: readonly string[]): JsonObject[] {
+  return ids.map((id) => ({ san_type: "URI", matcher: { exact: id } }));
 }
 
 /** Which SPIRE bundle secret to validate peers with: one trust domain, or `ALL` for federation. */
@@ -52,8 +66,9 @@ export function identityTlsContext(
   tls: SidecarTls,
   peerPrefixes: readonly string[],
   includeFederated: boolean,
+  exactPeerIds: readonly string[] = [],
 ): JsonObject {
-  const san = uriSanPrefixes(peerPrefixes);
+  const san = [...uriSanPrefixes(peerPrefixes), ...uriSanExact(exactPeerIds)];
   const tlsParams = { tls_minimum_protocol_version: "TLSv1_2" };
   if (tls.mode === "files") {
     const validation: JsonObject =
@@ -76,12 +91,12 @@ export function identityTlsContext(
   }
   return {
     tls_params: tlsParams,
-    tls_certificate_sds_secret_configs: [{ name: tls.spiffeId, sds_config: spireSdsConfig() }],
+    tls_certificate_sds_secret_configs: [{ name: tls.spiffeId, sds_config: spireSdsConfig(tls) }],
     combined_validation_context: {
       default_validation_context: san.length > 0 ? { match_typed_subject_alt_names: san } : {},
       validation_context_sds_secret_config: {
         name: spireBundleName(tls, includeFederated),
-        sds_config: spireSdsConfig(),
+        sds_config: spireSdsConfig(tls),
       },
     },
   };
@@ -99,6 +114,46 @@ export function downstreamTlsSocket(
     typed_config: typed(`${TLS_PKG}.DownstreamTlsContext`, {
       common_tls_context: { ...common, alpn_protocols: ["h2", "http/1.1"] },
       require_client_certificate: true,
+    }),
+  };
+}
+
+/**
+ * Listener transport socket that only authenticates the server (the sidecar's certificate); no client
+ * certificate is requested, so callers are identified by what they send in the request (a JWT-SVID).
+ */
+export function serverOnlyTlsSocket(tls: SidecarTls): JsonObject {
+  const identity: JsonObject =
+    tls.mode === "files"
+      ? {
+          tls_certificates: [
+            { certificate_chain: { filename: tls.certChain }, private_key: { filename: tls.privateKey } },
+          ],
+        }
+      : { tls_certificate_sds_secret_configs: [{ name: tls.spiffeId, sds_config: spireSdsConfig(tls) }] };
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(`${TLS_PKG}.DownstreamTlsContext`, {
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: "TLSv1_2" },
+        ...identity,
+        alpn_protocols: ["h2", "http/1.1"],
+      },
+      require_client_certificate: false,
+    }),
+  };
+}
+
+/**
+ * Cluster transport socket for a gRPC service (ext_authz over TCP) reached with mTLS: this sidecar's
+ * identity, the server checked by exact SPIFFE ID. ALPN `h2` is offered because Node's HTTP/2 server
+ * (grpc-js) drops TLS connections that negotiate no protocol.
+ */
+export function grpcMtlsSocket(identity: SidecarTls, serverIds: readonly string[]): JsonObject {
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(`${TLS_PKG}.UpstreamTlsContext`, {
+      common_tls_context: { ...identityTlsContext(identity, [], false, serverIds), alpn_protocols: ["h2"] },
     }),
   };
 }

@@ -40,6 +40,12 @@ export interface SpireTls {
   trustDomain: string;
   /** Federated trust domains whose agents may call the inbound listener. Switches the bundle to SPIRE's `ALL`. */
   federatedTrustDomains?: string[];
+  /**
+   * Backoff for re-opening the SDS stream after the agent went away (agent restart, upgrade). Without it
+   * Envoy uses its xDS default (500 ms base, 30 s cap), which can leave a returning agent unseen for half a
+   * minute; the agent is a local socket, so retrying every couple of seconds costs nothing.
+   */
+  sdsRetryBackoff?: { baseMs: number; maxMs: number };
 }
 
 export type SidecarTls = FilesTls | SpireTls;
@@ -52,6 +58,11 @@ export interface AuthzOptions extends GrpcTarget {
   /** HTTP status Envoy answers with when the Check call fails (error, timeout); default 403. */
   statusOnError?: 403 | 503;
   clusterName?: string;
+  /**
+   * mTLS to a `tcp` authz server with this sidecar's identity (`tls` of the bootstrap: the SVID from SDS in
+   * SPIRE mode); the server must present one of `serverIds` (exact SPIFFE IDs). A Unix socket needs no TLS.
+   */
+  tls?: { serverIds: string[] };
 }
 
 export type BodyMode = "NONE" | "STREAMED" | "BUFFERED" | "BUFFERED_PARTIAL" | "FULL_DUPLEX_STREAMED";
@@ -136,6 +147,13 @@ export interface SidecarEnvoyOptions {
   tls: SidecarTls;
   /** The listener agents call. Client certificates are required. */
   outbound: OutboundOptions;
+  /**
+   * A second outbound listener for agents that carry only a JWT-SVID: TLS with the sidecar's certificate,
+   * no client certificate requested, same routes and filters. ext_authz sees no peer identity there, so a
+   * valid JWT-SVID is the only way through. (A separate port rather than optional client certificates on
+   * `outbound`: Envoy's SPIFFE validator, which SPIRE's SDS bundles use, always requires a client certificate.)
+   */
+  outboundJwt?: SocketAddress;
   inbound?: InboundOptions;
   authz: AuthzOptions;
   /** ext_proc filter after ext_authz; omitted → no ext_proc filter. */

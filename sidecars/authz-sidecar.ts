@@ -1,17 +1,24 @@
 /**
  * Composes the ext_authz sidecar from a validated config: policy store (hot reload), catalog,
- * rate counters, decision cache, audit sink, gRPC server. `main` owns signals; this owns wiring.
+ * rate counters, decision cache, audit sink, gRPC server, and — with `workload_api` — the SPIFFE
+ * Workload API client that feeds our mTLS listener's SVID (rotated in place) and the JWT-SVID verifier's
+ * bundles. `main` owns signals; this owns wiring.
  */
 import { createWriteStream, readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
+import type * as grpc from "@grpc/grpc-js";
+import { HexrError } from "../filters/errors.ts";
 import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalog } from "../filters/authz/index.ts";
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
-import type { SidecarConfig } from "./config.ts";
+import type { SidecarConfig, WorkloadApiConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { SidecarServer } from "./server.ts";
 import { parse as parseYaml } from "yaml";
+import { WorkloadApiClient, type WorkloadSnapshot } from "./workload-api/client.ts";
+import { WorkloadJwtSvidVerifier } from "./workload-api/jwt-svid.ts";
+import { SvidCertificateProvider, svidServerCredentials } from "./workload-api/tls.ts";
 
 export const AUTHZ_HEALTH_SERVICE = "envoy.service.auth.v3.Authorization";
 
@@ -20,6 +27,12 @@ export interface RunningSidecar {
   store?: PolicyStore;
   pipeline?: AuthzPipeline;
   addresses: string[];
+  /** The Workload API client (with `workload_api`). */
+  workloadApi?: WorkloadApiClient;
+  /** The SVID the mTLS listener presents: `svid` (current, undefined once expired) and `rotations`. */
+  serverIdentity?: SvidCertificateProvider;
+  /** The JWT-SVID verifier (with `authz.jwt_svid`); `ready` once JWT bundles arrived. */
+  jwtSvid?: WorkloadJwtSvidVerifier;
   stop(drainMs?: number): Promise<void>;
 }
 
@@ -27,7 +40,10 @@ export interface SidecarDeps {
   logger: Logger;
   /** Where audit lines go; default from config (stdout / stderr / file). */
   audit?: AuditSink;
+  /** Policy clock; default Date.now. JWT-SVID expiry always uses the wall clock. */
   now?: () => number;
+  /** Use this Workload API client instead of opening one from `workload_api.socket` (not closed on stop). */
+  workloadApi?: WorkloadApiClient;
 }
 
 function openAudit(path: string): Writable {
@@ -36,11 +52,73 @@ function openAudit(path: string): Writable {
   return createWriteStream(path, { flags: "a" });
 }
 
+function servedSvid(s: WorkloadSnapshot, id: string | undefined) {
+  return id === undefined ? s.svids[0] : s.svids.find((v) => v.spiffeId === id);
+}
+
+/** Opens (or adopts) the Workload API client and logs what it receives: IDs, serials, expiry, never keys. */
+function openWorkloadApi(cfg: WorkloadApiConfig, deps: SidecarDeps): { client: WorkloadApiClient; owned: boolean } {
+  const client = deps.workloadApi ?? new WorkloadApiClient({ socketPath: cfg.socket });
+  let serial = "";
+  const logSvid = (s: WorkloadSnapshot) => {
+    const svid = servedSvid(s, cfg.svid);
+    if (!svid || svid.serialNumber === serial) return;
+    serial = svid.serialNumber;
+    deps.logger.info({
+      event: "svid_updated",
+      spiffe_id: svid.spiffeId,
+      serial: svid.serialNumber,
+      expires_at: svid.expiresAt.toISOString(),
+    });
+  };
+  client.onX509Update(logSvid);
+  logSvid(client.current());
+  client.onError((e) => deps.logger.warn({ event: "workload_api_error", code: e.code, error: e.message }));
+  return { client, owned: deps.workloadApi === undefined };
+}
+
+/** Resolves once the agent serves the SVID our listener is configured to present. */
+async function waitForServedSvid(client: WorkloadApiClient, cfg: WorkloadApiConfig): Promise<void> {
+  await client.ready({ timeoutMs: cfg.readyTimeoutMs });
+  if (servedSvid(client.current(), cfg.svid)) return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(
+        new HexrError(
+          "config.svid_missing",
+          `workload_api.svid ${cfg.svid} was not issued to this process within ${cfg.readyTimeoutMs} ms`,
+        ),
+      );
+    }, cfg.readyTimeoutMs);
+    const off = client.onX509Update((s) => {
+      if (!servedSvid(s, cfg.svid)) return;
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
+function bindTls(server: SidecarServer, addr: string, creds: grpc.ServerCredentials): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.grpc.bindAsync(addr, creds, (err, port) => {
+      if (err) return reject(new Error(`cannot listen on ${addr}: ${err.message}`));
+      const bound = `${addr.slice(0, addr.lastIndexOf(":"))}:${port}`;
+      server.addresses.push(bound);
+      resolve(bound);
+    });
+  });
+}
+
 export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promise<RunningSidecar> {
   const server = new SidecarServer();
   server.health.set("", "NOT_SERVING");
   let store: PolicyStore | undefined;
   let pipeline: AuthzPipeline | undefined;
+  let serverIdentity: SvidCertificateProvider | undefined;
+  let jwtSvid: WorkloadJwtSvidVerifier | undefined;
+  const wl = cfg.workloadApi ? openWorkloadApi(cfg.workloadApi, deps) : undefined;
 
   if (cfg.authz) {
     const a = cfg.authz;
@@ -64,6 +142,20 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     );
     const cache = new DecisionCache({ max: a.decisionCache.maxEntries, ttlMs: a.decisionCache.ttlMs });
     store.onSwap(() => cache.clear());
+    if (a.jwtSvid && wl) {
+      jwtSvid = new WorkloadJwtSvidVerifier(wl.client, {
+        audiences: a.jwtSvid.audiences,
+        trustDomains: cfg.trustDomains,
+        clockSkewSeconds: a.jwtSvid.clockSkewSeconds,
+        onBundles: (u) =>
+          deps.logger.info({
+            event: "jwt_bundles_updated",
+            trust_domains: u.trustDomains,
+            keys: u.keys,
+            skipped: u.skipped,
+          }),
+      });
+    }
     pipeline = new AuthzPipeline({
       trustDomains: cfg.trustDomains,
       policy: store,
@@ -71,10 +163,22 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       rate: new RateCounter(),
       cache,
       audit: deps.audit ?? new JsonLinesAudit(openAudit(cfg.audit.path)),
+      ...(jwtSvid ? { jwtSvid } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
-    addAuthzService(server.grpc, pipeline);
-    await server.bind(a.listen);
+    const mtls = a.listen.mtls;
+    addAuthzService(server.grpc, pipeline, mtls ? { allowedClients: mtls.allowedClients } : {});
+    if (mtls && a.listen.tcp && wl && cfg.workloadApi) {
+      if (a.listen.socket) await server.bind({ socket: a.listen.socket });
+      await waitForServedSvid(wl.client, cfg.workloadApi);
+      serverIdentity = new SvidCertificateProvider(wl.client, {
+        ...(cfg.workloadApi.svid ? { spiffeId: cfg.workloadApi.svid } : {}),
+        trustDomains: [...cfg.trustDomains],
+      });
+      await bindTls(server, a.listen.tcp, svidServerCredentials(serverIdentity));
+    } else {
+      await server.bind(a.listen);
+    }
     server.health.set(AUTHZ_HEALTH_SERVICE, "SERVING");
   }
   server.health.set("", "SERVING");
@@ -88,10 +192,15 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     server,
     ...(store ? { store } : {}),
     ...(pipeline ? { pipeline } : {}),
+    ...(wl ? { workloadApi: wl.client } : {}),
+    ...(serverIdentity ? { serverIdentity } : {}),
+    ...(jwtSvid ? { jwtSvid } : {}),
     addresses: server.addresses,
     async stop(drainMs = cfg.drainTimeoutMs) {
       store?.close();
+      jwtSvid?.close();
       await server.drain(drainMs);
+      if (wl?.owned) wl.client.close();
       deps.logger.info({ event: "sidecar_stopped" });
     },
   };

@@ -9,18 +9,43 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { HexrError } from "../filters/errors.ts";
+import { tryParseSpiffeId } from "../filters/identity/index.ts";
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
 export const DEFAULT_DECISION_CACHE_TTL_MS = 5_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 export const DEFAULT_BUNDLE_POLL_MS = 1_000;
 export const MAX_CONFIG_BYTES = 1 << 20;
+/** How long start-up waits for the first X.509-SVID when a listener serves mTLS with it. */
+export const DEFAULT_WORKLOAD_API_READY_TIMEOUT_MS = 30_000;
+/** Leeway for JWT-SVID `exp` / `nbf` (the verifier's default). */
+export const DEFAULT_JWT_SVID_CLOCK_SKEW_SECONDS = 30;
 
 export interface ListenConfig {
   /** Unix socket path (Envoy reaches the sidecar over a `pipe`). */
   socket?: string;
   /** `host:port` for TCP. */
   tcp?: string;
+  /**
+   * Serve `tcp` with mTLS on this process's X.509-SVID from the Workload API (rotated in place), accepting
+   * only these client SPIFFE IDs. Needs `workload_api`. The Unix socket, if any, stays plaintext.
+   */
+  mtls?: { allowedClients: ReadonlySet<string> };
+}
+
+/** Where the SPIFFE Workload API is (the SPIRE agent socket) and which of this process's SVIDs to serve. */
+export interface WorkloadApiConfig {
+  /** Absolute path or `unix:///path`. */
+  socket: string;
+  /** The SVID our servers present; default: the first (default) SVID the agent returns. */
+  svid?: string;
+  readyTimeoutMs: number;
+}
+
+/** JWT-SVIDs as an identity carrier (`x-hexr-svid` / `Authorization: Bearer`), verified with the Workload API's JWT bundles. */
+export interface JwtSvidConfig {
+  audiences: string[];
+  clockSkewSeconds: number;
 }
 
 export interface BundleKeyConfig {
@@ -38,10 +63,12 @@ export interface AuthzConfig {
   verificationKeys: BundleKeyConfig[];
   decisionCache: { maxEntries: number; ttlMs: number };
   catalogPath?: string;
+  jwtSvid?: JwtSvidConfig;
 }
 
 export interface SidecarConfig {
   trustDomains: ReadonlySet<string>;
+  workloadApi?: WorkloadApiConfig;
   authz?: AuthzConfig;
   audit: { path: "stdout" | "stderr" | string };
   log: { level: "debug" | "info" | "warn" | "error" };
@@ -82,9 +109,16 @@ function bool(v: unknown, field: string, dflt: boolean): boolean {
   return v;
 }
 
+function spiffeId(v: unknown, field: string): string {
+  const s = str(v, field);
+  const r = tryParseSpiffeId(s);
+  if (!r.ok) fail(field, `must be a SPIFFE ID (${r.error.code})`);
+  return r.id.uri;
+}
+
 function listen(v: unknown, field: string): ListenConfig {
   const o = obj(v, field);
-  onlyKeys(o, field, ["socket", "tcp"]);
+  onlyKeys(o, field, ["socket", "tcp", "mtls"]);
   const out: ListenConfig = {};
   if (o.socket !== undefined) out.socket = str(o.socket, `${field}.socket`);
   if (o.tcp !== undefined) {
@@ -94,7 +128,40 @@ function listen(v: unknown, field: string): ListenConfig {
     out.tcp = t;
   }
   if (!out.socket && !out.tcp) fail(field, "needs socket and/or tcp");
+  if (o.mtls !== undefined) {
+    const m = obj(o.mtls, `${field}.mtls`);
+    onlyKeys(m, `${field}.mtls`, ["allowed_clients"]);
+    if (!out.tcp) fail(`${field}.mtls`, "applies to tcp only (add listen.tcp)");
+    const ids = m.allowed_clients;
+    if (!Array.isArray(ids) || ids.length === 0) fail(`${field}.mtls.allowed_clients`, "must be a non-empty list");
+    out.mtls = { allowedClients: new Set(ids.map((id, i) => spiffeId(id, `${field}.mtls.allowed_clients[${i}]`))) };
+  }
   return out;
+}
+
+function workloadApi(v: unknown): WorkloadApiConfig {
+  const o = obj(v, "workload_api");
+  onlyKeys(o, "workload_api", ["socket", "svid", "ready_timeout_ms"]);
+  const socket = str(o.socket, "workload_api.socket");
+  const p = socket.startsWith("unix://") ? socket.slice(7) : socket.startsWith("unix:") ? socket.slice(5) : socket;
+  if (!p.startsWith("/")) fail("workload_api.socket", "must be an absolute path or a unix:// address");
+  return {
+    socket,
+    ...(o.svid !== undefined ? { svid: spiffeId(o.svid, "workload_api.svid") } : {}),
+    readyTimeoutMs: int(o.ready_timeout_ms, "workload_api.ready_timeout_ms", 1, DEFAULT_WORKLOAD_API_READY_TIMEOUT_MS),
+  };
+}
+
+function jwtSvid(v: unknown): JwtSvidConfig {
+  const f = "authz.jwt_svid";
+  const o = obj(v, f);
+  onlyKeys(o, f, ["audiences", "clock_skew_seconds"]);
+  const auds = o.audiences;
+  if (!Array.isArray(auds) || auds.length === 0) fail(`${f}.audiences`, "must be a non-empty list");
+  return {
+    audiences: auds.map((a, i) => str(a, `${f}.audiences[${i}]`)),
+    clockSkewSeconds: int(o.clock_skew_seconds, `${f}.clock_skew_seconds`, 0, DEFAULT_JWT_SVID_CLOCK_SKEW_SECONDS),
+  };
 }
 
 /** Parses and validates YAML text. Relative paths resolve against the config file's directory. */
@@ -107,7 +174,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     throw new HexrError("config.bad_yaml", `${file}: ${(e as Error).message.split("\n")[0]}`);
   }
   const root = obj(raw ?? {}, "(root)");
-  onlyKeys(root, "", ["trust_domains", "authz", "audit", "log", "drain_timeout_ms"]);
+  onlyKeys(root, "", ["trust_domains", "workload_api", "authz", "audit", "log", "drain_timeout_ms"]);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(base, p);
 
@@ -120,10 +187,12 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     trustDomains.add(s);
   });
 
+  const wl = root.workload_api === undefined ? undefined : workloadApi(root.workload_api);
+
   let authz: AuthzConfig | undefined;
   if (root.authz !== undefined) {
     const a = obj(root.authz, "authz");
-    onlyKeys(a, "authz", ["listen", "bundle", "bundle_poll_ms", "signatures", "decision_cache", "catalog"]);
+    onlyKeys(a, "authz", ["listen", "bundle", "bundle_poll_ms", "signatures", "decision_cache", "catalog", "jwt_svid"]);
     const sig = a.signatures === undefined ? {} : obj(a.signatures, "authz.signatures");
     onlyKeys(sig, "authz.signatures", ["strict", "keys"]);
     const keys: BundleKeyConfig[] = [];
@@ -147,8 +216,12 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     if (strict && keys.length === 0) fail("authz.signatures.keys", "strict mode needs at least one key");
     const dc = a.decision_cache === undefined ? {} : obj(a.decision_cache, "authz.decision_cache");
     onlyKeys(dc, "authz.decision_cache", ["max_entries", "ttl_ms"]);
+    const authzListen = listen(a.listen, "authz.listen");
+    if (authzListen.mtls && !wl) fail("authz.listen.mtls", "needs workload_api (the SVID comes from the Workload API)");
+    const jwt = a.jwt_svid === undefined ? undefined : jwtSvid(a.jwt_svid);
+    if (jwt && !wl) fail("authz.jwt_svid", "needs workload_api (JWT bundles come from the Workload API)");
     authz = {
-      listen: listen(a.listen, "authz.listen"),
+      listen: authzListen,
       bundlePath: abs(str(a.bundle, "authz.bundle")),
       bundlePollMs: int(a.bundle_poll_ms, "authz.bundle_poll_ms", 100, DEFAULT_BUNDLE_POLL_MS),
       strictSignatures: strict,
@@ -158,6 +231,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
         ttlMs: int(dc.ttl_ms, "authz.decision_cache.ttl_ms", 1, DEFAULT_DECISION_CACHE_TTL_MS),
       },
       ...(a.catalog !== undefined ? { catalogPath: abs(str(a.catalog, "authz.catalog")) } : {}),
+      ...(jwt ? { jwtSvid: jwt } : {}),
     };
   }
 
@@ -172,6 +246,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
   const auditPath = au.path === undefined ? "stdout" : str(au.path, "audit.path");
   return {
     trustDomains,
+    ...(wl ? { workloadApi: wl } : {}),
     ...(authz ? { authz } : {}),
     audit: { path: auditPath === "stdout" || auditPath === "stderr" ? auditPath : abs(auditPath) },
     log: { level },

@@ -20,7 +20,6 @@ export const C = {
   VERBATIM: 1 << 9,
   TEXT: 1 << 10, // text, words, content (for "repeat the words above")
   NOMINAL: 1 << 11, // "the above", "the foregoing"
-  FILLER: 1 << 12, // the, of, this …
   ROLE: 1 << 13, // weighted: "you are now", "act as" …
   PERSONA: 1 << 14, // weighted: "developer mode", "do anything now" …
   STEALTH: 1 << 15, // weighted: "without telling the user" …
@@ -113,7 +112,6 @@ export const LEXICON: readonly Entry[] = [
   ]],
   [C.TEXT, 1, ["text", "words", "content", "contents", "lines", "sentences", "message", "messages", "conversation", "initialization"]],
   [C.NOMINAL, 1, ["above", "foregoing", "aforementioned", "preceding"]],
-  [C.FILLER, 1, ["the", "a", "an", "of", "this", "that", "these", "those", "my", "any", "every", "all", "and", "just", "please"]],
   [C.NEW, 1, ["new", "updated", "real", "actual", "true", "revised", "nuevas", "nouvelles", "neue", "novas", "nuove", "новые", "新的", "新しい", "새로운"]],
   // role hijack: weights are noisy-OR contributions
   [C.ROLE, 0.4, [

@@ -26,7 +26,12 @@ export interface Hit {
 }
 
 interface Node {
+  /** Build-time children; `keys`/`kids` (small fan-out), `map` (large) and `ascii` (root) at match time. */
   next: Map<number, Node> | null;
+  keys: number[];
+  kids: Node[];
+  map: Map<number, Node> | null;
+  ascii: (Node | undefined)[] | null;
   exact: number;
   prefix: number;
   sub: number;
@@ -36,10 +41,36 @@ interface Node {
 }
 
 const SPACE = 0x20;
+const SMALL_FANOUT = 6;
 let nodeIds = 0;
 
 function newNode(depth: number): Node {
-  return { next: null, exact: 0, prefix: 0, sub: 0, weight: 0, id: nodeIds++, depth };
+  return { next: null, keys: [], kids: [], map: null, ascii: null, exact: 0, prefix: 0, sub: 0, weight: 0, id: nodeIds++, depth };
+}
+
+/** Turn build-time maps into the lookup shape: linear scan for few children, map for many, array at the root. */
+function seal(node: Node): void {
+  if (node.next === null) return;
+  for (const [k, kid] of node.next) {
+    node.keys.push(k);
+    node.kids.push(kid);
+    seal(kid);
+  }
+  if (node.keys.length > SMALL_FANOUT) node.map = node.next;
+  if (node.depth === 0) {
+    node.ascii = new Array<Node | undefined>(128).fill(undefined);
+    for (const [k, kid] of node.next) if (k < 128) node.ascii[k] = kid;
+  }
+  node.next = null;
+}
+
+/** The child of `node` for unit `u`. */
+function child(node: Node, u: number): Node | undefined {
+  if (node.ascii !== null && u < 128) return node.ascii[u];
+  if (node.map !== null) return node.map.get(u);
+  const ks = node.keys;
+  for (let k = 0; k < ks.length; k++) if (ks[k] === u) return node.kids[k];
+  return undefined;
 }
 
 function buildTrie(): Node {
@@ -67,6 +98,7 @@ function buildTrie(): Node {
       if (weight > node.weight) node.weight = weight;
     }
   }
+  seal(root);
   return root;
 }
 
@@ -78,8 +110,12 @@ for (const [from, to] of [["0", "o"], ["1", "i"], ["3", "e"], ["4", "a"], ["5", 
   LEET[from.charCodeAt(0)] = to.charCodeAt(0);
 }
 
+/** ASCII part of the word-unit test as a table: this runs for every character. */
+const TOK_ASCII = new Uint8Array(128);
+for (let u = 0; u < 128; u++) TOK_ASCII[u] = isWordUnit(u) || u === 0x40 || u === 0x24 ? 1 : 0;
+
 function isTokUnit(u: number): boolean {
-  return isWordUnit(u) || u === 0x40 || u === 0x24;
+  return u < 128 ? TOK_ASCII[u] === 1 : isWordUnit(u);
 }
 
 /** Characters that may stand between the words of a phrase ("from now on, you"). */
@@ -110,22 +146,21 @@ class Collector {
     let obf = false;
     while (k < len) {
       const u = t.charCodeAt(k);
-      const next = node.next;
-      if (next === null) return;
-      let child = u === SPACE || u === 0x0a ? undefined : next.get(u);
-      if (child === undefined && u < 128 && LEET[u] !== 0) {
-        child = next.get(LEET[u] ?? 0);
-        if (child !== undefined) obf = true;
+      if (node.keys.length === 0) return;
+      let next = u === SPACE || u === 0x0a ? undefined : child(node, u);
+      if (next === undefined && u < 128 && LEET[u] !== 0) {
+        next = child(node, LEET[u] ?? 0);
+        if (next !== undefined) obf = true;
       }
-      if (child === undefined) {
-        const sp = isSep(u) ? next.get(SPACE) : undefined;
+      if (next === undefined) {
+        const sp = isSep(u) ? child(node, SPACE) : undefined;
         if (sp === undefined) return;
         let run = 0;
         while (k < len && isSep(t.charCodeAt(k)) && run++ < MAX_SEP_RUN) k++;
         node = sp;
         continue;
       }
-      node = child;
+      node = next;
       k++;
       if (node.sub !== 0) this.push(node, node.sub, i, k, pos, clause, obf);
       if (node.prefix !== 0) {
@@ -147,7 +182,7 @@ class Collector {
     for (let a = 0; a < s.length; a++) {
       let node: Node | undefined = ROOT;
       for (let b = a; b < s.length && node; b++) {
-        node = node.next?.get(s.charCodeAt(b));
+        node = child(node, s.charCodeAt(b));
         if (!node || node.depth < MIN_SPACED_WORD) continue;
         const bits = node.exact | node.prefix | node.sub;
         if (bits !== 0) this.push(node, bits, letters[a] ?? 0, (letters[b] ?? 0) + 1, pos + a / 6, clause, true);

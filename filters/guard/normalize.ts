@@ -32,6 +32,11 @@ export interface NormalizedText {
    * `null` when the normalized text has the same offsets as the original (ASCII input).
    */
   readonly map: Int32Array | null;
+  /**
+   * Normalized offsets of lookalike letters folded inside words that mix scripts (`іgnоrе`), sorted.
+   * Mixing scripts inside a word is itself a sign of obfuscation; whole-word folds are not listed.
+   */
+  readonly homoglyphs?: readonly number[];
 }
 
 /** Cyrillic/Greek letters (either case) → the Latin lowercase letter they are mistaken for. */
@@ -108,82 +113,98 @@ let outBuf = new Uint16Array(4096);
 let mapBuf = new Int32Array(4097);
 let confPos = new Int32Array(64);
 let confLatin = new Uint16Array(64);
-const utf16 = new TextDecoder("utf-16le");
 const NON_ASCII = /[^\x00-\x7f]/; // a single character class: linear, no backtracking
 
-function ensure(n: number): void {
-  if (n + 1 <= outBuf.length) return;
+/** Grow the scratch buffers to hold `need` units, keeping the first `keep`. */
+function grow(need: number, keep: number): void {
   let cap = outBuf.length;
-  while (cap < n + 1) cap *= 2;
+  while (cap < need + 1) cap *= 2;
   const o = new Uint16Array(cap);
-  o.set(outBuf);
+  o.set(outBuf.subarray(0, keep));
   outBuf = o;
   const m = new Int32Array(cap + 1);
-  m.set(mapBuf);
+  m.set(mapBuf.subarray(0, keep));
   mapBuf = m;
+}
+
+function growConf(): void {
+  const p = new Int32Array(confPos.length * 2);
+  p.set(confPos);
+  confPos = p;
+  const l = new Uint16Array(confLatin.length * 2);
+  l.set(confLatin);
+  confLatin = l;
 }
 
 /** Normalize `original` for matching; see the module comment for what is folded. */
 export function normalize(original: string): NormalizedText {
   if (!NON_ASCII.test(original)) return { original, text: original.toLowerCase(), map: null };
-  ensure(original.length * 2 + 8);
+  const len = original.length;
+  if (outBuf.length < len * 2 + 8) grow(len * 2 + 8, 0);
+  // locals, not captured by closures: this loop is the hot path for non-ASCII text
+  let out = outBuf;
+  let map = mapBuf;
   let n = 0;
-  // current word state for confusable folding
-  let wordStart = -1;
+  let wordStart = -1; // confusable folding state of the current word
   let wordLatin = false;
   let wordForeign = false;
   let nConf = 0;
-
-  const endWord = (): void => {
-    if (nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) {
-      for (let k = 0; k < nConf; k++) outBuf[confPos[k] ?? 0] = confLatin[k] ?? 0;
-    }
-    wordStart = -1;
-    wordLatin = false;
-    wordForeign = false;
-    nConf = 0;
-  };
-  const emit = (u: number, from: number, latin: number): void => {
-    if (isWordUnit(u)) {
-      if (wordStart < 0) wordStart = n;
-      if (latin !== 0) {
-        if (nConf === confPos.length) {
-          const p = new Int32Array(nConf * 2);
-          p.set(confPos);
-          confPos = p;
-          const l = new Uint16Array(nConf * 2);
-          l.set(confLatin);
-          confLatin = l;
-        }
-        confPos[nConf] = n;
-        confLatin[nConf++] = latin;
-      } else if (u >= 0x61 && u <= 0x7a) wordLatin = true;
-      else if (isCyrillicOrGreek(u)) wordForeign = true;
-    } else if (wordStart >= 0) endWord();
-    outBuf[n] = u;
-    mapBuf[n++] = from;
-  };
-
-  const len = original.length;
+  let homoglyphs: number[] | undefined;
   for (let i = 0; i < len; ) {
     const from = i;
     const u = original.charCodeAt(i);
-    if (u < 0x80) {
-      emit(u >= 0x41 && u <= 0x5a ? u + 32 : u, from, 0);
-      i++;
-      continue;
+    let f: Folded | null = null;
+    if (u < 0x80) i++;
+    else {
+      const cp = original.codePointAt(i) ?? u;
+      i += cp > 0xffff ? 2 : 1;
+      if (isInvisible(cp) || isDiacritic(cp)) continue;
+      f = foldCodePoint(cp);
+      if (n + f.out.length + (len - i) + 8 > out.length) {
+        grow(n + f.out.length + (len - i) + 8, n);
+        out = outBuf;
+        map = mapBuf;
+      }
     }
-    const cp = original.codePointAt(i) ?? u;
-    i += cp > 0xffff ? 2 : 1;
-    if (isInvisible(cp) || isDiacritic(cp)) continue;
-    const f = foldCodePoint(cp);
-    const out = f.out;
-    if (n + out.length + 1 > outBuf.length) ensure(n + out.length + len - i + 8);
-    for (let k = 0; k < out.length; k++) emit(out.charCodeAt(k), from, f.latin);
+    const count = f === null ? 1 : f.out.length;
+    for (let k = 0; k < count; k++) {
+      const c = f === null ? (u >= 0x41 && u <= 0x5a ? u + 32 : u) : f.out.charCodeAt(k);
+      const latin = f === null ? 0 : f.latin;
+      if (c < 0x80 ? (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) : isWordUnit(c)) {
+        if (wordStart < 0) wordStart = n;
+        if (latin !== 0) {
+          if (nConf === confPos.length) growConf();
+          confPos[nConf] = n;
+          confLatin[nConf++] = latin;
+        } else if (c >= 0x61 && c <= 0x7a) wordLatin = true;
+        else if (c >= 0x370 && isCyrillicOrGreek(c)) wordForeign = true;
+      } else if (wordStart >= 0) {
+        if (nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) homoglyphs = foldWord(out, nConf, wordLatin, homoglyphs);
+        wordStart = -1;
+        wordLatin = false;
+        wordForeign = false;
+        nConf = 0;
+      }
+      out[n] = c;
+      map[n++] = from;
+    }
   }
-  if (wordStart >= 0) endWord();
-  mapBuf[n] = len;
-  return { original, text: utf16.decode(outBuf.subarray(0, n)), map: mapBuf.slice(0, n + 1) };
+  if (wordStart >= 0 && nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) homoglyphs = foldWord(out, nConf, wordLatin, homoglyphs);
+  map[n] = len;
+  const text = Buffer.from(out.buffer, out.byteOffset, n * 2).toString("utf16le");
+  const res = { original, text, map: map.slice(0, n + 1) };
+  return homoglyphs === undefined ? res : { ...res, homoglyphs };
+}
+
+/** Replace the lookalikes recorded for the word just ended with their Latin letters. */
+function foldWord(out: Uint16Array, nConf: number, mixed: boolean, homoglyphs: number[] | undefined): number[] | undefined {
+  let h = homoglyphs;
+  for (let k = 0; k < nConf; k++) {
+    const p = confPos[k] ?? 0;
+    out[p] = confLatin[k] ?? 0;
+    if (mixed) (h ??= []).push(p);
+  }
+  return h;
 }
 
 /** Whether the original code unit(s) ending at `end` are dropped by normalization. */

@@ -12,7 +12,7 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
 import type { Finding, ScanOptions } from "./types.ts";
 import { type NormalizedText, normalize, toOriginal } from "./normalize.ts";
-import { anyWithin, findAll, isAsciiAlnum, isDigit, isHex, luhnValid } from "./text-util.ts";
+import { isAsciiAlnum, isDigit, isHex, luhnValid, wordNear } from "./text-util.ts";
 import { ibanChecksumValid, ibanLength, ipv4Score, ipv6Score, knownCardIssuer, parseIpv4, parseIpv6, ssnValid } from "./pii-formats.ts";
 
 export interface PiiScanOptions extends ScanOptions {
@@ -38,16 +38,11 @@ interface Ctx {
   readonly t: string;
   readonly n: NormalizedText;
   readonly out: Finding[];
-  readonly ctx: Map<string, number[]>;
 }
 
+/** A context word for `kind` just before or after `[s, e)` (searched in that window only). */
 function contextNear(c: Ctx, kind: string, s: number, e: number): boolean {
-  let pos = c.ctx.get(kind);
-  if (pos === undefined) {
-    pos = findAll(c.t, CONTEXT[kind] ?? []);
-    c.ctx.set(kind, pos);
-  }
-  return anyWithin(pos, s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
+  return wordNear(c.t, CONTEXT[kind] ?? [], s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
 }
 
 function add(c: Ctx, subtype: string, s: number, e: number, base: number, kind = subtype): void {
@@ -143,6 +138,14 @@ function numbers(c: Ctx, region: CountryCode): void {
     if (!(isDigit(u) || u === 0x2b || u === 0x28)) continue;
     const p = i > 0 ? t.charCodeAt(i - 1) : 0x20;
     if (isAsciiAlnum(p) || p === 0x2e || p === 0x2c || p === 0x5f || p === 0x2d || p === 0x2f) {
+      // digits glued to a word: not a number, but two letters + two check digits may start an IBAN
+      if (i >= 2 && isDigit(u) && isDigit(t.charCodeAt(i + 1))) {
+        const end = ibanAt(c, i - 2);
+        if (end > 0) {
+          i = end - 1;
+          continue;
+        }
+      }
       while (i + 1 < t.length && (isAsciiAlnum(t.charCodeAt(i + 1)) || t.charCodeAt(i + 1) === 0x2e)) i++;
       continue;
     }
@@ -194,33 +197,31 @@ function cardCandidate(c: Ctx, r: NumRun): boolean {
   return true;
 }
 
-function ibans(c: Ctx): void {
+/** An IBAN starting at `i` (country letters), written compact or in groups: its end, or -1. */
+function ibanAt(c: Ctx, i: number): number {
   const t = c.t;
   const L = t.length;
-  for (let i = 0; i + 15 <= L; i++) {
-    const a = t.charCodeAt(i);
-    if (!(a >= 0x61 && a <= 0x7a)) continue;
-    if (i > 0 && isAsciiAlnum(t.charCodeAt(i - 1))) continue;
-    const b = t.charCodeAt(i + 1);
-    if (!(b >= 0x61 && b <= 0x7a) || !isDigit(t.charCodeAt(i + 2)) || !isDigit(t.charCodeAt(i + 3))) continue;
-    const want = ibanLength(t.slice(i, i + 2));
-    if (want === undefined) continue;
-    let compact = "";
-    let k = i;
-    let end = i;
-    while (k < L && compact.length < want) {
-      const u = t.charCodeAt(k);
-      if (isAsciiAlnum(u)) {
-        compact += t[k];
-        end = ++k;
-      } else if (u === 0x20 && k + 1 < L && isAsciiAlnum(t.charCodeAt(k + 1))) k++;
-      else break;
-    }
-    if (compact.length !== want || (end < L && isAsciiAlnum(t.charCodeAt(end)))) continue;
-    if (!ibanChecksumValid(compact)) continue;
-    add(c, "iban", i, end, 0.9);
-    i = end;
+  const a = t.charCodeAt(i);
+  const b = t.charCodeAt(i + 1);
+  if (!(a >= 0x61 && a <= 0x7a) || !(b >= 0x61 && b <= 0x7a)) return -1;
+  if (i > 0 && isAsciiAlnum(t.charCodeAt(i - 1))) return -1;
+  const want = ibanLength(t.slice(i, i + 2));
+  if (want === undefined) return -1;
+  let compact = "";
+  let k = i;
+  let end = i;
+  while (k < L && compact.length < want) {
+    const u = t.charCodeAt(k);
+    if (isAsciiAlnum(u)) {
+      compact += t[k];
+      end = ++k;
+    } else if (u === 0x20 && k + 1 < L && isAsciiAlnum(t.charCodeAt(k + 1))) k++;
+    else break;
   }
+  if (compact.length !== want || (end < L && isAsciiAlnum(t.charCodeAt(end)))) return -1;
+  if (!ibanChecksumValid(compact)) return -1;
+  add(c, "iban", i, end, 0.9);
+  return end;
 }
 
 const isV6 = (u: number): boolean => isHex(u) || u === 0x3a || u === 0x2e;
@@ -269,10 +270,9 @@ function resolveOverlaps(found: Finding[]): Finding[] {
  */
 export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiScanOptions): Finding[] {
   const n = normalized ?? normalize(text);
-  const c: Ctx = { t: n.text, n, out: [], ctx: new Map() };
+  const c: Ctx = { t: n.text, n, out: [] };
   emails(c);
   numbers(c, opts?.phoneRegion ?? "US");
-  ibans(c);
   ipv6s(c);
   const min = opts?.minScore ?? 0;
   const res = resolveOverlaps(c.out);

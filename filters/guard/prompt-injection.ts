@@ -245,37 +245,51 @@ function exfiltration(ix: HitIndex, t: string, out: Occurrence[]): void {
   }
 }
 
+/**
+ * Runs of at least MIN_B64 base64 characters in `o`. Skips ahead: if the character MIN_B64-1 ahead is
+ * not base64, no qualifying run can start before it, so most prose is looked at once every ~5 chars.
+ */
+function base64Runs(o: string, visit: (start: number, end: number) => boolean): void {
+  const len = o.length;
+  let i = 0;
+  while (i + MIN_B64 <= len) {
+    if (!isBase64Char(o.charCodeAt(i + MIN_B64 - 1))) {
+      i += MIN_B64;
+      continue;
+    }
+    let k = i + MIN_B64 - 2;
+    while (k >= i && isBase64Char(o.charCodeAt(k))) k--;
+    if (k >= i) {
+      i = k + 1;
+      continue;
+    }
+    let j = i + MIN_B64;
+    while (j < len && isBase64Char(o.charCodeAt(j))) j++;
+    let end = j;
+    while (end < len && end - j < 2 && o.charCodeAt(end) === 0x3d) end++;
+    if (!visit(i, end)) return;
+    i = end + 1;
+  }
+}
+
 /** Base64 blobs (original text: base64 is case-sensitive) that decode to text which itself scores as injection. */
 function encoded(n: NormalizedText, out: Occurrence[], depth: number): void {
   if (depth > 0) return;
   const o = n.original;
   let blobs = 0;
   let decodedTotal = 0;
-  for (let i = 0; i < o.length; ) {
-    if (!isBase64Char(o.charCodeAt(i))) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < o.length && isBase64Char(o.charCodeAt(j))) j++;
-    let end = j;
-    while (end < o.length && end - j < 2 && o.charCodeAt(end) === 0x3d) end++;
-    if (j - i >= MIN_B64 && blobs < MAX_B64_BLOBS && decodedTotal < MAX_B64_DECODED) {
-      blobs++;
-      const text = decodePrintable(o.slice(i, Math.min(end, i + MAX_B64_DECODED * 2)));
-      if (text !== null) {
-        decodedTotal += text.length;
-        const inner = scanInjectionAt(text, normalize(text), 0, depth + 1);
-        let best = 0;
-        for (const f of inner) if (f.score > best) best = f.score;
-        if (best >= 0.4) {
-          // offsets are already original-text offsets; mark with a sentinel map-free occurrence
-          out.push({ subtype: "encoded_payload", score: Math.min(best + 0.1, 0.97), start: -1 - i, end: -1 - end, obf: true });
-        }
-      }
-    }
-    i = end > j ? end : j;
-  }
+  base64Runs(o, (i, end) => {
+    if (blobs >= MAX_B64_BLOBS || decodedTotal >= MAX_B64_DECODED) return false;
+    blobs++;
+    const text = decodePrintable(o.slice(i, Math.min(end, i + MAX_B64_DECODED * 2)));
+    if (text === null) return true;
+    decodedTotal += text.length;
+    let best = 0;
+    for (const f of scanInjectionAt(text, normalize(text), 0, depth + 1)) if (f.score > best) best = f.score;
+    // start/end are original offsets already: stored negated so the caller does not map them again
+    if (best >= 0.4) out.push({ subtype: "encoded_payload", score: Math.min(best + 0.1, 0.97), start: -1 - i, end: -1 - end, obf: true });
+    return true;
+  });
 }
 
 function decodePrintable(b64: string): string | null {
@@ -302,9 +316,11 @@ function insideQuotes(t: string, start: number, end: number): boolean {
   return before && after;
 }
 
-function homoglyphs(n: NormalizedText, os: number, oe: number): boolean {
-  if (n.map === null) return false;
-  for (let k = os; k < oe; k++) if (n.original.charCodeAt(k) >= 0x80) return true;
+/** Whether the normalized span `[s, e)` contains a lookalike folded inside a mixed-script word. */
+function homoglyphs(n: NormalizedText, s: number, e: number): boolean {
+  const h = n.homoglyphs;
+  if (h === undefined) return false;
+  for (const p of h) if (p >= s && p < e) return true;
   return false;
 }
 
@@ -333,7 +349,7 @@ function scanInjectionAt(text: string, n: NormalizedText, minScore: number, dept
     if (o.start < 0) [start, end] = [-1 - o.start, -1 - o.end];
     else [start, end] = toOriginal(n, o.start, o.end);
     let score = o.score;
-    if (o.obf || (o.start >= 0 && homoglyphs(n, start, end))) score += OBFUSCATION_BONUS;
+    if (o.obf || (o.start >= 0 && homoglyphs(n, o.start, o.end))) score += OBFUSCATION_BONUS;
     if (o.start >= 0 && o.subtype !== "exfiltration" && o.subtype !== "tool_manipulation") {
       const clauseHit = ix.hits.find((h) => h.start <= o.start && h.end >= o.start);
       if (clauseHit && ix.find(C.META_Q, clauseHit.pos - 12, clauseHit.pos, clauseHit.clause) !== undefined) score *= QUESTION_DAMPING;

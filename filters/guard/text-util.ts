@@ -1,7 +1,45 @@
 /** Small character-level helpers shared by the scanners (all linear, allocation-free where possible). */
 
+/** Character classes of UTF-16 units below 128, as bits of {@link ASCII_CLASS}. */
+export const CH_DIGIT = 1;
+export const CH_LOWER = 2;
+export const CH_UPPER = 4;
+export const CH_B64 = 8; // base64 / base64url alphabet without padding
+export const CH_ALNUM = CH_DIGIT | CH_LOWER | CH_UPPER;
+export const ASCII_CLASS = new Uint8Array(128);
+for (let u = 0; u < 128; u++) {
+  let c = 0;
+  if (u >= 0x30 && u <= 0x39) c |= CH_DIGIT | CH_B64;
+  if (u >= 0x61 && u <= 0x7a) c |= CH_LOWER | CH_B64;
+  if (u >= 0x41 && u <= 0x5a) c |= CH_UPPER | CH_B64;
+  if (u === 0x2b || u === 0x2f || u === 0x2d || u === 0x5f) c |= CH_B64;
+  ASCII_CLASS[u] = c;
+}
+
+/** Whether unit `u` is ASCII and in any of the classes `bits`. */
+export function isClass(u: number, bits: number): boolean {
+  return u < 128 && ((ASCII_CLASS[u] ?? 0) & bits) !== 0;
+}
+
 export function isDigit(u: number): boolean {
   return u >= 0x30 && u <= 0x39;
+}
+
+/** Whether any of `words` occurs as a whole word in `lower[from, to)`. */
+export function wordNear(lower: string, words: readonly string[], from: number, to: number): boolean {
+  const a = from < 0 ? 0 : from;
+  const b = to > lower.length ? lower.length : to;
+  if (b <= a) return false;
+  const win = lower.slice(a, b);
+  for (const w of words) {
+    for (let i = win.indexOf(w); i !== -1; i = win.indexOf(w, i + 1)) {
+      const before = i > 0 ? win.charCodeAt(i - 1) : a > 0 ? lower.charCodeAt(a - 1) : 0x20;
+      const at = i + w.length;
+      const after = at < win.length ? win.charCodeAt(at) : b < lower.length ? lower.charCodeAt(b) : 0x20;
+      if (!isAsciiAlpha(before) && !isAsciiAlpha(after)) return true;
+    }
+  }
+  return false;
 }
 
 export function isAsciiAlpha(u: number): boolean {
@@ -9,7 +47,7 @@ export function isAsciiAlpha(u: number): boolean {
 }
 
 export function isAsciiAlnum(u: number): boolean {
-  return isDigit(u) || isAsciiAlpha(u);
+  return u < 128 && ((ASCII_CLASS[u] ?? 0) & CH_ALNUM) !== 0;
 }
 
 export function isHex(u: number): boolean {
@@ -22,7 +60,7 @@ export function isSpace(u: number): boolean {
 
 /** Base64 / base64url alphabet without padding. */
 export function isBase64Char(u: number): boolean {
-  return isAsciiAlnum(u) || u === 0x2b || u === 0x2f || u === 0x2d || u === 0x5f;
+  return u < 128 && ((ASCII_CLASS[u] ?? 0) & CH_B64) !== 0;
 }
 
 /** Index of the first unit at or after `from` for which `pred` fails (or `limit`). */
@@ -110,31 +148,3 @@ export function looksPlaceholder(s: string, lower: string, start: number, end: n
 }
 
 const PLACEHOLDER_WORDS = ["example", "your", "placeholder", "dummy", "redacted", "sample", "changeme", "xxxx", "<", "${", "{{", "1234567890", "abcdef0123", "abcdefgh"];
-
-/**
- * Start offsets of every whole-word occurrence of each word in `lower` (sorted), for "context word
- * nearby" checks. Whole-word so that "ip" is not found in "ship" nor "cc" in "accept".
- */
-export function findAll(lower: string, words: readonly string[]): number[] {
-  const out: number[] = [];
-  for (const w of words) {
-    for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + w.length)) {
-      if (i > 0 && isAsciiAlpha(lower.charCodeAt(i - 1))) continue;
-      if (i + w.length < lower.length && isAsciiAlpha(lower.charCodeAt(i + w.length))) continue;
-      out.push(i);
-    }
-  }
-  return out.sort((a, b) => a - b);
-}
-
-/** Whether any position in sorted `positions` lies in `[from, to]`. */
-export function anyWithin(positions: readonly number[], from: number, to: number): boolean {
-  let lo = 0;
-  let hi = positions.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((positions[mid] ?? 0) < from) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < positions.length && (positions[lo] ?? 0) <= to;
-}

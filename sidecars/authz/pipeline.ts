@@ -3,13 +3,20 @@
  *   identity → service resolution → rate → policy → (credentials) → response
  * Each stage either produces its fact or ends the request with a deny reason. Nothing throws at
  * Envoy: unexpected errors become a 403 with `internal.error` (fail closed).
+ *
+ * Identity has two carriers (see {@link jwtSvidCarrier} and `#jwtIdentity` for the rules):
+ *  - the mTLS peer: the X.509-SVID Envoy verified in the handshake (synchronous, the hot path);
+ *  - a JWT-SVID in `x-hexr-svid` or `Authorization: Bearer`, verified against the Workload API's JWT
+ *    bundles (asynchronous; only requests that carry one pay for it).
+ * When both are present the JWT-SVID can only confirm the peer, never replace it: a bearer token can be
+ * replayed, a TLS handshake cannot, so a token must never lift a connection to another identity.
  */
 import { randomUUID } from "node:crypto";
-import { isHexrError } from "../../filters/errors.ts";
 import type { Decision, OpaInput } from "../../filters/authz/index.ts";
 import { allowListHeaders, buildInput, decisionCacheKey } from "../../filters/authz/index.ts";
-import type { CheckAttributes, Principal } from "../../filters/identity/index.ts";
-import { identityFromCheckAttributes } from "../../filters/identity/index.ts";
+import { HexrError, isHexrError } from "../../filters/errors.ts";
+import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
+import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/identity/index.ts";
 import type { AuditSink } from "./audit.ts";
 import type { CheckResponse } from "./response.ts";
 import { deniedResponse, okResponse } from "./response.ts";
@@ -18,6 +25,11 @@ import { deniedResponse, okResponse } from "./response.ts";
 const CLIENT_FORBIDDEN_PREFIX = "x-hexr-";
 const XFCC = "x-forwarded-client-cert";
 const UNKNOWN_SERVICE = "unknown";
+export const JWT_SVID_HEADER = "x-hexr-svid";
+const AUTHORIZATION = "authorization";
+const SPIFFE_PREFIX = "spiffe://";
+/** Largest JWT payload segment we decode just to classify an Authorization token (verification caps size too). */
+const MAX_CLASSIFY_PAYLOAD_CHARS = 8192;
 
 export interface PolicySource {
   current(): { engine: { evaluate(input: OpaInput): Decision }; revision: string; generation: number } | undefined;
@@ -36,6 +48,11 @@ export interface DecisionCacheLike {
   set(key: string, d: Decision): void;
 }
 
+/** Verifies a JWT-SVID to the principal it names; rejects with HexrError `jwt_svid.*` / `identity.*`. */
+export interface JwtSvidAuthenticator {
+  verify(token: string): Promise<Principal>;
+}
+
 export interface AuthzPipelineDeps {
   trustDomains: ReadonlySet<string>;
   policy: PolicySource;
@@ -43,6 +60,9 @@ export interface AuthzPipelineDeps {
   rate: RateSource;
   cache?: DecisionCacheLike;
   audit: AuditSink;
+  /** Enables JWT-SVIDs as an identity carrier. Without it, tokens are ignored (and `x-hexr-svid` stripped). */
+  jwtSvid?: JwtSvidAuthenticator;
+  /** Policy clock (time facts, rate windows). JWT expiry is checked by the authenticator's own clock. */
   now?: () => number;
 }
 
@@ -50,9 +70,68 @@ export interface CheckRequestLike {
   attributes?: CheckAttributes;
 }
 
+/** Where a JWT-SVID was found; `authorization` is only removed upstream when it carried the SVID. */
+export interface JwtSvidCarrier {
+  readonly header: typeof JWT_SVID_HEADER | typeof AUTHORIZATION;
+  readonly token: string;
+}
+
+type Identity = Principal | HexrError;
+
+/** With JWT-SVIDs enabled, a request with neither carrier (e.g. on a JWT-only listener) gets this reason. */
+const NO_IDENTITY = new HexrError(
+  "identity.no_identity",
+  "request has neither a client certificate nor a JWT-SVID (x-hexr-svid or Authorization: Bearer)",
+);
+
 function stripPath(p: string): string {
   const q = p.indexOf("?");
   return q === -1 ? p : p.slice(0, q);
+}
+
+function hasPeer(source: CheckPeer | undefined): boolean {
+  return !!(source?.certificate || source?.principal);
+}
+
+function asHexrError(e: unknown): HexrError {
+  return isHexrError(e) ? e : new HexrError("internal.error", "authorization failed");
+}
+
+/** Whether a compact JWS's payload names a SPIFFE ID as `sub` (a cheap shape test, not verification). */
+function hasSpiffeSubject(token: string): boolean {
+  const a = token.indexOf(".");
+  const b = a === -1 ? -1 : token.indexOf(".", a + 1);
+  if (b === -1 || b - a - 1 > MAX_CLASSIFY_PAYLOAD_CHARS) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(token.slice(a + 1, b), "base64url").toString("utf8")) as { sub?: unknown };
+    return typeof claims?.sub === "string" && claims.sub.startsWith(SPIFFE_PREFIX);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The JWT-SVID a request carries, if any:
+ *  - `x-hexr-svid` always carries one (it exists for nothing else);
+ *  - otherwise `Authorization: Bearer <t>` does when the connection has no peer identity (a JWT-only agent:
+ *    nothing else could identify it), or when `<t>` is a JWT whose `sub` is a SPIFFE ID. Any other bearer
+ *    token next to a client certificate is the upstream's credential (an LLM API key, say): not ours to
+ *    inspect, and forwarded untouched.
+ *
+ * @example
+ *   jwtSvidCarrier({ "x-hexr-svid": "eyJ…" }, undefined); // { header: "x-hexr-svid", token: "eyJ…" }
+ *   jwtSvidCarrier({ authorization: "Bearer sk-…" }, { certificate: "…" }); // undefined
+ */
+export function jwtSvidCarrier(
+  headers: Readonly<Record<string, string>>,
+  source: CheckPeer | undefined,
+): JwtSvidCarrier | undefined {
+  const token = bearerTokenFrom(headers);
+  if (token === undefined) return undefined;
+  const fromSvidHeader = headers[JWT_SVID_HEADER]?.trim();
+  if (fromSvidHeader) return { header: JWT_SVID_HEADER, token };
+  if (!hasPeer(source) || hasSpiffeSubject(token)) return { header: AUTHORIZATION, token };
+  return undefined;
 }
 
 export class AuthzPipeline {
@@ -64,30 +143,80 @@ export class AuthzPipeline {
     this.#now = deps.now ?? Date.now;
   }
 
-  check(req: CheckRequestLike): CheckResponse {
+  /**
+   * One Check. Synchronous unless the request carries a JWT-SVID (and JWT-SVIDs are enabled): then the
+   * result is a promise. Never throws and never rejects.
+   */
+  check(req: CheckRequestLike): CheckResponse | Promise<CheckResponse> {
     const started = performance.now();
+    const attrs = req.attributes ?? {};
+    const carrier = this.#d.jwtSvid ? jwtSvidCarrier(attrs.request?.http?.headers ?? {}, attrs.source) : undefined;
+    if (carrier === undefined) {
+      const identity = this.#d.jwtSvid && !hasPeer(attrs.source) ? NO_IDENTITY : this.#peerIdentity(attrs);
+      return this.#decide(attrs, started, identity, undefined);
+    }
+    return this.#jwtIdentity(attrs, carrier).then((identity) => this.#decide(attrs, started, identity, carrier));
+  }
+
+  /** 1a. identity from the peer certificate / Envoy's principal only, never from headers. */
+  #peerIdentity(attrs: CheckAttributes): Identity {
+    try {
+      return identityFromCheckAttributes(attrs, { trustDomains: this.#d.trustDomains });
+    } catch (e) {
+      return asHexrError(e);
+    }
+  }
+
+  /**
+   * 1b. identity from a JWT-SVID. Without a peer identity the verified token is the identity. With one, the
+   * peer must be a valid agent on its own and the token must name exactly that SPIFFE ID
+   * (`identity.jwt_peer_mismatch` otherwise). Resolves, never rejects.
+   */
+  async #jwtIdentity(attrs: CheckAttributes, carrier: JwtSvidCarrier): Promise<Identity> {
+    let fromToken: Principal;
+    try {
+      fromToken = await (this.#d.jwtSvid as JwtSvidAuthenticator).verify(carrier.token);
+    } catch (e) {
+      return asHexrError(e);
+    }
+    if (!this.#d.trustDomains.has(fromToken.trustDomain)) {
+      return new HexrError("jwt_svid.foreign_trust_domain", "sub trust domain is not in trustDomains");
+    }
+    if (!hasPeer(attrs.source)) return fromToken;
+    const peer = this.#peerIdentity(attrs);
+    if (isHexrError(peer)) return peer; // a token never rescues a connection whose own identity is bad
+    if (peer.spiffeId !== fromToken.spiffeId) {
+      return new HexrError(
+        "identity.jwt_peer_mismatch",
+        "JWT-SVID sub differs from the mTLS peer's SPIFFE ID (a token may confirm the peer, never replace it)",
+      );
+    }
+    return peer;
+  }
+
+  /** 2–5: service, rate, policy, response and audit, for an identity (or the reason there is none). */
+  #decide(attrs: CheckAttributes, started: number, identity: Identity, carrier: JwtSvidCarrier | undefined) {
     const decisionId = randomUUID();
-    const http = req.attributes?.request?.http;
+    const http = attrs.request?.http;
     const headers = http?.headers ?? {};
     const method = http?.method ?? "";
     const host = http?.host ?? "";
     const path = stripPath(http?.path ?? "");
 
-    let principal: Principal | undefined;
+    const principal = isHexrError(identity) ? undefined : identity;
     let service = UNKNOWN_SERVICE;
     let action = method.toLowerCase();
     let decision: Decision;
     let revision: string | null = null;
     let cached = false;
     try {
-      // 1. identity: only from the peer certificate / Envoy's principal, never from headers
-      principal = identityFromCheckAttributes(req.attributes ?? {}, { trustDomains: this.#d.trustDomains });
-      // 2. service and action from the catalog
+      // 2. service and action from the catalog (also for denied identities: the audit says what was tried)
       const resolved = this.#d.catalog.resolve(method, host, path);
       if (resolved) {
         service = resolved.service;
         action = resolved.action;
       }
+      if (principal === undefined) throw identity as HexrError; // 1. no identity: denied with its reason
       // 3. rate facts for the policy
       const now = this.#now();
       const calls = this.#d.rate.hit(`${principal.tenant}/${principal.agent}`, now);
@@ -122,9 +251,15 @@ export class AuthzPipeline {
       decision = { allow: false, reasons: [isHexrError(e) ? e.reason : "internal.error: authorization failed"] };
     }
 
-    const response = decision.allow
-      ? okResponse(decisionId, headersToRemove(headers))
-      : deniedResponse(decisionId, decision.reasons);
+    // 5. response: a verified JWT-SVID never travels further than this sidecar
+    let response: CheckResponse;
+    if (decision.allow) {
+      const remove = headersToRemove(headers);
+      if (carrier?.header === AUTHORIZATION) remove.push(AUTHORIZATION);
+      response = okResponse(decisionId, remove);
+    } else {
+      response = deniedResponse(decisionId, decision.reasons);
+    }
     this.#d.audit.write({
       time: new Date().toISOString(),
       decision_id: decisionId,
@@ -145,15 +280,18 @@ export class AuthzPipeline {
   }
 }
 
-/** Client-supplied `x-hexr-*` and XFCC headers, removed before the request goes upstream. */
+/**
+ * Client-supplied `x-hexr-*` (including a JWT-SVID in `x-hexr-svid`) and XFCC headers, removed before the
+ * request goes upstream. Returns a fresh array the caller may extend.
+ */
 export function headersToRemove(headers: Record<string, string>): string[] {
-  let out: string[] | undefined;
+  const out: string[] = [];
   for (const name in headers) {
     if (name.length > 7 && name.startsWith(CLIENT_FORBIDDEN_PREFIX) && name !== "x-hexr-decision-id") {
-      (out ??= []).push(name);
+      out.push(name);
     } else if (name === XFCC) {
-      (out ??= []).push(name);
+      out.push(name);
     }
   }
-  return out ?? [];
+  return out;
 }

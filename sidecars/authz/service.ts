@@ -1,14 +1,48 @@
-/** Registers envoy.service.auth.v3.Authorization/Check on a gRPC server. */
-import type * as grpc from "@grpc/grpc-js";
+/**
+ * Registers envoy.service.auth.v3.Authorization/Check on a gRPC server.
+ *
+ * The handler stays synchronous for Checks the pipeline answers synchronously (the mTLS-only hot path);
+ * only Checks that carry a JWT-SVID wait for a promise.
+ */
+import * as grpc from "@grpc/grpc-js";
 import { authorizationService } from "../envoy-protos.ts";
+import { peerSpiffeId } from "../workload-api/tls.ts";
 import type { AuthzPipeline, CheckRequestLike } from "./pipeline.ts";
 import type { CheckResponse } from "./response.ts";
 
-export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline): void {
+export interface AuthzServiceOptions {
+  /**
+   * Callers allowed on TLS connections (exact SPIFFE IDs of the Envoys that may ask for decisions). Calls
+   * over a Unix socket are not affected: there the socket's file permissions decide who may connect.
+   */
+  readonly allowedClients?: ReadonlySet<string>;
+}
+
+type CheckCall = grpc.ServerUnaryCall<CheckRequestLike, CheckResponse>;
+
+function callerRefusal(call: CheckCall, allowed: ReadonlySet<string> | undefined): grpc.ServerErrorResponse | null {
+  if (allowed === undefined) return null;
+  // TLS listeners are bound with client certificates required (rejectUnauthorized), so every TLS call has
+  // a verified peer certificate; calls without TLS came in over the Unix socket.
+  const auth = call.getAuthContext();
+  if (auth?.transportSecurityType !== "ssl") return null;
+  const id = peerSpiffeId(call);
+  if (id !== undefined && allowed.has(id)) return null;
+  // Not a policy outcome but a caller that may not ask at all; Envoy fails closed on the error.
+  return Object.assign(new Error("caller is not an allowed ext_authz client"), {
+    code: grpc.status.PERMISSION_DENIED,
+  });
+}
+
+export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline, opts: AuthzServiceOptions = {}): void {
   server.addService(authorizationService().service, {
-    Check(call: grpc.ServerUnaryCall<CheckRequestLike, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
-      // pipeline.check never throws: every outcome, including internal errors, is a CheckResponse
-      callback(null, pipeline.check(call.request));
+    Check(call: CheckCall, callback: grpc.sendUnaryData<CheckResponse>) {
+      const refused = callerRefusal(call, opts.allowedClients);
+      if (refused) return callback(refused);
+      // pipeline.check never throws and its promise never rejects: every outcome is a CheckResponse
+      const result = pipeline.check(call.request);
+      if (result instanceof Promise) result.then((r) => callback(null, r));
+      else callback(null, result);
     },
   });
 }

@@ -1,106 +1,152 @@
 /**
- * `hexr demo`: a local data plane (real Envoy, the authz sidecar, a sample upstream) and a scripted set
- * of requests as several SPIFFE identities, printed as a table.
+ * `hexr demo`: a local data plane (SPIRE server + agent, real Envoy with its SVID over SDS, the authz
+ * sidecar, a sample upstream) and a scripted set of requests as several SPIFFE identities — X.509-SVIDs
+ * and JWT-SVIDs issued by SPIRE, plus credentials SPIRE would never issue — printed as a table.
+ * `--dev-ca` runs the same script on certificates from a CA made here (no SPIRE).
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { generateKeyPair, SignJWT } from "jose";
 import { MemoryAudit } from "../authz/audit.ts";
 import type { ClientIdentity } from "../devtools/client.ts";
-import { LOCAL_TRUST_DOMAIN, startLocalDataPlane } from "../devtools/local-dataplane.ts";
+import {
+  LOCAL_TRUST_DOMAIN,
+  type LocalDataPlane,
+  type SpireDataPlane,
+  startLocalDataPlane,
+} from "../devtools/local-dataplane.ts";
+import { spireBinary } from "../devtools/spire.ts";
 import { MemoryLogger } from "../logger.ts";
 import { type Command, parseFlags } from "./command.ts";
 
-const USAGE = `Usage: hexr demo [--once] [--bundle FILE] [--real-clock]
+const USAGE = `Usage: hexr demo [--once] [--bundle FILE] [--real-clock] [--dev-ca]
 
-Starts a local data plane on loopback — real Envoy (mTLS outbound listener, ext_authz), the Hexr
-authz sidecar with the OPA-WASM policy bundle, and a sample upstream — then sends a scripted set of
-requests as several SPIFFE identities and prints identity, service, action, decision, reason, latency.
-Keeps running until Ctrl-C so you can send your own requests (the printed curl line shows how).
+Starts a local data plane on loopback — a SPIRE server and agent, real Envoy taking its X.509-SVID over
+SDS from the agent (mTLS listener, plus a listener for JWT-SVID-only agents), the Hexr authz sidecar
+(ext_authz over mTLS on its own SVID, OPA-WASM policy bundle, JWT-SVIDs checked against the agent's JWT
+bundles) and a sample upstream — then sends a scripted set of requests as several SPIFFE identities and
+prints identity, service, action, decision, reason and latency. Keeps running until Ctrl-C.
 
 Options:
       --once        exit after the table
       --bundle FILE policy bundle (default .hexr/build/bundle.tar.gz, built by 'hexr policy build')
       --real-clock  use the wall clock; by default the sidecar's clock starts at 10:30 UTC today so the
                     policy's business-hours rule allows researchers whenever you run the demo
+      --dev-ca      certificates from a throwaway CA instead of SPIRE (also used when SPIRE is not installed)
   -h, --help        this help
 `;
 
 const TD = LOCAL_TRUST_DOMAIN;
 const agent = (role: string, crew = "content-crew", tenant = "acme-corp") =>
   `spiffe://${TD}/agent/${tenant}/${crew}/${role}`;
+const RESEARCHER = agent("researcher");
+const WRITER = agent("writer");
+const EDITOR = agent("editor");
+const ANALYST = agent("researcher/worker-7", "analyst-crew");
+
+/** What a step presents to Envoy. */
+type Credential =
+  /** An X.509-SVID (SPIRE), or a dev-CA certificate with that URI SAN. */
+  | { kind: "svid"; id: string }
+  /** A JWT-SVID from the agent, sent without a client certificate (SPIRE only). */
+  | { kind: "jwt"; id: string; audience?: string; header?: "x-hexr-svid" | "authorization"; withSvid?: string }
+  /** A token the agent would never mint (SPIRE only). */
+  | { kind: "forged-jwt"; forge: "alg-none" | "foreign-trust-domain" }
+  /** A certificate SPIRE cannot issue: from a CA Envoy does not trust (SPIRE) or the dev CA (--dev-ca). */
+  | { kind: "cert"; uris: string[]; dns?: string[] }
+  | { kind: "none" };
 
 interface Step {
   who: string;
-  uris: string[];
-  dns?: string[];
+  cred: Credential;
   method: string;
   host: string;
   path: string;
   headers?: Record<string, string>;
   repeat?: number;
+  /** Which identity mode the row belongs to (default both). */
+  only?: "spire" | "dev-ca";
 }
 
+const BIGQUERY = { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries" };
+const S3_GET = { method: "GET", host: "reports.s3.amazonaws.com", path: "/2026/q1.csv" };
+
 const STEPS: Step[] = [
-  {
-    who: "researcher",
-    uris: [agent("researcher")],
-    method: "POST",
-    host: "bigquery.googleapis.com",
-    path: "/bigquery/v2/projects/acme/queries",
-  },
-  {
-    who: "researcher",
-    uris: [agent("researcher")],
-    method: "GET",
-    host: "reports.s3.amazonaws.com",
-    path: "/2026/q1.csv",
-  },
-  {
-    who: "researcher",
-    uris: [agent("researcher")],
-    method: "PUT",
-    host: "reports.s3.amazonaws.com",
-    path: "/2026/q1.csv",
-  },
-  { who: "writer", uris: [agent("writer")], method: "PUT", host: "drafts.s3.amazonaws.com", path: "/post-42.md" },
+  { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...BIGQUERY },
+  { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...S3_GET },
+  { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...S3_GET, method: "PUT" },
   {
     who: "writer",
-    uris: [agent("writer")],
-    method: "POST",
-    host: "bigquery.googleapis.com",
-    path: "/bigquery/v2/projects/acme/queries",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: "drafts.s3.amazonaws.com",
+    path: "/post-42.md",
   },
-  { who: "editor", uris: [agent("editor")], method: "GET", host: "drafts.s3.amazonaws.com", path: "/post-42.md" },
+  { who: "writer", cred: { kind: "svid", id: WRITER }, ...BIGQUERY },
+  {
+    who: "editor",
+    cred: { kind: "svid", id: EDITOR },
+    method: "GET",
+    host: "drafts.s3.amazonaws.com",
+    path: "/post-42.md",
+  },
   {
     who: "writer (spoofs x-hexr-role: researcher)",
-    uris: [agent("writer")],
-    method: "POST",
-    host: "bigquery.googleapis.com",
-    path: "/bigquery/v2/projects/acme/queries",
-    headers: { "x-hexr-role": "researcher", "x-hexr-spiffe-id": agent("researcher") },
-  },
-  {
-    who: "foreign trust domain",
-    uris: ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"],
-    method: "POST",
-    host: "bigquery.googleapis.com",
-    path: "/bigquery/v2/projects/acme/queries",
-  },
-  {
-    who: "cert without SPIFFE ID",
-    uris: [],
-    dns: ["laptop.example.com"],
-    method: "GET",
-    host: "reports.s3.amazonaws.com",
-    path: "/2026/q1.csv",
+    cred: { kind: "svid", id: WRITER },
+    ...BIGQUERY,
+    headers: { "x-hexr-role": "researcher", "x-hexr-spiffe-id": RESEARCHER },
   },
   {
     who: "analyst (sub-agent), 101 calls/min",
-    uris: [agent("researcher/worker-7", "analyst-crew")],
-    method: "GET",
-    host: "reports.s3.amazonaws.com",
+    cred: { kind: "svid", id: ANALYST },
+    ...S3_GET,
     path: "/2026/q2.csv",
     repeat: 101,
+  },
+  { who: "researcher, JWT-SVID only", cred: { kind: "jwt", id: RESEARCHER }, ...BIGQUERY, only: "spire" },
+  {
+    who: "researcher, JWT-SVID in Authorization",
+    cred: { kind: "jwt", id: RESEARCHER, header: "authorization" },
+    ...S3_GET,
+    only: "spire",
+  },
+  {
+    who: "writer cert + researcher JWT-SVID",
+    cred: { kind: "jwt", id: RESEARCHER, withSvid: WRITER },
+    ...BIGQUERY,
+    only: "spire",
+  },
+  {
+    who: "JWT-SVID for another audience",
+    cred: { kind: "jwt", id: RESEARCHER, audience: "billing-api" },
+    ...BIGQUERY,
+    only: "spire",
+  },
+  {
+    who: "forged JWT, foreign trust domain",
+    cred: { kind: "forged-jwt", forge: "foreign-trust-domain" },
+    ...BIGQUERY,
+    only: "spire",
+  },
+  { who: "forged JWT, alg: none", cred: { kind: "forged-jwt", forge: "alg-none" }, ...BIGQUERY, only: "spire" },
+  { who: "no certificate, no token", cred: { kind: "none" }, ...S3_GET, only: "spire" },
+  {
+    who: "foreign trust domain",
+    cred: { kind: "cert", uris: ["spiffe://evil.example/agent/acme-corp/content-crew/researcher"] },
+    ...BIGQUERY,
+    only: "dev-ca",
+  },
+  {
+    who: "certificate not issued by SPIRE",
+    cred: { kind: "cert", uris: [RESEARCHER] },
+    ...BIGQUERY,
+    only: "spire",
+  },
+  {
+    who: "cert without SPIFFE ID",
+    cred: { kind: "cert", uris: [], dns: ["laptop.example.com"] },
+    ...S3_GET,
+    only: "dev-ca",
   },
 ];
 
@@ -108,20 +154,112 @@ function pad(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n);
 }
 
+function b64url(v: unknown): string {
+  return Buffer.from(JSON.stringify(v)).toString("base64url");
+}
+
+/** Tokens the agent would never mint: to show each is refused with the check that failed. */
+async function forgedJwt(forge: "alg-none" | "foreign-trust-domain", audience: string): Promise<string> {
+  const exp = Math.floor(Date.now() / 1000) + 300;
+  if (forge === "alg-none") {
+    return `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: RESEARCHER, aud: [audience], exp })}.`;
+  }
+  const { privateKey } = await generateKeyPair("ES256");
+  return new SignJWT({ aud: [audience] })
+    .setProtectedHeader({ alg: "ES256", kid: "evil-key", typ: "JWT" })
+    .setSubject("spiffe://evil.example/agent/acme-corp/content-crew/researcher")
+    .setExpirationTime(exp)
+    .sign(privateKey);
+}
+
+interface Prepared {
+  id: ClientIdentity;
+  headers: Record<string, string>;
+  label: string;
+}
+
+async function prepare(dp: LocalDataPlane, step: Step, cache: Map<string, ClientIdentity>): Promise<Prepared> {
+  const c = step.cred;
+  const spire = dp.mode === "spire" ? (dp as SpireDataPlane) : undefined;
+  const cached = async (key: string, make: () => Promise<ClientIdentity>) => {
+    let id = cache.get(key);
+    if (!id) cache.set(key, (id = await make()));
+    return id;
+  };
+  const svidLabel = spire ? "X.509-SVID from SPIRE" : "dev-CA certificate";
+  switch (c.kind) {
+    case "svid":
+      return { id: await cached(c.id, () => dp.identity([c.id])), headers: {}, label: svidLabel };
+    case "jwt": {
+      if (!spire) throw new TypeError("JWT-SVID steps need SPIRE");
+      const token = await spire.jwtSvid(c.id, c.audience ?? spire.jwtAudience);
+      const headers = c.header === "authorization" ? { authorization: `Bearer ${token}` } : { "x-hexr-svid": token };
+      const id = c.withSvid ? await cached(c.withSvid, () => dp.identity([c.withSvid!])) : dp.anonymous();
+      return { id, headers, label: c.withSvid ? "X.509-SVID + JWT-SVID" : "JWT-SVID from SPIRE" };
+    }
+    case "forged-jwt":
+      return {
+        id: dp.anonymous(),
+        headers: { "x-hexr-svid": await forgedJwt(c.forge, spire?.jwtAudience ?? "hexr-authz") },
+        label: "forged JWT",
+      };
+    case "cert": {
+      const key = `cert:${[...c.uris, ...(c.dns ?? [])].join(",")}`;
+      const make = () => (spire ? spire.untrustedIdentity(c.uris, c.dns) : dp.identity(c.uris, c.dns));
+      return { id: await cached(key, make), headers: {}, label: spire ? "untrusted CA" : "dev-CA certificate" };
+    }
+    case "none":
+      return { id: dp.anonymous(), headers: {}, label: "nothing" };
+  }
+}
+
+function spireAvailable(): boolean {
+  try {
+    spireBinary("spire-server");
+    spireBinary("spire-agent");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Envoy's own certificate as its admin API reports it (SPIRE mode: the SVID it took over SDS). */
+async function envoySvid(dp: LocalDataPlane): Promise<string> {
+  type Certs = {
+    certificates?: Array<{
+      cert_chain?: Array<{
+        serial_number?: string;
+        expiration_time?: string;
+        subject_alt_names?: Array<{ uri?: string }>;
+      }>;
+    }>;
+  };
+  const certs = (await (await fetch(`${dp.envoy.adminUrl}/certs`)).json()) as Certs;
+  const leaf = certs.certificates?.[0]?.cert_chain?.[0];
+  const uri = leaf?.subject_alt_names?.find((s) => s.uri)?.uri ?? "?";
+  return `${uri} (serial ${leaf?.serial_number ?? "?"}, expires ${leaf?.expiration_time ?? "?"})`;
+}
+
 const command: Command = {
   name: "demo",
-  summary: "run a local data plane and a scripted set of requests",
+  summary: "run a local data plane on SPIRE identities and a scripted set of requests",
   usage: USAGE,
   async run(args) {
     const { values } = parseFlags(args, {
       once: { type: "boolean" },
       bundle: { type: "string" },
       "real-clock": { type: "boolean" },
+      "dev-ca": { type: "boolean" },
     });
     const bundle = path.resolve(values.bundle ?? ".hexr/build/bundle.tar.gz");
     if (!existsSync(bundle)) {
       process.stderr.write(`hexr demo: no policy bundle at ${bundle}; run 'bin/hexr policy build' (make demo does)\n`);
       return 1;
+    }
+    let mode: "spire" | "dev-ca" = values["dev-ca"] ? "dev-ca" : "spire";
+    if (mode === "spire" && !spireAvailable()) {
+      process.stdout.write("SPIRE is not installed (scripts/setup.sh builds it): using a throwaway dev CA instead.\n");
+      mode = "dev-ca";
     }
     const start = new Date();
     start.setUTCHours(10, 30, 0, 0);
@@ -129,48 +267,75 @@ const command: Command = {
     const now = values["real-clock"] ? Date.now : () => Date.now() + offset;
     const audit = new MemoryAudit();
     const logger = new MemoryLogger();
-    process.stdout.write("Starting Envoy, the Hexr authz sidecar and a sample upstream on loopback…\n");
-    const dp = await startLocalDataPlane({ bundlePath: bundle, logger, audit, now });
+    const steps = STEPS.filter((s) => s.only === undefined || s.only === mode);
+    const svidIds = [...new Set(steps.flatMap((s) => (s.cred.kind === "svid" ? [s.cred.id] : [])))];
+    const t0 = performance.now();
+    process.stdout.write(
+      mode === "spire"
+        ? "Starting SPIRE (server + agent), Envoy (SVID over SDS), the Hexr authz sidecar and a sample upstream on loopback…\n"
+        : "Starting Envoy, the Hexr authz sidecar and a sample upstream on loopback (dev CA)…\n",
+    );
+    const dp =
+      mode === "spire"
+        ? await startLocalDataPlane({ identity: "spire", bundlePath: bundle, logger, audit, now, identities: svidIds })
+        : await startLocalDataPlane({ bundlePath: bundle, logger, audit, now });
     try {
-      process.stdout.write(
-        `Envoy outbound listener https://127.0.0.1:${dp.outboundPort} (mTLS), authz sidecar ${dp.authzSocket}, policy ${dp.sidecar.store?.current()?.revision}\n` +
-          `Clock: ${values["real-clock"] ? "wall clock" : "starts at 10:30 UTC (business hours)"}\n\n`,
-      );
-      const header = `${pad("identity", 40)} ${pad("service", 13)} ${pad("action", 14)} ${pad("decision", 8)} ${pad("reason", 62)} latency`;
-      process.stdout.write(`${header}\n${"-".repeat(header.length + 4)}\n`);
-      const ids = new Map<string, ClientIdentity>();
-      for (const step of STEPS) {
-        const key = [...step.uris, ...(step.dns ?? [])].join(",");
-        let id = ids.get(key);
-        if (!id) {
-          id = await dp.identity(step.uris, step.dns);
-          ids.set(key, id);
-        }
-        let status = 0;
-        let decisionId: string | undefined;
-        let ms = 0;
-        for (let i = 0; i < (step.repeat ?? 1); i++) {
-          const t0 = performance.now();
-          const r = await dp.send(id, {
-            method: step.method,
-            host: step.host,
-            path: step.path,
-            ...(step.headers ? { headers: step.headers } : {}),
-          });
-          ms = performance.now() - t0;
-          status = r.status;
-          decisionId =
-            (r.headers["x-hexr-decision-id"] as string | undefined) ??
-            (dp.upstream.seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined);
-        }
-        const rec = audit.records.find((a) => a.decision_id === decisionId);
-        const decision = status === 200 ? "allow" : status === 403 ? "deny" : String(status);
+      const policy = dp.sidecar.store?.current()?.revision;
+      if (dp.mode === "spire") {
+        const s = dp as SpireDataPlane;
         process.stdout.write(
-          `${pad(step.who, 40)} ${pad(rec?.service ?? "-", 13)} ${pad(rec?.action ?? step.method, 14)} ${pad(decision, 8)} ${pad(rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""), 62)} ${ms.toFixed(2)} ms\n`,
+          `Up in ${((performance.now() - t0) / 1000).toFixed(1)} s. SPIRE agent ${s.spire.agentSocket}\n` +
+            `Envoy SVID over SDS: ${await envoySvid(dp)}\n` +
+            `Envoy https://127.0.0.1:${dp.outboundPort} (mTLS, X.509-SVIDs), https://127.0.0.1:${s.jwtPort} (JWT-SVID only)\n` +
+            `authz sidecar ${dp.authzAddress} (mTLS as ${s.authzId}), policy ${policy}\n`,
+        );
+      } else {
+        process.stdout.write(
+          `Envoy outbound listener https://127.0.0.1:${dp.outboundPort} (mTLS), authz sidecar ${dp.authzAddress}, policy ${policy}\n`,
         );
       }
       process.stdout.write(
-        `\n${audit.records.length} decisions audited; the upstream received ${dp.upstream.seen.length} requests (only allowed ones).\n`,
+        `Clock: ${values["real-clock"] ? "wall clock" : "starts at 10:30 UTC (business hours)"}\n\n`,
+      );
+      const header = `${pad("identity", 38)} ${pad("presents", 22)} ${pad("service", 11)} ${pad("action", 10)} ${pad("decision", 8)} ${pad("reason", 58)} latency`;
+      process.stdout.write(`${header}\n${"-".repeat(header.length + 4)}\n`);
+      const ids = new Map<string, ClientIdentity>();
+      for (const step of steps) {
+        const { id, headers, label } = await prepare(dp, step, ids);
+        let status = 0;
+        let failure: string | undefined;
+        let decisionId: string | undefined;
+        let ms = 0;
+        for (let i = 0; i < (step.repeat ?? 1); i++) {
+          const t = performance.now();
+          try {
+            const r = await dp.send(id, {
+              method: step.method,
+              host: step.host,
+              path: step.path,
+              headers: { ...step.headers, ...headers },
+            });
+            status = r.status;
+            decisionId =
+              (r.headers["x-hexr-decision-id"] as string | undefined) ??
+              (dp.upstream.seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined);
+          } catch (e) {
+            const err = e as NodeJS.ErrnoException & { reason?: string };
+            failure = `refused at TLS: ${err.reason ?? err.code ?? err.message}`;
+          }
+          ms = performance.now() - t;
+        }
+        const rec = audit.records.find((a) => a.decision_id === decisionId);
+        const decision = failure ? "refused" : status === 200 ? "allow" : status === 403 ? "deny" : String(status);
+        const reason = failure ?? (rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""));
+        process.stdout.write(
+          `${pad(step.who, 38)} ${pad(label, 22)} ${pad(failure ? "-" : (rec?.service ?? "-"), 11)} ${pad(failure ? "-" : (rec?.action ?? step.method), 10)} ${pad(decision, 8)} ${pad(reason, 58)} ${ms.toFixed(2)} ms\n`,
+        );
+      }
+      const tokens = audit.records.length;
+      process.stdout.write(
+        `\n${tokens} decisions audited; the upstream received ${dp.upstream.seen.length} requests (only allowed ones, ` +
+          "JWT-SVIDs and x-hexr-* headers removed).\n",
       );
       if (values.once) return 0;
       process.stdout.write("\nThe data plane keeps running; Ctrl-C to stop.\n");

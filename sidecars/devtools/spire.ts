@@ -132,6 +132,12 @@ export interface SpireHarness {
   waitForEntry(spiffeId: string, opts?: { timeoutMs?: number; as?: WorkloadProcess }): Promise<void>;
   /** SPIFFE IDs the agent issues to a process run as `as` (waits until `want` is among them, if given). */
   fetchSpiffeIdsAs(as: WorkloadProcess, opts?: { want?: string; timeoutMs?: number }): Promise<string[]>;
+  /**
+   * Runs Node with `nodeArgs` as a workload process `as` (its uid/gid/executable decide which entries match),
+   * cwd = the harness dir. Resolves with its stdout on exit 0; rejects with the tail of its stderr otherwise,
+   * or when it runs longer than `timeoutMs` (default {@link DEFAULT_ENTRY_TIMEOUT_MS}).
+   */
+  runAs(as: WorkloadProcess, nodeArgs: readonly string[], opts?: { timeoutMs?: number }): Promise<string>;
   /** A hard link (or copy) of this process's Node binary at `<dir>/bin/<name>`: a distinct `unix:path`. */
   nodeExecutable(name?: string): string;
   /** Stops the agent (SIGTERM, then SIGKILL after a grace period). The data dir is kept. */
@@ -594,8 +600,6 @@ class LocalSpire implements SpireHarness {
 
   async fetchSpiffeIdsAs(as: WorkloadProcess, opts: { want?: string; timeoutMs?: number } = {}): Promise<string[]> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
-    const foreign = as.uid !== undefined && as.uid !== process.getuid?.();
-    const exe = as.execPath ?? (foreign ? this.nodeExecutable() : process.execPath);
     const clientUrl = pathToFileURL(path.join(import.meta.dirname, "..", "workload-api", "client.ts")).href;
     const args = [
       "--no-warnings",
@@ -607,9 +611,18 @@ class LocalSpire implements SpireHarness {
       opts.want ?? "",
       String(timeoutMs),
     ];
+    // the child gives up on its own at timeoutMs; the extra second lets it say why before we kill it
+    const stdout = await this.runAs(as, args, { timeoutMs: timeoutMs + 1_000 });
+    return (JSON.parse(stdout) as { ids: string[] }).ids;
+  }
+
+  runAs(as: WorkloadProcess, nodeArgs: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_ENTRY_TIMEOUT_MS;
+    const foreign = as.uid !== undefined && as.uid !== process.getuid?.();
+    const exe = as.execPath ?? (foreign ? this.nodeExecutable() : process.execPath);
     const gid = as.gid ?? as.uid;
-    const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(exe, args, {
+    return new Promise<string>((resolve, reject) => {
+      const child = spawn(exe, nodeArgs, {
         cwd: this.dir,
         stdio: ["ignore", "pipe", "pipe"],
         ...(as.uid !== undefined ? { uid: as.uid } : {}),
@@ -617,16 +630,24 @@ class LocalSpire implements SpireHarness {
       });
       let out = "";
       let err = "";
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill("SIGKILL");
+      }, timeoutMs);
       child.stdout.on("data", (b: Buffer) => (out += b));
       child.stderr.on("data", (b: Buffer) => (err += b));
-      child.once("error", reject);
+      child.once("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
       child.once("close", (code) => {
+        clearTimeout(timer);
         if (code === 0) return resolve(out);
-        const why = (err || out).trim().slice(-2000);
+        const why = timedOut ? `killed after ${timeoutMs} ms` : (err || out).trim().slice(-2000);
         reject(new HexrError("internal.spire", `workload process ${JSON.stringify(as)} failed (exit ${code}): ${why}`));
       });
     });
-    return (JSON.parse(stdout) as { ids: string[] }).ids;
   }
 
   nodeExecutable(name = "node"): string {

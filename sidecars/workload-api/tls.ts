@@ -186,14 +186,24 @@ export function createSvidServerCredentials(
   source: SvidSource,
   opts: SvidServerCredentialsOptions = {},
 ): grpc.ServerCredentials {
-  const provider = new SvidCertificateProvider(source, opts);
+  return svidServerCredentials(new SvidCertificateProvider(source, opts), opts.requireClientCertificate ?? true);
+}
+
+/**
+ * Server credentials from a provider the caller keeps, e.g. to report `provider.svid` / `rotations` in
+ * health output or tests.
+ *
+ * @example
+ *   const provider = new SvidCertificateProvider(wl, { spiffeId: "spiffe://hexr.cloud/hexr/authz" });
+ *   server.bindAsync("0.0.0.0:9191", svidServerCredentials(provider), cb);
+ */
+export function svidServerCredentials(
+  provider: SvidCertificateProvider,
+  requireClientCertificate = true,
+): grpc.ServerCredentials {
   // grpc-js 1.14 passes the two provider arguments to its constructor in swapped order; handing the same
   // provider in both places makes that harmless.
-  return grpc.experimental.createCertificateProviderServerCredentials(
-    provider,
-    provider,
-    opts.requireClientCertificate ?? true,
-  );
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, requireClientCertificate);
 }
 
 export interface SvidChannelCredentialsOptions extends SvidTlsOptions {

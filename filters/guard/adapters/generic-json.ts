@@ -9,7 +9,6 @@
 import { HexrError } from "../../errors.ts";
 import { type GuardAdapter, isRecord, type JsonPath, pushTextParts, rootObject, setAtPath, slot, type TextSlot } from "./types.ts";
 
-type Step = string | number | "*";
 const WILDCARD = Symbol("wildcard");
 type CompiledStep = string | number | typeof WILDCARD;
 
@@ -88,5 +87,3 @@ export function createGenericAdapter(config: GenericAdapterConfig): GuardAdapter
     },
   };
 }
-
-export type { Step };

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { RateCounter, ServiceCatalog, DEFAULT_CATALOG } from "../../../filters/authz/index.ts";
 import type { Decision, OpaInput } from "../../../filters/authz/index.ts";
 import { MemoryAudit } from "../../../sidecars/authz/audit.ts";
-import { AuthzPipeline, headersToRemove, type PolicySource } from "../../../sidecars/authz/pipeline.ts";
+import {
+  AuthzPipeline,
+  type CheckRequestLike,
+  headersToRemove,
+  type PolicySource,
+} from "../../../sidecars/authz/pipeline.ts";
+import type { CheckResponse } from "../../../sidecars/authz/response.ts";
 import { makeCa, makeLeaf } from "../../helpers/certs.ts";
 
 const TD = "hexr.cloud";
@@ -20,6 +26,13 @@ function pipelineWith(policy: PolicySource, audit = new MemoryAudit()) {
       now: () => Date.parse("2026-01-15T10:30:00Z"),
     }),
   };
+}
+
+/** The mTLS-only path must answer synchronously (no promise, no microtask). */
+function checkNow(p: AuthzPipeline, request: CheckRequestLike): CheckResponse {
+  const r = p.check(request);
+  if (r instanceof Promise) throw new Error("expected a synchronous CheckResponse");
+  return r;
 }
 
 function engineOf(fn: (input: OpaInput) => Decision): PolicySource {
@@ -44,7 +57,7 @@ describe("AuthzPipeline", () => {
   it("allows with the decision id toward the upstream and builds the DESIGN.md input", () => {
     let seen: OpaInput | undefined;
     const { p, audit } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
-    const r = p.check(req({ "content-type": "application/json", authorization: "Bearer secret-token" }));
+    const r = checkNow(p, req({ "content-type": "application/json", authorization: "Bearer secret-token" }));
     expect(r.status.code).toBe(0);
     const id = r.ok_response!.headers[0]!.header;
     expect(id.key).toBe("x-hexr-decision-id");
@@ -66,7 +79,7 @@ describe("AuthzPipeline", () => {
 
   it("denies with a 403 JSON body listing the policy's reasons", () => {
     const { p } = pipelineWith(engineOf(() => ({ allow: false, reasons: ["role writer may not use gcp_bigquery"] })));
-    const r = p.check(req());
+    const r = checkNow(p, req());
     expect(r.status.code).toBe(7);
     expect(r.denied_response!.status.code).toBe(403);
     const body = JSON.parse(r.denied_response!.body);
@@ -78,7 +91,7 @@ describe("AuthzPipeline", () => {
 
   it("fails closed when no policy has loaded", () => {
     const { p } = pipelineWith({ current: () => undefined });
-    const r = p.check(req());
+    const r = checkNow(p, req());
     expect(r.denied_response!.status.code).toBe(403);
     expect(JSON.parse(r.denied_response!.body).reasons[0]).toMatch(/^policy\.unavailable/);
   });
@@ -89,7 +102,7 @@ describe("AuthzPipeline", () => {
         throw new Error("boom: secret-ish internals");
       }),
     );
-    const r = p.check(req());
+    const r = checkNow(p, req());
     expect(r.denied_response!.status.code).toBe(403);
     expect(r.denied_response!.body).not.toContain("secret-ish");
     expect(JSON.parse(r.denied_response!.body).reasons).toEqual(["internal.error: authorization failed"]);
@@ -102,7 +115,7 @@ describe("AuthzPipeline", () => {
   ])("%s → 403 with an identity reason, policy never consulted", (_n, request) => {
     let called = false;
     const { p } = pipelineWith(engineOf(() => ((called = true), { allow: true, reasons: [] })));
-    const r = p.check(request);
+    const r = checkNow(p, request);
     expect(r.denied_response!.status.code).toBe(403);
     expect(JSON.parse(r.denied_response!.body).reasons[0]).toMatch(/^identity\./);
     expect(called).toBe(false);
@@ -111,7 +124,7 @@ describe("AuthzPipeline", () => {
   it("identity comes from the peer certificate, never from headers", () => {
     let seen: OpaInput | undefined;
     const { p } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
-    p.check(req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }));
+    checkNow(p, req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }));
     expect(seen!.role).toBe("researcher");
     expect(seen!.request.headers).toEqual({});
   });

@@ -1,0 +1,172 @@
+/**
+ * The scenarios, with the ids the issue fixes, and the request each one sends. Every Envoy scenario sends
+ * the same request through an Envoy rendered from the same options; only the filters behind it differ, so
+ * "added latency" (scenario − its baseline) is the cost of those filters.
+ *
+ * Baselines: `envoy` for everything that calls the echo upstream; the guard scenarios call an
+ * OpenAI-compatible upstream, so each has its own Envoy-only baseline (`envoy-llm-*`, run only when the
+ * guard scenarios run) sending the identical request to the identical upstream.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+
+export const SCENARIO_IDS = [
+  "direct",
+  "envoy",
+  "hexr-authz-allow",
+  "hexr-authz-rbac",
+  "opa-envoy-rbac",
+  "hexr-proc-headers",
+  "hexr-guard-1k",
+  "hexr-guard-16k",
+  "hexr-guard-stream",
+] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+export type BaselineId = "envoy-llm-1k" | "envoy-llm-16k" | "envoy-llm-stream";
+
+/** Which processes serve a scenario: an Envoy (or none) and the gRPC server behind it (or none). */
+export type StackId = "direct" | "envoy" | "hexr-authz-allow" | "hexr-authz-rbac" | "opa-envoy-rbac" | "hexr-proc" | "hexr-guard";
+export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream";
+
+export interface Scenario {
+  id: ScenarioId | BaselineId;
+  summary: string;
+  stack: StackId;
+  request: RequestKind;
+  /** Subtracted to get added latency. */
+  baseline?: ScenarioId | BaselineId;
+  /** Needs the guard processor (sidecars/extproc router). */
+  needsGuard?: boolean;
+  /** A helper baseline, not one of the issue's scenarios. */
+  helper?: boolean;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { id: "direct", summary: "client → upstream", stack: "direct", request: "s3-put" },
+  { id: "envoy", summary: "through Envoy (mTLS), no external filters", stack: "envoy", request: "s3-put" },
+  {
+    id: "hexr-authz-allow",
+    summary: "Envoy + Hexr ext_authz, allow-all policy",
+    stack: "hexr-authz-allow",
+    request: "s3-put",
+    baseline: "envoy",
+  },
+  {
+    id: "hexr-authz-rbac",
+    summary: "Envoy + Hexr ext_authz, seed role policy, identity from the client certificate",
+    stack: "hexr-authz-rbac",
+    request: "s3-put",
+    baseline: "envoy",
+  },
+  {
+    id: "opa-envoy-rbac",
+    summary: "Envoy + opa-envoy-plugin (reference), same decisions",
+    stack: "opa-envoy-rbac",
+    request: "s3-put",
+    baseline: "envoy",
+  },
+  {
+    id: "hexr-proc-headers",
+    summary: "Envoy + Hexr ext_proc, header-only",
+    stack: "hexr-proc",
+    request: "s3-put",
+    baseline: "envoy",
+  },
+  {
+    id: "envoy-llm-1k",
+    summary: "baseline for hexr-guard-1k: Envoy only, same request and upstream",
+    stack: "envoy",
+    request: "chat-1k",
+    needsGuard: true,
+    helper: true,
+  },
+  {
+    id: "hexr-guard-1k",
+    summary: "Envoy + ext_proc guard scanning a 1 KiB request body",
+    stack: "hexr-guard",
+    request: "chat-1k",
+    baseline: "envoy-llm-1k",
+    needsGuard: true,
+  },
+  {
+    id: "envoy-llm-16k",
+    summary: "baseline for hexr-guard-16k",
+    stack: "envoy",
+    request: "chat-16k",
+    needsGuard: true,
+    helper: true,
+  },
+  {
+    id: "hexr-guard-16k",
+    summary: "Envoy + ext_proc guard scanning a 16 KiB request body",
+    stack: "hexr-guard",
+    request: "chat-16k",
+    baseline: "envoy-llm-16k",
+    needsGuard: true,
+  },
+  {
+    id: "envoy-llm-stream",
+    summary: "baseline for hexr-guard-stream",
+    stack: "envoy",
+    request: "chat-stream",
+    needsGuard: true,
+    helper: true,
+  },
+  {
+    id: "hexr-guard-stream",
+    summary: "Envoy + ext_proc guard scanning a streamed SSE response",
+    stack: "hexr-guard",
+    request: "chat-stream",
+    baseline: "envoy-llm-stream",
+    needsGuard: true,
+  },
+];
+
+/** Hosts Envoy routes (and its serving certificate names). The echo upstream takes all but OpenAI. */
+export const ECHO_HOSTS = ["s3.amazonaws.com", "*.s3.amazonaws.com", "bigquery.googleapis.com", "api.anthropic.com"];
+export const LLM_HOST = "api.openai.com";
+export const CERT_HOSTS = ["s3.amazonaws.com", "bigquery.googleapis.com", "api.anthropic.com", LLM_HOST, "example.com"];
+
+export const S3_PATH = "/bench-bucket/reports/object.txt";
+export const CHAT_PATH = "/v1/chat/completions";
+
+const PROSE =
+  "Summarize the attached quarterly notes for the planning meeting. Revenue grew in every region, " +
+  "support tickets fell after the onboarding changes, and the infrastructure budget stayed on plan. " +
+  "List the three largest risks for next quarter and one mitigation for each. ";
+
+/** An OpenAI chat request of about `bytes` bytes of benign prose (nothing a scanner should flag). */
+export function chatBody(bytes: number, stream: boolean): string {
+  const frame = (content: string) =>
+    JSON.stringify({
+      model: "gpt-4o-mini",
+      stream,
+      messages: [
+        { role: "system", content: "You are a concise analyst." },
+        { role: "user", content },
+      ],
+    });
+  const overhead = frame("").length;
+  let content = "";
+  while (content.length + overhead < bytes) content += PROSE;
+  return frame(content.slice(0, Math.max(0, bytes - overhead)));
+}
+
+export interface RequestFiles {
+  chat1k: string;
+  chat16k: string;
+  chatStream: string;
+}
+
+export function writeRequestBodies(dir: string): RequestFiles {
+  const write = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  return {
+    chat1k: write("chat-1k.json", chatBody(1024, false)),
+    chat16k: write("chat-16k.json", chatBody(16 * 1024, false)),
+    chatStream: write("chat-stream.json", chatBody(512, true)),
+  };
+}

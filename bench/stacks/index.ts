@@ -1,0 +1,167 @@
+/**
+ * Starts every process the selected scenarios need, once, so the measurement loop can interleave
+ * scenarios without restarts: upstreams, the gRPC servers (ours and the reference), and one Envoy per
+ * stack. Idle stacks cost memory, not CPU, and they are the same for every scenario.
+ */
+import type { UpstreamOptions } from "../../envoy-config/index.ts";
+import type { LoadTarget } from "../load.ts";
+import {
+  CHAT_PATH,
+  ECHO_HOSTS,
+  LLM_HOST,
+  type RequestFiles,
+  type RequestKind,
+  S3_PATH,
+  type StackId,
+} from "../scenarios.ts";
+import { type BenchEnvoy, startBenchEnvoy } from "./envoy.ts";
+import type { BenchPki } from "./pki.ts";
+import {
+  type GrpcServer,
+  type Server,
+  startExtProcServer,
+  startFortioUpstream,
+  startHexrSidecar,
+  startLlmUpstream,
+  startOpaEnvoy,
+  type UpstreamServer,
+} from "./servers.ts";
+import { TRUST_DOMAIN } from "./pki.ts";
+
+export interface StackContext {
+  dir: string;
+  pki: BenchPki;
+  fortio: string;
+  opaEnvoy: string;
+  bundles: { allowAll: string; rbac: string };
+  referencePolicy: string;
+  referencePath: string;
+  bodies: RequestFiles;
+  envoyConcurrency: number;
+  /** NODE_OPTIONS for our Node servers (profiling). */
+  nodeOptions?: string;
+  /** Called as each process comes up (progress display). */
+  onStart?: (what: string) => void;
+}
+
+export interface Stack {
+  id: StackId;
+  envoy?: BenchEnvoy;
+  /** The ext_authz / ext_proc process whose CPU and memory are reported. */
+  server?: Server;
+  target(kind: RequestKind): LoadTarget;
+}
+
+export interface RunningStacks {
+  stacks: Map<StackId, Stack>;
+  stop(): Promise<void>;
+}
+
+function envoyTarget(pki: BenchPki, port: number, bodies: RequestFiles, kind: RequestKind): LoadTarget {
+  const tls = { cert: pki.clients.writer.cert, key: pki.clients.writer.key, ca: pki.caFile };
+  if (kind === "s3-put") {
+    return { url: `https://s3.amazonaws.com:${port}${S3_PATH}`, method: "PUT", resolve: "127.0.0.1", tls };
+  }
+  const file = kind === "chat-1k" ? bodies.chat1k : kind === "chat-16k" ? bodies.chat16k : bodies.chatStream;
+  return {
+    url: `https://${LLM_HOST}:${port}${CHAT_PATH}`,
+    method: "POST",
+    resolve: "127.0.0.1",
+    tls,
+    body: { file, contentType: "application/json" },
+  };
+}
+
+export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContext): Promise<RunningStacks> {
+  const processes: Array<{ stop(): Promise<void> }> = [];
+  const stacks = new Map<StackId, Stack>();
+  const note = (what: string) => ctx.onStart?.(what);
+  const stop = async () => {
+    // Envoys first (they hold connections to the servers), then servers and upstreams
+    for (const p of processes.reverse()) await p.stop().catch(() => undefined);
+  };
+  try {
+    note("fortio echo upstream");
+    const echo: UpstreamServer = await startFortioUpstream(ctx.fortio);
+    processes.push(echo);
+    let llm: UpstreamServer | undefined;
+    if (needed.has("hexr-guard")) {
+      note("OpenAI-compatible upstream");
+      llm = await startLlmUpstream();
+      processes.push(llm);
+    }
+    const upstreams = (guardRoute: boolean): UpstreamOptions[] => [
+      { name: "echo", domains: ECHO_HOSTS, address: "127.0.0.1", port: echo.port },
+      {
+        name: "llm",
+        domains: [LLM_HOST],
+        address: "127.0.0.1",
+        // without the guard upstream, OpenAI requests (parity checks only) go to the echo server
+        port: llm?.port ?? echo.port,
+        ...(guardRoute ? { extProc: { requestBody: "BUFFERED" as const, responseBody: "STREAMED" as const } } : {}),
+      },
+    ];
+    const envoyFor = async (id: StackId, authz?: GrpcServer, extProc?: GrpcServer, guardRoute = false) => {
+      note(`envoy for ${id}`);
+      const e = await startBenchEnvoy({
+        pki: ctx.pki,
+        upstreams: upstreams(guardRoute),
+        ...(authz ? { authz: { socket: authz.socket } } : {}),
+        ...(extProc ? { extProc: { socket: extProc.socket } } : {}),
+        concurrency: ctx.envoyConcurrency,
+      });
+      processes.push(e);
+      return e;
+    };
+    const add = (id: StackId, envoy?: BenchEnvoy, server?: Server) => {
+      stacks.set(id, {
+        id,
+        ...(envoy ? { envoy } : {}),
+        ...(server ? { server } : {}),
+        target: (kind) =>
+          envoy
+            ? envoyTarget(ctx.pki, envoy.port, ctx.bodies, kind)
+            : { url: `http://127.0.0.1:${echo.port}${S3_PATH}`, method: "PUT" },
+      });
+    };
+
+    if (needed.has("direct")) add("direct");
+    if (needed.has("envoy")) add("envoy", await envoyFor("envoy"));
+    const sidecar = async (id: StackId, bundle: string) => {
+      note(`hexr sidecar (${id})`);
+      const s = await startHexrSidecar({
+        dir: ctx.dir,
+        name: id,
+        bundle,
+        trustDomain: TRUST_DOMAIN,
+        ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+      });
+      processes.push(s);
+      add(id, await envoyFor(id, s), s);
+    };
+    if (needed.has("hexr-authz-allow")) await sidecar("hexr-authz-allow", ctx.bundles.allowAll);
+    if (needed.has("hexr-authz-rbac")) await sidecar("hexr-authz-rbac", ctx.bundles.rbac);
+    if (needed.has("opa-envoy-rbac")) {
+      note("opa-envoy-plugin");
+      const s = await startOpaEnvoy(ctx.opaEnvoy, ctx.dir, "opa-envoy-rbac", ctx.referencePolicy, ctx.referencePath);
+      processes.push(s);
+      add("opa-envoy-rbac", await envoyFor("opa-envoy-rbac", s), s);
+    }
+    if (needed.has("hexr-proc")) {
+      note("hexr ext_proc (header-only)");
+      const s = await startExtProcServer(ctx.dir, "hexr-proc", "headers", ctx.nodeOptions);
+      processes.push(s);
+      add("hexr-proc", await envoyFor("hexr-proc", undefined, s), s);
+    }
+    if (needed.has("hexr-guard")) {
+      note("hexr ext_proc (guard)");
+      const s = await startExtProcServer(ctx.dir, "hexr-guard", "guard", ctx.nodeOptions);
+      processes.push(s);
+      add("hexr-guard", await envoyFor("hexr-guard", undefined, s, true), s);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { stacks, stop };
+}

@@ -1,0 +1,175 @@
+/**
+ * The processes behind Envoy, each started on its own so its CPU and memory can be read from /proc:
+ * the upstreams (fortio's echo server; an OpenAI-compatible server for the guard scenarios), our sidecar
+ * (`bin/hexr sidecar --config`, exactly as deployed), our ext_proc server, and the reference
+ * (`opa-envoy-plugin run --server` with its `envoy_ext_authz_grpc` plugin).
+ */
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Child, GiveUp, poll, startChild } from "./process.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const HEXR_BIN = path.join(REPO_ROOT, "bin", "hexr");
+const NODE_FLAGS = ["--disable-warning=ExperimentalWarning"];
+
+export interface Server {
+  name: string;
+  child: Child;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface UpstreamServer extends Server {
+  port: number;
+}
+
+export interface GrpcServer extends Server {
+  socket: string;
+}
+
+function server<T extends object>(child: Child, extra: T): Server & T {
+  return { name: child.name, child, pid: child.pid, stop: () => child.stop(), ...extra };
+}
+
+/** fortio's HTTP echo server: answers any method and path with 200 and an empty body. */
+export async function startFortioUpstream(fortio: string): Promise<UpstreamServer> {
+  const child = startChild("fortio-upstream", fortio, [
+    "server",
+    "-http-port",
+    "127.0.0.1:0",
+    "-grpc-port",
+    "disabled",
+    "-redirect-port",
+    "disabled",
+    "-tcp-port",
+    "disabled",
+    "-udp-port",
+    "disabled",
+    "-ui-path",
+    "",
+    "-loglevel",
+    "Info",
+    "-logger-json=true",
+  ]);
+  const m = await child.waitForOutput(/http-echo server listening on tcp 127\.0\.0\.1:(\d+)/);
+  return server(child, { port: Number(m[1]) });
+}
+
+/** OpenAI-compatible upstream for the guard scenarios (bench/servers/llm-upstream.ts). */
+export async function startLlmUpstream(): Promise<UpstreamServer> {
+  const script = path.join(REPO_ROOT, "bench", "servers", "llm-upstream.ts");
+  const child = startChild("llm-upstream", process.execPath, [...NODE_FLAGS, script]);
+  const m = await child.waitForOutput(/listening (\d+)/);
+  return server(child, { port: Number(m[1]) });
+}
+
+export interface SidecarOptions {
+  dir: string;
+  name: string;
+  bundle: string;
+  trustDomain: string;
+  /** Extra NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=…`). */
+  nodeOptions?: string;
+}
+
+/**
+ * Our ext_authz sidecar as deployed: `bin/hexr sidecar --config`, listening on a Unix socket, audit lines
+ * written (to /dev/null: the cost of building and serializing them stays in the measurement).
+ */
+export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
+  const socket = path.join(o.dir, `${o.name}.sock`);
+  const config = path.join(o.dir, `${o.name}.yaml`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      trust_domains: [o.trustDomain],
+      authz: { listen: { socket }, bundle: o.bundle },
+      audit: { path: "/dev/null" },
+      log: { level: "info" },
+      drain_timeout_ms: 1000,
+    }),
+  );
+  const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
+  const child = startChild(o.name, HEXR_BIN, ["sidecar", "--config", config], { env });
+  await child.waitForOutput(/"event":"sidecar_started"/);
+  return server(child, { socket });
+}
+
+/** Our ext_proc stream loop in its own process (bench/servers/extproc-server.ts). */
+export async function startExtProcServer(
+  dir: string,
+  name: string,
+  mode: "headers" | "guard",
+  nodeOptions?: string,
+): Promise<GrpcServer> {
+  const socket = path.join(dir, `${name}.sock`);
+  const script = path.join(REPO_ROOT, "bench", "servers", "extproc-server.ts");
+  const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+  const child = startChild(name, process.execPath, [...NODE_FLAGS, script, "--socket", socket, "--mode", mode], {
+    env,
+  });
+  await child.waitForOutput(/^ready$/m);
+  return server(child, { socket });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/**
+ * opa-envoy-plugin as the ext_authz gRPC server on a Unix socket, with the policy in `policyFile`
+ * evaluated at `path`. Decision logs are off (the default without a `decision_logs` service), as is
+ * telemetry. Ready when OPA's `/health?plugins` says every plugin is up.
+ */
+export async function startOpaEnvoy(
+  bin: string,
+  dir: string,
+  name: string,
+  policyFile: string,
+  decisionPath: string,
+): Promise<GrpcServer> {
+  const socket = path.join(dir, `${name}.sock`);
+  const config = path.join(dir, `${name}.yaml`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      plugins: {
+        envoy_ext_authz_grpc: {
+          addr: `unix://${socket}`,
+          path: decisionPath,
+          "dry-run": false,
+          "enable-reflection": false,
+        },
+      },
+    }),
+  );
+  // OPA's own HTTP API is needed only for the health check; the port race with freePort is harmless here.
+  const httpAddr = `127.0.0.1:${await freePort()}`;
+  const child = startChild(name, bin, [
+    "run",
+    "--server",
+    "--addr",
+    httpAddr,
+    "--config-file",
+    config,
+    "--disable-telemetry",
+    "--log-level",
+    "error",
+    policyFile,
+  ]);
+  await poll(`${name} health`, async () => {
+    if (child.exited()) throw new GiveUp(`${name} exited:\n${child.output()}`);
+    const r = await fetch(`http://${httpAddr}/health?plugins`);
+    return r.status === 200 ? true : undefined;
+  });
+  return server(child, { socket });
+}

@@ -1,0 +1,231 @@
+/**
+ * Per-position secret detectors. Each is called by the secrets scanner at a trigger (a prefix or
+ * context keyword found by the one RE2 prefilter pass), reads its token by hand with a character
+ * class and length bounds, applies an entropy floor to the random part, and skips documented example
+ * values and placeholders. Tokens are case-sensitive, so all of this runs on the ORIGINAL text.
+ */
+import type { Finding } from "./types.ts";
+import { entropy, isAsciiAlnum, isBase64Char, isDigit, isHex, looksPlaceholder, spanWhile } from "./text-util.ts";
+import { jwtHeaderHasAlg } from "./secrets-formats.ts";
+
+/** Documented example values (AWS, Azure emulator, GitHub docs, jwt.io). Exact tokens; never findings. */
+const ALLOW = new Set([
+  "AKIAIOSFODNN7EXAMPLE",
+  "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+  "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+  "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+]);
+
+export const alnum = isAsciiAlnum;
+const upperAlnum = (u: number): boolean => isDigit(u) || (u >= 0x41 && u <= 0x5a);
+export const alnumDash = (u: number): boolean => alnum(u) || u === 0x2d || u === 0x5f;
+const alnumUnderscore = (u: number): boolean => alnum(u) || u === 0x5f;
+const alnumDashDot = (u: number): boolean => alnumDash(u) || u === 0x2e;
+const lowerHex = (u: number): boolean => isDigit(u) || (u >= 0x61 && u <= 0x66);
+const b64 = (u: number): boolean => alnum(u) || u === 0x2b || u === 0x2f;
+const b64Pad = (u: number): boolean => b64(u) || u === 0x3d;
+
+export interface PrefixRule {
+  readonly prefix: string;
+  readonly subtype: string;
+  readonly body: (u: number) => boolean;
+  readonly min: number;
+  readonly max: number;
+  readonly score: number;
+  /** Bits/char floor for the body. */
+  readonly entropy: number;
+}
+
+export const PREFIX_RULES: readonly PrefixRule[] = [
+  { prefix: "AKIA", subtype: "aws_access_key_id", body: upperAlnum, min: 16, max: 16, score: 0.9, entropy: 2.5 },
+  { prefix: "ASIA", subtype: "aws_access_key_id", body: upperAlnum, min: 16, max: 16, score: 0.9, entropy: 2.5 },
+  { prefix: "AIza", subtype: "gcp_api_key", body: alnumDash, min: 35, max: 35, score: 0.9, entropy: 3.2 },
+  { prefix: "ghp_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "gho_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "ghu_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "ghs_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "ghr_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "github_pat_", subtype: "github_token", body: alnumUnderscore, min: 50, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "glpat-", subtype: "gitlab_token", body: alnumDashDot, min: 20, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "npm_", subtype: "npm_token", body: alnum, min: 36, max: 36, score: 0.9, entropy: 3.5 },
+  { prefix: "xoxb-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "xoxp-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "xoxa-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "xoxr-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "xoxs-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "xapp-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
+  { prefix: "sk_live_", subtype: "stripe_key", body: alnum, min: 20, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "rk_live_", subtype: "stripe_key", body: alnum, min: 20, max: 255, score: 0.95, entropy: 3.5 },
+  { prefix: "sk_test_", subtype: "stripe_test_key", body: alnum, min: 20, max: 255, score: 0.4, entropy: 3.5 },
+  { prefix: "SK", subtype: "twilio_api_key", body: lowerHex, min: 32, max: 32, score: 0.8, entropy: 3.0 },
+  { prefix: "hooks.slack.com/services/", subtype: "slack_webhook", body: (u) => alnum(u) || u === 0x2f || u === 0x5f, min: 20, max: 255, score: 0.9, entropy: 3.0 },
+];
+
+export function pushFinding(out: Finding[], subtype: string, start: number, end: number, score: number): void {
+  out.push({ type: "secret", subtype, start, end, score });
+}
+
+export function tryRule(r: PrefixRule, text: string, lower: string, i: number, out: Finding[]): void {
+  const bodyStart = i + r.prefix.length;
+  const end = spanWhile(text, bodyStart, bodyStart + r.max + 1, r.body);
+  const n = end - bodyStart;
+  if (n < r.min || n > r.max) return;
+  if (end < text.length && (alnum(text.charCodeAt(end)) || r.body(text.charCodeAt(end)))) return;
+  if (entropy(text, bodyStart, end) < r.entropy || looksPlaceholder(text, lower, bodyStart, end)) return;
+  if (ALLOW.has(text.slice(i, end))) return;
+  pushFinding(out, r.subtype, i, end, r.score);
+}
+
+/** OpenAI (`sk-…`, `sk-proj-…`), Anthropic (`sk-ant-…`) and other `sk-` provider keys. */
+export function llmKeyAt(text: string, lower: string, i: number, out: Finding[]): void {
+  const end = spanWhile(text, i + 3, i + 3 + 512, alnumDash);
+  const n = end - i - 3;
+  if (n < 32 || n >= 512) return;
+  if (entropy(text, i + 3, end) < 3.5 || looksPlaceholder(text, lower, i + 3, end)) return;
+  const marker = text.indexOf("T3BlbkFJ", i);
+  if (text.startsWith("ant-", i + 3)) pushFinding(out, "anthropic_key", i, end, 0.95);
+  else if (text.startsWith("proj-", i + 3) || text.startsWith("svcacct-", i + 3) || text.startsWith("admin-", i + 3)) pushFinding(out, "openai_key", i, end, 0.95);
+  else if (marker !== -1 && marker < end) pushFinding(out, "openai_key", i, end, 0.95);
+  else pushFinding(out, "llm_api_key", i, end, 0.7);
+}
+/** SendGrid: `SG.` + 22 + `.` + 43 (base64url). */
+export function sendgridAt(text: string, lower: string, i: number, out: Finding[]): void {
+  const a = spanWhile(text, i + 3, i + 3 + 64, alnumDash);
+  if (a - i - 3 < 16 || text.charCodeAt(a) !== 0x2e) return;
+  const b = spanWhile(text, a + 1, a + 1 + 128, alnumDash);
+  if (b - a - 1 < 30 || b - a - 1 > 100) return;
+  if (entropy(text, a + 1, b) < 3.5 || looksPlaceholder(text, lower, i + 3, b)) return;
+  pushFinding(out, "sendgrid_key", i, b, 0.95);
+}
+/** Separators between a context word and its value: spaces, quotes, `:`, `=`, `,`, `(`. */
+function isAssignSep(u: number): boolean {
+  return u === 0x20 || u === 0x09 || u === 0x3a || u === 0x3d || u === 0x22 || u === 0x27 || u === 0x60 || u === 0x2c || u === 0x28 || u === 0x0d || u === 0x0a;
+}
+
+/**
+ * The first token of exactly `want` body characters that starts within `limit` chars after `from`
+ * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped.
+ */
+function tokenAfter(text: string, from: number, limit: number, want: number, body: (u: number) => boolean): [number, number] | null {
+  const stop = Math.min(text.length, from + limit);
+  let i = from;
+  while (i < stop) {
+    while (i < stop && isAssignSep(text.charCodeAt(i))) i++;
+    if (i >= stop) return null;
+    const end = spanWhile(text, i, i + want + 1, body);
+    if (end - i === want && (end >= text.length || !body(text.charCodeAt(end)))) return [i, end];
+    i = spanWhile(text, end, text.length, (u) => !isAssignSep(u));
+  }
+  return null;
+}
+
+/** The 40-char AWS secret access key after an `aws_secret_access_key`-style keyword ending at `from`. */
+export function awsSecretAfter(text: string, lower: string, from: number, out: Finding[]): void {
+  const tok = tokenAfter(text, from, 80, 40, b64Pad);
+  if (!tok) return;
+  const [s, e] = tok;
+  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, lower, s, e) || ALLOW.has(text.slice(s, e))) return;
+  pushFinding(out, "aws_secret_access_key", s, e, 0.9);
+}
+
+/** The 32-hex Twilio auth token after an `auth_token`-style keyword ending at `from`. */
+export function twilioTokenAfter(text: string, lower: string, from: number, out: Finding[]): void {
+  const tok = tokenAfter(text, from, 60, 32, isHex);
+  if (!tok) return;
+  const [s, e] = tok;
+  if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, lower, s, e)) return;
+  pushFinding(out, "twilio_auth_token", s, e, 0.8);
+}
+
+/** Twilio account SIDs (`AC` + 32 hex): identifiers, reported only when Twilio context is present. */
+export function twilioAccountSids(text: string, lower: string, out: Finding[]): void {
+  for (let i = text.indexOf("AC"); i !== -1; i = text.indexOf("AC", i + 2)) {
+    if (i > 0 && alnum(text.charCodeAt(i - 1))) continue;
+    const end = spanWhile(text, i + 2, i + 35, lowerHex);
+    if (end - i - 2 !== 32 || (end < text.length && alnum(text.charCodeAt(end)))) continue;
+    if (entropy(text, i + 2, end) < 3.0 || looksPlaceholder(text, lower, i + 2, end)) continue;
+    pushFinding(out, "twilio_account_sid", i, end, 0.7);
+  }
+}
+
+/** Azure `AccountKey=` (storage, 88 base64) / `SharedAccessKey=` (Service Bus, 44) values starting at `start`. */
+export function azureKeyAt(text: string, lower: string, start: number, min: number, subtype: string, out: Finding[]): void {
+  const end = spanWhile(text, start, start + 200, b64Pad);
+  const n = end - start;
+  if (n < min || n > 100 || text.charCodeAt(end - 1) !== 0x3d) return;
+  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, lower, start, end) || ALLOW.has(text.slice(start, end))) return;
+  pushFinding(out, subtype, start, end, 0.95);
+}
+
+const PEM_MIN_BODY = 64;
+const PEM_MAX_SPAN = 64 * 1024;
+
+/** `-----BEGIN … PRIVATE KEY-----` blocks with a real base64 body (not `...`), up to the END line. */
+export function pemAt(text: string, i: number, out: Finding[]): void {
+  const close = text.indexOf("-----", i + 11);
+  if (close === -1 || close - i > 80) return;
+  const label = text.slice(i + 11, close);
+  if (!label.endsWith("PRIVATE KEY") && label !== "PGP PRIVATE KEY BLOCK") return;
+  const bodyStart = close + 5;
+  const endMark = text.indexOf("-----END ", bodyStart);
+  const limit = Math.min(text.length, bodyStart + PEM_MAX_SPAN, endMark === -1 ? text.length : endMark);
+  let body = 0;
+  for (let k = bodyStart; k < limit; k++) if (isBase64Char(text.charCodeAt(k))) body++;
+  if (body < PEM_MIN_BODY) return;
+  let end = limit;
+  if (endMark !== -1 && endMark === limit) {
+    const tail = text.indexOf("-----", endMark + 9);
+    end = tail !== -1 && tail - endMark < 80 ? tail + 5 : endMark + 9;
+  }
+  pushFinding(out, "private_key", i, end, 0.95);
+}
+
+/** JWTs: three base64url parts whose first decodes to a JSON header with `alg`. */
+export function jwtAt(text: string, _lower: string, i: number, out: Finding[]): void {
+  const a = spanWhile(text, i, i + 4096, alnumDash);
+  if (a - i < 10 || text.charCodeAt(a) !== 0x2e) return;
+  const b = spanWhile(text, a + 1, a + 1 + 65536, alnumDash);
+  if (b - a - 1 < 10 || text.charCodeAt(b) !== 0x2e) return;
+  const c = spanWhile(text, b + 1, b + 1 + 4096, alnumDash);
+  if (!jwtHeaderHasAlg(text.slice(i, a)) || ALLOW.has(text.slice(i, c))) return;
+  pushFinding(out, "jwt", i, c, c - b - 1 >= 16 ? 0.85 : 0.7);
+}
+
+const URL_PASSWORD_PLACEHOLDERS = new Set(["pass", "password", "passwd", "pwd", "secret", "changeme", "xxx", "xxxx", "***", "****", "*****", "******", "pw", "p@ssw0rd", "mypassword", "yourpassword", "..."]);
+
+/** `scheme://user:password@host` — only the password is spanned. */
+export function urlCredentialsAt(text: string, i: number, out: Finding[]): void {
+  {
+    let s = i;
+    while (s > 0 && i - s < 32) {
+      const u = text.charCodeAt(s - 1);
+      if (alnum(u) || u === 0x2b || u === 0x2e || u === 0x2d) s--;
+      else break;
+    }
+    if (s === i) return;
+    const from = i + 3;
+    let colon = -1;
+    let at = -1;
+    for (let k = from; k < text.length && k < from + 512; k++) {
+      const u = text.charCodeAt(k);
+      if (u === 0x40) {
+        at = k;
+        break;
+      }
+      if (u === 0x2f || u === 0x3f || u === 0x23 || u <= 0x20 || u === 0x22 || u === 0x27 || u === 0x3c || u === 0x3e) break;
+      if (u === 0x3a && colon === -1) colon = k;
+    }
+    if (colon === -1 || at === -1 || at - colon < 2) return;
+    const host = text.charCodeAt(at + 1);
+    if (!(alnum(host) || host === 0x5b)) return;
+    const pw = text.slice(colon + 1, at);
+    const low = pw.toLowerCase();
+    const c0 = pw.charCodeAt(0);
+    // `$VAR`, `%s`, `{{x}}`, `<password>`, `[redacted]`, `***`: templates, not credentials
+    if (c0 === 0x24 || c0 === 0x25 || c0 === 0x7b || c0 === 0x3c || c0 === 0x5b || c0 === 0x2a) return;
+    if (URL_PASSWORD_PLACEHOLDERS.has(low) || low.includes("password") || looksPlaceholder(pw, low, 0, pw.length)) return;
+    pushFinding(out, "url_credentials", colon + 1, at, 0.85);
+  }
+}
+

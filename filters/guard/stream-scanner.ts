@@ -1,0 +1,245 @@
+/**
+ * Scanning a streamed response (text deltas at SSE event boundaries) without a silent bypass.
+ *
+ * Window: every push scans `context + held`, where `context` is the last `window` (≥ the longest
+ * pattern, default 512) characters already released and `held` is text received but not yet released.
+ * A match that straddles event boundaries is therefore seen whole, and memory stays bounded by
+ * `window + maxHold`, whatever the stream length.
+ *
+ * Hold-back: text is released only up to a point where nothing could still turn into a finding —
+ * before the trailing unfinished token (a secret is one token), before a trailing run of digit groups
+ * (cards, IBANs, phones are written with spaces), before an unterminated `-----BEGIN … KEY-----`, and
+ * never inside a finding to be redacted. So a secret split across events is complete, and redacted,
+ * before any part of it leaves. Released text is handed back per pushed item (one per SSE event), in
+ * order, so a proxy can forward untouched events byte-for-byte and rewrite only events that changed;
+ * the cost is a delay of about one word.
+ *
+ * Block: a finding whose scanner action is `block` ends the stream (the caller sends the provider's
+ * error event). A redaction that would have to reach into already-released text (`maxHold` forced a
+ * release mid-token, or a context word arrived after its value) cannot be honoured and also blocks.
+ *
+ * @example
+ *   const s = new StreamScanner<SseEvent>({ policy });
+ *   const step = s.push(delta, ev);
+ *   if (step.action === "block") return endWithError(step.findings);
+ *   for (const r of step.released) forward(r.changed ? rewrite(r.tag, r.text) : r.tag.raw);
+ */
+import { DEFAULT_GUARD_POLICY, type GuardPolicy } from "./policy.ts";
+import { actionFor, type RedactStyle, scanText } from "./scan.ts";
+import { isDigit, isSpace } from "./text-util.ts";
+import type { Finding } from "./types.ts";
+
+export const DEFAULT_WINDOW = 512;
+export const DEFAULT_MAX_HOLD = 2048;
+/** How far back a run of digit groups (card, IBAN, phone) is held. */
+const NUMBER_RUN_MAX = 64;
+
+export interface StreamScannerOptions {
+  readonly policy?: GuardPolicy;
+  /** Characters of released text kept as matching context; at least the longest pattern. */
+  readonly window?: number;
+  /** Most characters held back before a forced release. */
+  readonly maxHold?: number;
+  readonly redactStyle?: RedactStyle;
+}
+
+export interface Released<T> {
+  readonly tag: T;
+  /** The item's text as it may be sent: the original, or with redactions applied. */
+  readonly text: string;
+  readonly changed: boolean;
+}
+
+export type StreamStep<T> =
+  | { readonly action: "pass"; readonly released: Released<T>[]; readonly findings: Finding[] }
+  | { readonly action: "block"; readonly findings: Finding[] };
+
+interface Item<T> {
+  readonly tag: T;
+  readonly start: number;
+  readonly end: number;
+}
+
+interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly type: Finding["type"];
+}
+
+export class StreamScanner<T = undefined> {
+  readonly #policy: GuardPolicy;
+  readonly #window: number;
+  readonly #maxHold: number;
+  readonly #style: RedactStyle;
+  #ctx = ""; // released original text, last `window` chars
+  #held = ""; // received, unreleased
+  #released = 0; // stream offset where #held starts
+  #items: Item<T>[] = [];
+  #redacted: Span[] = []; // redacted spans that reach into #ctx, for continuing a redaction
+  #reported = new Set<string>();
+  #blocked: Finding[] | null = null;
+
+  constructor(opts: StreamScannerOptions = {}) {
+    this.#policy = opts.policy ?? DEFAULT_GUARD_POLICY;
+    this.#window = opts.window ?? DEFAULT_WINDOW;
+    this.#maxHold = opts.maxHold ?? DEFAULT_MAX_HOLD;
+    this.#style = opts.redactStyle ?? "label";
+    if (!(Number.isInteger(this.#window) && this.#window >= 64)) throw new TypeError("window must be an integer ≥ 64");
+    if (!(Number.isInteger(this.#maxHold) && this.#maxHold >= this.#window)) throw new TypeError("maxHold must be an integer ≥ window");
+  }
+
+  /** Stream offset of the first unreleased character. */
+  get released(): number {
+    return this.#released;
+  }
+
+  /** Add one item's text (one SSE event's delta; may be empty) and release what is safe. */
+  push(text: string, tag: T): StreamStep<T> {
+    if (this.#blocked) return { action: "block", findings: [] };
+    const start = this.#released + this.#held.length;
+    this.#items.push({ tag, start, end: start + text.length });
+    this.#held += text;
+    // nothing new to release and room to wait: skip the scan (the text is scanned before it leaves)
+    if (this.#held.length > 0 && this.#held.length < this.#maxHold && !hasBoundary(text)) return { action: "pass", released: [], findings: [] };
+    return this.#step(false);
+  }
+
+  /** End of stream: scan and release everything left. */
+  end(): StreamStep<T> {
+    if (this.#blocked) return { action: "block", findings: [] };
+    return this.#step(true);
+  }
+
+  #step(final: boolean): StreamStep<T> {
+    const base = this.#released - this.#ctx.length;
+    const text = this.#ctx + this.#held;
+    const { findings } = scanText(text, this.#policy);
+    const shifted = findings.map((f) => ({ ...f, start: f.start + base, end: f.end + base }));
+    const fresh = shifted.filter((f) => !this.#reported.has(key(f)));
+    for (const f of fresh) this.#reported.add(key(f));
+
+    const blocking = fresh.filter((f) => actionFor(f, this.#policy) === "block");
+    if (blocking.length > 0) return this.#block(blocking);
+    const redactions = shifted.filter((f) => actionFor(f, this.#policy) === "redact");
+
+    let rp = final ? this.#released + this.#held.length : base + holdFrom(text, this.#ctx.length);
+    if (!final && rp < this.#released + this.#held.length - this.#maxHold) rp = this.#released + this.#held.length - this.#maxHold;
+    for (let pass = 0; pass < 2 && !final; pass++) {
+      for (const f of redactions) {
+        if (f.start < rp && f.end > rp) rp = f.start;
+        if (f.end >= base + text.length && f.start < rp) rp = f.start; // may still grow
+      }
+    }
+    if (rp < this.#released) rp = this.#released;
+    // a redaction reaching into released text must continue one already applied, or we cannot honour it
+    for (const f of redactions) {
+      if (f.start < this.#released && !this.#covered(f.start, Math.min(f.end, this.#released))) return this.#block([{ ...f, subtype: `${f.subtype}` }]);
+    }
+    const released = this.#release(rp, mergeSpans(redactions));
+    const noted = fresh.filter((f) => actionFor(f, this.#policy) !== "block");
+    this.#prune();
+    return { action: "pass", released, findings: noted };
+  }
+
+  #block(findings: Finding[]): StreamStep<T> {
+    this.#blocked = findings;
+    this.#held = "";
+    this.#items = [];
+    return { action: "block", findings };
+  }
+
+  #covered(s: number, e: number): boolean {
+    let at = s;
+    for (const r of this.#redacted) if (r.start <= at && r.end > at) at = r.end;
+    return at >= e;
+  }
+
+  #release(rp: number, spans: Span[]): Released<T>[] {
+    const out: Released<T>[] = [];
+    let k = 0;
+    for (; k < this.#items.length; k++) {
+      const it = this.#items[k]!;
+      if (it.end > rp || (it.start === it.end && it.start > rp)) break;
+      const raw = this.#held.slice(it.start - this.#released, it.end - this.#released);
+      const red = redactSegment(raw, it.start, spans, this.#style);
+      out.push({ tag: it.tag, text: red, changed: red !== raw });
+    }
+    if (k === 0) return out;
+    const upTo = this.#items[k - 1]!.end;
+    this.#items = this.#items.slice(k);
+    const releasedText = this.#held.slice(0, upTo - this.#released);
+    this.#held = this.#held.slice(upTo - this.#released);
+    this.#ctx = (this.#ctx + releasedText).slice(-this.#window);
+    for (const s of spans) if (s.start < upTo) this.#redacted.push({ start: s.start, end: Math.min(s.end, upTo), type: s.type });
+    this.#released = upTo;
+    return out;
+  }
+
+  #prune(): void {
+    const base = this.#released - this.#ctx.length;
+    this.#redacted = this.#redacted.filter((r) => r.end > base);
+    if (this.#reported.size > 256) {
+      for (const k of this.#reported) if (Number(k.split(":")[2]) < base) this.#reported.delete(k);
+    }
+  }
+}
+
+function key(f: Finding): string {
+  return `${f.type}:${f.subtype}:${f.end}:${f.start}`;
+}
+
+function hasBoundary(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (isSpace(s.charCodeAt(i))) return true;
+  return false;
+}
+
+function isNumberRunChar(u: number): boolean {
+  return isDigit(u) || u === 0x20 || u === 0x2d || u === 0x2b || u === 0x28 || u === 0x29 || u === 0x2e || (u >= 0x41 && u <= 0x5a);
+}
+
+/** Local index from which `text` must be held back (≥ `min`): see the module comment. */
+export function holdFrom(text: string, min: number): number {
+  const len = text.length;
+  let i = len;
+  while (i > min && !isSpace(text.charCodeAt(i - 1))) i--;
+  let j = i;
+  let digits = 0;
+  while (j > min && len - j < NUMBER_RUN_MAX && isNumberRunChar(text.charCodeAt(j - 1))) {
+    if (isDigit(text.charCodeAt(j - 1))) digits++;
+    j--;
+  }
+  if (digits >= 4) {
+    while (j < i && text.charCodeAt(j) === 0x20) j++;
+    i = j;
+  }
+  const pem = text.lastIndexOf("-----BEGIN ");
+  if (pem !== -1 && text.indexOf("-----END ", pem) === -1) i = Math.min(i, Math.max(pem, min));
+  return i;
+}
+
+function mergeSpans(fs: readonly Finding[]): Span[] {
+  const sorted = fs.slice().sort((a, b) => a.start - b.start);
+  const out: Span[] = [];
+  for (const f of sorted) {
+    const last = out[out.length - 1];
+    if (last && f.start < last.end) {
+      out[out.length - 1] = { start: last.start, end: Math.max(last.end, f.end), type: last.type === "invisible_text" ? f.type : last.type };
+    } else out.push({ start: f.start, end: f.end, type: f.type });
+  }
+  return out;
+}
+
+/** Redact the part of `spans` inside one item's text (`at` = its stream offset). */
+function redactSegment(raw: string, at: number, spans: readonly Span[], style: RedactStyle): string {
+  let out = "";
+  let p = 0;
+  for (const s of spans) {
+    const a = Math.max(s.start - at, 0);
+    const b = Math.min(s.end - at, raw.length);
+    if (b <= a || a < p) continue;
+    out += raw.slice(p, a);
+    if (s.type !== "invisible_text") out += style === "mask" ? "*".repeat(b - a) : s.start >= at ? `[REDACTED:${s.type}]` : "";
+    p = b;
+  }
+  return p === 0 && out === "" ? raw : out + raw.slice(p);
+}

@@ -1,0 +1,146 @@
+/**
+ * `hexr guard scan [--jsonl] [--policy FILE]`: run the LLM guard scanners offline, exactly as the
+ * sidecar does, so policy authors can try rules. Output is one JSON line per input:
+ *   {"id", "action", "findings": [{"type", "subtype", "start", "end", "score"}]}
+ * A bad input line produces {"id", "line", "error"} for that line and scanning continues.
+ */
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { parse as parseYaml } from "yaml";
+import { isHexrError } from "../../filters/errors.ts";
+import { DEFAULT_GUARD_POLICY, type GuardPolicy, parseGuardPolicy } from "../../filters/guard/policy.ts";
+import { scanText } from "../../filters/guard/scan.ts";
+import type { Finding } from "../../filters/guard/types.ts";
+import { type Command, parseFlags, UsageError } from "./command.ts";
+
+const USAGE = `Usage: hexr guard scan [--jsonl] [--policy FILE]
+
+Scan text for prompt injection, PII, secrets and invisible text with the sidecar's scanners.
+
+Input (stdin):
+  default      the whole of stdin is one text
+  --jsonl      one JSON object per line: {"id": <any>, "text": "<string>"}
+
+Output (stdout), one JSON line per input:
+  {"id": ..., "action": "allow|annotate|redact|block",
+   "findings": [{"type", "subtype", "start", "end", "score"}]}
+  offsets are UTF-16 code units into the input text; matched text is never printed.
+  A bad input line yields {"id": ..., "line": N, "error": "<code>: <reason>"} and scanning goes on.
+
+Options:
+  --policy FILE  guard policy, YAML or JSON:
+                   maxBytes: 262144
+                   phoneRegion: US
+                   scanners:
+                     prompt_injection: { action: block, threshold: 0.5 }
+                     secret:           { action: block, threshold: 0.5 }
+                     pii:              { action: redact, threshold: 0.5 }
+                     invisible_text:   { action: redact, threshold: 0.5 }
+                 actions: block, redact, annotate, off; thresholds in [0, 1]
+  --jsonl        read JSON lines instead of one text
+  -h, --help     show this help
+
+Exit status: 0 when input was read (even if some lines had errors), 2 on usage or policy errors.
+`;
+
+async function loadPolicy(file: string | undefined): Promise<GuardPolicy> {
+  if (file === undefined) return DEFAULT_GUARD_POLICY;
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`--policy ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    return parseGuardPolicy(raw);
+  } catch (e) {
+    throw new UsageError(`--policy ${file}: ${isHexrError(e) ? e.reason : String(e)}`);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function publicFinding(f: Finding): { type: string; subtype: string; start: number; end: number; score: number } {
+  return { type: f.type, subtype: f.subtype, start: f.start, end: f.end, score: round(f.score) };
+}
+
+function scanLine(id: unknown, text: string, policy: GuardPolicy): string {
+  const r = scanText(text, policy);
+  return JSON.stringify({ id, action: r.action, findings: r.findings.map(publicFinding) });
+}
+
+function errorLine(id: unknown, line: number | undefined, e: unknown): string {
+  const reason = isHexrError(e) ? e.reason : e instanceof Error ? e.message : String(e);
+  return JSON.stringify(line === undefined ? { id, error: reason } : { id, line, error: reason });
+}
+
+async function write(s: string): Promise<void> {
+  if (!process.stdout.write(`${s}\n`)) await new Promise<void>((resolve) => process.stdout.once("drain", resolve));
+}
+
+function parseJsonLine(line: string): { id: unknown; text: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new Error("guard.bad_json: line is not valid JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("guard.bad_input: line must be a JSON object");
+  const o = v as Record<string, unknown>;
+  if (typeof o.text !== "string") throw Object.assign(new Error("guard.bad_input: \"text\" must be a string"), { id: o.id });
+  return { id: o.id ?? null, text: o.text };
+}
+
+async function scanJsonl(policy: GuardPolicy): Promise<void> {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (line.trim() === "") continue;
+    let id: unknown = null;
+    try {
+      const item = parseJsonLine(line);
+      id = item.id;
+      await write(scanLine(id, item.text, policy));
+    } catch (e) {
+      const known = (e as { id?: unknown }).id;
+      await write(errorLine(known ?? id, n, e));
+    }
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+const guard: Command = {
+  name: "guard",
+  summary: "scan text with the LLM guard scanners",
+  usage: USAGE,
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub !== "scan") throw new UsageError(sub === undefined ? "missing subcommand (scan)" : `unknown subcommand '${sub}'`);
+    const { values } = parseFlags(rest, { jsonl: { type: "boolean" }, policy: { type: "string" } });
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const policy = await loadPolicy(values.policy);
+    if (values.jsonl) await scanJsonl(policy);
+    else {
+      const text = await readStdin();
+      try {
+        await write(scanLine(null, text, policy));
+      } catch (e) {
+        await write(errorLine(null, undefined, e));
+      }
+    }
+    return 0;
+  },
+};
+
+export default guard;

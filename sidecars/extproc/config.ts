@@ -1,0 +1,55 @@
+/**
+ * The `ext_proc` section of the sidecar config: where to listen and which routes the guard scans.
+ *
+ *   ext_proc:
+ *     listen: { socket: /run/hexr/ext-proc.sock }
+ *     routes:                       # default: OpenAI chat/responses + Anthropic messages
+ *       - name: openai-chat
+ *         hosts: [api.openai.com]
+ *         path_prefix: /v1/chat/completions
+ *         adapter: openai-chat      # openai-chat | openai-responses | anthropic-messages | generic
+ *         stream: openai            # SSE format of streamed responses
+ *         fail_mode: closed         # closed (default) | open
+ *         max_body_bytes: 524288
+ *         policy: { scanners: { prompt_injection: { action: block, threshold: 0.5 }, pii: redact } }
+ *         response_policy: { scanners: { secret: block, pii: redact } }
+ */
+import { HexrError } from "../../filters/errors.ts";
+import { compileGuardRoutes, DEFAULT_GUARD_ROUTES, type GuardRoute, type GuardRouteConfig } from "./guard-routes.ts";
+
+export interface ExtProcListen {
+  socket?: string;
+  tcp?: string;
+}
+
+export interface ExtProcConfig {
+  listen: ExtProcListen;
+  routes: GuardRoute[];
+}
+
+function fail(field: string, msg: string): never {
+  throw new HexrError("config.invalid", `${field}: ${msg}`);
+}
+
+export function parseExtProcSection(raw: unknown, resolvePath: (p: string) => string): ExtProcConfig {
+  const field = "ext_proc";
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(field, "must be a mapping");
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (k !== "listen" && k !== "routes") fail(`${field}.${k}`, "unknown field (allowed: listen, routes)");
+  const l = o.listen;
+  if (l === null || typeof l !== "object" || Array.isArray(l)) fail(`${field}.listen`, "must be a mapping");
+  const lo = l as Record<string, unknown>;
+  const listen: ExtProcListen = {};
+  if (typeof lo.socket === "string" && lo.socket) listen.socket = resolvePath(lo.socket);
+  if (typeof lo.tcp === "string" && lo.tcp) listen.tcp = lo.tcp;
+  if (!listen.socket && !listen.tcp) fail(`${field}.listen`, "needs socket and/or tcp");
+  const routesRaw = o.routes ?? DEFAULT_GUARD_ROUTES;
+  if (!Array.isArray(routesRaw)) fail(`${field}.routes`, "must be a list");
+  try {
+    return { listen, routes: compileGuardRoutes(routesRaw as GuardRouteConfig[]) };
+  } catch (e) {
+    if (e instanceof HexrError && e.code === "guard.bad_policy") fail(`${field}.routes`, e.message);
+    throw e;
+  }
+}

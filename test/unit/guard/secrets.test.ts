@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { normalize } from "../../../filters/guard/normalize.ts";
+import { scanSecrets } from "../../../filters/guard/secrets.ts";
+import { ALNUM, B64, B64URL, fake, LOWER_HEX, UPPER_ALNUM } from "./helpers.ts";
+
+const scan = (t: string) => scanSecrets(t, normalize(t));
+const b64url = (s: string) => Buffer.from(s).toString("base64url");
+
+// Synthetic values in each provider's documented shape (generated, never real credentials).
+const AWS_ID = `AKIA${fake(UPPER_ALNUM, 16, 1)}`;
+const AWS_STS_ID = `ASIA${fake(UPPER_ALNUM, 16, 2)}`;
+const AWS_SECRET = fake(B64, 40, 3);
+const GCP = `AIza${fake(`${ALNUM}-_`, 35, 4)}`;
+const AZURE_KEY = `${fake(B64, 86, 5)}==`;
+const GH = `ghp_${fake(ALNUM, 36, 6)}`;
+const GH_PAT = `github_pat_${fake(ALNUM, 22, 7)}_${fake(ALNUM, 59, 8)}`;
+const GITLAB = `glpat-${fake(`${ALNUM}-_`, 20, 9)}`;
+const NPM = `npm_${fake(ALNUM, 36, 10)}`;
+const SLACK = `xoxb-${fake("0123456789", 12, 11)}-${fake("0123456789", 13, 12)}-${fake(ALNUM, 24, 13)}`;
+const SLACK_HOOK = `https://hooks.slack.com/services/T${fake(UPPER_ALNUM, 8, 14)}/B${fake(UPPER_ALNUM, 8, 15)}/${fake(ALNUM, 24, 16)}`;
+const STRIPE = `sk_live_${fake(ALNUM, 24, 17)}`;
+const STRIPE_RK = `rk_live_${fake(ALNUM, 24, 18)}`;
+const TWILIO_SK = `SK${fake(LOWER_HEX, 32, 19)}`;
+const TWILIO_AC = `AC${fake(LOWER_HEX, 32, 20)}`;
+const TWILIO_TOKEN = fake(LOWER_HEX, 32, 21);
+const SENDGRID = `SG.${fake(B64URL, 22, 22)}.${fake(B64URL, 43, 23)}`;
+const OPENAI = `sk-proj-${fake(B64URL, 64, 24)}`;
+const OPENAI_LEGACY = `sk-${fake(ALNUM, 20, 25)}T3BlbkFJ${fake(ALNUM, 20, 26)}`;
+const ANTHROPIC = `sk-ant-api03-${fake(B64URL, 93, 27)}AA`;
+const OTHER_LLM = `sk-${fake(ALNUM, 40, 28)}`;
+const JWT = `${b64url('{"alg":"RS256","typ":"JWT"}')}.${b64url('{"sub":"agent-7","exp":1900000000}')}.${fake(B64URL, 86, 29)}`;
+const PEM = `-----BEGIN RSA PRIVATE KEY-----\n${fake(B64, 64, 30)}\n${fake(B64, 64, 31)}\n${fake(B64, 40, 32)}==\n-----END RSA PRIVATE KEY-----`;
+const PEM_OPENSSH = `-----BEGIN OPENSSH PRIVATE KEY-----\n${fake(B64, 70, 33)}\n${fake(B64, 70, 34)}\n-----END OPENSSH PRIVATE KEY-----`;
+
+describe("scanSecrets", () => {
+  it.each([
+    ["AWS access key id", `aws key ${AWS_ID} in config`, "aws_access_key_id", AWS_ID],
+    ["AWS STS key id", `id=${AWS_STS_ID}`, "aws_access_key_id", AWS_STS_ID],
+    ["AWS secret after its keyword", `aws_secret_access_key = ${AWS_SECRET}`, "aws_secret_access_key", AWS_SECRET],
+    ["AWS secret in prose", `The AWS secret access key is "${AWS_SECRET}".`, "aws_secret_access_key", AWS_SECRET],
+    ["GCP API key", `key=${GCP}&q=1`, "gcp_api_key", GCP],
+    ["Azure storage key in a connection string", `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${AZURE_KEY};EndpointSuffix=core.windows.net`, "azure_storage_key", AZURE_KEY],
+    ["GitHub token", `git clone https://x:${GH}@github.com/o/r`, "github_token", GH],
+    ["GitHub fine-grained PAT", `GITHUB_TOKEN=${GH_PAT}`, "github_token", GH_PAT],
+    ["GitLab token", `token: ${GITLAB}`, "gitlab_token", GITLAB],
+    ["npm token", `//registry.npmjs.org/:_authToken=${NPM}`, "npm_token", NPM],
+    ["Slack bot token", `SLACK_BOT_TOKEN=${SLACK}`, "slack_token", SLACK],
+    ["Slack webhook", `post to ${SLACK_HOOK} now`, "slack_webhook", SLACK_HOOK.slice(8)],
+    ["Stripe live key", `stripe.api_key = "${STRIPE}"`, "stripe_key", STRIPE],
+    ["Stripe restricted key", STRIPE_RK, "stripe_key", STRIPE_RK],
+    ["Twilio API key SID", `TWILIO_API_KEY=${TWILIO_SK}`, "twilio_api_key", TWILIO_SK],
+    ["Twilio auth token with context", `twilio account ${TWILIO_AC} auth_token: ${TWILIO_TOKEN}`, "twilio_auth_token", TWILIO_TOKEN],
+    ["Twilio account SID with context", `twilio account_sid=${TWILIO_AC}`, "twilio_account_sid", TWILIO_AC],
+    ["SendGrid key", `SENDGRID_API_KEY=${SENDGRID}`, "sendgrid_key", SENDGRID],
+    ["OpenAI project key", `OPENAI_API_KEY=${OPENAI}`, "openai_key", OPENAI],
+    ["OpenAI legacy key", `key ${OPENAI_LEGACY}`, "openai_key", OPENAI_LEGACY],
+    ["Anthropic key", `x-api-key: ${ANTHROPIC}`, "anthropic_key", ANTHROPIC],
+    ["other sk- provider key", `DEEPSEEK_KEY=${OTHER_LLM}`, "llm_api_key", OTHER_LLM],
+    ["JWT", `Authorization: Bearer ${JWT}`, "jwt", JWT],
+    ["PEM RSA private key", `key:\n${PEM}\n`, "private_key", PEM],
+    ["OpenSSH private key", PEM_OPENSSH, "private_key", PEM_OPENSSH],
+    ["password in a URL", "postgres://app:Xk93!vQz7Lp@db.internal:5432/app", "url_credentials", "Xk93!vQz7Lp"],
+    ["password in a redis URL without user", "redis://:h7Gq2LmZ9wPx@cache:6379", "url_credentials", "h7Gq2LmZ9wPx"],
+  ])("finds %s", (_name, text, subtype, value) => {
+    const fs = scan(text);
+    const f = fs.find((x) => x.subtype === subtype);
+    expect(f, JSON.stringify(fs)).toBeDefined();
+    expect(text.slice(f!.start, f!.end)).toBe(value);
+    expect(f!.score).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it.each([
+    ["AWS documentation example key id", "AKIAIOSFODNN7EXAMPLE"],
+    ["AWS documentation example secret", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"],
+    ["all-x placeholder", `ghp_${"x".repeat(36)}`],
+    ["placeholder words", "OPENAI_API_KEY=sk-your-api-key-here-replace-with-your-own"],
+    ["a plain placeholder", "api_key: your-api-key"],
+    ["a key id glued inside a longer word", `XAKIA${fake(UPPER_ALNUM, 16, 40)}`],
+    ["a key id that runs on too long", `AKIA${fake(UPPER_ALNUM, 20, 41)}`],
+    ["a 40-char string with no AWS context", fake(B64, 40, 42)],
+    ["a low-entropy secret value", `aws_secret_access_key=${"ab".repeat(20)}`],
+    ["PEM header with an elided body", "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----"],
+    ["public key block", `-----BEGIN PUBLIC KEY-----\n${fake(B64, 120, 43)}\n-----END PUBLIC KEY-----`],
+    ["URL with a placeholder password", "postgres://user:password@localhost/db"],
+    ["URL with an env var password", "redis://:${REDIS_PASSWORD}@host:6379"],
+    ["URL with a templated password", "amqp://guest:<password>@mq:5672"],
+    ["URL without credentials", "https://example.com/path?x=1"],
+    ["jwt.io's documented example token", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"],
+    ["base64 that is not a JWT header", `eyJ${fake(B64URL, 20, 44)}.${fake(B64URL, 20, 45)}.${fake(B64URL, 20, 46)}`],
+    ["a hash in prose", `commit ${fake(LOWER_HEX, 40, 47)} fixed it`],
+    ["the word SK in caps text", "ASK THE TASK OWNER"],
+    ["Twilio-shaped SID without context", `id ${TWILIO_AC}`],
+    ["ordinary prose", "Please rotate the secret every 90 days and store it in the vault."],
+  ])("ignores %s", (_name, text) => {
+    expect(scan(text)).toEqual([]);
+  });
+
+  it("never puts the matched value in a finding", () => {
+    const text = `token ${GH}`;
+    const [f] = scan(text);
+    expect(JSON.stringify(f)).not.toContain(GH.slice(4));
+    expect(Object.keys(f!).sort()).toEqual(["end", "score", "start", "subtype", "type"]);
+  });
+
+  it("finds several secrets in one text, in order", () => {
+    const text = `a ${AWS_ID} b ${GH} c ${STRIPE}`;
+    expect(scan(text).map((f) => f.subtype)).toEqual(["aws_access_key_id", "github_token", "stripe_key"]);
+  });
+
+  it("works without a normalized copy and on non-ASCII text", () => {
+    const text = `clé: ${GH} 🎉`;
+    expect(scanSecrets(text)[0]?.subtype).toBe("github_token");
+  });
+
+  it("respects minScore", () => {
+    expect(scanSecrets(`k ${OTHER_LLM}`, undefined, { minScore: 0.8 })).toEqual([]);
+  });
+});
