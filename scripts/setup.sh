@@ -151,7 +151,7 @@ stamp=node_modules/.hexr-lock-stamp
 want=$(sha256sum package-lock.json 2>/dev/null | cut -c1-16 || echo none)-$(node --version)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error >"$TOOLS/npm.err" 2>&1 \
-    || fail "npm: the npm registry refused a project dependency: $(tail -n 5 "$TOOLS/npm.err")"
+    || fail "npm: npm ci failed (the npm registry refused a package, or package-lock.json is out of date): $(grep -m 3 "npm error" "$TOOLS/npm.err")"
   echo "$want" >"$stamp"
   say npm "dependencies installed from package-lock.json"
 else
