@@ -12,6 +12,8 @@ import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalo
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
+import { GuardRouter } from "./extproc/router.ts";
+import { addExtProcService } from "./extproc/server.ts";
 import type { SidecarConfig, WorkloadApiConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { SidecarServer } from "./server.ts";
@@ -21,11 +23,14 @@ import { WorkloadJwtSvidVerifier } from "./workload-api/jwt-svid.ts";
 import { SvidCertificateProvider, svidServerCredentials } from "./workload-api/tls.ts";
 
 export const AUTHZ_HEALTH_SERVICE = "envoy.service.auth.v3.Authorization";
+export const EXT_PROC_HEALTH_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor";
 
 export interface RunningSidecar {
   server: SidecarServer;
   store?: PolicyStore;
   pipeline?: AuthzPipeline;
+  /** The LLM guard's processor router (with `ext_proc`), with its counters. */
+  guard?: GuardRouter;
   addresses: string[];
   /** The Workload API client (with `workload_api`). */
   workloadApi?: WorkloadApiClient;
@@ -181,6 +186,19 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     }
     server.health.set(AUTHZ_HEALTH_SERVICE, "SERVING");
   }
+  let guard: GuardRouter | undefined;
+  if (cfg.extProc) {
+    guard = new GuardRouter(cfg.extProc.routes, deps.logger);
+    addExtProcService(server.grpc, guard, deps.logger);
+    // one gRPC server serves both services: bind only addresses the authz section did not
+    const l = cfg.extProc.listen;
+    const have = new Set(server.addresses);
+    await server.bind({
+      ...(l.socket && !have.has(`unix:${l.socket}`) ? { socket: l.socket } : {}),
+      ...(l.tcp && !have.has(l.tcp) ? { tcp: l.tcp } : {}),
+    });
+    server.health.set(EXT_PROC_HEALTH_SERVICE, "SERVING");
+  }
   server.health.set("", "SERVING");
   deps.logger.info({
     event: "sidecar_started",
@@ -192,6 +210,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     server,
     ...(store ? { store } : {}),
     ...(pipeline ? { pipeline } : {}),
+    ...(guard ? { guard } : {}),
     ...(wl ? { workloadApi: wl.client } : {}),
     ...(serverIdentity ? { serverIdentity } : {}),
     ...(jwtSvid ? { jwtSvid } : {}),

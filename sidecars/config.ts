@@ -10,6 +10,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { HexrError } from "../filters/errors.ts";
 import { tryParseSpiffeId } from "../filters/identity/index.ts";
+import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
 export const DEFAULT_DECISION_CACHE_TTL_MS = 5_000;
@@ -70,6 +71,8 @@ export interface SidecarConfig {
   trustDomains: ReadonlySet<string>;
   workloadApi?: WorkloadApiConfig;
   authz?: AuthzConfig;
+  /** The LLM guard ext_proc server (see extproc/config.ts). */
+  extProc?: ExtProcConfig;
   audit: { path: "stdout" | "stderr" | string };
   log: { level: "debug" | "info" | "warn" | "error" };
   drainTimeoutMs: number;
@@ -174,7 +177,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     throw new HexrError("config.bad_yaml", `${file}: ${(e as Error).message.split("\n")[0]}`);
   }
   const root = obj(raw ?? {}, "(root)");
-  onlyKeys(root, "", ["trust_domains", "workload_api", "authz", "audit", "log", "drain_timeout_ms"]);
+  onlyKeys(root, "", ["trust_domains", "workload_api", "authz", "ext_proc", "audit", "log", "drain_timeout_ms"]);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(base, p);
 
@@ -248,6 +251,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     trustDomains,
     ...(wl ? { workloadApi: wl } : {}),
     ...(authz ? { authz } : {}),
+    ...(root.ext_proc !== undefined ? { extProc: parseExtProcSection(root.ext_proc, abs) } : {}),
     audit: { path: auditPath === "stdout" || auditPath === "stderr" ? auditPath : abs(auditPath) },
     log: { level },
     drainTimeoutMs: int(root.drain_timeout_ms, "drain_timeout_ms", 0, DEFAULT_DRAIN_TIMEOUT_MS),

@@ -18,11 +18,8 @@ import { type RunningSidecar, startSidecar } from "../../sidecars/authz-sidecar.
 import { parseConfig } from "../../sidecars/config.ts";
 import { makeCa, makeLeaf } from "../../sidecars/devtools/dev-ca.ts";
 import { type LlmUpstream, startLlmUpstream } from "../../sidecars/devtools/llm-upstream.ts";
-import { compileGuardRoutes, DEFAULT_GUARD_ROUTES } from "../../sidecars/extproc/guard-routes.ts";
-import { GuardRouter } from "../../sidecars/extproc/router.ts";
-import { addExtProcService } from "../../sidecars/extproc/server.ts";
+import { DEFAULT_GUARD_ROUTES } from "../../sidecars/extproc/guard-routes.ts";
 import { MemoryLogger } from "../../sidecars/logger.ts";
-import { SidecarServer } from "../../sidecars/server.ts";
 import { buildProjectBundle } from "../helpers/bundles.ts";
 
 const TD = "hexr.cloud";
@@ -33,29 +30,25 @@ let tick = 0;
 let dir: string;
 let envoy: RunningEnvoy;
 let authz: RunningSidecar;
-let proc: SidecarServer;
 let llm: LlmUpstream;
 let dispatcher: Agent;
 let openai: OpenAI;
 let anthropic: Anthropic;
 let port: number;
 const logger = new MemoryLogger();
-const router = new GuardRouter(
-  compileGuardRoutes([
-    ...DEFAULT_GUARD_ROUTES,
-    // a fail-open route, to show the other fail mode on the same data plane
-    {
-      name: "openai-embeddings-open",
-      hosts: ["api.openai.com"],
-      path_prefix: "/v1/embeddings",
-      adapter: "generic",
-      generic: { request: ["$.input"], response: [] },
-      fail_mode: "open",
-      max_body_bytes: 4096,
-    },
-  ]),
-  logger,
-);
+const ROUTES = [
+  ...DEFAULT_GUARD_ROUTES,
+  // a fail-open route, to show the other fail mode on the same data plane
+  {
+    name: "openai-embeddings-open",
+    hosts: ["api.openai.com"],
+    path_prefix: "/v1/embeddings",
+    adapter: "generic",
+    generic: { request: ["$.input"], response: [] },
+    fail_mode: "open",
+    max_body_bytes: 4096,
+  },
+];
 
 /** A random AWS access key id (not the documented example, which the guard allows). */
 const awsKeyId = () => `AKIA${Array.from(randomBytes(16), (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32]).join("")}`;
@@ -77,17 +70,19 @@ beforeAll(async () => {
 
   llm = await startLlmUpstream();
   const authzSocket = path.join(dir, "authz.sock");
+  const procSocket = path.join(dir, "ext-proc.sock");
+  // one sidecar serves both: ext_authz on one socket, the guard's ext_proc on another (config-driven)
   authz = await startSidecar(
     parseConfig(
-      JSON.stringify({ trust_domains: [TD], authz: { listen: { socket: authzSocket }, bundle } }),
+      JSON.stringify({
+        trust_domains: [TD],
+        authz: { listen: { socket: authzSocket }, bundle },
+        ext_proc: { listen: { socket: procSocket }, routes: ROUTES },
+      }),
       path.join(dir, "hexr.yaml"),
     ),
     { logger, audit: new MemoryAudit(), now: () => START + 1000 * tick++ },
   );
-  const procSocket = path.join(dir, "ext-proc.sock");
-  proc = new SidecarServer();
-  addExtProcService(proc.grpc, router, logger);
-  await proc.bind({ socket: procSocket });
 
   envoy = await startEnvoy(
     renderSidecarBootstrap({
@@ -135,7 +130,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await envoy?.stop();
-  proc?.kill();
   await authz?.stop(0);
   await llm?.close();
   await dispatcher?.close();
@@ -296,7 +290,7 @@ describe("LLM guard through real Envoy — OpenAI", () => {
   });
 
   it("a fail-open route forwards an over-cap body unscanned, logged and counted", async () => {
-    const unscannable = router.stats.unscannable;
+    const unscannable = authz.guard!.stats.unscannable;
     const r = await rawPost(
       "api.openai.com",
       "/v1/embeddings",
@@ -305,7 +299,7 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     // the local upstream has no embeddings endpoint: a 404 from it proves the request was forwarded
     expect(r.status).toBe(404);
     expect(llm.received.at(-1)!.path).toBe("/v1/embeddings");
-    expect(router.stats.unscannable).toBe(unscannable + 1);
+    expect(authz.guard!.stats.unscannable).toBe(unscannable + 1);
   });
 });
 
