@@ -109,7 +109,7 @@ const HEADERS: Record<SnippetName, string[]> = {
     "upstream_transport_socket: a cluster's transport_socket for mTLS to another agent.",
     "Secret names the agent serves: the SVID as `default` or by its SPIFFE ID (register Envoy as a workload,",
     "e.g. selectors unix:uid + unix:path of the envoy binary); the local bundle as `spiffe://<td>` or `ROOTCA`;",
-    "local + federated bundles as `ALL`. retry_policy re-opens SDS within 2 s after an agent restart.",
+    "local + federated bundles as `ALL`. retry_policy caps the SDS reconnect backoff at 2 s (agent restarts).",
   ],
   "ext-proc": [
     "Hexr ext_proc for an existing Envoy (v3 API; checked with `envoy --mode validate`).",

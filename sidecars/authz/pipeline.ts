@@ -195,7 +195,12 @@ export class AuthzPipeline {
   }
 
   /** 2–5: service, rate, policy, response and audit, for an identity (or the reason there is none). */
-  #decide(attrs: CheckAttributes, started: number, identity: Identity, carrier: JwtSvidCarrier | undefined) {
+  #decide(
+    attrs: CheckAttributes,
+    started: number,
+    identity: Identity,
+    carrier: JwtSvidCarrier | undefined,
+  ): CheckResponse {
     const decisionId = randomUUID();
     const http = attrs.request?.http;
     const headers = http?.headers ?? {};

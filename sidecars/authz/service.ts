@@ -41,8 +41,12 @@ export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline, op
       if (refused) return callback(refused);
       // pipeline.check never throws and its promise never rejects: every outcome is a CheckResponse
       const result = pipeline.check(call.request);
-      if (result instanceof Promise) result.then((r) => callback(null, r));
-      else callback(null, result);
+      if (!(result instanceof Promise)) return callback(null, result);
+      // Belt and braces: should the promise ever reject, answer with an error; Envoy then fails closed.
+      result.then(
+        (r) => callback(null, r),
+        () => callback({ code: grpc.status.INTERNAL, details: "authorization failed" }),
+      );
     },
   });
 }

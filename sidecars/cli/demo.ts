@@ -91,7 +91,7 @@ const STEPS: Step[] = [
     path: "/post-42.md",
   },
   {
-    who: "writer (spoofs x-hexr-role: researcher)",
+    who: "writer, spoofs x-hexr-role",
     cred: { kind: "svid", id: WRITER },
     ...BIGQUERY,
     headers: { "x-hexr-role": "researcher", "x-hexr-spiffe-id": RESEARCHER },
@@ -105,7 +105,7 @@ const STEPS: Step[] = [
   },
   { who: "researcher, JWT-SVID only", cred: { kind: "jwt", id: RESEARCHER }, ...BIGQUERY, only: "spire" },
   {
-    who: "researcher, JWT-SVID in Authorization",
+    who: "researcher, JWT in Authorization",
     cred: { kind: "jwt", id: RESEARCHER, header: "authorization" },
     ...S3_GET,
     only: "spire",
@@ -186,16 +186,17 @@ async function prepare(dp: LocalDataPlane, step: Step, cache: Map<string, Client
     if (!id) cache.set(key, (id = await make()));
     return id;
   };
-  const svidLabel = spire ? "X.509-SVID from SPIRE" : "dev-CA certificate";
+  const svidLabel = spire ? "X.509-SVID (SPIRE)" : "dev-CA certificate";
   switch (c.kind) {
     case "svid":
       return { id: await cached(c.id, () => dp.identity([c.id])), headers: {}, label: svidLabel };
     case "jwt": {
       if (!spire) throw new TypeError("JWT-SVID steps need SPIRE");
       const token = await spire.jwtSvid(c.id, c.audience ?? spire.jwtAudience);
-      const headers = c.header === "authorization" ? { authorization: `Bearer ${token}` } : { "x-hexr-svid": token };
+      const headers: Record<string, string> =
+        c.header === "authorization" ? { authorization: `Bearer ${token}` } : { "x-hexr-svid": token };
       const id = c.withSvid ? await cached(c.withSvid, () => dp.identity([c.withSvid!])) : dp.anonymous();
-      return { id, headers, label: c.withSvid ? "X.509-SVID + JWT-SVID" : "JWT-SVID from SPIRE" };
+      return { id, headers, label: c.withSvid ? "X.509 + JWT-SVID" : "JWT-SVID (SPIRE)" };
     }
     case "forged-jwt":
       return {
@@ -206,10 +207,10 @@ async function prepare(dp: LocalDataPlane, step: Step, cache: Map<string, Client
     case "cert": {
       const key = `cert:${[...c.uris, ...(c.dns ?? [])].join(",")}`;
       const make = () => (spire ? spire.untrustedIdentity(c.uris, c.dns) : dp.identity(c.uris, c.dns));
-      return { id: await cached(key, make), headers: {}, label: spire ? "untrusted CA" : "dev-CA certificate" };
+      return { id: await cached(key, make), headers: {}, label: spire ? "cert, untrusted CA" : "dev-CA certificate" };
     }
     case "none":
-      return { id: dp.anonymous(), headers: {}, label: "nothing" };
+      return { id: dp.anonymous(), headers: {}, label: "no credential" };
   }
 }
 
@@ -297,7 +298,7 @@ const command: Command = {
       process.stdout.write(
         `Clock: ${values["real-clock"] ? "wall clock" : "starts at 10:30 UTC (business hours)"}\n\n`,
       );
-      const header = `${pad("identity", 38)} ${pad("presents", 22)} ${pad("service", 11)} ${pad("action", 10)} ${pad("decision", 8)} ${pad("reason", 58)} latency`;
+      const header = `${pad("identity", 36)} ${pad("presents", 18)} ${pad("service", 12)} ${pad("action", 10)} ${pad("decision", 8)} ${pad("reason", 60)} latency`;
       process.stdout.write(`${header}\n${"-".repeat(header.length + 4)}\n`);
       const ids = new Map<string, ClientIdentity>();
       for (const step of steps) {
@@ -329,7 +330,7 @@ const command: Command = {
         const decision = failure ? "refused" : status === 200 ? "allow" : status === 403 ? "deny" : String(status);
         const reason = failure ?? (rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""));
         process.stdout.write(
-          `${pad(step.who, 38)} ${pad(label, 22)} ${pad(failure ? "-" : (rec?.service ?? "-"), 11)} ${pad(failure ? "-" : (rec?.action ?? step.method), 10)} ${pad(decision, 8)} ${pad(reason, 58)} ${ms.toFixed(2)} ms\n`,
+          `${pad(step.who, 36)} ${pad(label, 18)} ${pad(failure ? "-" : (rec?.service ?? "-"), 12)} ${pad(failure ? "-" : (rec?.action ?? step.method), 10)} ${pad(decision, 8)} ${pad(reason, 60)} ${ms.toFixed(2)} ms\n`,
         );
       }
       const tokens = audit.records.length;

@@ -87,9 +87,11 @@ function parseJsonLine(line: string): { id: unknown; text: string } {
   } catch {
     throw new Error("guard.bad_json: line is not valid JSON");
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("guard.bad_input: line must be a JSON object");
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new Error("guard.bad_input: line must be a JSON object");
   const o = v as Record<string, unknown>;
-  if (typeof o.text !== "string") throw Object.assign(new Error("guard.bad_input: \"text\" must be a string"), { id: o.id });
+  if (typeof o.text !== "string")
+    throw Object.assign(new Error('guard.bad_input: "text" must be a string'), { id: o.id });
   return { id: o.id ?? null, text: o.text };
 }
 
@@ -123,7 +125,8 @@ const guard: Command = {
   usage: USAGE,
   async run(args) {
     const [sub, ...rest] = args;
-    if (sub !== "scan") throw new UsageError(sub === undefined ? "missing subcommand (scan)" : `unknown subcommand '${sub}'`);
+    if (sub !== "scan")
+      throw new UsageError(sub === undefined ? "missing subcommand (scan)" : `unknown subcommand '${sub}'`);
     const { values } = parseFlags(rest, { jsonl: { type: "boolean" }, policy: { type: "string" } });
     if (values.help) {
       process.stdout.write(USAGE);

@@ -238,6 +238,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
 
     const pool = new AgentPool();
     cleanup.add(() => pool.destroy());
+    const anonymous: ClientIdentity = { ca: ca.certPem };
     return {
       mode: "dev-ca",
       dir,
@@ -251,7 +252,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         const leaf = await makeLeaf(ca, { uris, ...(dns ? { dns } : {}) });
         return { cert: leaf.certPem, key: leaf.keyPem, ca: ca.certPem };
       },
-      anonymous: () => ({ ca: ca.certPem }),
+      anonymous: () => anonymous,
       send: (id, req) => request(outboundPort, id, { ...req, agent: pool.get(id) }),
       stop: () => cleanup.run(),
     };
@@ -392,6 +393,12 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
     const svidFor = (id: string) => workloadApi.current().svids.find((s) => s.spiffeId === id);
     const pool = new AgentPool();
     cleanup.add(() => pool.destroy());
+    // one object, so requests without a certificate share a keep-alive pool like any other client
+    const anonymous: ClientIdentity = {
+      get ca() {
+        return bundle();
+      },
+    };
     const sendWith = (id: ClientIdentity, req: SendRequest, insecureSkipServerCheck: boolean) =>
       svidRequest({
         // a client with an X.509-SVID uses the mTLS listener; one without uses the JWT-SVID listener
@@ -440,13 +447,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
           },
         };
       },
-      anonymous() {
-        return {
-          get ca() {
-            return bundle();
-          },
-        };
-      },
+      anonymous: () => anonymous,
       async untrustedIdentity(uris, dns) {
         const leaf = await makeLeaf(ca, { uris, ...(dns ? { dns } : {}) });
         return {

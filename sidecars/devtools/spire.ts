@@ -256,7 +256,12 @@ class SpireProcess {
     const p = this.#proc;
     if (!p || !this.running) return;
     p.kill("SIGTERM");
-    const killed = await Promise.race([this.#exit.then(() => false), delay(STOP_GRACE_MS).then(() => true)]);
+    const grace = new AbortController(); // cancelled on exit, so no timer keeps the process alive
+    const killed = await Promise.race([
+      this.#exit.then(() => false),
+      delay(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
+    ]);
+    grace.abort();
     if (killed) {
       p.kill("SIGKILL");
       await this.#exit;

@@ -124,7 +124,10 @@ describe("AuthzPipeline", () => {
   it("identity comes from the peer certificate, never from headers", () => {
     let seen: OpaInput | undefined;
     const { p } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
-    checkNow(p, req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }));
+    checkNow(
+      p,
+      req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }),
+    );
     expect(seen!.role).toBe("researcher");
     expect(seen!.request.headers).toEqual({});
   });

@@ -1,0 +1,107 @@
+/** Sidecar config fields for SPIFFE identity: `workload_api`, `authz.listen.mtls`, `authz.jwt_svid`. */
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../../sidecars/config.ts";
+
+const FULL = `
+trust_domains: [hexr.cloud]
+workload_api:
+  socket: unix:///run/spire/sockets/agent.sock
+  svid: spiffe://hexr.cloud/hexr/authz
+  ready_timeout_ms: 5000
+authz:
+  listen:
+    socket: /run/hexr/authz.sock
+    tcp: 0.0.0.0:9191
+    mtls: { allowed_clients: [spiffe://hexr.cloud/hexr/envoy] }
+  bundle: bundle.tar.gz
+  jwt_svid:
+    audiences: [hexr-authz, hexr-authz.acme]
+    clock_skew_seconds: 10
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseConfig(text, "/etc/hexr/hexr.yaml");
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("sidecar config: SPIFFE identity", () => {
+  it("parses workload_api, an mTLS listener and JWT-SVID settings", () => {
+    const c = parseConfig(FULL, "/etc/hexr/hexr.yaml");
+    expect(c.workloadApi).toEqual({
+      socket: "unix:///run/spire/sockets/agent.sock",
+      svid: "spiffe://hexr.cloud/hexr/authz",
+      readyTimeoutMs: 5000,
+    });
+    expect(c.authz?.listen.socket).toBe("/run/hexr/authz.sock");
+    expect(c.authz?.listen.tcp).toBe("0.0.0.0:9191");
+    expect([...(c.authz?.listen.mtls?.allowedClients ?? [])]).toEqual(["spiffe://hexr.cloud/hexr/envoy"]);
+    expect(c.authz?.jwtSvid).toEqual({ audiences: ["hexr-authz", "hexr-authz.acme"], clockSkewSeconds: 10 });
+  });
+
+  it("defaults: ready timeout 30 s, clock skew 30 s; no JWT-SVIDs or mTLS unless configured", () => {
+    const c = parseConfig(
+      `trust_domains: [hexr.cloud]\nworkload_api: { socket: /run/spire/sockets/agent.sock }\nauthz:\n  listen: { socket: /s }\n  bundle: b.tar.gz\n  jwt_svid: { audiences: [a] }\n`,
+      "/etc/hexr/hexr.yaml",
+    );
+    expect(c.workloadApi?.readyTimeoutMs).toBe(30_000);
+    expect(c.workloadApi?.svid).toBeUndefined();
+    expect(c.authz?.jwtSvid?.clockSkewSeconds).toBe(30);
+    expect(c.authz?.listen.mtls).toBeUndefined();
+  });
+
+  it.each([
+    [
+      "jwt_svid without workload_api",
+      FULL.replace(/workload_api:[\s\S]*?authz:/, "authz:"),
+      /^authz\.listen\.mtls: needs workload_api/,
+    ],
+    [
+      "jwt_svid without workload_api (no mtls)",
+      `trust_domains: [hexr.cloud]\nauthz:\n  listen: { socket: /s }\n  bundle: b\n  jwt_svid: { audiences: [a] }\n`,
+      /^authz\.jwt_svid: needs workload_api/,
+    ],
+    [
+      "empty audiences",
+      FULL.replace("[hexr-authz, hexr-authz.acme]", "[]"),
+      /^authz\.jwt_svid\.audiences: must be a non-empty list/,
+    ],
+    ["an empty audience", FULL.replace("[hexr-authz, hexr-authz.acme]", '[""]'), /^authz\.jwt_svid\.audiences\[0\]: /],
+    [
+      "negative skew",
+      FULL.replace("clock_skew_seconds: 10", "clock_skew_seconds: -1"),
+      /^authz\.jwt_svid\.clock_skew_seconds: /,
+    ],
+    [
+      "unknown jwt_svid field",
+      FULL.replace("clock_skew_seconds: 10", "issuer: x"),
+      /^authz\.jwt_svid\.issuer: unknown field/,
+    ],
+    [
+      "relative socket",
+      FULL.replace("unix:///run/spire/sockets/agent.sock", "agent.sock"),
+      /^workload_api\.socket: must be an absolute path/,
+    ],
+    [
+      "svid not a SPIFFE ID",
+      FULL.replace("svid: spiffe://hexr.cloud/hexr/authz", "svid: hexr/authz"),
+      /^workload_api\.svid: must be a SPIFFE ID/,
+    ],
+    ["mtls without tcp", FULL.replace("    tcp: 0.0.0.0:9191\n", ""), /^authz\.listen\.mtls: applies to tcp only/],
+    [
+      "mtls with no clients",
+      FULL.replace("[spiffe://hexr.cloud/hexr/envoy]", "[]"),
+      /^authz\.listen\.mtls\.allowed_clients: must be a non-empty list/,
+    ],
+    [
+      "mtls client that is not a SPIFFE ID",
+      FULL.replace("[spiffe://hexr.cloud/hexr/envoy]", "[envoy]"),
+      /^authz\.listen\.mtls\.allowed_clients\[0\]: must be a SPIFFE ID/,
+    ],
+  ])("%s → an error naming the field", (_n, text, message) => {
+    expect(errorOf(text)).toMatch(message);
+  });
+});
