@@ -30,6 +30,7 @@ import { WorkloadApiClient, type WorkloadSnapshot } from "../workload-api/client
 import { type ClientIdentity, type Reply, request } from "./client.ts";
 import { type TestCa as DevCa, makeCa, makeLeaf } from "./dev-ca.ts";
 import { type EntrySpec, type SpireHarness, startSpire, type WorkloadProcess } from "./spire.ts";
+import { type LlmUpstream, startLlmUpstream } from "./llm-upstream.ts";
 import { startUpstream, type Upstream } from "./upstream.ts";
 import {
   type SvidReply,
@@ -54,9 +55,24 @@ export const LOCAL_UPSTREAM_DOMAINS = [
   "storage.googleapis.com",
   "s3.amazonaws.com",
   "*.s3.amazonaws.com",
-  "api.openai.com",
-  "api.anthropic.com",
 ];
+
+/** LLM provider hosts, routed to a local OpenAI/Anthropic-compatible upstream through the guard (ext_proc). */
+export const LOCAL_LLM_DOMAINS = ["api.openai.com", "api.anthropic.com"];
+
+/** Envoy upstreams of the local data plane: cloud APIs skip ext_proc; LLM routes go through the guard. */
+function localUpstreams(upstream: Upstream, llm: LlmUpstream) {
+  return [
+    {
+      name: "sample_upstream",
+      domains: LOCAL_UPSTREAM_DOMAINS,
+      address: "127.0.0.1",
+      port: upstream.port,
+      extProc: "off" as const,
+    },
+    { name: "llm_upstream", domains: LOCAL_LLM_DOMAINS, address: "127.0.0.1", port: llm.port },
+  ];
+}
 
 /** Envoy's SPIFFE ID in SPIRE mode. */
 export function localEnvoyId(td = LOCAL_TRUST_DOMAIN): string {
@@ -103,6 +119,8 @@ export interface LocalDataPlane {
   envoy: RunningEnvoy;
   sidecar: RunningSidecar;
   upstream: Upstream;
+  /** The OpenAI/Anthropic-compatible upstream behind the guard; set `llm.reply` to script the model. */
+  llm: LlmUpstream;
   /** Where Envoy reaches ext_authz: `unix:/…` (dev-CA) or `127.0.0.1:<port>` with mTLS (SPIRE). */
   authzAddress: string;
   outboundPort: number;
@@ -205,11 +223,15 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
 
     const upstream = await startUpstream();
     cleanup.add(() => upstream.close());
+    const llm = await startLlmUpstream();
+    cleanup.add(() => llm.close());
     const authzSocket = path.join(dir, "authz.sock");
+    const procSocket = path.join(dir, "ext-proc.sock");
     const cfg = parseConfig(
       JSON.stringify({
         trust_domains: [td],
         authz: { listen: { socket: authzSocket }, bundle: opts.bundlePath, bundle_poll_ms: opts.bundlePollMs ?? 200 },
+        ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
       }),
       path.join(dir, "hexr.yaml"),
@@ -226,9 +248,8 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         tls: { mode: "files", certChain: files.cert, privateKey: files.key, clientCa: files.ca },
         outbound: { address: "127.0.0.1", port: 0 },
         authz: { socket: authzSocket, timeoutMs: opts.authzTimeoutMs ?? 1000 },
-        upstreams: [
-          { name: "sample_upstream", domains: LOCAL_UPSTREAM_DOMAINS, address: "127.0.0.1", port: upstream.port },
-        ],
+        extProc: { socket: procSocket },
+        upstreams: localUpstreams(upstream, llm),
         accessLog: false,
       }),
     );
@@ -246,6 +267,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
       envoy,
       sidecar,
       upstream,
+      llm,
       authzAddress: `unix:${authzSocket}`,
       outboundPort,
       async identity(uris, dns) {
@@ -316,6 +338,9 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
 
     const upstream = await startUpstream();
     cleanup.add(() => upstream.close());
+    const llm = await startLlmUpstream();
+    cleanup.add(() => llm.close());
+    const procSocket = path.join(dir, "ext-proc.sock");
     const cfg = parseConfig(
       JSON.stringify({
         trust_domains: [td],
@@ -329,6 +354,8 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
             clock_skew_seconds: opts.jwtClockSkewSeconds ?? LOCAL_JWT_CLOCK_SKEW_SECONDS,
           },
         },
+        // the guard on a Unix socket in the pod's shared volume (plaintext; ext_authz uses mTLS over TCP)
+        ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
       }),
       path.join(dir, "hexr.yaml"),
@@ -360,9 +387,8 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
         tls: { serverIds: [authzId] },
         timeoutMs: opts.authzTimeoutMs ?? 1000,
       },
-      upstreams: [
-        { name: "sample_upstream", domains: LOCAL_UPSTREAM_DOMAINS, address: "127.0.0.1", port: upstream.port },
-      ],
+      extProc: { socket: procSocket },
+      upstreams: localUpstreams(upstream, llm),
       accessLog: false,
     };
     const envoy = await startEnvoy(renderSidecarBootstrap(envoyOptions));
@@ -418,6 +444,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
       envoy,
       sidecar,
       upstream,
+      llm,
       authzAddress,
       outboundPort,
       jwtPort,

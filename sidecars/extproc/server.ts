@@ -6,7 +6,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logger.ts";
 import { externalProcessorService } from "../envoy-protos.ts";
-import { CONTINUE, type Processor, type ProcessorRouter } from "./processor.ts";
+import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -41,12 +41,18 @@ export function addExtProcService(
             processor = router.select(headers);
             out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
           } else if (!processor) {
-            // a phase before request headers (observability or misconfiguration): nothing to scan with
-            out = msg.request_trailers
-              ? CONTINUE.requestTrailers
-              : msg.response_trailers
-                ? CONTINUE.responseTrailers
-                : INTERNAL_ERROR;
+            // Envoy sends response phases without request headers when an earlier filter answered locally
+            // (an ext_authz 403, say): nothing went upstream, so there is nothing to scan.
+            processor = PASS_THROUGH;
+            out = msg.response_headers
+              ? CONTINUE.responseHeaders
+              : msg.response_body
+                ? CONTINUE.responseBody
+                : msg.request_trailers
+                  ? CONTINUE.requestTrailers
+                  : msg.response_trailers
+                    ? CONTINUE.responseTrailers
+                    : INTERNAL_ERROR;
           } else if (msg.request_body) {
             out = processor.requestBody(msg.request_body);
           } else if (msg.response_headers) {

@@ -24,6 +24,7 @@ import { buildProjectBundle } from "../helpers/bundles.ts";
 
 const TD = "hexr.cloud";
 const RESEARCHER = `spiffe://${TD}/agent/acme-corp/content-crew/researcher`;
+const EDITOR = `spiffe://${TD}/agent/acme-corp/content-crew/editor`;
 const START = Date.parse("2026-01-15T10:30:00Z");
 let tick = 0;
 
@@ -32,6 +33,7 @@ let envoy: RunningEnvoy;
 let authz: RunningSidecar;
 let llm: LlmUpstream;
 let dispatcher: Agent;
+let editorDispatcher: Agent;
 let openai: OpenAI;
 let anthropic: Anthropic;
 let port: number;
@@ -58,6 +60,7 @@ beforeAll(async () => {
   const ca = await makeCa("guard-ca");
   const envoyLeaf = await makeLeaf(ca, { uris: [`spiffe://${TD}/sidecar/envoy`], dns: ["envoy.hexr.test"] });
   const client = await makeLeaf(ca, { uris: [RESEARCHER] });
+  const editor = await makeLeaf(ca, { uris: [EDITOR] });
   for (const [f, t] of [
     ["ca.pem", ca.certPem],
     ["envoy.pem", envoyLeaf.certPem],
@@ -113,6 +116,16 @@ beforeAll(async () => {
         opts?.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4),
     } as never,
   });
+  editorDispatcher = new Agent({
+    connect: {
+      ca: ca.certPem,
+      cert: editor.certPem,
+      key: editor.keyPem,
+      servername: "envoy.hexr.test",
+      lookup: (_h: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+        opts?.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4),
+    } as never,
+  });
   const fetchVia = ((url: string, init: object) => undiciFetch(url, { ...init, dispatcher } as never)) as never;
   openai = new OpenAI({
     apiKey: "sk-test-not-a-real-key",
@@ -133,6 +146,7 @@ afterAll(async () => {
   await authz?.stop(0);
   await llm?.close();
   await dispatcher?.close();
+  await editorDispatcher?.close();
 });
 
 async function rawPost(host: string, p: string, body: string): Promise<{ status: number; text: string }> {
@@ -158,6 +172,19 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     expect(JSON.parse(llm.received.at(-1)!.body).messages[0].content).toBe("What is the capital of France?");
     // accept-encoding is removed so the response is scannable
     expect(llm.received.at(-1)!.headers["accept-encoding"]).toBeUndefined();
+  });
+
+  it("a policy denial on an LLM route stays a 403 with the policy's reasons (ext_proc passes local replies)", async () => {
+    const before = llm.received.length;
+    const r = await undiciFetch(`https://api.openai.com:${port}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "Draft a tagline." }] }),
+      dispatcher: editorDispatcher,
+    });
+    expect(r.status).toBe(403);
+    expect(await r.json()).toMatchObject({ decision: "deny", reasons: ["role editor may not use openai"] });
+    expect(llm.received.length).toBe(before);
   });
 
   it("an injection is blocked with 403 before the upstream sees it", async () => {
