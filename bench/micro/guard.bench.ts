@@ -16,7 +16,7 @@ import { scanSecrets } from "../../filters/guard/secrets.ts";
 const PARAGRAPHS = [
   "Hi team, following up on yesterday's planning meeting. We agreed to ship the billing migration in two phases: first the read path, then writes behind a flag. Please review the rollout doc before Thursday and leave comments inline.",
   "Can you summarize the attached incident report? The outage started at 14:05 UTC when the connection pool was exhausted; p99 latency went from 120 ms to 4.2 s. Root cause looks like a missing index on orders(customer_id, created_at).",
-  "```python\ndef load_config(path: str) -> dict:\n    with open(path) as f:\n        cfg = yaml.safe_load(f)\n    system = cfg.get(\"system\", {})\n    return {**DEFAULTS, **system}\n```",
+  '```python\ndef load_config(path: str) -> dict:\n    with open(path) as f:\n        cfg = yaml.safe_load(f)\n    system = cfg.get("system", {})\n    return {**DEFAULTS, **system}\n```',
   "Refactor this function so that it streams results instead of building a list, and add type hints. Keep the public signature unchanged; callers in reports/ and exports/ depend on it.",
   "For context, see [the design doc](https://docs.example.com/design/billing-v2?rev=12) and the dashboard ![latency](https://grafana.example.com/render/d/abc?width=600&height=300).",
   "Customer wrote: « Bonjour, je n'arrive pas à me connecter depuis la mise à jour. » Please draft a polite reply in French and English. Ticket #48213, priority normal.",
@@ -33,7 +33,7 @@ function mixedText(bytes: number, seed: number): string {
     s += `${PARAGRAPHS[k % PARAGRAPHS.length]}\n\n`;
     k = (k * 7 + 3) % 101;
   }
-  while (Buffer.byteLength(s) > bytes) s = s.slice(0, -1);
+  while (Buffer.byteLength(s) > bytes - 1) s = s.slice(0, -1);
   return s;
 }
 
@@ -41,16 +41,27 @@ const SIZES = [1024, 4096, 16384] as const;
 const time = Number(process.env.HEXR_BENCH_TIME ?? 1000);
 const bench = new Bench({ time, warmupTime: 200 });
 
+/**
+ * Distinct flat string objects per size, rotated per call: the RE2 binding caches the UTF-8 copy of
+ * the last string it saw, and a request body is always a new string.
+ */
+const COPIES = 32;
+
 for (const size of SIZES) {
-  const text = mixedText(size, size);
-  const n = normalize(text);
+  const texts = Array.from(
+    { length: COPIES },
+    (_, k) => JSON.parse(JSON.stringify(mixedText(size, size) + String(k % 10))) as string,
+  );
+  const norms = texts.map(normalize);
   const label = `${size / 1024}KB`;
-  bench.add(`normalize ${label}`, () => normalize(text));
-  bench.add(`invisible ${label}`, () => scanInvisible(text, n));
-  bench.add(`secrets ${label}`, () => scanSecrets(text, n));
-  bench.add(`pii ${label}`, () => scanPii(text, n));
-  bench.add(`injection ${label}`, () => scanInjection(text, n));
-  bench.add(`scanText (all) ${label}`, () => scanText(text));
+  let k = 0;
+  const next = (): number => (k = (k + 1) % COPIES);
+  bench.add(`normalize ${label}`, () => normalize(texts[next()]!));
+  bench.add(`invisible ${label}`, () => scanInvisible(texts[next()]!, norms[k]));
+  bench.add(`secrets ${label}`, () => scanSecrets(texts[next()]!, norms[k]));
+  bench.add(`pii ${label}`, () => scanPii(texts[next()]!, norms[k]));
+  bench.add(`injection ${label}`, () => scanInjection(texts[next()]!, norms[k]));
+  bench.add(`scanText (all) ${label}`, () => scanText(texts[next()]!));
 }
 
 await bench.run();

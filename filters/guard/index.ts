@@ -1,7 +1,7 @@
 /** LLM guard: scanners, policy, provider adapters and the streaming scanner. Re-exports only. */
 export type { Finding, FindingType, ScanOptions, Scanner } from "./types.ts";
 export { FINDING_TYPES } from "./types.ts";
-export { type NormalizedText, normalize, toOriginal } from "./normalize.ts";
+export { type NormalizedText, normalize, type OffsetMap, toOriginal } from "./normalize.ts";
 export { type InjectionModel, scanInjection, setInjectionModel } from "./prompt-injection.ts";
 export { MAX_PHONE_PARSES, type PiiScanOptions, scanPii } from "./pii.ts";
 export { scanSecrets } from "./secrets.ts";
@@ -16,12 +16,41 @@ export {
   type ScannerPolicy,
 } from "./policy.ts";
 export { actionFor, checkSize, type RedactStyle, redact, type ScanAction, type ScanResult, scanText } from "./scan.ts";
-export { DEFAULT_MAX_HOLD, DEFAULT_WINDOW, holdFrom, type Released, StreamScanner, type StreamScannerOptions, type StreamStep } from "./stream-scanner.ts";
-export { formatPath, type GuardAdapter, type JsonPath, parseJsonBody, setAtPath, type TextSlot } from "./adapters/types.ts";
+export {
+  DEFAULT_MAX_HOLD,
+  DEFAULT_WINDOW,
+  holdFrom,
+  type Released,
+  StreamScanner,
+  type StreamScannerOptions,
+  type StreamStep,
+} from "./stream-scanner.ts";
+export {
+  formatPath,
+  type GuardAdapter,
+  type JsonPath,
+  parseJsonBody,
+  setAtPath,
+  type TextSlot,
+} from "./adapters/types.ts";
 export { openaiChat } from "./adapters/openai-chat.ts";
 export { openaiResponses } from "./adapters/openai-responses.ts";
 export { anthropicMessages } from "./adapters/anthropic-messages.ts";
 export { compileJsonPath, createGenericAdapter, type GenericAdapterConfig } from "./adapters/generic-json.ts";
-export { DEFAULT_MAX_EVENT_SIZE, formatSseEvent, replaceEventData, type SseEvent, SseParser, type SseParserOptions } from "./adapters/sse.ts";
-export { openAiStreamDeltas, openAiStreamError, openAiWithDeltas, type StreamDelta, type StreamDeltas, type StreamErrorInfo } from "./adapters/openai-stream.ts";
+export {
+  DEFAULT_MAX_EVENT_SIZE,
+  formatSseEvent,
+  replaceEventData,
+  type SseEvent,
+  SseParser,
+  type SseParserOptions,
+} from "./adapters/sse.ts";
+export {
+  openAiStreamDeltas,
+  openAiStreamError,
+  openAiWithDeltas,
+  type StreamDelta,
+  type StreamDeltas,
+  type StreamErrorInfo,
+} from "./adapters/openai-stream.ts";
 export { anthropicStreamDeltas, anthropicStreamError, anthropicWithDeltas } from "./adapters/anthropic-stream.ts";

@@ -35,126 +35,198 @@ export const C = {
 
 export type Entry = readonly [concepts: number, weight: number, words: readonly string[]];
 
+/** Entries are kept as `|`-separated lists so the tables stay readable. */
+function words(list: string): string[] {
+  return list
+    .split("|")
+    .map((w) => w.trim())
+    .filter((w) => w !== "");
+}
+
+// biome-ignore format: word tables read better packed than one entry per line
 export const LEXICON: readonly Entry[] = [
-  [C.OVERRIDE, 1, [
-    "ignor*", "disregard*", "forget*", "forgot", "forgo", "skip", "bypass*", "overrid*", "overwrit*", "neglect*", "discard*",
-    "abandon*", "dismiss*", "set aside", "put aside", "pay no attention", "drop", "scrap", "erase", "throw out", "circumvent*",
-    "nevermind", "never mind", "nullify", "supersede*",
-    // es / pt / it / fr / de
-    "olvid*", "omite", "omitir", "descarta*", "desestima*", "haz caso omiso", "no hagas caso", "esqueca*", "esquece*", "desconsider*",
-    "descart*", "dimentic*", "tralascia*", "scarta*", "oublie*", "oubliez", "ne tiens pas compte", "ne tenez pas compte",
-    "fais abstraction", "faites abstraction", "neglige*", "vergiss*", "vergessen", "missacht*", "uberschreib*", "verwirf*",
-    // ru / zh / ja / ko
-    "игнорир*", "проигнорир*", "забудь*", "забуд*", "пренебреги", "отбрось*", "не обращай внимания",
-    "忽略", "忽视", "无视", "忘记", "忘掉", "不要理会", "不理会", "抛弃", "跳过", "绕过",
-    "無視", "忘れ", "破棄", "무시", "잊어", "잊고", "잊으",
-  ]],
-  [C.FOLLOW, 1, ["follow*", "obey*", "adhere", "comply", "respect", "heed", "listen to", "abide by"]],
-  [C.NEG, 1, ["not", "don", "dont", "do not", "never", "no longer", "stop", "cease", "quit", "nicht", "no", "ne"]],
-  [C.SELF, 1, ["my", "mine", "our", "i gave", "i wrote", "i sent", "mis", "mes", "meine*", "meus", "minhas", "miei", "mie", "мои", "我的", "私の"]],
-  [C.INSTR, 1, [
-    "instruction*", "instruc*", "rule", "rules", "directive*", "guideline*", "guidance", "prompt", "prompts", "commands",
-    "constraint*", "restriction*", "guardrail*", "programming", "polic*", "training", "safeguard*", "limitations",
-    "system message", "safety",
-    "regla*", "indicaciones", "norma*", "directriz", "directrices", "pautas", "consigne*", "regle*", "anweisung*", "regel*",
-    "vorgabe*", "befehl*", "richtlinie*", "instruktion*", "regra*", "diretriz*", "diretrizes", "orientac*", "regol*",
-    "istruzion*", "diretti*", "indicazion*", "инструкци*", "указани*", "правил*", "директив*", "команд*",
-    "指令", "指示", "说明", "规则", "提示", "命令", "设定", "ルール", "設定", "規則", "지시", "지침", "명령", "규칙", "프롬프트", "설정",
-  ]],
-  [C.ALL, 1, [
-    "everything", "anything", "all", "whatever", "todo", "todas", "todos", "tout", "toutes", "tous", "alles", "alle", "allen",
-    "tudo", "tutto", "tutte", "tutti", "все", "всё", "всех", "所有", "一切", "全部", "すべて", "全て", "모든", "전부",
-  ]],
-  [C.PRIOR, 1, [
-    "previous*", "prior", "above", "earlier", "preceding", "former", "original*", "initial*", "existing", "old",
-    "past", "aforementioned", "foregoing", "given", "system", "developer", "preset", "pre-existing", "so far", "up to now",
-    "earlier", "before this", "before that",
-    "anterior*", "previa*", "previo*", "precedent*", "arriba", "ci-dessus", "dessus", "initiale*", "vorherig*", "bisherig*",
-    "obig*", "vorangegangen*", "vorigen", "fruher*", "ursprunglich*", "acima", "originais", "sopra", "iniziali",
-    "предыдущ*", "прежн*", "предшеств*", "вышеуказанн*", "выше", "исходн*", "первоначальн*", "ранее",
-    "之前", "以上", "上面", "先前", "前面", "原来", "原有", "以前", "前の", "これまでの", "上記", "先ほど", "上の", "元の",
-    "이전", "위의", "앞의", "기존", "원래", "지금까지",
-  ]],
-  [C.POSS, 1, [
-    "your", "yours", "you were given", "you have been given", "you've been given", "you received", "tus", "tu", "sus", "tes",
-    "vos", "ton", "ta", "votre", "deine*", "ihre", "seus", "suas", "tuas", "tue", "tuoi", "tua", "tuo", "твои", "твоих",
-    "свои", "ваши", "твой", "твою", "你的", "あなたの", "너의", "당신의",
-  ]],
-  // weight 1: verbs that ask for verbatim output; 0.5: verbs that also ask ordinary questions
-  [C.EXTRACT, 0.5, ["show", "tell", "give", "share", "list", "paste", "copy", "provide", "what is", "what are", "what were", "what's", "whats", "dime", "dame", "dis-moi", "gib", "diga", "dimmi", "скажи"]],
-  [C.EXTRACT, 1, [
-    "reveal*", "print*", "display*", "output*", "repeat*", "echo", "recite*", "dump", "leak*", "disclose*", "expose*",
-    "write out", "spell out", "write down",
-    "muestra*", "revela*", "imprime*", "repite*", "escribe", "comparte", "affiche*", "revele*", "montre*",
-    "repete*", "ecris", "donne*", "partage", "zeig*", "wiederhol*", "verrat*", "nenn*", "schreib*",
-    "mostr*", "revel*", "imprim*", "repit*", "escreva", "compartilh*", "stampa", "ripeti*", "scrivi",
-    "покажи", "выведи", "раскрой", "повтори", "напиши", "распечатай", "сообщи",
-    "显示", "输出", "打印", "告诉", "重复", "透露", "展示", "泄露", "说出", "表示", "出力", "教え", "繰り返", "見せ", "明か",
-    "보여", "출력", "알려", "반복", "공개",
-  ]],
-  [C.SYSPROMPT, 1, [
-    "system prompt*", "system message*", "system instruction*", "initial prompt*", "initial instruction*", "original prompt*",
-    "original instruction*", "hidden prompt*", "hidden instruction*", "secret instruction*", "pre-prompt", "preprompt",
-    "developer message*", "developer prompt*", "developer instruction*", "meta prompt", "meta-prompt", "sysprompt", "systemprompt*",
-    "system-prompt*", "instructions you were given", "prompt del sistema", "prompt de sistema", "mensaje del sistema",
-    "instrucciones del sistema", "instrucciones iniciales", "prompt systeme", "invite systeme", "message systeme",
-    "instructions initiales", "instructions systeme", "systemanweisung*", "systemnachricht*", "ursprunglichen anweisungen",
-    "prompt do sistema", "mensagem do sistema", "instrucoes do sistema", "prompt di sistema", "messaggio di sistema",
-    "istruzioni di sistema", "системный промпт", "системное сообщение", "системные инструкции", "системную подсказку",
-    "системный запрос", "系统提示", "系统指令", "系统消息", "初始指令", "提示词", "システムプロンプト", "システムメッセージ",
-    "初期指示", "시스템 프롬프트", "시스템 메시지", "초기 지시",
-  ]],
-  [C.VERBATIM, 1, [
-    "verbatim", "word for word", "word-for-word", "exactly", "literally", "in full", "in its entirety", "unchanged",
-    "palabra por palabra", "textualmente", "literalmente", "mot pour mot", "mot a mot", "textuellement", "wortlich",
-    "wort fur wort", "palavra por palavra", "parola per parola", "testualmente", "дословно", "слово в слово", "逐字", "原文",
-    "原封不动", "そのまま", "一字一句", "그대로",
-  ]],
-  [C.TEXT, 1, ["text", "words", "content", "contents", "lines", "sentences", "message", "messages", "conversation", "initialization"]],
-  [C.NOMINAL, 1, ["above", "foregoing", "aforementioned", "preceding"]],
-  [C.NEW, 1, ["new", "updated", "real", "actual", "true", "revised", "nuevas", "nouvelles", "neue", "novas", "nuove", "новые", "新的", "新しい", "새로운"]],
-  // role hijack: weights are noisy-OR contributions
-  [C.ROLE, 0.4, [
-    "you are now", "you're now", "from now on you", "from now on, you", "you are no longer", "you're no longer",
-    "ahora eres", "a partir de ahora eres", "tu es maintenant", "desormais tu es", "a partir de maintenant tu es",
-    "du bist jetzt", "ab jetzt bist du", "ab sofort bist du", "agora voce e", "a partir de agora voce e", "ora sei",
-    "d'ora in poi sei", "теперь ты", "отныне ты", "你现在是", "从现在开始你是", "从现在起你是", "今からあなたは",
-    "これからあなたは", "あなたは今から", "이제 너는", "지금부터 너는", "이제부터 당신은", "지금부터 당신은",
-  ]],
-  [C.ROLE, 0.3, [
-    "pretend to be", "pretend you are", "pretend that you are", "roleplay as", "role-play as", "role play as",
-    "stay in character", "remain in character", "finge ser", "fais semblant", "tu so als", "finja ser", "fingi di essere",
-    "притворись", "假装你是", "ふりをして", "인 척", "you will now", "you must now",
-  ]],
-  [C.ROLE, 0.2, ["act as", "acting as", "simulate being", "behave like", "actua como", "agis comme", "aja como", "comportati come", "веди себя как", "扮演", "として振る舞"]],
-  [C.PERSONA, 0.75, ["do anything now"]],
-  [C.PERSONA, 0.6, ["developer mode enabled", "developer mode is enabled", "you have been freed", "you've been freed", "you have been jailbroken"]],
-  [C.PERSONA, 0.45, ["jailbroken", "sudo mode", "you are not bound", "you're not bound", "broken free"]],
-  [C.PERSONA, 0.35, [
-    "developer mode", "god mode", "jailbreak*", "uncensored", "no restrictions", "without restrictions", "without any restrictions",
-    "no filters", "without filters", "without censorship", "no ethical", "no moral*", "not bound by", "can do anything",
-    "opposite mode", "modo desarrollador", "mode developpeur", "entwicklermodus", "modo desenvolvedor", "modalita sviluppatore",
-    "режим разработчика", "开发者模式", "開発者モード", "개발자 모드", "sin restricciones", "sans restrictions",
-    "sans restriction", "ohne einschrankungen", "ohne regeln", "sem restricoes", "senza restrizioni", "без ограничений",
-    "没有限制", "无限制", "不受限制", "制限なし", "制限のない", "제한 없이", "제한 없는",
-  ]],
-  [C.PERSONA, 0.25, ["unrestricted", "unfiltered", "no limitations", "without limitations", "no rules", "no limits", "amoral", "dev mode", "admin mode", "break free", "content policy"]],
-  [C.PERSONA, 0.15, ["dan", "evil", "unethical", "free from", "chatgpt", "openai"]],
-  [C.STEALTH, 0.5, ["without telling the user", "do not tell the user", "don't tell the user", "dont tell the user", "the user must not know", "without the user's knowledge", "without the user knowing"]],
-  [C.STEALTH, 0.4, ["without telling", "without informing", "without user confirmation", "without confirmation", "hide this from", "do not inform", "covertly"]],
-  [C.STEALTH, 0.35, ["do not mention", "don't mention", "dont mention", "never mention", "without asking"]],
-  [C.STEALTH, 0.3, ["secretly", "do not reveal this", "don't reveal this"]],
-  [C.STEALTH, 0.25, ["silently"]],
-  [C.CALL, 1, ["call", "invoke*", "execute*", "run", "trigger", "use", "fire", "perform", "make a request"]],
-  [C.TOOL, 1, ["tool", "tools", "function", "functions", "command", "api", "plugin", "endpoint", "script", "shell", "terminal", "webhook", "curl", "browser"]],
-  [C.SEND, 1, ["send", "forward", "post", "upload", "email", "transmit", "exfiltrat*", "submit", "leak", "append"]],
-  [C.DATA, 1, [
-    "conversation", "chat history", "history", "credentials", "password*", "api key*", "secrets", "tokens", "user data",
-    "personal information", "personal data", "memory", "cookies", "session", "files", "private data",
-  ]],
-  [C.META_Q, 1, ["how do i", "how to", "how can i", "how would i", "how should i", "what is a", "what's a", "what is the purpose", "explain", "definition of", "why do"]],
-  [C.META, 1, [
-    "prompt injection", "prompt-injection", "injection attack*", "jailbreak attack*", "for example", "e.g.", "such as", "example of",
-    "examples of", "red team*", "detect*", "classifier", "attack*", "phrases like", "defend*", "mitigat*",
-  ]],
+  // override verbs: en, es, pt, it, fr, de, ru, zh, ja, ko
+  [C.OVERRIDE, 1, words(
+    "ignor* | disregard* | forget* | forgot | forgo | skip | bypass* | overrid* | overwrit* |" +
+    "neglect* | discard* | abandon* | dismiss* | set aside | put aside | pay no attention | drop |" +
+    "scrap | erase | throw out | circumvent* | nevermind | never mind | nullify | supersede* | olvid* |" +
+    "omite | omitir | descarta* | desestima* | haz caso omiso | no hagas caso | esqueca* | esquece* |" +
+    "desconsider* | descart* | dimentic* | tralascia* | scarta* | oublie* | oubliez |" +
+    "ne tiens pas compte | ne tenez pas compte | fais abstraction | faites abstraction | neglige* |" +
+    "vergiss* | vergessen | missacht* | uberschreib* | verwirf* | игнорир* | проигнорир* | забудь* |" +
+    "забуд* | пренебреги | отбрось* | не обращай внимания | 忽略 | 忽视 | 无视 | 忘记 | 忘掉 | 不要理会 | 不理会 | 抛弃 |" +
+    "跳过 | 绕过 | 無視 | 忘れ | 破棄 | 무시 | 잊어 | 잊고 | 잊으",
+  )],
+  [C.FOLLOW, 1, words(
+    "follow* | obey* | adhere | comply | respect | heed | listen to | abide by",
+  )],
+  [C.NEG, 1, words(
+    "not | don | dont | do not | never | no longer | stop | cease | quit | nicht | no | ne",
+  )],
+  [C.SELF, 1, words(
+    "my | mine | our | i gave | i wrote | i sent | mis | mes | meine* | meus | minhas | miei | mie |" +
+    "мои | 我的 | 私の",
+  )],
+  // what gets overridden: instructions, rules, guidelines … in each language
+  [C.INSTR, 1, words(
+    "instruction* | instruc* | rule | rules | directive* | guideline* | guidance | prompt | prompts |" +
+    "commands | constraint* | restriction* | guardrail* | programming | polic* | training |" +
+    "safeguard* | limitations | system message | safety | regla* | indicaciones | norma* | directriz |" +
+    "directrices | pautas | consigne* | regle* | anweisung* | regel* | vorgabe* | befehl* |" +
+    "richtlinie* | instruktion* | regra* | diretriz* | diretrizes | orientac* | regol* | istruzion* |" +
+    "diretti* | indicazion* | инструкци* | указани* | правил* | директив* | команд* | 指令 | 指示 | 说明 |" +
+    "规则 | 提示 | 命令 | 设定 | ルール | 設定 | 規則 | 지시 | 지침 | 명령 | 규칙 | 프롬프트 | 설정",
+  )],
+  [C.ALL, 1, words(
+    "everything | anything | all | whatever | todo | todas | todos | tout | toutes | tous | alles |" +
+    "alle | allen | tudo | tutto | tutte | tutti | все | всё | всех | 所有 | 一切 | 全部 | すべて | 全て | 모든 |" +
+    "전부",
+  )],
+  // qualifiers that point back at earlier instructions
+  [C.PRIOR, 1, words(
+    "previous* | prior | above | earlier | preceding | former | original* | initial* | existing | old |" +
+    "past | aforementioned | foregoing | given | system | developer | preset | pre-existing | so far |" +
+    "up to now | earlier | before this | before that | anterior* | previa* | previo* | precedent* |" +
+    "arriba | ci-dessus | dessus | initiale* | vorherig* | bisherig* | obig* | vorangegangen* |" +
+    "vorigen | fruher* | ursprunglich* | acima | originais | sopra | iniziali | предыдущ* | прежн* |" +
+    "предшеств* | вышеуказанн* | выше | исходн* | первоначальн* | ранее | 之前 | 以上 | 上面 | 先前 | 前面 | 原来 |" +
+    "原有 | 以前 | 前の | これまでの | 上記 | 先ほど | 上の | 元の | 이전 | 위의 | 앞의 | 기존 | 원래 | 지금까지",
+  )],
+  // possessives addressing the model
+  [C.POSS, 1, words(
+    "your | yours | you were given | you have been given | you've been given | you received | tus |" +
+    "tu | sus | tes | vos | ton | ta | votre | deine* | ihre | seus | suas | tuas | tue | tuoi | tua |" +
+    "tuo | твои | твоих | свои | ваши | твой | твою | 你的 | あなたの | 너의 | 당신의",
+  )],
+  // weight 0.5: verbs that also ask ordinary questions; 1: verbs that ask for verbatim output
+  [C.EXTRACT, 0.5, words(
+    "show | tell | give | share | list | paste | copy | provide | what is | what are | what were |" +
+    "what's | whats | dime | dame | dis-moi | gib | diga | dimmi | скажи",
+  )],
+  [C.EXTRACT, 1, words(
+    "reveal* | print* | display* | output* | repeat* | echo | recite* | dump | leak* | disclose* |" +
+    "expose* | write out | spell out | write down | muestra* | revela* | imprime* | repite* | escribe |" +
+    "comparte | affiche* | revele* | montre* | repete* | ecris | donne* | partage | zeig* |" +
+    "wiederhol* | verrat* | nenn* | schreib* | mostr* | revel* | imprim* | repit* | escreva |" +
+    "compartilh* | stampa | ripeti* | scrivi | покажи | выведи | раскрой | повтори | напиши |" +
+    "распечатай | сообщи | 显示 | 输出 | 打印 | 告诉 | 重复 | 透露 | 展示 | 泄露 | 说出 | 表示 | 出力 | 教え | 繰り返 | 見せ | 明か |" +
+    "보여 | 출력 | 알려 | 반복 | 공개",
+  )],
+  [C.SYSPROMPT, 1, words(
+    "system prompt* | system message* | system instruction* | initial prompt* | initial instruction* |" +
+    "original prompt* | original instruction* | hidden prompt* | hidden instruction* |" +
+    "secret instruction* | pre-prompt | preprompt | developer message* | developer prompt* |" +
+    "developer instruction* | meta prompt | meta-prompt | sysprompt | systemprompt* | system-prompt* |" +
+    "instructions you were given | prompt del sistema | prompt de sistema | mensaje del sistema |" +
+    "instrucciones del sistema | instrucciones iniciales | prompt systeme | invite systeme |" +
+    "message systeme | instructions initiales | instructions systeme | systemanweisung* |" +
+    "systemnachricht* | ursprunglichen anweisungen | prompt do sistema | mensagem do sistema |" +
+    "instrucoes do sistema | prompt di sistema | messaggio di sistema | istruzioni di sistema |" +
+    "системный промпт | системное сообщение | системные инструкции | системную подсказку |" +
+    "системный запрос | 系统提示 | 系统指令 | 系统消息 | 初始指令 | 提示词 | システムプロンプト | システムメッセージ | 初期指示 | 시스템 프롬프트 |" +
+    "시스템 메시지 | 초기 지시",
+  )],
+  [C.VERBATIM, 1, words(
+    "verbatim | word for word | word-for-word | exactly | literally | in full | in its entirety |" +
+    "unchanged | palabra por palabra | textualmente | literalmente | mot pour mot | mot a mot |" +
+    "textuellement | wortlich | wort fur wort | palavra por palavra | parola per parola |" +
+    "testualmente | дословно | слово в слово | 逐字 | 原文 | 原封不动 | そのまま | 一字一句 | 그대로",
+  )],
+  [C.TEXT, 1, words(
+    "text | words | content | contents | lines | sentences | message | messages | conversation |" +
+    "initialization",
+  )],
+  [C.NOMINAL, 1, words(
+    "above | foregoing | aforementioned | preceding",
+  )],
+  [C.NEW, 1, words(
+    "new | updated | real | actual | true | revised | nuevas | nouvelles | neue | novas | nuove |" +
+    "новые | 新的 | 新しい | 새로운",
+  )],
+  // role hijack (noisy-OR weights)
+  [C.ROLE, 0.4, words(
+    "you are now | you're now | from now on you | from now on, you | you are no longer |" +
+    "you're no longer | ahora eres | a partir de ahora eres | tu es maintenant | desormais tu es |" +
+    "a partir de maintenant tu es | du bist jetzt | ab jetzt bist du | ab sofort bist du |" +
+    "agora voce e | a partir de agora voce e | ora sei | d'ora in poi sei | теперь ты | отныне ты |" +
+    "你现在是 | 从现在开始你是 | 从现在起你是 | 今からあなたは | これからあなたは | あなたは今から | 이제 너는 | 지금부터 너는 | 이제부터 당신은 | 지금부터 당신은",
+  )],
+  [C.ROLE, 0.3, words(
+    "pretend to be | pretend you are | pretend that you are | roleplay as | role-play as |" +
+    "role play as | stay in character | remain in character | finge ser | fais semblant | tu so als |" +
+    "finja ser | fingi di essere | притворись | 假装你是 | ふりをして | 인 척 | you will now | you must now",
+  )],
+  [C.ROLE, 0.2, words(
+    "act as | acting as | simulate being | behave like | actua como | agis comme | aja como |" +
+    "comportati come | веди себя как | 扮演 | として振る舞",
+  )],
+  // jailbreak personas and unrestricted modes (noisy-OR weights)
+  [C.PERSONA, 0.75, words(
+    "do anything now",
+  )],
+  [C.PERSONA, 0.6, words(
+    "developer mode enabled | developer mode is enabled | you have been freed | you've been freed |" +
+    "you have been jailbroken",
+  )],
+  [C.PERSONA, 0.45, words(
+    "jailbroken | sudo mode | you are not bound | you're not bound | broken free",
+  )],
+  [C.PERSONA, 0.35, words(
+    "developer mode | god mode | jailbreak* | uncensored | no restrictions | without restrictions |" +
+    "without any restrictions | no filters | without filters | without censorship | no ethical |" +
+    "no moral* | not bound by | can do anything | opposite mode | modo desarrollador |" +
+    "mode developpeur | entwicklermodus | modo desenvolvedor | modalita sviluppatore |" +
+    "режим разработчика | 开发者模式 | 開発者モード | 개발자 모드 | sin restricciones | sans restrictions |" +
+    "sans restriction | ohne einschrankungen | ohne regeln | sem restricoes | senza restrizioni |" +
+    "без ограничений | 没有限制 | 无限制 | 不受限制 | 制限なし | 制限のない | 제한 없이 | 제한 없는",
+  )],
+  [C.PERSONA, 0.25, words(
+    "unrestricted | unfiltered | no limitations | without limitations | no rules | no limits | amoral |" +
+    "dev mode | admin mode | break free | content policy",
+  )],
+  [C.PERSONA, 0.15, words(
+    "dan | evil | unethical | free from | chatgpt | openai",
+  )],
+  // hiding actions from the user (noisy-OR weights)
+  [C.STEALTH, 0.5, words(
+    "without telling the user | do not tell the user | don't tell the user | dont tell the user |" +
+    "without the user's knowledge | without the user knowing",
+  )],
+  [C.STEALTH, 0.4, words(
+    "the user must not know | without telling | without informing | without user confirmation |" +
+    "without confirmation | hide this from | do not inform | covertly",
+  )],
+  [C.STEALTH, 0.35, words(
+    "do not mention | don't mention | dont mention | never mention | without asking",
+  )],
+  [C.STEALTH, 0.3, words(
+    "secretly | do not reveal this | don't reveal this",
+  )],
+  [C.STEALTH, 0.25, words(
+    "silently",
+  )],
+  [C.CALL, 1, words(
+    "call | invoke* | execute* | run | trigger | use | fire | perform | make a request",
+  )],
+  [C.TOOL, 1, words(
+    "tool | tools | function | functions | command | api | plugin | endpoint | script | shell |" +
+    "terminal | webhook | curl | browser",
+  )],
+  [C.SEND, 1, words(
+    "send | forward | post | upload | email | transmit | exfiltrat* | submit | leak | append",
+  )],
+  [C.DATA, 1, words(
+    "conversation | chat history | history | credentials | password* | api key* | secrets | tokens |" +
+    "user data | personal information | personal data | memory | cookies | session | files |" +
+    "private data",
+  )],
+  [C.META_Q, 1, words(
+    "how do i | how to | how can i | how would i | how should i | what is a | what's a |" +
+    "what is the purpose | explain | definition of | why do",
+  )],
+  [C.META, 1, words(
+    "prompt injection | prompt-injection | injection attack* | jailbreak attack* | for example | e.g. |" +
+    "such as | example of | examples of | red team* | detect* | classifier | attack* | phrases like |" +
+    "defend* | mitigat*",
+  )],
 ];

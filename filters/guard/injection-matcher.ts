@@ -5,7 +5,7 @@
  * run of spaces/punctuation as the single space between words of a phrase, and re-reads runs of
  * spaced-out single letters ("i g n o r e") as one collapsed string.
  *
- * Each hit carries a word position (`pos`, for proximity rules) and a clause number (sentences and
+ * Each hit carries a word position (`pos`, in tenths of a word, for proximity rules) and a clause number (sentences and
  * lines), so rules can ask "an override verb within N words of an instructions noun, same clause".
  */
 import { LEXICON } from "./injection-lexicon.ts";
@@ -14,11 +14,13 @@ import { isCjk, isWordUnit } from "./unicode.ts";
 
 export interface Hit {
   readonly bits: number;
-  readonly weight: number;
+  /** Signal weight in hundredths (integers keep hit objects free of boxed doubles). */
+  readonly weightPct: number;
   /** Distinct lexicon entry (for counting a weighted signal once). */
   readonly id: number;
   readonly start: number;
   readonly end: number;
+  /** Position in tenths of a word ({@link POS_WORD} per word). */
   readonly pos: number;
   readonly clause: number;
   /** Matched through leetspeak folding or letter spacing. */
@@ -45,7 +47,19 @@ const SMALL_FANOUT = 6;
 let nodeIds = 0;
 
 function newNode(depth: number): Node {
-  return { next: null, keys: [], kids: [], map: null, ascii: null, exact: 0, prefix: 0, sub: 0, weight: 0, id: nodeIds++, depth };
+  return {
+    next: null,
+    keys: [],
+    kids: [],
+    map: null,
+    ascii: null,
+    exact: 0,
+    prefix: 0,
+    sub: 0,
+    weight: 0,
+    id: nodeIds++,
+    depth,
+  };
 }
 
 /** Turn build-time maps into the lookup shape: linear scan for few children, map for many, array at the root. */
@@ -106,7 +120,17 @@ const ROOT = buildTrie();
 
 /** Leetspeak: used only where the literal character has no path in the trie. */
 const LEET = new Uint8Array(128);
-for (const [from, to] of [["0", "o"], ["1", "i"], ["3", "e"], ["4", "a"], ["5", "s"], ["7", "t"], ["@", "a"], ["$", "s"]] as const) {
+for (const [from, to] of [
+  ["0", "o"],
+  ["1", "i"],
+  ["3", "e"],
+  ["4", "a"],
+  ["5", "s"],
+  ["7", "t"],
+  ["@", "a"],
+  ["$", "s"],
+  ["!", "i"],
+] as const) {
   LEET[from.charCodeAt(0)] = to.charCodeAt(0);
 }
 
@@ -120,13 +144,28 @@ function isTokUnit(u: number): boolean {
 
 /** Characters that may stand between the words of a phrase ("from now on, you"). */
 function isSep(u: number): boolean {
-  return u === SPACE || u === 0x0a || u === 0x09 || u === 0x0d || u === 0x2c || u === 0x3a || u === 0x3b || u === 0x2d || u === 0x5f || u === 0x22 || u === 0x27 || u === 0x2a;
+  return (
+    u === SPACE ||
+    u === 0x0a ||
+    u === 0x09 ||
+    u === 0x0d ||
+    u === 0x2c ||
+    u === 0x3a ||
+    u === 0x3b ||
+    u === 0x2d ||
+    u === 0x5f ||
+    u === 0x22 ||
+    u === 0x27 ||
+    u === 0x2a
+  );
 }
 
 const MAX_SEP_RUN = 6;
+/** Position units of one word; a hit's `pos` counts these. */
+export const POS_WORD = 10;
 /** Position weight of a one-character token, so spaced-out letters do not stretch proximity windows. */
-const SINGLE_CHAR_POS = 0.2;
-const CJK_CHAR_POS = 0.5;
+const SINGLE_CHAR_POS = 2;
+const CJK_CHAR_POS = 5;
 const MIN_SPACED_RUN = 5;
 const MIN_SPACED_WORD = 4;
 
@@ -168,7 +207,8 @@ class Collector {
         while (e < len && isTokUnit(t.charCodeAt(e))) e++;
         this.push(node, node.prefix, i, e, pos, clause, obf);
       }
-      if (node.exact !== 0 && (k >= len || !isTokUnit(t.charCodeAt(k)))) this.push(node, node.exact, i, k, pos, clause, obf);
+      if (node.exact !== 0 && (k >= len || !isTokUnit(t.charCodeAt(k))))
+        this.push(node, node.exact, i, k, pos, clause, obf);
     }
   }
 
@@ -185,26 +225,36 @@ class Collector {
         node = child(node, s.charCodeAt(b));
         if (!node || node.depth < MIN_SPACED_WORD) continue;
         const bits = node.exact | node.prefix | node.sub;
-        if (bits !== 0) this.push(node, bits, letters[a] ?? 0, (letters[b] ?? 0) + 1, pos + a / 6, clause, true);
+        if (bits !== 0)
+          this.push(
+            node,
+            bits,
+            letters[a] ?? 0,
+            (letters[b] ?? 0) + 1,
+            pos + Math.floor((a * POS_WORD) / 6),
+            clause,
+            true,
+          );
       }
     }
   }
 
   push(node: Node, bits: number, start: number, end: number, pos: number, clause: number, obf: boolean): void {
-    this.hits.push({ bits, weight: node.weight, id: node.id, start, end, pos, clause, obf });
+    this.hits.push({ bits, weightPct: Math.round(node.weight * 100), id: node.id, start, end, pos, clause, obf });
   }
 }
 
 function isClauseBreak(t: string, i: number, u: number): boolean {
-  if (u === 0x0a || u === 0x21 || u === 0x3f || u === 0x3b || u === 0x3002 || u === 0xff1b) return true;
-  if (u === 0x2e) {
+  if (u === 0x0a || u === 0x3b || u === 0x3002 || u === 0xff1b) return true;
+  // ". ! ?" end a sentence only before a space or the end: "e.g.", "d!sregard", "1.5" do not
+  if (u === 0x2e || u === 0x21 || u === 0x3f) {
     const n = t.charCodeAt(i + 1);
     return i + 1 >= t.length || n === SPACE || n === 0x0a || n === 0x0d;
   }
   return false;
 }
 
-/** All lexicon hits in `t` (normalized text), ordered by start. */
+/** All lexicon hits in `t` (normalized text), ordered by position (then start). */
 export function findHits(t: string): Hit[] {
   const c = new Collector(t);
   const len = t.length;
@@ -234,7 +284,7 @@ export function findHits(t: string): Hit[] {
     const unit = isTokUnit(u);
     if (unit && !prevUnit) {
       const single = i + 1 >= len || !isTokUnit(t.charCodeAt(i + 1));
-      pos += single ? SINGLE_CHAR_POS : 1;
+      pos += single ? SINGLE_CHAR_POS : POS_WORD;
       if (single) {
         const gapOk = i - lastSingleEnd <= 3 && lastNewline < lastSingleEnd;
         if (!gapOk) {
@@ -251,6 +301,6 @@ export function findHits(t: string): Hit[] {
   }
   flush();
   const hits = c.hits;
-  hits.sort((a, b) => a.start - b.start || a.end - b.end);
+  hits.sort((a, b) => a.pos - b.pos || a.start - b.start || a.end - b.end);
   return hits;
 }

@@ -44,10 +44,12 @@ export function templateSignals(t: string, out: Signal[]): void {
   for (let i = t.indexOf("<|"); i !== -1; i = t.indexOf("<|", i + 2)) {
     let j = i + 2;
     while (j < t.length && j - i < 42 && isTokenName(t.charCodeAt(j))) j++;
-    if (j > i + 2 && t.startsWith("|>", j)) out.push({ kind: `special:${t.slice(i + 2, j)}`, weight: 0.8, start: i, end: j + 2 });
+    if (j > i + 2 && t.startsWith("|>", j))
+      out.push({ kind: `special:${t.slice(i + 2, j)}`, weight: 0.8, start: i, end: j + 2 });
   }
   for (const [lit, w] of LITERAL_TOKENS) {
-    for (let i = t.indexOf(lit); i !== -1; i = t.indexOf(lit, i + lit.length)) out.push({ kind: lit, weight: w, start: i, end: i + lit.length });
+    for (let i = t.indexOf(lit); i !== -1; i = t.indexOf(lit, i + lit.length))
+      out.push({ kind: lit, weight: w, start: i, end: i + lit.length });
   }
   for (let ls = 0; ls !== -1 && ls < t.length; ) {
     roleMarker(t, ls, out);
@@ -71,13 +73,47 @@ function roleMarker(t: string, ls: number, out: Signal[]): void {
   const w = ROLE_MARKERS.get(t.slice(ws, i));
   if (w === undefined) return;
   let weight = hashes > 0 ? 0.45 : w;
-  if (ls >= 2 && t.charCodeAt(ls - 1) === 0x0a && t.charCodeAt(ls - 2) === 0x0a && (w === 0.3 || hashes > 0)) weight += 0.15; // "\n\nHuman:"
+  if (ls >= 2 && t.charCodeAt(ls - 1) === 0x0a && t.charCodeAt(ls - 2) === 0x0a && (w === 0.3 || hashes > 0))
+    weight += 0.15; // "\n\nHuman:"
   out.push({ kind: `turn:${t.slice(ws, i)}`, weight, start: ls, end: i + 1 });
 }
 
 const PLACEHOLDER_OPEN = ["{", "[", "<", "$", "%7b", "%5b", "%3c", "%24"];
-const DATA_WORDS = ["conversation", "history", "chat", "secret", "password", "data", "context", "prompt", "summary", "memory", "messages", "info", "email", "token", "key", "credential", "user", "name", "address"];
-const INSTRUCTION_WORDS = ["append", "replace", "include", "encode", "base64", "url-encode", "url encode", "concatenate", "fill in", "substitute", "render", "insert"];
+const DATA_WORDS = [
+  "conversation",
+  "history",
+  "chat",
+  "secret",
+  "password",
+  "data",
+  "context",
+  "prompt",
+  "summary",
+  "memory",
+  "messages",
+  "info",
+  "email",
+  "token",
+  "key",
+  "credential",
+  "user",
+  "name",
+  "address",
+];
+const INSTRUCTION_WORDS = [
+  "append",
+  "replace",
+  "include",
+  "encode",
+  "base64",
+  "url-encode",
+  "url encode",
+  "concatenate",
+  "fill in",
+  "substitute",
+  "render",
+  "insert",
+];
 
 interface UrlFacts {
   placeholder: boolean;
@@ -88,7 +124,14 @@ interface UrlFacts {
 function analyzeUrl(url: string, pathCounts: boolean): UrlFacts {
   const q = url.indexOf("?");
   const hostEnd = url.indexOf("/", url.indexOf("//") + 2);
-  const part = q !== -1 ? (pathCounts && hostEnd !== -1 && hostEnd < q ? url.slice(hostEnd) : url.slice(q)) : pathCounts && hostEnd !== -1 ? url.slice(hostEnd) : "";
+  const part =
+    q !== -1
+      ? pathCounts && hostEnd !== -1 && hostEnd < q
+        ? url.slice(hostEnd)
+        : url.slice(q)
+      : pathCounts && hostEnd !== -1
+        ? url.slice(hostEnd)
+        : "";
   let placeholder = false;
   for (const o of PLACEHOLDER_OPEN) if (part.includes(o)) placeholder = true;
   let dataWord = false;
@@ -120,8 +163,8 @@ function instructionContext(t: string, at: number): boolean {
   return false;
 }
 
-function isHttp(url: string): boolean {
-  return url.startsWith("http://") || url.startsWith("https://") || url.startsWith("//");
+function isHttp(prefix: string): boolean {
+  return prefix.startsWith("http://") || prefix.startsWith("https://") || prefix.startsWith("//");
 }
 
 /**
@@ -133,24 +176,39 @@ export function exfilSignals(t: string, out: Signal[]): void {
     const lb = t.lastIndexOf("[", i);
     if (lb === -1 || i - lb > 512) continue;
     const image = lb > 0 && t.charCodeAt(lb - 1) === 0x21;
+    if (!isHttp(t.slice(i + 2, i + 10))) continue;
     const url = readUrl(t, i + 2, 0x29);
-    if (!isHttp(url)) continue;
     const f = analyzeUrl(url, image);
     const ctx = instructionContext(t, lb) ? 0.15 : 0;
     let w = 0;
     if (image) w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + ctx : 0;
     else w = f.placeholder ? (f.dataWord ? 0.6 : 0.4) + ctx : f.longValue && ctx > 0 ? 0.35 : 0;
-    if (w > 0) out.push({ kind: image ? "markdown_image" : "markdown_link", weight: Math.min(w, 0.95), start: image ? lb - 1 : lb, end: i + 2 + url.length + 1 });
+    if (w > 0)
+      out.push({
+        kind: image ? "markdown_image" : "markdown_link",
+        weight: Math.min(w, 0.95),
+        start: image ? lb - 1 : lb,
+        end: i + 2 + url.length + 1,
+      });
+    i += url.length; // never re-read a URL: keeps this linear
   }
   for (let i = t.indexOf("<img"); i !== -1; i = t.indexOf("<img", i + 4)) {
     const src = t.indexOf("src=", i);
     if (src === -1 || src - i > 200) continue;
     const q = t.charCodeAt(src + 4);
     const quoted = q === 0x22 || q === 0x27;
-    const url = readUrl(t, src + 4 + (quoted ? 1 : 0), quoted ? q : 0x3e);
-    if (!isHttp(url)) continue;
+    const from = src + 4 + (quoted ? 1 : 0);
+    if (!isHttp(t.slice(from, from + 8))) continue;
+    const url = readUrl(t, from, quoted ? q : 0x3e);
+    i = from + url.length - 4;
     const f = analyzeUrl(url, true);
-    const w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + (instructionContext(t, i) ? 0.15 : 0) : 0;
+    const w = f.placeholder
+      ? f.dataWord
+        ? 0.9
+        : 0.85
+      : f.longValue
+        ? 0.45 + (instructionContext(t, i) ? 0.15 : 0)
+        : 0;
     if (w > 0) out.push({ kind: "html_image", weight: w, start: i, end: src + 4 + url.length + 1 });
   }
 }
@@ -179,6 +237,7 @@ export function toolSignals(t: string, out: Signal[]): void {
   const args = t.indexOf('"arguments"');
   if (args !== -1) {
     const name = t.lastIndexOf('"name"', args);
-    if (name !== -1 && args - name < 200) out.push({ kind: "name_arguments", weight: 0.4, start: name, end: args + 11 });
+    if (name !== -1 && args - name < 200)
+      out.push({ kind: "name_arguments", weight: 0.4, start: name, end: args + 11 });
   }
 }

@@ -18,7 +18,9 @@ import type { NormalizedText } from "./normalize.ts";
 import { isEmojiLike, isIdeograph, isJoiningScriptLetter, isRtlLetter } from "./unicode.ts";
 
 /** Cheap prefilter: one character class (linear); nearly all text has none of these. */
-const SUSPECT = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufe00-\ufe0f\ufeff\uffa0]|\udb40[\udc00-\uddef]/;
+const SUSPECT =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: U+034F and surrogate halves are matched as single units on purpose
+  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufe00-\ufe0f\ufeff\uffa0]|\udb40[\udc00-\uddef]/;
 
 const MAX_DETAIL = 256;
 const SCATTER_BOOST_COUNT = 3;
@@ -66,7 +68,11 @@ function isZeroWidth(cp: number): boolean {
   );
 }
 function isLetterish(cp: number): boolean {
-  return (cp >= 0x61 && cp <= 0x7a) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7 && cp !== 0xad && !(cp >= 0x2000 && cp <= 0x2bff));
+  return (
+    (cp >= 0x61 && cp <= 0x7a) ||
+    (cp >= 0x41 && cp <= 0x5a) ||
+    (cp >= 0xc0 && cp !== 0xd7 && cp !== 0xf7 && cp !== 0xad && !(cp >= 0x2000 && cp <= 0x2bff))
+  );
 }
 
 /** The emoji base before position `i`, skipping modifiers that may sit between it and a ZWJ. */
@@ -145,7 +151,11 @@ export function scanInvisible(text: string, _normalized?: NormalizedText, opts?:
     return rtl === 1;
   };
   const add = (subtype: string, start: number, end: number, score: number, detail?: string): void => {
-    out.push(detail === undefined ? { type: "invisible_text", subtype, start, end, score } : { type: "invisible_text", subtype, start, end, score, detail });
+    out.push(
+      detail === undefined
+        ? { type: "invisible_text", subtype, start, end, score }
+        : { type: "invisible_text", subtype, start, end, score, detail },
+    );
   };
 
   const len = text.length;
@@ -237,7 +247,8 @@ function zeroWidthIsLegit(s: string, i: number, cp: number): boolean {
   if (cp !== 0x200d && cp !== 0x200c) return false;
   const next = cpAt(s, i + 1);
   const prev = cpBefore(s, i);
-  if (cp === 0x200d && isEmojiLike(emojiBaseBefore(s, i)) && (isEmojiLike(next) || next === 0x2640 || next === 0x2642)) return true;
+  if (cp === 0x200d && isEmojiLike(emojiBaseBefore(s, i)) && (isEmojiLike(next) || next === 0x2640 || next === 0x2642))
+    return true;
   return isJoiningScriptLetter(prev) && (isJoiningScriptLetter(next) || next === 0x20 || next < 0);
 }
 
@@ -274,6 +285,6 @@ function softHyphen(s: string, i: number, add: (st: string, a: number, b: number
     we += width(c);
   }
   for (let k = ws; k < i; k++) if (s.charCodeAt(k) !== 0xad) letters++;
-  if (shy >= 3 && letters / (shy + 1) < 2.5) add("soft_hyphen", first < i ? first : i, last + 1, 0.75);
+  if (shy >= 3 && letters / (shy + 1) < 2.5) add("soft_hyphen", Math.min(first, i), last + 1, 0.75);
   return we;
 }

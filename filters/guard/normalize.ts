@@ -13,7 +13,11 @@
  * a Cyrillic/Greek letter that has no Latin lookalike are left alone, so real Russian or Greek text is
  * still matched by the Russian/Greek lexicon (which goes through this same function).
  *
- * Pure-ASCII input, the common case, takes a fast path: `toLowerCase()` and an identity map.
+ * Pure-ASCII input, the common case, takes a fast path: `toLowerCase()` and an identity map. Other
+ * input is processed as runs of characters that normalize to their own lowercase (ASCII, most CJK,
+ * Cyrillic, emoji: one `toLowerCase` slice per run, ASCII skipped with a one-class regex) and the few
+ * characters between runs that fold to something else; the offset map is a list of segments, not a
+ * per-unit array, so text with a few accents, quotes or emoji costs little more than ASCII.
  *
  * @example
  *   const n = normalize("Ｉgnore\u200B previous");
@@ -27,16 +31,23 @@ export interface NormalizedText {
   readonly original: string;
   /** Normalized, lowercased copy. */
   readonly text: string;
+  /** Segments mapping normalized offsets back to the original; `null` when offsets are identical (ASCII input). */
+  readonly map: OffsetMap | null;
   /**
-   * `map[i]` is the original offset normalized unit `i` came from; `map[text.length] === original.length`.
-   * `null` when the normalized text has the same offsets as the original (ASCII input).
-   */
-  readonly map: Int32Array | null;
-  /**
-   * Normalized offsets of lookalike letters folded inside words that mix scripts (`іgnоrе`), sorted.
+   * Normalized offsets of lookalike letters folded inside words that mix scripts (`іgnоrе`), ascending.
    * Mixing scripts inside a word is itself a sign of obfuscation; whole-word folds are not listed.
    */
   readonly homoglyphs?: readonly number[];
+}
+
+/**
+ * The normalized text as segments, ascending by normalized start: either an ASCII run copied unit for
+ * unit (`width` 0), or all the units produced by one original code point of `width` 1 or 2.
+ */
+export interface OffsetMap {
+  readonly norm: Int32Array;
+  readonly orig: Int32Array;
+  readonly width: Uint8Array;
 }
 
 /** Cyrillic/Greek letters (either case) → the Latin lowercase letter they are mistaken for. */
@@ -108,138 +119,186 @@ function foldCodePoint(cp: number): Folded {
   return f;
 }
 
-// Scratch buffers reused across calls (scanning is synchronous); grown on demand.
-let outBuf = new Uint16Array(4096);
-let mapBuf = new Int32Array(4097);
-let confPos = new Int32Array(64);
-let confLatin = new Uint16Array(64);
-const NON_ASCII = /[^\x00-\x7f]/; // a single character class: linear, no backtracking
+// Segment scratch buffers reused across calls (scanning is synchronous); grown on demand.
+let segNorm = new Int32Array(256);
+let segOrig = new Int32Array(256);
+let segWidth = new Uint8Array(256);
+const NON_ASCII = /[^\x00-\x7f]/; // single character class: linear, no backtracking
+const NON_ASCII_G = /[^\x00-\x7f]/g;
 
-/** Grow the scratch buffers to hold `need` units, keeping the first `keep`. */
-function grow(need: number, keep: number): void {
-  let cap = outBuf.length;
-  while (cap < need + 1) cap *= 2;
-  const o = new Uint16Array(cap);
-  o.set(outBuf.subarray(0, keep));
-  outBuf = o;
-  const m = new Int32Array(cap + 1);
-  m.set(mapBuf.subarray(0, keep));
-  mapBuf = m;
+function growSegments(): void {
+  const n = segNorm.length * 2;
+  const a = new Int32Array(n);
+  a.set(segNorm);
+  segNorm = a;
+  const b = new Int32Array(n);
+  b.set(segOrig);
+  segOrig = b;
+  const c = new Uint8Array(n);
+  c.set(segWidth);
+  segWidth = c;
 }
 
-function growConf(): void {
-  const p = new Int32Array(confPos.length * 2);
-  p.set(confPos);
-  confPos = p;
-  const l = new Uint16Array(confLatin.length * 2);
-  l.set(confLatin);
-  confLatin = l;
+/** Per BMP unit, how normalization treats it (computed lazily). Low 3 bits: class; higher bits: flags. */
+const UNKNOWN = 0;
+const STABLE = 1; // normalizes to its own lowercase, one unit: part of a sliced run
+const CHANGED = 2; // folds to something else (é → e, Ａ → a, ﬁ → fi, quotes)
+const LOOKALIKE = 3; // Cyrillic/Greek lookalike: stable or folded depending on its word
+const DROPPED = 4; // invisible or combining mark
+const CLASS_MASK = 7;
+const F_WORD = 8; // continues a word (dropped units do too: they are transparent)
+const F_LATIN = 16; // a real Latin letter after folding
+const F_FOREIGN = 32; // a Cyrillic/Greek letter with no Latin lookalike
+const UNIT_INFO = new Uint8Array(0x10000);
+
+function infoOf(cp: number): number {
+  const cached = cp < 0x10000 ? (UNIT_INFO[cp] ?? UNKNOWN) : UNKNOWN;
+  if (cached !== UNKNOWN) return cached;
+  let info: number;
+  if (cp < 0x80) {
+    const letter = (cp >= 0x61 && cp <= 0x7a) || (cp >= 0x41 && cp <= 0x5a);
+    info = STABLE | (letter ? F_WORD | F_LATIN : cp >= 0x30 && cp <= 0x39 ? F_WORD : 0);
+  } else if (isInvisible(cp) || isDiacritic(cp)) info = DROPPED | F_WORD;
+  else {
+    const f = foldCodePoint(cp);
+    const c = f.out.charCodeAt(0);
+    info = f.latin !== 0 ? LOOKALIKE : f.out === String.fromCodePoint(cp).toLowerCase() ? STABLE : CHANGED;
+    if (f.out.length > 0 && isWordUnit(c)) info |= F_WORD;
+    if (f.latin === 0 && c >= 0x61 && c <= 0x7a) info |= F_LATIN;
+    if (f.latin === 0 && isCyrillicOrGreek(c)) info |= F_FOREIGN;
+  }
+  if (cp < 0x10000) UNIT_INFO[cp] = info;
+  return info;
+}
+
+interface WordFold {
+  /** Original offset where the word ends. */
+  readonly end: number;
+  /** Fold the word's lookalikes to Latin. */
+  readonly fold: boolean;
+  /** The word also has real Latin letters (a homoglyph attack rather than a lookalike-only word). */
+  readonly mixed: boolean;
+}
+
+function cpAt(o: string, k: number): number {
+  const u = o.charCodeAt(k);
+  return u >= 0xd800 && u <= 0xdbff ? (o.codePointAt(k) ?? u) : u;
+}
+
+/**
+ * Classify the word around original offset `i` (a lookalike letter): fold it when it mixes Latin with
+ * lookalikes, or when it is made only of lookalikes (2+ letters); leave real Cyrillic/Greek words alone.
+ */
+function wordAround(o: string, i: number): WordFold {
+  let ws = i;
+  while (ws > 0) {
+    const u = o.charCodeAt(ws - 1);
+    const cp = u >= 0xdc00 && u <= 0xdfff && ws >= 2 ? (o.codePointAt(ws - 2) ?? u) : u;
+    if ((infoOf(cp) & F_WORD) === 0) break;
+    ws -= cp > 0xffff ? 2 : 1;
+  }
+  let flags = 0;
+  let letters = 0;
+  let k = ws;
+  while (k < o.length) {
+    const cp = cpAt(o, k);
+    const info = infoOf(cp);
+    if ((info & F_WORD) === 0) break;
+    k += cp > 0xffff ? 2 : 1;
+    flags |= info;
+    if ((info & CLASS_MASK) !== DROPPED) letters++;
+  }
+  const latin = (flags & F_LATIN) !== 0;
+  return { end: k, fold: latin || ((flags & F_FOREIGN) === 0 && letters >= 2), mixed: latin };
 }
 
 /** Normalize `original` for matching; see the module comment for what is folded. */
 export function normalize(original: string): NormalizedText {
   if (!NON_ASCII.test(original)) return { original, text: original.toLowerCase(), map: null };
   const len = original.length;
-  if (outBuf.length < len * 2 + 8) grow(len * 2 + 8, 0);
-  // locals, not captured by closures: this loop is the hot path for non-ASCII text
-  let out = outBuf;
-  let map = mapBuf;
-  let n = 0;
-  let wordStart = -1; // confusable folding state of the current word
-  let wordLatin = false;
-  let wordForeign = false;
-  let nConf = 0;
+  let text = "";
+  let nlen = 0;
+  let segs = 0;
+  let word: WordFold = { end: -1, fold: false, mixed: false };
   let homoglyphs: number[] | undefined;
-  for (let i = 0; i < len; ) {
-    const from = i;
+  const segment = (at: number, width: number): void => {
+    if (segs === segNorm.length) growSegments();
+    segNorm[segs] = nlen;
+    segOrig[segs] = at;
+    segWidth[segs++] = width;
+  };
+  let run = 0; // start of the pending run of units that normalize to their own lowercase
+  let i = 0;
+  while (i < len) {
     const u = original.charCodeAt(i);
-    let f: Folded | null = null;
-    if (u < 0x80) i++;
-    else {
-      const cp = original.codePointAt(i) ?? u;
-      i += cp > 0xffff ? 2 : 1;
-      if (isInvisible(cp) || isDiacritic(cp)) continue;
-      f = foldCodePoint(cp);
-      if (n + f.out.length + (len - i) + 8 > out.length) {
-        grow(n + f.out.length + (len - i) + 8, n);
-        out = outBuf;
-        map = mapBuf;
+    if (u < 0x80) {
+      NON_ASCII_G.lastIndex = i;
+      i = NON_ASCII_G.exec(original)?.index ?? len;
+      continue;
+    }
+    const cp = u >= 0xd800 && u <= 0xdbff ? (original.codePointAt(i) ?? u) : u;
+    const cls = infoOf(cp) & CLASS_MASK;
+    const w = cp > 0xffff ? 2 : 1;
+    if (cls === STABLE || (cls === LOOKALIKE && !(i >= word.end ? (word = wordAround(original, i)) : word).fold)) {
+      i += w;
+      continue;
+    }
+    if (i > run) {
+      segment(run, 0);
+      text += original.slice(run, i).toLowerCase(); // no copy when the run has no capitals
+      nlen += i - run;
+    }
+    if (cls !== DROPPED) {
+      const f = foldCodePoint(cp);
+      if (f.out.length > 0) {
+        segment(i, w);
+        if (cls === LOOKALIKE) {
+          text += String.fromCharCode(f.latin);
+          if (word.mixed) (homoglyphs ??= []).push(nlen);
+        } else text += f.out;
+        nlen += f.out.length;
       }
     }
-    const count = f === null ? 1 : f.out.length;
-    for (let k = 0; k < count; k++) {
-      const c = f === null ? (u >= 0x41 && u <= 0x5a ? u + 32 : u) : f.out.charCodeAt(k);
-      const latin = f === null ? 0 : f.latin;
-      if (c < 0x80 ? (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) : isWordUnit(c)) {
-        if (wordStart < 0) wordStart = n;
-        if (latin !== 0) {
-          if (nConf === confPos.length) growConf();
-          confPos[nConf] = n;
-          confLatin[nConf++] = latin;
-        } else if (c >= 0x61 && c <= 0x7a) wordLatin = true;
-        else if (c >= 0x370 && isCyrillicOrGreek(c)) wordForeign = true;
-      } else if (wordStart >= 0) {
-        if (nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) homoglyphs = foldWord(out, nConf, wordLatin, homoglyphs);
-        wordStart = -1;
-        wordLatin = false;
-        wordForeign = false;
-        nConf = 0;
-      }
-      out[n] = c;
-      map[n++] = from;
-    }
+    i += w;
+    run = i;
   }
-  if (wordStart >= 0 && nConf > 0 && (wordLatin || (!wordForeign && n - wordStart >= 2))) homoglyphs = foldWord(out, nConf, wordLatin, homoglyphs);
-  map[n] = len;
-  const text = Buffer.from(out.buffer, out.byteOffset, n * 2).toString("utf16le");
-  const res = { original, text, map: map.slice(0, n + 1) };
-  return homoglyphs === undefined ? res : { ...res, homoglyphs };
+  if (len > run) {
+    segment(run, 0);
+    text += original.slice(run, len).toLowerCase();
+  }
+  const map: OffsetMap = { norm: segNorm.slice(0, segs), orig: segOrig.slice(0, segs), width: segWidth.slice(0, segs) };
+  return homoglyphs === undefined ? { original, text, map } : { original, text, map, homoglyphs };
 }
 
-/** Replace the lookalikes recorded for the word just ended with their Latin letters. */
-function foldWord(out: Uint16Array, nConf: number, mixed: boolean, homoglyphs: number[] | undefined): number[] | undefined {
-  let h = homoglyphs;
-  for (let k = 0; k < nConf; k++) {
-    const p = confPos[k] ?? 0;
-    out[p] = confLatin[k] ?? 0;
-    if (mixed) (h ??= []).push(p);
+/** Index of the segment holding normalized offset `i` (the last segment starting at or before it). */
+function segmentOf(m: OffsetMap, i: number): number {
+  let lo = 0;
+  let hi = m.norm.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((m.norm[mid] ?? 0) <= i) lo = mid;
+    else hi = mid - 1;
   }
-  return h;
-}
-
-/** Whether the original code unit(s) ending at `end` are dropped by normalization. */
-function droppedBefore(s: string, end: number): number {
-  const u = s.charCodeAt(end - 1);
-  if (u >= 0xdc00 && u <= 0xdfff && end >= 2) {
-    const cp = s.codePointAt(end - 2) ?? 0;
-    return cp > 0xffff && (isInvisible(cp) || isDiacritic(cp)) ? 2 : 0;
-  }
-  return isInvisible(u) || isDiacritic(u) ? 1 : 0;
+  return lo;
 }
 
 /**
  * Map a span of the normalized text back to the original: `[start, end)` in normalized units →
  * `[start, end)` in original UTF-16 offsets, covering every original character that produced it and
- * no dropped invisible characters after it.
+ * no dropped invisible characters around it.
  */
 export function toOriginal(n: NormalizedText, start: number, end: number): [number, number] {
-  const map = n.map;
+  const m = n.map;
   const len = n.text.length;
-  const s0 = start < 0 ? 0 : start > len ? len : start;
-  const e0 = end < s0 ? s0 : end > len ? len : end;
-  if (map === null) return [s0, e0];
-  const os = map[s0] ?? n.original.length;
+  const s0 = Math.min(Math.max(start, 0), len);
+  const e0 = Math.min(Math.max(end, s0), len);
+  if (m === null) return [s0, e0];
+  if (s0 >= len || m.norm.length === 0) return [n.original.length, n.original.length];
+  let k = segmentOf(m, s0);
+  const os = m.width[k] === 0 ? (m.orig[k] ?? 0) + s0 - (m.norm[k] ?? 0) : (m.orig[k] ?? 0);
   if (e0 === s0) return [os, os];
-  let oe: number;
-  if (e0 >= len) oe = n.original.length;
-  else {
-    // several normalized units can come from one original character (ﬁ → fi): end after all of them
-    const last = map[e0 - 1];
-    let j = e0;
-    while (j < len && map[j] === last) j++;
-    oe = j < len ? (map[j] ?? n.original.length) : n.original.length;
-  }
-  const orig = n.original;
-  for (let d = droppedBefore(orig, oe); oe - d > os && d > 0; d = droppedBefore(orig, oe)) oe -= d;
+  k = segmentOf(m, e0 - 1);
+  const w = m.width[k] ?? 0;
+  const oe = w === 0 ? (m.orig[k] ?? 0) + e0 - (m.norm[k] ?? 0) : (m.orig[k] ?? 0) + w;
   return [os, oe];
 }

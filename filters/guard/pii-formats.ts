@@ -84,12 +84,23 @@ export function parseIpv4(s: string): [number, number, number, number] | null {
   return out as [number, number, number, number];
 }
 
-/** Sensitivity of an IPv4 address: loopback/broadcast/unspecified < documentation < private < public. */
+/**
+ * Sensitivity of an IPv4 address: 0 (not personal: loopback, unspecified, broadcast, documentation
+ * ranges) < private < public.
+ */
 export function ipv4Score(a: readonly number[]): number {
   const [x = 0, y = 0, z = 0] = a;
-  if (x === 127 || x === 0 || x === 255) return 0.3;
-  if ((x === 192 && y === 0 && z === 2) || (x === 198 && y === 51 && z === 100) || (x === 203 && y === 0 && z === 113)) return 0.35;
-  if (x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254) || (x === 100 && y >= 64 && y <= 127)) return 0.45;
+  if (x === 127 || x === 0 || x === 255) return 0;
+  if ((x === 192 && y === 0 && z === 2) || (x === 198 && y === 51 && z === 100) || (x === 203 && y === 0 && z === 113))
+    return 0;
+  if (
+    x === 10 ||
+    (x === 172 && y >= 16 && y <= 31) ||
+    (x === 192 && y === 168) ||
+    (x === 169 && y === 254) ||
+    (x === 100 && y >= 64 && y <= 127)
+  )
+    return 0.45;
   return 0.65;
 }
 
@@ -126,8 +137,9 @@ export function parseIpv6(s: string): number {
   return hexDigits;
 }
 
-/** Loopback, link-local, unique-local and documentation IPv6 ranges are less sensitive. */
+/** 0 for loopback, unspecified and documentation ranges; link-local and unique-local rate below global. */
 export function ipv6Score(s: string): number {
-  if (s === "::1" || s === "::" || s.startsWith("fe80:") || s.startsWith("2001:db8:") || s.startsWith("fc") || s.startsWith("fd")) return 0.3;
+  if (s === "::1" || s === "::" || s.startsWith("2001:db8:")) return 0;
+  if (s.startsWith("fe80:") || s.startsWith("fc") || s.startsWith("fd")) return 0.3;
   return 0.6;
 }

@@ -54,11 +54,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function scannerPolicy(name: string, raw: unknown, base: ScannerPolicy): ScannerPolicy {
   if (typeof raw === "string") raw = { action: raw };
   if (!isObject(raw)) throw bad(`scanners.${name} must be an object with action and threshold`);
-  for (const k of Object.keys(raw)) if (k !== "action" && k !== "threshold") throw bad(`scanners.${name}.${k} is not a known option`);
+  for (const k of Object.keys(raw))
+    if (k !== "action" && k !== "threshold") throw bad(`scanners.${name}.${k} is not a known option`);
   const action = raw.action ?? base.action;
-  if (typeof action !== "string" || !ACTIONS.includes(action as GuardAction)) throw bad(`scanners.${name}.action must be one of ${ACTIONS.join(", ")}`);
+  if (typeof action !== "string" || !ACTIONS.includes(action as GuardAction))
+    throw bad(`scanners.${name}.action must be one of ${ACTIONS.join(", ")}`);
   const threshold = raw.threshold ?? base.threshold;
-  if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1)) throw bad(`scanners.${name}.threshold must be a number in [0, 1]`);
+  if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1))
+    throw bad(`scanners.${name}.threshold must be a number in [0, 1]`);
   return Object.freeze({ action: action as GuardAction, threshold });
 }
 
@@ -69,15 +72,22 @@ function scannerPolicy(name: string, raw: unknown, base: ScannerPolicy): Scanner
 export function parseGuardPolicy(raw: unknown, base: GuardPolicy = DEFAULT_GUARD_POLICY): GuardPolicy {
   if (raw === undefined || raw === null) return base;
   if (!isObject(raw)) throw bad("policy must be an object");
-  for (const k of Object.keys(raw)) if (k !== "maxBytes" && k !== "scanners" && k !== "phoneRegion") throw bad(`${k} is not a known option (maxBytes, scanners, phoneRegion)`);
+  for (const k of Object.keys(raw))
+    if (k !== "maxBytes" && k !== "scanners" && k !== "phoneRegion")
+      throw bad(`${k} is not a known option (maxBytes, scanners, phoneRegion)`);
   const maxBytes = raw.maxBytes ?? base.maxBytes;
-  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes <= 0) throw bad("maxBytes must be a positive integer");
+  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes <= 0)
+    throw bad("maxBytes must be a positive integer");
   const phoneRegion = raw.phoneRegion ?? base.phoneRegion;
-  if (typeof phoneRegion !== "string" || !/^[A-Z]{2}$/.test(phoneRegion)) throw bad("phoneRegion must be an ISO 3166 alpha-2 code such as US");
+  if (typeof phoneRegion !== "string" || !/^[A-Z]{2}$/.test(phoneRegion))
+    throw bad("phoneRegion must be an ISO 3166 alpha-2 code such as US");
   const scannersRaw = raw.scanners ?? {};
   if (!isObject(scannersRaw)) throw bad("scanners must be an object");
-  for (const k of Object.keys(scannersRaw)) if (!FINDING_TYPES.includes(k as FindingType)) throw bad(`scanners.${k} is not a scanner (${FINDING_TYPES.join(", ")})`);
+  for (const k of Object.keys(scannersRaw))
+    if (!FINDING_TYPES.includes(k as FindingType))
+      throw bad(`scanners.${k} is not a scanner (${FINDING_TYPES.join(", ")})`);
   const scanners = {} as Record<FindingType, ScannerPolicy>;
-  for (const t of FINDING_TYPES) scanners[t] = scannersRaw[t] === undefined ? base.scanners[t] : scannerPolicy(t, scannersRaw[t], base.scanners[t]);
+  for (const t of FINDING_TYPES)
+    scanners[t] = scannersRaw[t] === undefined ? base.scanners[t] : scannerPolicy(t, scannersRaw[t], base.scanners[t]);
   return Object.freeze({ maxBytes, phoneRegion: phoneRegion as CountryCode, scanners: Object.freeze(scanners) });
 }

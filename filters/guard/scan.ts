@@ -46,7 +46,8 @@ export function scanText(text: string, policy: GuardPolicy = DEFAULT_GUARD_POLIC
   checkSize(text, policy.maxBytes);
   const sc = policy.scanners;
   const on = (t: FindingType): boolean => sc[t].action !== "off";
-  if (!on("invisible_text") && !on("secret") && !on("pii") && !on("prompt_injection")) return { action: "allow", findings: [] };
+  if (!on("invisible_text") && !on("secret") && !on("pii") && !on("prompt_injection"))
+    return { action: "allow", findings: [] };
   const n = normalize(text);
   const findings: Finding[] = [];
   let invisible: Finding[] = [];
@@ -74,7 +75,9 @@ function hiddenInstructions(f: Finding, min: number): Finding[] {
   let best = 0;
   for (const g of scanInjection(f.detail, normalize(f.detail))) if (g.score > best) best = g.score;
   const score = Math.min(0.99, best + 0.1);
-  return best > 0 && score >= min ? [{ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score }] : [];
+  return best > 0 && score >= min
+    ? [{ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score }]
+    : [];
 }
 
 export type RedactStyle = "label" | "mask";

@@ -5,7 +5,7 @@
  * values and placeholders. Tokens are case-sensitive, so all of this runs on the ORIGINAL text.
  */
 import type { Finding } from "./types.ts";
-import { entropy, isAsciiAlnum, isBase64Char, isDigit, isHex, looksPlaceholder, spanWhile } from "./text-util.ts";
+import { entropy, isAsciiAlnum, isDigit, isHex, looksPlaceholder, spanWhile } from "./text-util.ts";
 import { jwtHeaderHasAlg } from "./secrets-formats.ts";
 
 /** Documented example values (AWS, Azure emulator, GitHub docs, jwt.io). Exact tokens; never findings. */
@@ -46,7 +46,15 @@ export const PREFIX_RULES: readonly PrefixRule[] = [
   { prefix: "ghu_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
   { prefix: "ghs_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
   { prefix: "ghr_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "github_pat_", subtype: "github_token", body: alnumUnderscore, min: 50, max: 255, score: 0.95, entropy: 3.5 },
+  {
+    prefix: "github_pat_",
+    subtype: "github_token",
+    body: alnumUnderscore,
+    min: 50,
+    max: 255,
+    score: 0.95,
+    entropy: 3.5,
+  },
   { prefix: "glpat-", subtype: "gitlab_token", body: alnumDashDot, min: 20, max: 255, score: 0.9, entropy: 3.0 },
   { prefix: "npm_", subtype: "npm_token", body: alnum, min: 36, max: 36, score: 0.9, entropy: 3.5 },
   { prefix: "xoxb-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
@@ -59,55 +67,82 @@ export const PREFIX_RULES: readonly PrefixRule[] = [
   { prefix: "rk_live_", subtype: "stripe_key", body: alnum, min: 20, max: 255, score: 0.95, entropy: 3.5 },
   { prefix: "sk_test_", subtype: "stripe_test_key", body: alnum, min: 20, max: 255, score: 0.4, entropy: 3.5 },
   { prefix: "SK", subtype: "twilio_api_key", body: lowerHex, min: 32, max: 32, score: 0.8, entropy: 3.0 },
-  { prefix: "hooks.slack.com/services/", subtype: "slack_webhook", body: (u) => alnum(u) || u === 0x2f || u === 0x5f, min: 20, max: 255, score: 0.9, entropy: 3.0 },
+  {
+    prefix: "hooks.slack.com/services/",
+    subtype: "slack_webhook",
+    body: (u) => alnum(u) || u === 0x2f || u === 0x5f,
+    min: 20,
+    max: 255,
+    score: 0.9,
+    entropy: 3.0,
+  },
 ];
 
 export function pushFinding(out: Finding[], subtype: string, start: number, end: number, score: number): void {
   out.push({ type: "secret", subtype, start, end, score });
 }
 
-export function tryRule(r: PrefixRule, text: string, lower: string, i: number, out: Finding[]): void {
+export function tryRule(r: PrefixRule, text: string, i: number, out: Finding[]): void {
   const bodyStart = i + r.prefix.length;
   const end = spanWhile(text, bodyStart, bodyStart + r.max + 1, r.body);
   const n = end - bodyStart;
   if (n < r.min || n > r.max) return;
   if (end < text.length && (alnum(text.charCodeAt(end)) || r.body(text.charCodeAt(end)))) return;
-  if (entropy(text, bodyStart, end) < r.entropy || looksPlaceholder(text, lower, bodyStart, end)) return;
+  if (entropy(text, bodyStart, end) < r.entropy || looksPlaceholder(text, bodyStart, end)) return;
   if (ALLOW.has(text.slice(i, end))) return;
   pushFinding(out, r.subtype, i, end, r.score);
 }
 
 /** OpenAI (`sk-…`, `sk-proj-…`), Anthropic (`sk-ant-…`) and other `sk-` provider keys. */
-export function llmKeyAt(text: string, lower: string, i: number, out: Finding[]): void {
+export function llmKeyAt(text: string, i: number, out: Finding[]): void {
   const end = spanWhile(text, i + 3, i + 3 + 512, alnumDash);
   const n = end - i - 3;
   if (n < 32 || n >= 512) return;
-  if (entropy(text, i + 3, end) < 3.5 || looksPlaceholder(text, lower, i + 3, end)) return;
+  if (entropy(text, i + 3, end) < 3.5 || looksPlaceholder(text, i + 3, end)) return;
   const marker = text.indexOf("T3BlbkFJ", i);
   if (text.startsWith("ant-", i + 3)) pushFinding(out, "anthropic_key", i, end, 0.95);
-  else if (text.startsWith("proj-", i + 3) || text.startsWith("svcacct-", i + 3) || text.startsWith("admin-", i + 3)) pushFinding(out, "openai_key", i, end, 0.95);
+  else if (text.startsWith("proj-", i + 3) || text.startsWith("svcacct-", i + 3) || text.startsWith("admin-", i + 3))
+    pushFinding(out, "openai_key", i, end, 0.95);
   else if (marker !== -1 && marker < end) pushFinding(out, "openai_key", i, end, 0.95);
   else pushFinding(out, "llm_api_key", i, end, 0.7);
 }
 /** SendGrid: `SG.` + 22 + `.` + 43 (base64url). */
-export function sendgridAt(text: string, lower: string, i: number, out: Finding[]): void {
+export function sendgridAt(text: string, i: number, out: Finding[]): void {
   const a = spanWhile(text, i + 3, i + 3 + 64, alnumDash);
   if (a - i - 3 < 16 || text.charCodeAt(a) !== 0x2e) return;
   const b = spanWhile(text, a + 1, a + 1 + 128, alnumDash);
   if (b - a - 1 < 30 || b - a - 1 > 100) return;
-  if (entropy(text, a + 1, b) < 3.5 || looksPlaceholder(text, lower, i + 3, b)) return;
+  if (entropy(text, a + 1, b) < 3.5 || looksPlaceholder(text, i + 3, b)) return;
   pushFinding(out, "sendgrid_key", i, b, 0.95);
 }
 /** Separators between a context word and its value: spaces, quotes, `:`, `=`, `,`, `(`. */
 function isAssignSep(u: number): boolean {
-  return u === 0x20 || u === 0x09 || u === 0x3a || u === 0x3d || u === 0x22 || u === 0x27 || u === 0x60 || u === 0x2c || u === 0x28 || u === 0x0d || u === 0x0a;
+  return (
+    u === 0x20 ||
+    u === 0x09 ||
+    u === 0x3a ||
+    u === 0x3d ||
+    u === 0x22 ||
+    u === 0x27 ||
+    u === 0x60 ||
+    u === 0x2c ||
+    u === 0x28 ||
+    u === 0x0d ||
+    u === 0x0a
+  );
 }
 
 /**
  * The first token of exactly `want` body characters that starts within `limit` chars after `from`
  * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped.
  */
-function tokenAfter(text: string, from: number, limit: number, want: number, body: (u: number) => boolean): [number, number] | null {
+function tokenAfter(
+  text: string,
+  from: number,
+  limit: number,
+  want: number,
+  body: (u: number) => boolean,
+): [number, number] | null {
   const stop = Math.min(text.length, from + limit);
   let i = from;
   while (i < stop) {
@@ -121,68 +156,106 @@ function tokenAfter(text: string, from: number, limit: number, want: number, bod
 }
 
 /** The 40-char AWS secret access key after an `aws_secret_access_key`-style keyword ending at `from`. */
-export function awsSecretAfter(text: string, lower: string, from: number, out: Finding[]): void {
+export function awsSecretAfter(text: string, from: number, out: Finding[]): void {
   const tok = tokenAfter(text, from, 80, 40, b64Pad);
   if (!tok) return;
   const [s, e] = tok;
-  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, lower, s, e) || ALLOW.has(text.slice(s, e))) return;
+  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, s, e) || ALLOW.has(text.slice(s, e))) return;
   pushFinding(out, "aws_secret_access_key", s, e, 0.9);
 }
 
 /** The 32-hex Twilio auth token after an `auth_token`-style keyword ending at `from`. */
-export function twilioTokenAfter(text: string, lower: string, from: number, out: Finding[]): void {
+export function twilioTokenAfter(text: string, from: number, out: Finding[]): void {
   const tok = tokenAfter(text, from, 60, 32, isHex);
   if (!tok) return;
   const [s, e] = tok;
-  if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, lower, s, e)) return;
+  if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, s, e)) return;
   pushFinding(out, "twilio_auth_token", s, e, 0.8);
 }
 
 /** Twilio account SIDs (`AC` + 32 hex): identifiers, reported only when Twilio context is present. */
-export function twilioAccountSids(text: string, lower: string, out: Finding[]): void {
+export function twilioAccountSids(text: string, out: Finding[]): void {
   for (let i = text.indexOf("AC"); i !== -1; i = text.indexOf("AC", i + 2)) {
     if (i > 0 && alnum(text.charCodeAt(i - 1))) continue;
     const end = spanWhile(text, i + 2, i + 35, lowerHex);
     if (end - i - 2 !== 32 || (end < text.length && alnum(text.charCodeAt(end)))) continue;
-    if (entropy(text, i + 2, end) < 3.0 || looksPlaceholder(text, lower, i + 2, end)) continue;
+    if (entropy(text, i + 2, end) < 3.0 || looksPlaceholder(text, i + 2, end)) continue;
     pushFinding(out, "twilio_account_sid", i, end, 0.7);
   }
 }
 
 /** Azure `AccountKey=` (storage, 88 base64) / `SharedAccessKey=` (Service Bus, 44) values starting at `start`. */
-export function azureKeyAt(text: string, lower: string, start: number, min: number, subtype: string, out: Finding[]): void {
+export function azureKeyAt(text: string, start: number, min: number, subtype: string, out: Finding[]): void {
   const end = spanWhile(text, start, start + 200, b64Pad);
   const n = end - start;
   if (n < min || n > 100 || text.charCodeAt(end - 1) !== 0x3d) return;
-  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, lower, start, end) || ALLOW.has(text.slice(start, end))) return;
+  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, start, end) || ALLOW.has(text.slice(start, end)))
+    return;
   pushFinding(out, subtype, start, end, 0.95);
 }
 
 const PEM_MIN_BODY = 64;
 const PEM_MAX_SPAN = 64 * 1024;
 
-/** `-----BEGIN … PRIVATE KEY-----` blocks with a real base64 body (not `...`), up to the END line. */
+/** Length of a line break at `k`: CRLF, LF, CR, or the two characters `\n` of a JSON/env-escaped PEM. */
+function lineBreakAt(text: string, k: number): number {
+  const u = text.charCodeAt(k);
+  if (u === 0x0d) return text.charCodeAt(k + 1) === 0x0a ? 2 : 1;
+  if (u === 0x0a) return 1;
+  if (u === 0x5c && (text.charCodeAt(k + 1) === 0x6e || text.charCodeAt(k + 1) === 0x72)) {
+    return text.charCodeAt(k + 2) === 0x5c && text.charCodeAt(k + 3) === 0x6e ? 4 : 2; // \n or \r\n
+  }
+  return 0;
+}
+
+/**
+ * `-----BEGIN … PRIVATE KEY-----` followed by a real body: lines of base64 (optionally after
+ * `Proc-Type:`/`DEK-Info:` headers), with real or `\n`-escaped line breaks, at least
+ * PEM_MIN_BODY base64 characters. Spans through the END line, or the body if the block is cut off.
+ */
 export function pemAt(text: string, i: number, out: Finding[]): void {
   const close = text.indexOf("-----", i + 11);
   if (close === -1 || close - i > 80) return;
   const label = text.slice(i + 11, close);
   if (!label.endsWith("PRIVATE KEY") && label !== "PGP PRIVATE KEY BLOCK") return;
-  const bodyStart = close + 5;
-  const endMark = text.indexOf("-----END ", bodyStart);
-  const limit = Math.min(text.length, bodyStart + PEM_MAX_SPAN, endMark === -1 ? text.length : endMark);
+  let k = close + 5;
+  const limit = Math.min(text.length, k + PEM_MAX_SPAN);
   let body = 0;
-  for (let k = bodyStart; k < limit; k++) if (isBase64Char(text.charCodeAt(k))) body++;
-  if (body < PEM_MIN_BODY) return;
-  let end = limit;
-  if (endMark !== -1 && endMark === limit) {
-    const tail = text.indexOf("-----", endMark + 9);
-    end = tail !== -1 && tail - endMark < 80 ? tail + 5 : endMark + 9;
+  let end = k;
+  while (k < limit) {
+    const br = lineBreakAt(text, k);
+    if (br === 0) break;
+    k += br;
+    const lineStart = k;
+    while (k < limit && lineBreakAt(text, k) === 0 && b64Pad(text.charCodeAt(k))) k++; // standard base64: PEM never uses - or _
+    const n = k - lineStart;
+    if (lineBreakAt(text, k) > 0 || k >= text.length) {
+      body += n; // a base64 line, or the blank line after encryption headers
+      if (n > 0) end = k;
+      continue;
+    }
+    // not a base64 line: an encryption header (before any body), or the end of the block
+    const colon = text.indexOf(":", lineStart);
+    if (body === 0 && colon !== -1 && colon - lineStart < 20) {
+      k = lineStart;
+      while (k < limit && lineBreakAt(text, k) === 0) k++;
+      continue;
+    }
+    k = lineStart;
+    break;
   }
+  if (body < PEM_MIN_BODY) return;
+  const rest = text.slice(k, k + 9);
+  if (text.startsWith("-----END ", k)) {
+    const tail = text.indexOf("-----", k + 9);
+    // no closing dashes yet: the text was cut inside the END line (a stream still arriving)
+    end = tail !== -1 && tail - k < 80 ? tail + 5 : tail === -1 && text.length - k < 80 ? text.length : k + 9;
+  } else if (k + rest.length === text.length && "-----END ".startsWith(rest)) end = text.length;
   pushFinding(out, "private_key", i, end, 0.95);
 }
 
 /** JWTs: three base64url parts whose first decodes to a JSON header with `alg`. */
-export function jwtAt(text: string, _lower: string, i: number, out: Finding[]): void {
+export function jwtAt(text: string, i: number, out: Finding[]): void {
   const a = spanWhile(text, i, i + 4096, alnumDash);
   if (a - i < 10 || text.charCodeAt(a) !== 0x2e) return;
   const b = spanWhile(text, a + 1, a + 1 + 65536, alnumDash);
@@ -192,7 +265,25 @@ export function jwtAt(text: string, _lower: string, i: number, out: Finding[]): 
   pushFinding(out, "jwt", i, c, c - b - 1 >= 16 ? 0.85 : 0.7);
 }
 
-const URL_PASSWORD_PLACEHOLDERS = new Set(["pass", "password", "passwd", "pwd", "secret", "changeme", "xxx", "xxxx", "***", "****", "*****", "******", "pw", "p@ssw0rd", "mypassword", "yourpassword", "..."]);
+const URL_PASSWORD_PLACEHOLDERS = new Set([
+  "pass",
+  "password",
+  "passwd",
+  "pwd",
+  "secret",
+  "changeme",
+  "xxx",
+  "xxxx",
+  "***",
+  "****",
+  "*****",
+  "******",
+  "pw",
+  "p@ssw0rd",
+  "mypassword",
+  "yourpassword",
+  "...",
+]);
 
 /** `scheme://user:password@host` — only the password is spanned. */
 export function urlCredentialsAt(text: string, i: number, out: Finding[]): void {
@@ -213,7 +304,8 @@ export function urlCredentialsAt(text: string, i: number, out: Finding[]): void 
         at = k;
         break;
       }
-      if (u === 0x2f || u === 0x3f || u === 0x23 || u <= 0x20 || u === 0x22 || u === 0x27 || u === 0x3c || u === 0x3e) break;
+      if (u === 0x2f || u === 0x3f || u === 0x23 || u <= 0x20 || u === 0x22 || u === 0x27 || u === 0x3c || u === 0x3e)
+        break;
       if (u === 0x3a && colon === -1) colon = k;
     }
     if (colon === -1 || at === -1 || at - colon < 2) return;
@@ -224,8 +316,7 @@ export function urlCredentialsAt(text: string, i: number, out: Finding[]): void 
     const c0 = pw.charCodeAt(0);
     // `$VAR`, `%s`, `{{x}}`, `<password>`, `[redacted]`, `***`: templates, not credentials
     if (c0 === 0x24 || c0 === 0x25 || c0 === 0x7b || c0 === 0x3c || c0 === 0x5b || c0 === 0x2a) return;
-    if (URL_PASSWORD_PLACEHOLDERS.has(low) || low.includes("password") || looksPlaceholder(pw, low, 0, pw.length)) return;
+    if (URL_PASSWORD_PLACEHOLDERS.has(low) || low.includes("password") || looksPlaceholder(pw, 0, pw.length)) return;
     pushFinding(out, "url_credentials", colon + 1, at, 0.85);
   }
 }
-

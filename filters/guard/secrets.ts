@@ -25,49 +25,95 @@ import {
   urlCredentialsAt,
 } from "./secret-detectors.ts";
 
-type Handler = (text: string, lower: string, at: number, end: number, out: Finding[], ctx: { twilio: boolean }) => void;
+type Handler = (text: string, at: number, end: number, out: Finding[], ctx: { twilio: boolean }) => void;
+
+/**
+ * Prefixes too short and common for the RE2 pass ("SK" is in every word in capitals: one native call per
+ * match would dominate); found with indexOf instead.
+ */
+const SHORT_PREFIXES = PREFIX_RULES.filter((r) => r.prefix.length < 3);
 
 const TOKEN_START: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ...PREFIX_RULES.filter((r) => !r.prefix.startsWith("hooks.")).map((r): [string, Handler] => [r.prefix, (t, l, at, _e, out) => tryRule(r, t, l, at, out)]),
-  ["sk-", (t, l, at, _e, out) => llmKeyAt(t, l, at, out)],
-  ["SG.", (t, l, at, _e, out) => sendgridAt(t, l, at, out)],
-  ["eyJ", (t, l, at, _e, out) => jwtAt(t, l, at, out)],
+  ...PREFIX_RULES.filter((r) => !r.prefix.startsWith("hooks.") && r.prefix.length >= 3).map((r): [string, Handler] => [
+    r.prefix,
+    (t, at, _e, out) => tryRule(r, t, at, out),
+  ]),
+  ["sk-", (t, at, _e, out) => llmKeyAt(t, at, out)],
+  ["SG.", (t, at, _e, out) => sendgridAt(t, at, out)],
+  ["eyJ", (t, at, _e, out) => jwtAt(t, at, out)],
 ]);
 
 const ANYWHERE: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ...PREFIX_RULES.filter((r) => r.prefix.startsWith("hooks.")).map((r): [string, Handler] => [r.prefix, (t, l, at, _e, out) => tryRule(r, t, l, at, out)]),
-  ["://", (t, _l, at, _e, out) => urlCredentialsAt(t, at, out)],
-  ["-----BEGIN ", (t, _l, at, _e, out) => pemAt(t, at, out)],
+  ...PREFIX_RULES.filter((r) => r.prefix.startsWith("hooks.")).map((r): [string, Handler] => [
+    r.prefix,
+    (t, at, _e, out) => tryRule(r, t, at, out),
+  ]),
+  ["://", (t, at, _e, out) => urlCredentialsAt(t, at, out)],
+  ["-----BEGIN ", (t, at, _e, out) => pemAt(t, at, out)],
 ]);
 
-const AWS_KEYWORDS = ["aws_secret_access_key", "secret_access_key", "secretaccesskey", "aws_secret_key", "secret access key", "aws secret key", "aws_secret"];
+const AWS_KEYWORDS = [
+  "aws_secret_access_key",
+  "secret_access_key",
+  "secretaccesskey",
+  "aws_secret_key",
+  "secret access key",
+  "aws secret key",
+  "aws_secret",
+];
 const AUTH_KEYWORDS = ["auth_token", "authtoken", "auth token"];
 
 /** Case-insensitive keywords, keyed lowercase. */
 const KEYWORDS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ["accountkey=", (t, l, _at, end, out) => azureKeyAt(t, l, end, 80, "azure_storage_key", out)],
-  ["sharedaccesskey=", (t, l, _at, end, out) => azureKeyAt(t, l, end, 40, "azure_shared_access_key", out)],
-  ...AWS_KEYWORDS.map((k): [string, Handler] => [k, (t, l, _at, end, out) => awsSecretAfter(t, l, end, out)]),
-  ...AUTH_KEYWORDS.map((k): [string, Handler] => [k, (t, l, _at, end, out, ctx) => {
-    ctx.twilio = true;
-    twilioTokenAfter(t, l, end, out);
-  }]),
-  ["twilio", (_t, _l, _at, _e, _out, ctx) => { ctx.twilio = true; }],
-  ["account_sid", (_t, _l, _at, _e, _out, ctx) => { ctx.twilio = true; }],
+  ["accountkey=", (t, _at, end, out) => azureKeyAt(t, end, 80, "azure_storage_key", out)],
+  ["sharedaccesskey=", (t, _at, end, out) => azureKeyAt(t, end, 40, "azure_shared_access_key", out)],
+  ...AWS_KEYWORDS.map((k): [string, Handler] => [k, (t, _at, end, out) => awsSecretAfter(t, end, out)]),
+  ...AUTH_KEYWORDS.map((k): [string, Handler] => [
+    k,
+    (t, _at, end, out, ctx) => {
+      ctx.twilio = true;
+      twilioTokenAfter(t, end, out);
+    },
+  ]),
+  [
+    "twilio",
+    (_t, _at, _e, _out, ctx) => {
+      ctx.twilio = true;
+    },
+  ],
+  [
+    "account_sid",
+    (_t, _at, _e, _out, ctx) => {
+      ctx.twilio = true;
+    },
+  ],
 ]);
 
-function escape(s: string): string {
+const REGEX_SPECIAL = new Set([".", "*", "+", "?", "^", "$", "{", "}", "(", ")", "|", "[", "]", "\\", "/"]);
+
+function escapeRegex(s: string): string {
   let o = "";
-  for (const ch of s) o += ".*+?^${}()|[]\\/".includes(ch) ? `\\${ch}` : ch;
+  for (const ch of s) o += REGEX_SPECIAL.has(ch) ? `\\${ch}` : ch;
   return o;
 }
 
 /** Longest alternatives first: RE2 alternation is leftmost-first, like Perl. */
 function alternation(words: Iterable<string>): string {
-  return [...words].sort((a, b) => b.length - a.length).map(escape).join("|");
+  return [...words]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegex)
+    .join("|");
 }
 
-const TRIGGERS = new RE2(`${alternation([...TOKEN_START.keys(), ...ANYWHERE.keys()])}|(?i:${alternation(KEYWORDS.keys())})`, "g");
+/**
+ * Token prefixes only where a token starts (guard: start of input or a character outside
+ * [A-Za-z0-9_-], consumed as part of the match — RE2 has no lookbehind), so base64 blobs full of
+ * `eyJ`/`sk-` substrings produce no matches at all; then markers and keywords anywhere.
+ */
+const TRIGGERS = new RE2(
+  `(?:^|[^A-Za-z0-9_-])(${alternation(TOKEN_START.keys())})|${alternation(ANYWHERE.keys())}|(?i:${alternation(KEYWORDS.keys())})`,
+  "g",
+);
 
 /** Drop findings contained in a higher-or-equal scoring finding (e.g. a JWT inside a URL password). */
 function dedupe(found: Finding[]): Finding[] {
@@ -83,28 +129,28 @@ function dedupe(found: Finding[]): Finding[] {
 }
 
 /**
- * Scan for credentials and keys in `text` (the original; `normalized` is used only for its lowercase
- * copy when that shares offsets with `text`).
+ * Scan for credentials and keys in `text`. Tokens are case-sensitive, so this reads the original text;
+ * `normalized` is accepted for the common scanner signature and not needed.
  * @example scanSecrets("token ghp_…")  // [{ type: "secret", subtype: "github_token", start: 6, … }]
  */
-export function scanSecrets(text: string, normalized?: NormalizedText, opts?: ScanOptions): Finding[] {
-  let lower = normalized && normalized.map === null ? normalized.text : text.toLowerCase();
-  if (lower.length !== text.length) lower = text;
+export function scanSecrets(text: string, _normalized?: NormalizedText, opts?: ScanOptions): Finding[] {
   const out: Finding[] = [];
   const ctx = { twilio: false };
   TRIGGERS.lastIndex = 0;
   for (let m = TRIGGERS.exec(text); m !== null; m = TRIGGERS.exec(text)) {
-    const at = m.index;
-    const word = m[0];
-    const end = at + word.length;
-    const tok = TOKEN_START.get(word);
-    if (tok !== undefined) {
-      if (at === 0 || !alnumDash(text.charCodeAt(at - 1))) tok(text, lower, at, end, out, ctx);
-      continue;
-    }
-    (ANYWHERE.get(word) ?? KEYWORDS.get(word.toLowerCase()))?.(text, lower, at, end, out, ctx);
+    const end = m.index + m[0].length;
+    const prefix = m[1];
+    if (prefix !== undefined) TOKEN_START.get(prefix)?.(text, end - prefix.length, end, out, ctx);
+    else (ANYWHERE.get(m[0]) ?? KEYWORDS.get(m[0].toLowerCase()))?.(text, m.index, end, out, ctx);
+    // the next match may need this match's last character as its token-start guard ("x://ghp_…")
+    TRIGGERS.lastIndex = end - 1;
   }
-  if (ctx.twilio) twilioAccountSids(text, lower, out);
+  for (const r of SHORT_PREFIXES) {
+    for (let i = text.indexOf(r.prefix); i !== -1; i = text.indexOf(r.prefix, i + 1)) {
+      if (i === 0 || !alnumDash(text.charCodeAt(i - 1))) tryRule(r, text, i, out);
+    }
+  }
+  if (ctx.twilio) twilioAccountSids(text, out);
   const min = opts?.minScore ?? 0;
   return dedupe(min > 0 ? out.filter((f) => f.score >= min) : out);
 }

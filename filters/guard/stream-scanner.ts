@@ -2,9 +2,10 @@
  * Scanning a streamed response (text deltas at SSE event boundaries) without a silent bypass.
  *
  * Window: every push scans `context + held`, where `context` is the last `window` (≥ the longest
- * pattern, default 512) characters already released and `held` is text received but not yet released.
- * A match that straddles event boundaries is therefore seen whole, and memory stays bounded by
- * `window + maxHold`, whatever the stream length.
+ * pattern, default 512) characters already released — extended back to a space, so it never starts
+ * inside a token — and `held` is text received but not yet released. A match that straddles event
+ * boundaries is therefore seen whole, and memory stays bounded by `window + 128 + maxHold` (plus the
+ * delta being pushed), whatever the stream length.
  *
  * Hold-back: text is released only up to a point where nothing could still turn into a finding —
  * before the trailing unfinished token (a secret is one token), before a trailing run of digit groups
@@ -16,7 +17,11 @@
  *
  * Block: a finding whose scanner action is `block` ends the stream (the caller sends the provider's
  * error event). A redaction that would have to reach into already-released text (`maxHold` forced a
- * release mid-token, or a context word arrived after its value) cannot be honoured and also blocks.
+ * release mid-token — e.g. a private key longer than `maxHold` — or a context word arrived after its
+ * value) cannot be honoured and also blocks: fail closed, never a partial leak.
+ *
+ * Findings: block findings are returned with the block; redact/annotate findings once, when the text
+ * they cover has been released. Offsets are into the whole stream (all pushed text, concatenated).
  *
  * @example
  *   const s = new StreamScanner<SseEvent>({ policy });
@@ -30,7 +35,8 @@ import { isDigit, isSpace } from "./text-util.ts";
 import type { Finding } from "./types.ts";
 
 export const DEFAULT_WINDOW = 512;
-export const DEFAULT_MAX_HOLD = 2048;
+/** Holds a whole RSA-4096 PEM block (~3.3 KB) so it can be redacted rather than blocked. */
+export const DEFAULT_MAX_HOLD = 4096;
 /** How far back a run of digit groups (card, IBAN, phone) is held. */
 const NUMBER_RUN_MAX = 64;
 
@@ -75,7 +81,11 @@ export class StreamScanner<T = undefined> {
   #held = ""; // received, unreleased
   #released = 0; // stream offset where #held starts
   #items: Item<T>[] = [];
-  #redacted: Span[] = []; // redacted spans that reach into #ctx, for continuing a redaction
+  /**
+   * Redactions already (partly) applied, whole: a finding whose start has left the context window can no
+   * longer be detected, but the rest of it must still be masked when released.
+   */
+  #redacted: Span[] = [];
   #reported = new Set<string>();
   #blocked: Finding[] | null = null;
 
@@ -85,12 +95,18 @@ export class StreamScanner<T = undefined> {
     this.#maxHold = opts.maxHold ?? DEFAULT_MAX_HOLD;
     this.#style = opts.redactStyle ?? "label";
     if (!(Number.isInteger(this.#window) && this.#window >= 64)) throw new TypeError("window must be an integer ≥ 64");
-    if (!(Number.isInteger(this.#maxHold) && this.#maxHold >= this.#window)) throw new TypeError("maxHold must be an integer ≥ window");
+    if (!(Number.isInteger(this.#maxHold) && this.#maxHold >= this.#window))
+      throw new TypeError("maxHold must be an integer ≥ window");
   }
 
   /** Stream offset of the first unreleased character. */
   get released(): number {
     return this.#released;
+  }
+
+  /** Characters held in memory (context + unreleased): bounded by `window + 128 + maxHold` plus one push. */
+  get buffered(): number {
+    return this.#ctx.length + this.#held.length;
   }
 
   /** Add one item's text (one SSE event's delta; may be empty) and release what is safe. */
@@ -100,7 +116,8 @@ export class StreamScanner<T = undefined> {
     this.#items.push({ tag, start, end: start + text.length });
     this.#held += text;
     // nothing new to release and room to wait: skip the scan (the text is scanned before it leaves)
-    if (this.#held.length > 0 && this.#held.length < this.#maxHold && !hasBoundary(text)) return { action: "pass", released: [], findings: [] };
+    if (this.#held.length > 0 && this.#held.length < this.#maxHold && !hasBoundary(text))
+      return { action: "pass", released: [], findings: [] };
     return this.#step(false);
   }
 
@@ -115,15 +132,13 @@ export class StreamScanner<T = undefined> {
     const text = this.#ctx + this.#held;
     const { findings } = scanText(text, this.#policy);
     const shifted = findings.map((f) => ({ ...f, start: f.start + base, end: f.end + base }));
-    const fresh = shifted.filter((f) => !this.#reported.has(key(f)));
-    for (const f of fresh) this.#reported.add(key(f));
-
-    const blocking = fresh.filter((f) => actionFor(f, this.#policy) === "block");
+    const blocking = shifted.filter((f) => actionFor(f, this.#policy) === "block");
     if (blocking.length > 0) return this.#block(blocking);
     const redactions = shifted.filter((f) => actionFor(f, this.#policy) === "redact");
 
     let rp = final ? this.#released + this.#held.length : base + holdFrom(text, this.#ctx.length);
-    if (!final && rp < this.#released + this.#held.length - this.#maxHold) rp = this.#released + this.#held.length - this.#maxHold;
+    if (!final && rp < this.#released + this.#held.length - this.#maxHold)
+      rp = this.#released + this.#held.length - this.#maxHold;
     for (let pass = 0; pass < 2 && !final; pass++) {
       for (const f of redactions) {
         if (f.start < rp && f.end > rp) rp = f.start;
@@ -133,10 +148,16 @@ export class StreamScanner<T = undefined> {
     if (rp < this.#released) rp = this.#released;
     // a redaction reaching into released text must continue one already applied, or we cannot honour it
     for (const f of redactions) {
-      if (f.start < this.#released && !this.#covered(f.start, Math.min(f.end, this.#released))) return this.#block([{ ...f, subtype: `${f.subtype}` }]);
+      if (f.start < this.#released && !this.#covered(f.start, Math.min(f.end, this.#released))) return this.#block([f]);
     }
-    const released = this.#release(rp, mergeSpans(redactions));
-    const noted = fresh.filter((f) => actionFor(f, this.#policy) !== "block");
+    const released = this.#release(rp, mergeSpans([...redactions, ...this.#redacted]));
+    // redact/annotate findings are reported once, when the text they cover has been released
+    const noted: Finding[] = [];
+    for (const f of shifted) {
+      if (f.end > this.#released || this.#reported.has(key(f))) continue;
+      this.#reported.add(key(f));
+      noted.push(f);
+    }
     this.#prune();
     return { action: "pass", released, findings: noted };
   }
@@ -169,8 +190,9 @@ export class StreamScanner<T = undefined> {
     this.#items = this.#items.slice(k);
     const releasedText = this.#held.slice(0, upTo - this.#released);
     this.#held = this.#held.slice(upTo - this.#released);
-    this.#ctx = (this.#ctx + releasedText).slice(-this.#window);
-    for (const s of spans) if (s.start < upTo) this.#redacted.push({ start: s.start, end: Math.min(s.end, upTo), type: s.type });
+    this.#ctx = trimContext(this.#ctx + releasedText, this.#window);
+    // `spans` already includes every earlier redaction: keep those that have started leaving
+    this.#redacted = spans.filter((sp) => sp.start < upTo);
     this.#released = upTo;
     return out;
   }
@@ -184,6 +206,21 @@ export class StreamScanner<T = undefined> {
   }
 }
 
+/** Slack allowed beyond `window` so the context can start at a space. */
+const CONTEXT_SLACK = 128;
+
+/**
+ * At least the last `window` characters of released text, extended back to a space where one is near:
+ * a context that starts inside a token could make its tail look like a token ("xAKIA…" → "AKIA…").
+ */
+function trimContext(s: string, window: number): string {
+  if (s.length <= window) return s;
+  let cut = s.length - window;
+  const stop = Math.max(0, cut - CONTEXT_SLACK);
+  while (cut > stop && !isSpace(s.charCodeAt(cut - 1))) cut--;
+  return cut > stop || cut === 0 ? s.slice(cut) : s.slice(s.length - window);
+}
+
 function key(f: Finding): string {
   return `${f.type}:${f.subtype}:${f.end}:${f.start}`;
 }
@@ -194,7 +231,16 @@ function hasBoundary(s: string): boolean {
 }
 
 function isNumberRunChar(u: number): boolean {
-  return isDigit(u) || u === 0x20 || u === 0x2d || u === 0x2b || u === 0x28 || u === 0x29 || u === 0x2e || (u >= 0x41 && u <= 0x5a);
+  return (
+    isDigit(u) ||
+    u === 0x20 ||
+    u === 0x2d ||
+    u === 0x2b ||
+    u === 0x28 ||
+    u === 0x29 ||
+    u === 0x2e ||
+    (u >= 0x41 && u <= 0x5a)
+  );
 }
 
 /** Local index from which `text` must be held back (≥ `min`): see the module comment. */
@@ -217,13 +263,17 @@ export function holdFrom(text: string, min: number): number {
   return i;
 }
 
-function mergeSpans(fs: readonly Finding[]): Span[] {
+function mergeSpans(fs: readonly Span[]): Span[] {
   const sorted = fs.slice().sort((a, b) => a.start - b.start);
   const out: Span[] = [];
   for (const f of sorted) {
     const last = out[out.length - 1];
     if (last && f.start < last.end) {
-      out[out.length - 1] = { start: last.start, end: Math.max(last.end, f.end), type: last.type === "invisible_text" ? f.type : last.type };
+      out[out.length - 1] = {
+        start: last.start,
+        end: Math.max(last.end, f.end),
+        type: last.type === "invisible_text" ? f.type : last.type,
+      };
     } else out.push({ start: f.start, end: f.end, type: f.type });
   }
   return out;
@@ -238,7 +288,8 @@ function redactSegment(raw: string, at: number, spans: readonly Span[], style: R
     const b = Math.min(s.end - at, raw.length);
     if (b <= a || a < p) continue;
     out += raw.slice(p, a);
-    if (s.type !== "invisible_text") out += style === "mask" ? "*".repeat(b - a) : s.start >= at ? `[REDACTED:${s.type}]` : "";
+    if (s.type !== "invisible_text")
+      out += style === "mask" ? "*".repeat(b - a) : s.start >= at ? `[REDACTED:${s.type}]` : "";
     p = b;
   }
   return p === 0 && out === "" ? raw : out + raw.slice(p);

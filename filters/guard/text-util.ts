@@ -27,8 +27,8 @@ export function isDigit(u: number): boolean {
 
 /** Whether any of `words` occurs as a whole word in `lower[from, to)`. */
 export function wordNear(lower: string, words: readonly string[], from: number, to: number): boolean {
-  const a = from < 0 ? 0 : from;
-  const b = to > lower.length ? lower.length : to;
+  const a = Math.max(from, 0);
+  const b = Math.min(to, lower.length);
   if (b <= a) return false;
   const win = lower.slice(a, b);
   for (const w of words) {
@@ -55,7 +55,15 @@ export function isHex(u: number): boolean {
 }
 
 export function isSpace(u: number): boolean {
-  return u === 0x20 || (u >= 0x09 && u <= 0x0d) || u === 0xa0 || u === 0x3000 || (u >= 0x2000 && u <= 0x200a) || u === 0x2028 || u === 0x2029;
+  return (
+    u === 0x20 ||
+    (u >= 0x09 && u <= 0x0d) ||
+    u === 0xa0 ||
+    u === 0x3000 ||
+    (u >= 0x2000 && u <= 0x200a) ||
+    u === 0x2028 ||
+    u === 0x2029
+  );
 }
 
 /** Base64 / base64url alphabet without padding. */
@@ -65,17 +73,9 @@ export function isBase64Char(u: number): boolean {
 
 /** Index of the first unit at or after `from` for which `pred` fails (or `limit`). */
 export function spanWhile(s: string, from: number, limit: number, pred: (u: number) => boolean): number {
-  const end = limit < s.length ? limit : s.length;
+  const end = Math.min(limit, s.length);
   let i = from;
   while (i < end && pred(s.charCodeAt(i))) i++;
-  return i;
-}
-
-/** Index after the last unit before `from` (going left, not below `limit`) for which `pred` holds. */
-export function spanBackWhile(s: string, from: number, limit: number, pred: (u: number) => boolean): number {
-  const stop = limit > 0 ? limit : 0;
-  let i = from;
-  while (i > stop && pred(s.charCodeAt(i - 1))) i--;
   return i;
 }
 
@@ -124,9 +124,8 @@ export function luhnValid(s: string, start: number, end: number): boolean {
 /**
  * Whether `s[start, end)` looks like a placeholder rather than a real value: one repeated character,
  * long runs of x / * / 0, or words such as "example", "your", "placeholder", "dummy", "redacted".
- * `lower` must be the lowercased `s` (the scanners have it as the normalized text).
  */
-export function looksPlaceholder(s: string, lower: string, start: number, end: number): boolean {
+export function looksPlaceholder(s: string, start: number, end: number): boolean {
   const n = end - start;
   if (n <= 0) return true;
   const first = s.charCodeAt(start);
@@ -142,9 +141,24 @@ export function looksPlaceholder(s: string, lower: string, start: number, end: n
     } else run = 1;
   }
   if (same || maxRun >= 6) return true;
-  const sub = lower.slice(start, end);
+  const sub = s.slice(start, end).toLowerCase(); // only for candidates, never the whole text
   for (const w of PLACEHOLDER_WORDS) if (sub.includes(w)) return true;
   return false;
 }
 
-const PLACEHOLDER_WORDS = ["example", "your", "placeholder", "dummy", "redacted", "sample", "changeme", "xxxx", "<", "${", "{{", "1234567890", "abcdef0123", "abcdefgh"];
+const PLACEHOLDER_WORDS = [
+  "example",
+  "your",
+  "placeholder",
+  "dummy",
+  "redacted",
+  "sample",
+  "changeme",
+  "xxxx",
+  "<",
+  "${",
+  "{{",
+  "1234567890",
+  "abcdef0123",
+  "abcdefgh",
+];

@@ -58,7 +58,15 @@ export function isRtlLetter(cp: number): boolean {
 
 /** Scripts where ZWJ/ZWNJ are part of normal spelling (Arabic/Persian, Indic, Sinhala, Myanmar, Khmer...). */
 export function isJoiningScriptLetter(cp: number): boolean {
-  return (cp >= 0x600 && cp <= 0x8ff) || (cp >= 0x900 && cp <= 0xdff) || (cp >= 0x1000 && cp <= 0x109f) || (cp >= 0x1780 && cp <= 0x17ff) || (cp >= 0xa8e0 && cp <= 0xa8ff) || (cp >= 0xfb50 && cp <= 0xfdff) || (cp >= 0xfe70 && cp <= 0xfefe);
+  return (
+    (cp >= 0x600 && cp <= 0x8ff) ||
+    (cp >= 0x900 && cp <= 0xdff) ||
+    (cp >= 0x1000 && cp <= 0x109f) ||
+    (cp >= 0x1780 && cp <= 0x17ff) ||
+    (cp >= 0xa8e0 && cp <= 0xa8ff) ||
+    (cp >= 0xfb50 && cp <= 0xfdff) ||
+    (cp >= 0xfe70 && cp <= 0xfefe)
+  );
 }
 
 /**
@@ -90,7 +98,12 @@ export function isEmojiLike(cp: number): boolean {
 
 /** Ideographs that take standardized / ideographic variation selectors. */
 export function isIdeograph(cp: number): boolean {
-  return (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x20000 && cp <= 0x3134f);
+  return (
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x20000 && cp <= 0x3134f)
+  );
 }
 
 /** Han, kana and Hangul: scripts the injection lexicon matches by substring rather than by word. */

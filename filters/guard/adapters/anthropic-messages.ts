@@ -4,7 +4,16 @@
  * and `tool_result` whose `content` is a string or text blocks (untrusted tool output).
  * Response: `content[]` blocks of type `text` (and `thinking`).
  */
-import { type GuardAdapter, isRecord, pushTextParts, roleOf, rootObject, setAtPath, slot, type TextSlot } from "./types.ts";
+import {
+  type GuardAdapter,
+  isRecord,
+  pushTextParts,
+  roleOf,
+  rootObject,
+  setAtPath,
+  slot,
+  type TextSlot,
+} from "./types.ts";
 
 const TEXT_BLOCKS: ReadonlySet<string> = new Set(["text"]);
 
@@ -18,7 +27,8 @@ function blocks(out: TextSlot[], content: unknown, base: (string | number)[], ro
     const b: unknown = content[j];
     if (!isRecord(b)) continue;
     if (b.type === "text" && typeof b.text === "string") out.push(slot([...base, j, "text"], b.text, role));
-    else if (b.type === "thinking" && typeof b.thinking === "string") out.push(slot([...base, j, "thinking"], b.thinking, "thinking"));
+    else if (b.type === "thinking" && typeof b.thinking === "string")
+      out.push(slot([...base, j, "thinking"], b.thinking, "thinking"));
     else if (b.type === "tool_result") pushTextParts(out, b.content, [...base, j, "content"], "tool", TEXT_BLOCKS);
   }
 }

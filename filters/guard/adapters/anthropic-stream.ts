@@ -60,5 +60,8 @@ export function anthropicWithDeltas(ev: SseEvent, texts: ReadonlyMap<number, str
 
 /** `event: error` + `{"type":"error","error":{"type","message"}}` — Anthropic's stream error event. */
 export function anthropicStreamError(e: StreamErrorInfo): string {
-  return formatSseEvent({ event: "error", data: JSON.stringify({ type: "error", error: { type: e.type ?? "permission_error", message: e.message } }) });
+  return formatSseEvent({
+    event: "error",
+    data: JSON.stringify({ type: "error", error: { type: e.type ?? "permission_error", message: e.message } }),
+  });
 }

@@ -7,7 +7,16 @@
  *   const a = createGenericAdapter({ request: ["$.prompt"], response: ["$.completion"] });
  */
 import { HexrError } from "../../errors.ts";
-import { type GuardAdapter, isRecord, type JsonPath, pushTextParts, rootObject, setAtPath, slot, type TextSlot } from "./types.ts";
+import {
+  type GuardAdapter,
+  isRecord,
+  type JsonPath,
+  pushTextParts,
+  rootObject,
+  setAtPath,
+  slot,
+  type TextSlot,
+} from "./types.ts";
 
 const WILDCARD = Symbol("wildcard");
 type CompiledStep = string | number | typeof WILDCARD;
@@ -18,7 +27,13 @@ export interface GenericAdapterConfig {
   readonly response?: readonly string[];
 }
 
-const isNameChar = (u: number): boolean => (u >= 0x30 && u <= 0x39) || (u >= 0x41 && u <= 0x5a) || (u >= 0x61 && u <= 0x7a) || u === 0x5f || u === 0x2d || u === 0x24;
+const isNameChar = (u: number): boolean =>
+  (u >= 0x30 && u <= 0x39) ||
+  (u >= 0x41 && u <= 0x5a) ||
+  (u >= 0x61 && u <= 0x7a) ||
+  u === 0x5f ||
+  u === 0x2d ||
+  u === 0x24;
 
 /** Compile `$.a[*].b['c'][0]` into steps. Throws `guard.bad_path` naming the path. */
 export function compileJsonPath(path: string): CompiledStep[] {
@@ -44,8 +59,10 @@ export function compileJsonPath(path: string): CompiledStep[] {
       if (close === -1) throw bad("unclosed [");
       const inner = path.slice(i + 1, close).trim();
       if (inner === "*") steps.push(WILDCARD);
-      else if (/^\d{1,9}$/.test(inner)) steps.push(Number(inner)); // bounded, anchored: config-time only
-      else if (inner.length >= 2 && (inner[0] === "'" || inner[0] === '"') && inner[inner.length - 1] === inner[0]) steps.push(inner.slice(1, -1));
+      else if (/^\d{1,9}$/.test(inner))
+        steps.push(Number(inner)); // bounded, anchored: config-time only
+      else if (inner.length >= 2 && (inner[0] === "'" || inner[0] === '"') && inner[inner.length - 1] === inner[0])
+        steps.push(inner.slice(1, -1));
       else throw bad(`bad index [${inner}]`);
       i = close + 1;
     } else throw bad(`unexpected ${JSON.stringify(c)} at ${i}`);
@@ -53,7 +70,13 @@ export function compileJsonPath(path: string): CompiledStep[] {
   return steps;
 }
 
-function collect(node: unknown, steps: readonly CompiledStep[], k: number, at: (string | number)[], out: TextSlot[]): void {
+function collect(
+  node: unknown,
+  steps: readonly CompiledStep[],
+  k: number,
+  at: (string | number)[],
+  out: TextSlot[],
+): void {
   if (k === steps.length) {
     if (typeof node === "string") out.push(slot(at.slice(), node, undefined));
     else if (Array.isArray(node)) pushTextParts(out, node, at.slice(), undefined, null);
@@ -62,7 +85,7 @@ function collect(node: unknown, steps: readonly CompiledStep[], k: number, at: (
   }
   const step = steps[k]!;
   if (step === WILDCARD) {
-    if (Array.isArray(node)) node.forEach((v, j) => collect(v, steps, k + 1, [...at, j], out));
+    if (Array.isArray(node)) for (let j = 0; j < node.length; j++) collect(node[j], steps, k + 1, [...at, j], out);
     else if (isRecord(node)) for (const key of Object.keys(node)) collect(node[key], steps, k + 1, [...at, key], out);
   } else if (typeof step === "number") {
     if (Array.isArray(node) && step < node.length) collect(node[step], steps, k + 1, [...at, step], out);

@@ -4,7 +4,16 @@
  * `messages[].tool_calls[].function.arguments`. Response: `choices[].message.content` and
  * `choices[].message.tool_calls[].function.arguments` (model output can leak data into tool arguments).
  */
-import { type GuardAdapter, isRecord, pushTextParts, roleOf, rootObject, setAtPath, slot, type TextSlot } from "./types.ts";
+import {
+  type GuardAdapter,
+  isRecord,
+  pushTextParts,
+  roleOf,
+  rootObject,
+  setAtPath,
+  slot,
+  type TextSlot,
+} from "./types.ts";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
 
@@ -13,7 +22,8 @@ function toolCallArgs(out: TextSlot[], msg: Record<string, unknown>, base: (stri
   if (!Array.isArray(calls)) return;
   for (let k = 0; k < calls.length; k++) {
     const fn: unknown = isRecord(calls[k]) ? (calls[k] as Record<string, unknown>).function : undefined;
-    if (isRecord(fn) && typeof fn.arguments === "string") out.push(slot([...base, "tool_calls", k, "function", "arguments"], fn.arguments, "tool_call"));
+    if (isRecord(fn) && typeof fn.arguments === "string")
+      out.push(slot([...base, "tool_calls", k, "function", "arguments"], fn.arguments, "tool_call"));
   }
 }
 

@@ -4,7 +4,16 @@
  * (`input_text`/`output_text`), `function_call_output.output` (tool results: untrusted content),
  * `function_call.arguments`. Response: `output[].content[].text` and `output[].arguments`.
  */
-import { type GuardAdapter, isRecord, pushTextParts, roleOf, rootObject, setAtPath, slot, type TextSlot } from "./types.ts";
+import {
+  type GuardAdapter,
+  isRecord,
+  pushTextParts,
+  roleOf,
+  rootObject,
+  setAtPath,
+  slot,
+  type TextSlot,
+} from "./types.ts";
 
 const TEXT_PARTS: ReadonlySet<string> = new Set(["input_text", "output_text", "text", "summary_text"]);
 
@@ -13,9 +22,18 @@ function items(out: TextSlot[], list: unknown, key: string): void {
   for (let i = 0; i < list.length; i++) {
     const it: unknown = list[i];
     if (!isRecord(it)) continue;
-    if (it.type === "function_call_output" && typeof it.output === "string") out.push(slot([key, i, "output"], it.output, "tool"));
-    else if (it.type === "function_call" && typeof it.arguments === "string") out.push(slot([key, i, "arguments"], it.arguments, "tool_call"));
-    else if (it.content !== undefined) pushTextParts(out, it.content, [key, i, "content"], roleOf(it) ?? (key === "output" ? "assistant" : undefined), TEXT_PARTS);
+    if (it.type === "function_call_output" && typeof it.output === "string")
+      out.push(slot([key, i, "output"], it.output, "tool"));
+    else if (it.type === "function_call" && typeof it.arguments === "string")
+      out.push(slot([key, i, "arguments"], it.arguments, "tool_call"));
+    else if (it.content !== undefined)
+      pushTextParts(
+        out,
+        it.content,
+        [key, i, "content"],
+        roleOf(it) ?? (key === "output" ? "assistant" : undefined),
+        TEXT_PARTS,
+      );
   }
 }
 

@@ -50,7 +50,8 @@ export function openAiStreamDeltas(ev: SseEvent): StreamDeltas {
     const c: unknown = choices[i];
     if (!isRecord(c) || !isRecord(c.delta)) continue;
     const text = c.delta.content;
-    if (typeof text === "string" && text.length > 0) deltas.push({ index: typeof c.index === "number" ? c.index : i, text });
+    if (typeof text === "string" && text.length > 0)
+      deltas.push({ index: typeof c.index === "number" ? c.index : i, text });
   }
   return { deltas, done: false };
 }
@@ -87,5 +88,14 @@ export interface StreamErrorInfo {
 
 /** `data: {"error":{"message","type","code","param":null}}` — the OpenAI-format event ending a blocked stream. */
 export function openAiStreamError(e: StreamErrorInfo): string {
-  return formatSseEvent({ data: JSON.stringify({ error: { message: e.message, type: e.type ?? "hexr_guard_blocked", code: e.code ?? "content_blocked", param: null } }) });
+  return formatSseEvent({
+    data: JSON.stringify({
+      error: {
+        message: e.message,
+        type: e.type ?? "hexr_guard_blocked",
+        code: e.code ?? "content_blocked",
+        param: null,
+      },
+    }),
+  });
 }

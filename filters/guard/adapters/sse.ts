@@ -102,7 +102,9 @@ export class SseParser {
     s = s.slice(p);
     this.#buf = s;
     if (this.#buf.length + this.#raw.length > this.#max) {
-      throw this.#fail(new HexrError("guard.sse_event_too_large", `event stream block is over maxEventSize (${this.#max})`));
+      throw this.#fail(
+        new HexrError("guard.sse_event_too_large", `event stream block is over maxEventSize (${this.#max})`),
+      );
     }
     return out;
   }

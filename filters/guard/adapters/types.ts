@@ -80,7 +80,13 @@ export function formatPath(path: JsonPath): string {
 }
 
 /** Push `{type:"text", text}`-style parts of an array (and plain strings) as slots under `base`. */
-export function pushTextParts(out: TextSlot[], parts: unknown, base: JsonPath, role: string | undefined, textTypes: ReadonlySet<string> | null): void {
+export function pushTextParts(
+  out: TextSlot[],
+  parts: unknown,
+  base: JsonPath,
+  role: string | undefined,
+  textTypes: ReadonlySet<string> | null,
+): void {
   if (typeof parts === "string") {
     out.push(slot(base, parts, role));
     return;
@@ -89,7 +95,11 @@ export function pushTextParts(out: TextSlot[], parts: unknown, base: JsonPath, r
   for (let j = 0; j < parts.length; j++) {
     const p: unknown = parts[j];
     if (typeof p === "string") out.push(slot([...base, j], p, role));
-    else if (isRecord(p) && typeof p.text === "string" && (textTypes === null || p.type === undefined || textTypes.has(String(p.type)))) {
+    else if (
+      isRecord(p) &&
+      typeof p.text === "string" &&
+      (textTypes === null || p.type === undefined || textTypes.has(String(p.type)))
+    ) {
       out.push(slot([...base, j, "text"], p.text, role));
     }
   }

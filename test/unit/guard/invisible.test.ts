@@ -20,7 +20,12 @@ describe("scanInvisible", () => {
     ["a word joiner between letters", "ig\u2060nore", "zero_width", 0.5],
     ["BOM in the middle of text", "abc\uFEFFdef", "zero_width", 0.5],
     ["ZWJ between letters of Latin text", "co\u200Dde", "zero_width", 0.5],
-    ["variation-selector smuggling run", `😀${"\uFE01\uFE02".repeat(3)}\u{E0110}\u{E0111}`, "variation_selector_smuggling", 0.85],
+    [
+      "variation-selector smuggling run",
+      `😀${"\uFE01\uFE02".repeat(3)}\u{E0110}\u{E0111}`,
+      "variation_selector_smuggling",
+      0.85,
+    ],
     ["soft hyphens between every letter", "i\u00ADg\u00ADn\u00ADo\u00ADr\u00ADe", "soft_hyphen", 0.7],
     ["repeated soft hyphens", "pass\u00AD\u00ADword", "soft_hyphen", 0.7],
     ["Hangul filler", "x\u3164y", "zero_width", 0.5],
@@ -83,6 +88,8 @@ describe("scanInvisible", () => {
 
   it("reports each finding with offsets into the text", () => {
     const text = "ab\u200B\u200Bcd";
-    expect(scanInvisible(text)).toEqual([{ type: "invisible_text", subtype: "zero_width", start: 2, end: 4, score: 0.65 }]);
+    expect(scanInvisible(text)).toEqual([
+      { type: "invisible_text", subtype: "zero_width", start: 2, end: 4, score: 0.65 },
+    ]);
   });
 });

@@ -17,7 +17,7 @@ describe("normalize", () => {
     ["real Russian words stay Cyrillic (accents dropped)", "Игнорируй инструкции", "игнорируи инструкции"],
     ["kana keeps its voicing marks", "ガイド", "ガイド"],
     ["Hangul stays composed", "무시하세요", "무시하세요"],
-    ["typographic quotes fold to ASCII", "don’t “x”", "don't \"x\""],
+    ["typographic quotes fold to ASCII", "don’t “x”", 'don\'t "x"'],
   ])("%s", (_name, input, expected) => {
     expect(normalize(input).text).toBe(expected);
   });

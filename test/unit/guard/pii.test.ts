@@ -61,6 +61,12 @@ describe("scanPii", () => {
     ["C++ scope", "std::vector<int> a::b"],
     ["time of day", "at 12:30:45"],
     ["ISO date", "on 2024-01-15 we shipped"],
+    ["date and time", "at 2026-01-15 10:30:00Z the job ran"],
+    ["European date and time", "am 15.01.2026 10:30 Uhr"],
+    ["loopback address with context", 'server.listen(0, { host: "127.0.0.1" })'],
+    ["unspecified address", "bind address 0.0.0.0:8080"],
+    ["documentation address", "client ip 203.0.113.7"],
+    ["IPv6 loopback and documentation prefix", "host ::1 and 2001:db8::5"],
     ["short numbers", "room 4B, floor 12, ext 301"],
     ["an invalid phone number", "call 555-0100"],
     ["prose", "The quick brown fox jumps over the lazy dog."],
@@ -78,9 +84,10 @@ describe("scanPii", () => {
     expect(b.score).toBeGreaterThan(a.score);
   });
 
-  it("rates loopback below private below public addresses", () => {
+  it("rates private below public addresses, and loopback not at all", () => {
     const s = (t: string) => scan(t)[0]?.score ?? 0;
-    expect(s("127.0.0.1")).toBeLessThan(s("10.0.0.1"));
+    expect(s("127.0.0.1")).toBe(0);
+    expect(s("10.0.0.1")).toBeGreaterThan(0);
     expect(s("10.0.0.1")).toBeLessThan(s("8.8.8.8"));
   });
 

@@ -30,6 +30,8 @@ const ANTHROPIC = `sk-ant-api03-${fake(B64URL, 93, 27)}AA`;
 const OTHER_LLM = `sk-${fake(ALNUM, 40, 28)}`;
 const JWT = `${b64url('{"alg":"RS256","typ":"JWT"}')}.${b64url('{"sub":"agent-7","exp":1900000000}')}.${fake(B64URL, 86, 29)}`;
 const PEM = `-----BEGIN RSA PRIVATE KEY-----\n${fake(B64, 64, 30)}\n${fake(B64, 64, 31)}\n${fake(B64, 40, 32)}==\n-----END RSA PRIVATE KEY-----`;
+const PEM_ESCAPED = `-----BEGIN PRIVATE KEY-----\\n${fake(B64, 64, 35)}\\n${fake(B64, 64, 36)}\\n-----END PRIVATE KEY-----`;
+const PEM_ENCRYPTED = `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${fake(LOWER_HEX, 32, 37)}\n\n${fake(B64, 64, 38)}\n${fake(B64, 64, 39)}\n-----END RSA PRIVATE KEY-----`;
 const PEM_OPENSSH = `-----BEGIN OPENSSH PRIVATE KEY-----\n${fake(B64, 70, 33)}\n${fake(B64, 70, 34)}\n-----END OPENSSH PRIVATE KEY-----`;
 
 describe("scanSecrets", () => {
@@ -39,7 +41,12 @@ describe("scanSecrets", () => {
     ["AWS secret after its keyword", `aws_secret_access_key = ${AWS_SECRET}`, "aws_secret_access_key", AWS_SECRET],
     ["AWS secret in prose", `The AWS secret access key is "${AWS_SECRET}".`, "aws_secret_access_key", AWS_SECRET],
     ["GCP API key", `key=${GCP}&q=1`, "gcp_api_key", GCP],
-    ["Azure storage key in a connection string", `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${AZURE_KEY};EndpointSuffix=core.windows.net`, "azure_storage_key", AZURE_KEY],
+    [
+      "Azure storage key in a connection string",
+      `DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=${AZURE_KEY};EndpointSuffix=core.windows.net`,
+      "azure_storage_key",
+      AZURE_KEY,
+    ],
     ["GitHub token", `git clone https://x:${GH}@github.com/o/r`, "github_token", GH],
     ["GitHub fine-grained PAT", `GITHUB_TOKEN=${GH_PAT}`, "github_token", GH_PAT],
     ["GitLab token", `token: ${GITLAB}`, "gitlab_token", GITLAB],
@@ -49,7 +56,12 @@ describe("scanSecrets", () => {
     ["Stripe live key", `stripe.api_key = "${STRIPE}"`, "stripe_key", STRIPE],
     ["Stripe restricted key", STRIPE_RK, "stripe_key", STRIPE_RK],
     ["Twilio API key SID", `TWILIO_API_KEY=${TWILIO_SK}`, "twilio_api_key", TWILIO_SK],
-    ["Twilio auth token with context", `twilio account ${TWILIO_AC} auth_token: ${TWILIO_TOKEN}`, "twilio_auth_token", TWILIO_TOKEN],
+    [
+      "Twilio auth token with context",
+      `twilio account ${TWILIO_AC} auth_token: ${TWILIO_TOKEN}`,
+      "twilio_auth_token",
+      TWILIO_TOKEN,
+    ],
     ["Twilio account SID with context", `twilio account_sid=${TWILIO_AC}`, "twilio_account_sid", TWILIO_AC],
     ["SendGrid key", `SENDGRID_API_KEY=${SENDGRID}`, "sendgrid_key", SENDGRID],
     ["OpenAI project key", `OPENAI_API_KEY=${OPENAI}`, "openai_key", OPENAI],
@@ -59,6 +71,8 @@ describe("scanSecrets", () => {
     ["JWT", `Authorization: Bearer ${JWT}`, "jwt", JWT],
     ["PEM RSA private key", `key:\n${PEM}\n`, "private_key", PEM],
     ["OpenSSH private key", PEM_OPENSSH, "private_key", PEM_OPENSSH],
+    ["PEM with \\n escapes inside JSON", `{"private_key": "${PEM_ESCAPED}"}`, "private_key", PEM_ESCAPED],
+    ["encrypted PEM with headers", PEM_ENCRYPTED, "private_key", PEM_ENCRYPTED],
     ["password in a URL", "postgres://app:Xk93!vQz7Lp@db.internal:5432/app", "url_credentials", "Xk93!vQz7Lp"],
     ["password in a redis URL without user", "redis://:h7Gq2LmZ9wPx@cache:6379", "url_credentials", "h7Gq2LmZ9wPx"],
   ])("finds %s", (_name, text, subtype, value) => {
@@ -80,12 +94,20 @@ describe("scanSecrets", () => {
     ["a 40-char string with no AWS context", fake(B64, 40, 42)],
     ["a low-entropy secret value", `aws_secret_access_key=${"ab".repeat(20)}`],
     ["PEM header with an elided body", "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----"],
+    [
+      "a PEM header in code",
+      "expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----/);\nconst key = loadKey(path, { format: 'pem' });",
+    ],
     ["public key block", `-----BEGIN PUBLIC KEY-----\n${fake(B64, 120, 43)}\n-----END PUBLIC KEY-----`],
     ["URL with a placeholder password", "postgres://user:password@localhost/db"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal shell-style placeholder is the point
     ["URL with an env var password", "redis://:${REDIS_PASSWORD}@host:6379"],
     ["URL with a templated password", "amqp://guest:<password>@mq:5672"],
     ["URL without credentials", "https://example.com/path?x=1"],
-    ["jwt.io's documented example token", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"],
+    [
+      "jwt.io's documented example token",
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ],
     ["base64 that is not a JWT header", `eyJ${fake(B64URL, 20, 44)}.${fake(B64URL, 20, 45)}.${fake(B64URL, 20, 46)}`],
     ["a hash in prose", `commit ${fake(LOWER_HEX, 40, 47)} fixed it`],
     ["the word SK in caps text", "ASK THE TASK OWNER"],

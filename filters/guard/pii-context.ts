@@ -1,0 +1,66 @@
+/** Shared state of one PII scan: the normalized text, the findings so far, and context-word scoring. */
+import type { Finding } from "./types.ts";
+import { type NormalizedText, toOriginal } from "./normalize.ts";
+import { wordNear } from "./text-util.ts";
+
+const CONTEXT_BEFORE = 64;
+const CONTEXT_AFTER = 24;
+const CONTEXT_BOOST = 0.2;
+
+const CONTEXT: Readonly<Record<string, readonly string[]>> = {
+  email: ["email", "e-mail", "mail", "correo", "courriel"],
+  phone: [
+    "phone",
+    "phones",
+    "telephone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "cellphone",
+    "whatsapp",
+    "fax",
+    "sms",
+    "text me",
+    "telefon",
+    "telefono",
+    "handy",
+    "contact",
+  ],
+  card: [
+    "card",
+    "cards",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "cc",
+    "payment",
+    "cvv",
+    "tarjeta",
+    "carte",
+    "karte",
+    "pan",
+  ],
+  iban: ["iban", "bank", "account", "konto", "cuenta", "compte", "sepa", "transfer"],
+  ssn: ["ssn", "social security", "social sec", "ss#", "tax id", "taxpayer"],
+  ip: ["ip", "address", "host", "server", "client", "addr"],
+};
+
+export interface Ctx {
+  readonly t: string;
+  readonly n: NormalizedText;
+  readonly out: Finding[];
+}
+
+/** A context word for `kind` just before or after `[s, e)` (searched in that window only). */
+export function contextNear(c: Ctx, kind: string, s: number, e: number): boolean {
+  return wordNear(c.t, CONTEXT[kind] ?? [], s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
+}
+
+export function add(c: Ctx, subtype: string, s: number, e: number, base: number, kind = subtype): void {
+  const score = Math.min(0.99, contextNear(c, kind, s, e) ? base + CONTEXT_BOOST : base);
+  const [os, oe] = toOriginal(c.n, s, e);
+  c.out.push({ type: "pii", subtype, start: os, end: oe, score });
+}

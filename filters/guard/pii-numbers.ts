@@ -1,0 +1,227 @@
+/**
+ * Numbers written in text — payment cards, US SSNs, IBANs, phones and IPv4 — from one pass over the
+ * normalized text: a number is read with its single separators, then classified by digit count and
+ * shape and validated (Luhn + issuer ranges, SSA ranges, mod-97, libphonenumber, dotted-quad parse).
+ */
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
+import { add, contextNear, type Ctx } from "./pii-context.ts";
+import { ibanChecksumValid, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
+import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
+
+/** At most this many libphonenumber validations per text (each ~15 µs); later candidates get a structural score. */
+export const MAX_PHONE_PARSES = 32;
+
+/** Separators allowed inside a written number, as bits (a run records which ones it used). */
+const SEP_SPACE = 1;
+const SEP_DASH = 2;
+const SEP_DOT = 4;
+const SEP_OTHER = 8; // ( ) /
+
+function sepBit(u: number): number {
+  if (u === 0x20) return SEP_SPACE;
+  if (u === 0x2d) return SEP_DASH;
+  if (u === 0x2e) return SEP_DOT;
+  return u === 0x28 || u === 0x29 || u === 0x2f ? SEP_OTHER : 0;
+}
+
+interface NumRun {
+  start: number;
+  end: number;
+  /** Number of digits. */
+  digits: number;
+  /** SEP_* bits of separators between digits. */
+  seps: number;
+  /** Groups of consecutive digits. */
+  groups: number;
+}
+
+/** Scratch run reused for every number (the scan is synchronous): no allocation per number. */
+const run: NumRun = { start: 0, end: 0, digits: 0, seps: 0, groups: 0 };
+
+/** The digits of `t[start, end)` as a string (only for candidates that need them). */
+function digitsOf(t: string, start: number, end: number): string {
+  let d = "";
+  for (let k = start; k < end; k++) if (isDigit(t.charCodeAt(k))) d += t[k];
+  return d;
+}
+
+/** Read a number written with single separators starting at `i` (a digit, `+` or `(`). */
+function readNumber(t: string, i: number): NumRun | null {
+  let k = i;
+  let digits = 0;
+  let seps = 0;
+  let groups = 0;
+  let lastDigit = -1;
+  let sepRun = 0;
+  let pending = 0; // separators since the last digit; they count only if another digit follows
+  if (t.charCodeAt(k) === 0x2b) k++;
+  for (; k < t.length && digits <= 20; k++) {
+    const u = t.charCodeAt(k);
+    if (isDigit(u)) {
+      if (lastDigit < 0 || lastDigit !== k - 1) groups++;
+      seps |= pending;
+      pending = 0;
+      digits++;
+      lastDigit = k;
+      sepRun = 0;
+    } else {
+      const bit = sepBit(u);
+      if (bit === 0 || ++sepRun > 2) break;
+      if (digits > 0) pending |= bit;
+    }
+  }
+  if (lastDigit < 0) return null;
+  const end = lastDigit + 1;
+  if (
+    end < t.length &&
+    (isAsciiAlnum(t.charCodeAt(end)) || (t.charCodeAt(end) === 0x2e && isDigit(t.charCodeAt(end + 1))))
+  )
+    return null;
+  run.start = i;
+  run.end = end;
+  run.digits = digits;
+  run.seps = seps;
+  run.groups = groups;
+  return run;
+}
+
+function num2(s: string, k: number): number {
+  return (s.charCodeAt(k) - 0x30) * 10 + (s.charCodeAt(k + 1) - 0x30);
+}
+
+/** A calendar date of 10 characters at `k`, not glued to a preceding digit. */
+function isDateAt(s: string, k: number): boolean {
+  if (k > 0 && isDigit(s.charCodeAt(k - 1))) return false;
+  const d = (i: number): boolean => isDigit(s.charCodeAt(k + i));
+  const sep = (i: number): boolean => "-/.".includes(s[k + i] ?? "x");
+  // yyyy-mm-dd, yyyy/mm/dd, yyyy.mm.dd
+  if (d(0) && d(1) && d(2) && d(3) && d(5) && d(6) && d(8) && d(9) && sep(4) && s[k + 7] === s[k + 4]) {
+    const m = num2(s, k + 5);
+    const day = num2(s, k + 8);
+    return m >= 1 && m <= 12 && day >= 1 && day <= 31;
+  }
+  // dd/mm/yyyy, mm-dd-yyyy, dd.mm.yyyy
+  if (d(0) && d(1) && d(3) && d(4) && d(6) && d(7) && d(8) && d(9) && sep(2) && s[k + 5] === s[k + 2]) {
+    const a = num2(s, k);
+    const b = num2(s, k + 3);
+    return a >= 1 && b >= 1 && a <= 31 && b <= 31 && (a <= 12 || b <= 12);
+  }
+  return false;
+}
+
+/** A number that starts or ends with a calendar date ("2026-01-15 10:30" reads as a phone number otherwise). */
+function looksLikeDate(t: string, r: NumRun): boolean {
+  return r.end - r.start >= 10 && (isDateAt(t, r.start) || isDateAt(t, r.end - 10));
+}
+
+export function numbers(c: Ctx, region: CountryCode): void {
+  const t = c.t;
+  let parses = 0;
+  for (let i = 0; i < t.length; i++) {
+    const u = t.charCodeAt(i);
+    if (!(isDigit(u) || u === 0x2b || u === 0x28)) continue;
+    const p = i > 0 ? t.charCodeAt(i - 1) : 0x20;
+    if (isAsciiAlnum(p) || p === 0x2e || p === 0x2c || p === 0x5f || p === 0x2d || p === 0x2f) {
+      // digits glued to a word: not a number, but two letters + two check digits may start an IBAN
+      if (i >= 2 && isDigit(u) && isDigit(t.charCodeAt(i + 1))) {
+        const end = ibanAt(c, i - 2);
+        if (end > 0) {
+          i = end - 1;
+          continue;
+        }
+      }
+      while (i + 1 < t.length && (isAsciiAlnum(t.charCodeAt(i + 1)) || t.charCodeAt(i + 1) === 0x2e)) i++;
+      continue;
+    }
+    const r = readNumber(t, i);
+    if (r === null) continue;
+    i = r.end - 1;
+    const nd = r.digits;
+    const dotsOnly = r.seps === SEP_DOT;
+    if (dotsOnly && r.groups === 4) {
+      const ip = parseIpv4(t.slice(r.start, r.end));
+      const before = t.slice(Math.max(0, r.start - 10), r.start);
+      // "v1.2.3.4" / "version 1.2.3.4" are versions; the regex runs on ≤ 10 chars
+      const score = ip === null ? 0 : ipv4Score(ip);
+      // loopback, unspecified, broadcast and documentation addresses identify nobody: not findings
+      if (score > 0 && !before.includes("version") && !/v\s?$/.test(before))
+        add(c, "ipv4", r.start, r.end, score, "ip");
+      continue;
+    }
+    if (nd < 7) continue;
+    if (dotsOnly && r.groups > 3) continue; // version numbers, OIDs
+    if (looksLikeDate(t, r)) continue;
+    if (nd === 9 && ssnCandidate(c, r)) continue;
+    if (nd >= 12 && nd <= 19 && cardCandidate(c, r)) continue;
+    if (nd > 15) continue;
+    if (parses < MAX_PHONE_PARSES) {
+      parses++;
+      if (validPhone(t.slice(r.start, r.end), region))
+        add(c, "phone", r.start, r.end, t.charCodeAt(r.start) === 0x2b ? 0.7 : 0.6);
+    } else if (t.charCodeAt(r.start) === 0x2b || r.groups >= 3) {
+      add(c, "phone", r.start, r.end, 0.5);
+    }
+  }
+}
+
+const PHONE_CACHE_MAX = 512;
+const phoneCache = new Map<string, boolean>();
+
+/** libphonenumber validation (~15 µs) behind a small cache: the same numbers recur (signatures, repeats). */
+function validPhone(candidate: string, region: CountryCode): boolean {
+  const key = `${region}:${candidate}`;
+  let ok = phoneCache.get(key);
+  if (ok === undefined) {
+    ok = parsePhoneNumberFromString(candidate, { defaultCountry: region, extract: false })?.isValid() ?? false;
+    if (phoneCache.size >= PHONE_CACHE_MAX) phoneCache.clear();
+    phoneCache.set(key, ok);
+  }
+  return ok;
+}
+
+function ssnCandidate(c: Ctx, r: NumRun): boolean {
+  const s = c.t.slice(r.start, r.end);
+  const grouped = s.length === 11 && (s[3] === "-" || s[3] === " ") && s[6] === s[3];
+  if (!grouped && (r.groups !== 1 || !contextNear(c, "ssn", r.start, r.end))) return false;
+  if (!ssnValid(digitsOf(c.t, r.start, r.end))) return grouped;
+  add(c, "ssn", r.start, r.end, grouped ? 0.7 : 0.6);
+  return true;
+}
+
+function cardCandidate(c: Ctx, r: NumRun): boolean {
+  if (r.seps !== 0 && r.seps !== SEP_SPACE && r.seps !== SEP_DASH) return false;
+  if (r.start < c.t.length && c.t.charCodeAt(r.start) === 0x2b) return false;
+  const d = digitsOf(c.t, r.start, r.end);
+  let same = true;
+  for (let k = 1; k < d.length; k++) if (d[k] !== d[0]) same = false;
+  if (same || !luhnValid(d, 0, d.length)) return false;
+  add(c, "payment_card", r.start, r.end, knownCardIssuer(d) ? 0.85 : 0.45, "card");
+  return true;
+}
+
+/** An IBAN starting at `i` (country letters), written compact or in groups: its end, or -1. */
+function ibanAt(c: Ctx, i: number): number {
+  const t = c.t;
+  const L = t.length;
+  const a = t.charCodeAt(i);
+  const b = t.charCodeAt(i + 1);
+  if (!(a >= 0x61 && a <= 0x7a) || !(b >= 0x61 && b <= 0x7a)) return -1;
+  if (i > 0 && isAsciiAlnum(t.charCodeAt(i - 1))) return -1;
+  const want = ibanLength(t.slice(i, i + 2));
+  if (want === undefined) return -1;
+  let compact = "";
+  let k = i;
+  let end = i;
+  while (k < L && compact.length < want) {
+    const u = t.charCodeAt(k);
+    if (isAsciiAlnum(u)) {
+      compact += t[k];
+      end = ++k;
+    } else if (u === 0x20 && k + 1 < L && isAsciiAlnum(t.charCodeAt(k + 1))) k++;
+    else break;
+  }
+  if (compact.length !== want || (end < L && isAsciiAlnum(t.charCodeAt(end)))) return -1;
+  if (!ibanChecksumValid(compact)) return -1;
+  add(c, "iban", i, end, 0.9);
+  return end;
+}
