@@ -18,6 +18,7 @@ export { NOOP_LOGGER } from "./logger.ts";
 export type { Logger } from "./logger.ts";
 export { RateCounter } from "./rate.ts";
 export {
+  BUNDLE_SIGNING_ALGORITHMS,
   bundleFileDigest,
   canonicalJson,
   prepareVerification,

@@ -44,7 +44,8 @@ export interface VerifiedSignature {
   readonly files: number;
 }
 
-const ALGORITHMS = new Set([
+/** JWS algorithms OPA's signed-bundle format allows (its `opa build --signing-alg` list). */
+export const BUNDLE_SIGNING_ALGORITHMS: readonly string[] = Object.freeze([
   "RS256",
   "RS384",
   "RS512",
@@ -58,6 +59,7 @@ const ALGORITHMS = new Set([
   "HS384",
   "HS512",
 ]);
+const ALGORITHMS: ReadonlySet<string> = new Set(BUNDLE_SIGNING_ALGORITHMS);
 
 /** OPA hash names → node:crypto names. */
 const HASHES: Readonly<Record<string, string>> = {

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { BUNDLE_SIGNING_ALGORITHMS } from "../../filters/authz/signature.ts";
 import type { Command } from "./command.ts";
 import { parseFlags, UsageError } from "./command.ts";
 
@@ -21,20 +22,7 @@ const ENTRYPOINTS = ["hexr/authz/decision", "hexr/authz/allow"] as const;
 const IGNORE_DIRS = ["examples"] as const;
 /** Test files never enter a bundle. */
 const IGNORE_IN_BUNDLE = ["*_test.rego", ...IGNORE_DIRS] as const;
-const SIGNING_ALGS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "HS256",
-  "HS384",
-  "HS512",
-];
+const SIGNING_ALGS = BUNDLE_SIGNING_ALGORITHMS;
 
 const BUILD_USAGE = `Usage: hexr policy build [--src DIR] [--out FILE] [--revision STR]
                          [--signing-key PEM --signing-alg ALG --key-id ID]
