@@ -37,6 +37,14 @@ function perKrps(cpuS: number | null, requests: number): number | null {
   return cpuS === null || requests === 0 ? null : (cpuS * 1000) / requests;
 }
 
+/** Non-200 status codes summed over all runs (`-1` is fortio's code for a socket error). */
+function errorCodes(samples: readonly Sample[]): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const x of samples)
+    for (const [code, n] of Object.entries(x.codes)) if (code !== "200") out[code] = (out[code] ?? 0) + n;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 export function summarize(s: Scenario, rate: number, samples: readonly Sample[]): ScenarioResult {
   const m = (f: (x: Sample) => number) => r3(median(samples.map(f)));
   const achieved = m((x) => x.achieved_rps);
@@ -54,6 +62,7 @@ export function summarize(s: Scenario, rate: number, samples: readonly Sample[])
     server_rss_mb: medianOrNull(samples.map((x) => x.server_rss_mb)),
     envoy_cpu_per_krps: medianOrNull(samples.map((x) => perKrps(x.envoy_cpu_s, x.requests))),
     samples: samples.length,
+    ...(errorCodes(samples) ? { error_codes: errorCodes(samples) } : {}),
     ...(s.baseline ? { baseline: s.baseline } : {}),
     ...(achieved < SATURATION_FRACTION * rate ? { saturated: true } : {}),
     ...(s.helper ? { helper: true } : {}),
@@ -93,7 +102,8 @@ export function compare(results: ReadonlyArray<ScenarioResult | SkippedScenario>
 }
 
 function goal(text: string, target: string, value: number | undefined, limit: number, unit: string): Goal {
-  if (value === undefined || !Number.isFinite(value)) return { goal: text, target, measured: "not measured", met: null };
+  if (value === undefined || !Number.isFinite(value))
+    return { goal: text, target, measured: "not measured", met: null };
   return { goal: text, target, measured: `${r3(value)} ${unit}`, met: value <= limit };
 }
 
@@ -102,7 +112,9 @@ export function evaluateGoals(
   comparison: readonly Comparison[],
   micro: readonly MicroResult[] | undefined,
 ): Goal[] {
-  const rbac = results.find((r): r is ScenarioResult => !isSkipped(r) && r.id === "hexr-authz-rbac" && r.rate === GOAL_RATE);
+  const rbac = results.find(
+    (r): r is ScenarioResult => !isSkipped(r) && r.id === "hexr-authz-rbac" && r.rate === GOAL_RATE,
+  );
   const cmp = comparison.find((c) => c.rate === GOAL_RATE);
   const evalMicro = micro?.find((m) => m.name === "policy.evaluate (no cache)");
   // the guard's micro-benchmark names its whole-pipeline task `scanText (all) 4KB`

@@ -19,7 +19,11 @@ const HEXR_BIN = path.join(REPO_ROOT, "bin", "hexr");
 /** The policy's own calls-per-minute override, set so far above any benchmark rate that it never fires. */
 export const BENCH_CALLS_PER_MINUTE = 1_000_000_000;
 export const REFERENCE_POLICY_DIR = path.join(REPO_ROOT, "bench", "policies", "opa-envoy");
-export const REFERENCE_POLICY = path.join(REFERENCE_POLICY_DIR, "rbac.rego");
+/** What opa-envoy-plugin loads: the policy and its tables (the tests stay out of the server). */
+export const REFERENCE_POLICY_FILES = [
+  path.join(REFERENCE_POLICY_DIR, "rbac.rego"),
+  path.join(REFERENCE_POLICY_DIR, "data.json"),
+];
 /** Where opa-envoy-plugin evaluates the reference policy: a decision object (allowed, headers, body, status). */
 export const REFERENCE_DECISION_PATH = "envoy/authz/result";
 

@@ -1,6 +1,7 @@
 /**
  * One SVG per rate, written by hand (no plotting dependency): a row per scenario with bars for p50, p90,
- * p99 and p99.9 on a shared linear millisecond axis, values printed at the bar ends.
+ * p99 and p99.9 on a shared linear millisecond axis, values printed at the bar ends. ⚠ marks a rate the
+ * machine did not hold.
  */
 import type { ScenarioResult } from "./types.ts";
 
@@ -61,8 +62,10 @@ export function latencySvg(title: string, results: readonly ScenarioResult[]): s
   parts.push(`<text x="${LEFT + plotW / 2}" y="${height - 8}" text-anchor="middle">latency, ms</text>`);
   results.forEach((r, i) => {
     const y0 = TOP + i * rowH;
-    const label = `${r.id}${r.saturated ? " ⚠" : ""}`;
-    parts.push(`<text x="${LEFT - 8}" y="${y0 + (PERCENTILES.length * BAR) / 2 + 4}" text-anchor="end">${esc(label)}</text>`);
+    const label = `${r.id}${r.helper ? " (helper)" : ""}${r.saturated ? " ⚠" : ""}`;
+    parts.push(
+      `<text x="${LEFT - 8}" y="${y0 + (PERCENTILES.length * BAR) / 2 + 4}" text-anchor="end">${esc(label)}</text>`,
+    );
     PERCENTILES.forEach((p, j) => {
       const v = r[p.key];
       const y = y0 + j * BAR;

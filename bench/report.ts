@@ -9,7 +9,7 @@ const signed = (v: number | undefined): string => (v === undefined ? "–" : `${
 
 function row(r: ScenarioResult | SkippedScenario): string {
   if (isSkipped(r)) return `| ${r.id} | skipped: ${r.skipped.replaceAll("|", "\\|")} |${" |".repeat(11)}`;
-  const id = `${r.id}${r.helper ? " (baseline)" : ""}${r.saturated ? " ⚠ rate not held" : ""}`;
+  const id = `${r.id}${r.helper ? " (helper)" : ""}${r.saturated ? " ⚠ rate not held" : ""}`;
   return [
     id,
     fmt(r.p50_ms),
@@ -41,7 +41,11 @@ export function latencyTables(report: SuiteReport, plotDir?: string): string {
     out.push(`### ${rate} rps`, "", HEADER);
     for (const r of report.scenarios) if (r.rate === rate) out.push(row(r));
     const plot = report.outputs.plots.find((p) => p.includes(`-${rate}rps`));
-    if (plot) out.push("", `![latency at ${rate} rps](${plotDir ? path.join(plotDir, path.basename(plot)) : path.basename(plot)})`);
+    if (plot)
+      out.push(
+        "",
+        `![latency at ${rate} rps](${plotDir ? path.join(plotDir, path.basename(plot)) : path.basename(plot)})`,
+      );
     out.push("");
   }
   return out.join("\n");
@@ -58,8 +62,10 @@ export function markdownReport(report: SuiteReport): string {
       `keep-alive connections, medians over runs. Machine: ${m.description}; load average at start ${m.loadavg_at_start.join(" ")}.`,
     "",
     "Latency is measured by the client (fortio) from request sent to response complete. Added = scenario − " +
-      "its baseline (`envoy`). Server CPU / krps = CPU seconds of the ext_authz/ext_proc process per 1000 requests " +
-      "(= cores busy per 1000 rps).",
+      "its baseline at the same rate (`envoy`; for the guard scenarios `envoy-llm-*`, the same request to the same " +
+      "OpenAI-compatible upstream through Envoy alone). Rows marked (helper) are not issue scenarios: those " +
+      "baselines, and `node-grpc-noop`, the floor — Envoy + a Node gRPC ext_authz server that allows at once. " +
+      "Server CPU / krps = CPU seconds of the ext_authz/ext_proc process per 1000 requests (= cores busy per 1000 rps).",
     "",
     latencyTables(report),
   ];
@@ -84,14 +90,16 @@ export function markdownReport(report: SuiteReport): string {
     );
   }
   out.push("## Goals", "", "| goal | target | measured | met |", "| --- | --- | --- | --- |");
-  for (const g of report.goals) out.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met === null ? "–" : g.met ? "yes" : "**no**"} |`);
+  for (const g of report.goals)
+    out.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met === null ? "–" : g.met ? "yes" : "**no**"} |`);
   out.push("");
   if (report.micro) {
     out.push("## Micro-benchmarks", "");
     if ("skipped" in report.micro) out.push(`skipped: ${report.micro.skipped}`);
     else {
       out.push("| function | mean µs | p99 µs | samples |", "| --- | ---: | ---: | ---: |");
-      for (const r of report.micro) out.push(`| ${r.name} | ${fmt(r.mean_us, 2)} | ${fmt(r.p99_us, 2)} | ${r.samples} |`);
+      for (const r of report.micro)
+        out.push(`| ${r.name} | ${fmt(r.mean_us, 2)} | ${fmt(r.p99_us, 2)} | ${r.samples} |`);
     }
     out.push("");
   }

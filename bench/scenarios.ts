@@ -22,28 +22,45 @@ export const SCENARIO_IDS = [
   "hexr-guard-stream",
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
-export type BaselineId = "envoy-llm-1k" | "envoy-llm-16k" | "envoy-llm-stream";
+/** Helper scenarios: baselines for the guard scenarios, and the Node gRPC floor. */
+export type HelperId = "node-grpc-noop" | "envoy-llm-1k" | "envoy-llm-16k" | "envoy-llm-stream";
 
 /** Which processes serve a scenario: an Envoy (or none) and the gRPC server behind it (or none). */
-export type StackId = "direct" | "envoy" | "hexr-authz-allow" | "hexr-authz-rbac" | "opa-envoy-rbac" | "hexr-proc" | "hexr-guard";
+export type StackId =
+  | "direct"
+  | "envoy"
+  | "grpc-noop"
+  | "hexr-authz-allow"
+  | "hexr-authz-rbac"
+  | "opa-envoy-rbac"
+  | "hexr-proc"
+  | "hexr-guard";
 export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream";
 
 export interface Scenario {
-  id: ScenarioId | BaselineId;
+  id: ScenarioId | HelperId;
   summary: string;
   stack: StackId;
   request: RequestKind;
   /** Subtracted to get added latency. */
-  baseline?: ScenarioId | BaselineId;
+  baseline?: ScenarioId | HelperId;
   /** Needs the guard processor (sidecars/extproc router). */
   needsGuard?: boolean;
-  /** A helper baseline, not one of the scenarios. */
+  /** A helper (baseline or floor), not one of the scenarios. */
   helper?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
   { id: "direct", summary: "client → upstream", stack: "direct", request: "s3-put" },
   { id: "envoy", summary: "through Envoy (mTLS), no external filters", stack: "envoy", request: "s3-put" },
+  {
+    id: "node-grpc-noop",
+    summary: "floor: Envoy + a Node gRPC ext_authz server that allows at once (grpc-js, no pipeline)",
+    stack: "grpc-noop",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
+  },
   {
     id: "hexr-authz-allow",
     summary: "Envoy + Hexr ext_authz, allow-all policy",

@@ -44,7 +44,9 @@ function find(name: string, envVar: string, cached: string, env: NodeJS.ProcessE
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
     if (dir && executable(path.join(dir, name))) return path.join(dir, name);
   }
-  throw new Error(`${name} not found: run scripts/setup.sh (it builds ${name} from the Go module proxy), or set ${envVar}`);
+  throw new Error(
+    `${name} not found: run scripts/setup.sh (it builds ${name} from the Go module proxy), or set ${envVar}`,
+  );
 }
 
 export function findFortio(env: NodeJS.ProcessEnv = process.env): string {

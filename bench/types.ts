@@ -44,6 +44,8 @@ export interface ScenarioResult {
   envoy_cpu_per_krps: number | null;
   /** Measurements the medians are over. */
   samples: number;
+  /** Non-200 statuses summed over all runs, when there were any (`-1`: socket error). */
+  error_codes?: Record<string, number>;
   /** Scenario minus its baseline (`envoy`, or the guard scenario's own Envoy-only baseline). */
   baseline?: string;
   added_p50_ms?: number;
@@ -87,7 +89,14 @@ export interface MicroResult {
 
 export interface SuiteReport {
   envoy_version: string;
-  machine: { description: string; cpu: string; cores: number; memory_gb: number; kernel: string; loadavg_at_start: number[] };
+  machine: {
+    description: string;
+    cpu: string;
+    cores: number;
+    memory_gb: number;
+    kernel: string;
+    loadavg_at_start: number[];
+  };
   runs: number;
   rates: number[];
   duration_s: number;

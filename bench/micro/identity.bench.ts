@@ -2,7 +2,11 @@
  * Identity extraction: CheckRequest attributes → Principal. Envoy sends the same peer certificate on every
  * request of a connection, so the usual path is a cache hit; a miss is a new connection's first request.
  */
-import { identityFromCheckAttributes, PeerCertificateReader, principalFromSpiffeId } from "../../filters/identity/index.ts";
+import {
+  identityFromCheckAttributes,
+  PeerCertificateReader,
+  principalFromSpiffeId,
+} from "../../filters/identity/index.ts";
 import { envoyCertificates, type MicroSuite, TRUST_DOMAIN, WRITER } from "./harness.ts";
 
 const suite: MicroSuite = async (bench) => {

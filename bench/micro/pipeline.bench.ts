@@ -7,7 +7,14 @@ import { Writable } from "node:stream";
 import { DecisionCache, DEFAULT_CATALOG, RateCounter, ServiceCatalog } from "../../filters/authz/index.ts";
 import { JsonLinesAudit } from "../../sidecars/authz/audit.ts";
 import { AuthzPipeline } from "../../sidecars/authz/pipeline.ts";
-import { envoyCertificates, envoyRequestHeaders, loadRbacEngine, type MicroSuite, TRUST_DOMAIN, WRITER } from "./harness.ts";
+import {
+  envoyCertificates,
+  envoyRequestHeaders,
+  loadRbacEngine,
+  type MicroSuite,
+  TRUST_DOMAIN,
+  WRITER,
+} from "./harness.ts";
 
 const HOST = "s3.amazonaws.com";
 const PATH = "/bench-bucket/reports/object.txt";

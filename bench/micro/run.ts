@@ -89,7 +89,12 @@ export function parseConsoleTable(text: string, file: string): MicroResult[] {
   const rows = text
     .split("\n")
     .filter((l) => l.startsWith("│"))
-    .map((l) => l.split("│").slice(1, -1).map((c) => c.trim().replace(/^'(.*)'$/, "$1")));
+    .map((l) =>
+      l
+        .split("│")
+        .slice(1, -1)
+        .map((c) => c.trim().replace(/^'(.*)'$/, "$1")),
+    );
   const header = rows[0];
   if (!header) return [];
   const col = (name: string) => header.indexOf(name);
@@ -119,7 +124,9 @@ export function microTable(run: MicroRun): string {
   const width = Math.max(8, ...run.results.map((r) => r.name.length));
   const lines = [`${"function".padEnd(width)}  ${"mean µs".padStart(10)}  ${"p99 µs".padStart(10)}  samples`];
   for (const r of run.results) {
-    lines.push(`${r.name.padEnd(width)}  ${r.mean_us.toFixed(2).padStart(10)}  ${r.p99_us.toFixed(2).padStart(10)}  ${r.samples}`);
+    lines.push(
+      `${r.name.padEnd(width)}  ${r.mean_us.toFixed(2).padStart(10)}  ${r.p99_us.toFixed(2).padStart(10)}  ${r.samples}`,
+    );
   }
   for (const p of run.problems) lines.push(`(${p.file}: ${p.error})`);
   return `${lines.join("\n")}\n`;

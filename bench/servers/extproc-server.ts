@@ -29,7 +29,7 @@ let router: ProcessorRouter;
 if (values.mode === "headers") {
   router = { select: () => PASS_THROUGH };
 } else {
-  const loaded = await loadGuardRouter();
+  const loaded = await loadGuardRouter(logger);
   if ("skipped" in loaded) {
     process.stderr.write(`guard router unavailable: ${loaded.skipped}\n`);
     process.exit(3);

@@ -23,6 +23,7 @@ import {
   startFortioUpstream,
   startHexrSidecar,
   startLlmUpstream,
+  startNoopAuthz,
   startOpaEnvoy,
   type UpstreamServer,
 } from "./servers.ts";
@@ -34,7 +35,7 @@ export interface StackContext {
   fortio: string;
   opaEnvoy: string;
   bundles: { allowAll: string; rbac: string };
-  referencePolicy: string;
+  referencePolicy: readonly string[];
   referencePath: string;
   bodies: RequestFiles;
   envoyConcurrency: number;
@@ -90,22 +91,18 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       llm = await startLlmUpstream();
       processes.push(llm);
     }
-    const upstreams = (guardRoute: boolean): UpstreamOptions[] => [
+    // The same upstreams for every Envoy. The guard asks for request/response bodies per request
+    // (mode override from its processor), so no route sets body modes up front.
+    const upstreams: UpstreamOptions[] = [
       { name: "echo", domains: ECHO_HOSTS, address: "127.0.0.1", port: echo.port },
-      {
-        name: "llm",
-        domains: [LLM_HOST],
-        address: "127.0.0.1",
-        // without the guard upstream, OpenAI requests (parity checks only) go to the echo server
-        port: llm?.port ?? echo.port,
-        ...(guardRoute ? { extProc: { requestBody: "BUFFERED" as const, responseBody: "STREAMED" as const } } : {}),
-      },
+      // without the guard scenarios, OpenAI requests (parity checks only) go to the echo server
+      { name: "llm", domains: [LLM_HOST], address: "127.0.0.1", port: llm?.port ?? echo.port },
     ];
-    const envoyFor = async (id: StackId, authz?: GrpcServer, extProc?: GrpcServer, guardRoute = false) => {
+    const envoyFor = async (id: StackId, authz?: GrpcServer, extProc?: GrpcServer) => {
       note(`envoy for ${id}`);
       const e = await startBenchEnvoy({
         pki: ctx.pki,
-        upstreams: upstreams(guardRoute),
+        upstreams,
         ...(authz ? { authz: { socket: authz.socket } } : {}),
         ...(extProc ? { extProc: { socket: extProc.socket } } : {}),
         concurrency: ctx.envoyConcurrency,
@@ -147,6 +144,12 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       processes.push(s);
       add("opa-envoy-rbac", await envoyFor("opa-envoy-rbac", s), s);
     }
+    if (needed.has("grpc-noop")) {
+      note("node gRPC no-op ext_authz (floor)");
+      const s = await startNoopAuthz(ctx.dir, "grpc-noop", ctx.nodeOptions);
+      processes.push(s);
+      add("grpc-noop", await envoyFor("grpc-noop", s), s);
+    }
     if (needed.has("hexr-proc")) {
       note("hexr ext_proc (header-only)");
       const s = await startExtProcServer(ctx.dir, "hexr-proc", "headers", ctx.nodeOptions);
@@ -157,7 +160,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       note("hexr ext_proc (guard)");
       const s = await startExtProcServer(ctx.dir, "hexr-guard", "guard", ctx.nodeOptions);
       processes.push(s);
-      add("hexr-guard", await envoyFor("hexr-guard", undefined, s, true), s);
+      add("hexr-guard", await envoyFor("hexr-guard", undefined, s), s);
     }
   } catch (e) {
     await stop();

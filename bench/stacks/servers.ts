@@ -114,6 +114,16 @@ export async function startExtProcServer(
   return server(child, { socket });
 }
 
+/** The floor: a Node gRPC ext_authz server that allows at once (bench/servers/noop-authz.ts). */
+export async function startNoopAuthz(dir: string, name: string, nodeOptions?: string): Promise<GrpcServer> {
+  const socket = path.join(dir, `${name}.sock`);
+  const script = path.join(REPO_ROOT, "bench", "servers", "noop-authz.ts");
+  const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+  const child = startChild(name, process.execPath, [...NODE_FLAGS, script, "--socket", socket], { env });
+  await child.waitForOutput(/^ready$/m);
+  return server(child, { socket });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -126,15 +136,15 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * opa-envoy-plugin as the ext_authz gRPC server on a Unix socket, with the policy in `policyFile`
- * evaluated at `path`. Decision logs are off (the default without a `decision_logs` service), as is
+ * opa-envoy-plugin as the ext_authz gRPC server on a Unix socket, with the policy and data in
+ * `policyFiles` evaluated at `decisionPath`. Decision logs are off (the default without a `decision_logs` service), as is
  * telemetry. Ready when OPA's `/health?plugins` says every plugin is up.
  */
 export async function startOpaEnvoy(
   bin: string,
   dir: string,
   name: string,
-  policyFile: string,
+  policyFiles: readonly string[],
   decisionPath: string,
 ): Promise<GrpcServer> {
   const socket = path.join(dir, `${name}.sock`);
@@ -164,7 +174,7 @@ export async function startOpaEnvoy(
     "--disable-telemetry",
     "--log-level",
     "error",
-    policyFile,
+    ...policyFiles,
   ]);
   await poll(`${name} health`, async () => {
     if (child.exited()) throw new GiveUp(`${name} exited:\n${child.output()}`);

@@ -1,11 +1,11 @@
 /** `hexr bench`: the latency benchmark suite (bench/) against real Envoy, with the reference beside it. */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SCENARIO_IDS, SCENARIOS } from "../../bench/scenarios.ts";
 import { markdownReport } from "../../bench/report.ts";
-import { FULL_OPTIONS, QUICK_OPTIONS, runSuite, writeOutputs } from "../../bench/suite.ts";
-import type { SuiteOptions } from "../../bench/types.ts";
+import { FULL_OPTIONS, QUICK_OPTIONS, renderSaved, runSuite, writeOutputs } from "../../bench/suite.ts";
+import type { SuiteOptions, SuiteReport } from "../../bench/types.ts";
 import { type Command, parseFlags, UsageError } from "./command.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -14,7 +14,7 @@ const QUICK_OUT = path.join(REPO_ROOT, ".hexr", "bench-quick");
 
 const USAGE = `Usage: hexr bench [--quick] [--json FILE] [--out DIR] [--rates 500,1000] [--runs N] [--duration S]
                   [--warmup S] [--connections N] [--concurrency N] [--only ID,ID] [--micro | --no-micro]
-                  [--profile DIR]
+                  [--profile DIR] [--from FILE]
 
 Runs the benchmark scenarios against real Envoy (fortio constant-rate load, mTLS client certificates),
 interleaved and repeated, side by side with opa-envoy-plugin, then the micro-benchmarks.
@@ -39,6 +39,8 @@ Options:
   --micro            only the micro-benchmarks (tinybench, bench/micro/*.bench.ts)
   --no-micro         skip the micro-benchmarks
   --profile DIR      write V8 CPU profiles (--cpu-prof) of our Node servers into DIR
+                     (summarize one: node bench/profile-summary.ts FILE.cpuprofile)
+  --from FILE        run nothing: write the table and plots again from a saved JSON report
   -h, --help         this help
 `;
 
@@ -75,6 +77,7 @@ const command: Command = {
       micro: { type: "boolean" },
       "no-micro": { type: "boolean" },
       profile: { type: "string" },
+      from: { type: "string" },
     });
     if (values.micro && values["no-micro"]) throw new UsageError("--micro and --no-micro exclude each other");
     const base = values.quick ? QUICK_OPTIONS : FULL_OPTIONS;
@@ -105,12 +108,13 @@ const command: Command = {
     mkdirSync(path.dirname(jsonFile), { recursive: true });
     if (opts.profileDir) mkdirSync(opts.profileDir, { recursive: true });
 
-    const out = await runSuite(opts);
+    const out = values.from
+      ? renderSaved(JSON.parse(readFileSync(values.from, "utf8")) as SuiteReport)
+      : await runSuite(opts);
     const report = writeOutputs(out, jsonFile, outDir);
     process.stdout.write(markdownReport(report));
-    process.stderr.write(
-      `hexr bench: wrote ${jsonFile}, ${report.outputs.table}${report.outputs.plots.length ? `, ${report.outputs.plots.join(", ")}` : ""}\n`,
-    );
+    const written = [report.outputs.table, ...report.outputs.plots].map((f) => path.resolve(path.dirname(jsonFile), f));
+    process.stderr.write(`hexr bench: wrote ${[jsonFile, ...written].join(", ")}\n`);
     return 0;
   },
 };

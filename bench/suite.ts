@@ -1,0 +1,285 @@
+/**
+ * The benchmark suite: prepare (tools, bundles, certificates), start every stack once, check that both
+ * rbac stacks decide alike, warm up, then measure in interleaved rounds — each round runs every scenario
+ * at every rate, in an order rotated per round — so a drifting machine affects all scenarios alike.
+ * Results are medians over rounds; micro-benchmarks run after the load, with the stacks stopped.
+ *
+ * @example
+ *   const report = await runSuite({ ...QUICK_OPTIONS, log: (l) => process.stderr.write(`${l}\n`) });
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { envoyVersion } from "../envoy-config/index.ts";
+import { addBaselines, compare, evaluateGoals, type Sample, summarize } from "./aggregate.ts";
+import { buildBenchBundles, REFERENCE_DECISION_PATH, REFERENCE_POLICY_FILES, testReferencePolicy } from "./bundles.ts";
+import { type LoadResult, runLoad } from "./load.ts";
+import { runMicro } from "./micro/run.ts";
+import { checkParity, type ParityReport } from "./parity.ts";
+import { latencySvg } from "./plot.ts";
+import { CpuMeter, machineDescription, rssMb } from "./procstat.ts";
+import { markdownReport } from "./report.ts";
+import { CERT_HOSTS, SCENARIOS, type Scenario, type StackId, writeRequestBodies } from "./scenarios.ts";
+import { type RunningStacks, type Stack, startStacks } from "./stacks/index.ts";
+import { makeBenchPki } from "./stacks/pki.ts";
+import { loadGuardRouter } from "./servers/guard-router.ts";
+import { findFortio, findOpaEnvoy, fortioVersion, opaEnvoyVersion } from "./tools.ts";
+import type { ScenarioResult, SkippedScenario, SuiteOptions, SuiteReport } from "./types.ts";
+import { isSkipped } from "./types.ts";
+
+export const FULL_OPTIONS = {
+  rates: [500, 1000, 2000],
+  runs: 3,
+  durationS: 15,
+  warmupS: 5,
+  connections: 4,
+  envoyConcurrency: 1,
+  micro: true,
+  microTimeMs: 1_000,
+  quick: false,
+} as const satisfies Omit<SuiteOptions, "log">;
+
+/** A minute or two: CI checks that the suite works and its output is well formed. */
+export const QUICK_OPTIONS = {
+  ...FULL_OPTIONS,
+  rates: [500],
+  runs: 1,
+  durationS: 4,
+  warmupS: 1,
+  microTimeMs: 100,
+  quick: true,
+} as const satisfies Omit<SuiteOptions, "log">;
+
+/** Time a measurement costs beyond its load (fortio start, TLS warm-up calls, reading results). */
+const PER_MEASUREMENT_OVERHEAD_S = 1;
+
+export interface SuiteOutput {
+  report: SuiteReport;
+  /** Markdown report text and per-rate SVGs, for the caller to write. */
+  markdown: string;
+  plots: Array<{ rate: number; svg: string }>;
+}
+
+interface Plan {
+  run: Scenario[];
+  skipped: Array<{ scenario: Scenario; reason: string }>;
+}
+
+async function plan(opts: SuiteOptions): Promise<Plan> {
+  const wanted = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
+  const guard = wanted.some((s) => s.needsGuard) ? await loadGuardRouter() : { skipped: "" };
+  const skipped: Plan["skipped"] = [];
+  const run: Scenario[] = [];
+  for (const s of wanted) {
+    if (s.needsGuard && "skipped" in guard) skipped.push({ scenario: s, reason: guard.skipped });
+    else run.push(s);
+  }
+  // added latency needs the baseline in the same run
+  for (const s of [...run]) {
+    const base = s.baseline && SCENARIOS.find((b) => b.id === s.baseline);
+    if (base && !run.includes(base)) run.splice(run.indexOf(s), 0, base);
+  }
+  return { run, skipped: skipped.filter((x) => !x.scenario.helper) };
+}
+
+async function measure(
+  fortio: string,
+  stack: Stack,
+  s: Scenario,
+  rate: number,
+  opts: SuiteOptions,
+  workDir: string,
+): Promise<Sample> {
+  const pids = [stack.server?.pid, stack.envoy?.pid].filter((p): p is number => p !== undefined);
+  const cpu = new CpuMeter(pids);
+  const load: LoadResult = await runLoad(
+    fortio,
+    { ...stack.target(s.request), rate, durationS: opts.durationS, connections: opts.connections },
+    workDir,
+    `${s.id}-${rate}`,
+  );
+  const server = stack.server;
+  return {
+    ...load,
+    server_cpu_s: server ? (cpu.used(server.pid) ?? null) : null,
+    envoy_cpu_s: stack.envoy ? (cpu.used(stack.envoy.pid) ?? null) : null,
+    server_rss_mb: server ? (rssMb(server.pid) ?? null) : null,
+  };
+}
+
+function fmtEta(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  return m > 0 ? `${m} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds)} s`;
+}
+
+export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
+  const log = opts.log;
+  const startedAt = new Date();
+  const loadAtStart = loadavg().map((v) => Math.round(v * 100) / 100);
+  const machine = machineDescription();
+  // micro-benchmarks alone need neither the load generator nor the reference
+  const loadRun = opts.micro !== "only";
+  const fortio = loadRun ? findFortio() : "";
+  const opaEnvoy = loadRun ? findOpaEnvoy() : "";
+  const [envoyV, fortioV, opaEnvoyV] = await Promise.all([
+    envoyVersion(),
+    loadRun ? fortioVersion(fortio) : "not used",
+    loadRun ? opaEnvoyVersion(opaEnvoy) : "not used",
+  ]);
+  const results: Array<ScenarioResult | SkippedScenario> = [];
+  let parity: ParityReport | undefined;
+
+  if (loadRun) {
+    const p = await plan(opts);
+    for (const { scenario, reason } of p.skipped) {
+      log(`skip ${scenario.id}: ${reason}`);
+      for (const rate of opts.rates) results.push({ id: scenario.id, rate, skipped: reason });
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), "hexr-bench-"));
+    let stacks: RunningStacks | undefined;
+    try {
+      log(`prepare: reference policy tests, policy bundles, certificates (${dir})`);
+      await testReferencePolicy(opaEnvoy);
+      const bundles = await buildBenchBundles(dir);
+      const pki = await makeBenchPki(dir, CERT_HOSTS);
+      const needed = new Set<StackId>(p.run.map((s) => s.stack));
+      stacks = await startStacks(needed, {
+        dir,
+        pki,
+        fortio,
+        opaEnvoy,
+        bundles,
+        referencePolicy: REFERENCE_POLICY_FILES,
+        referencePath: REFERENCE_DECISION_PATH,
+        bodies: writeRequestBodies(dir),
+        envoyConcurrency: opts.envoyConcurrency,
+        ...(opts.profileDir ? { nodeOptions: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
+        onStart: (what) => log(`start: ${what}`),
+      });
+      const running = stacks.stacks;
+      const hexr = running.get("hexr-authz-rbac");
+      const ref = running.get("opa-envoy-rbac");
+      if (hexr?.envoy && ref?.envoy) {
+        parity = await checkParity(hexr.envoy.port, ref.envoy.port, pki);
+        log(`parity: ${parity.checked} requests, ${parity.allowed} allowed, ${parity.mismatches.length} mismatches`);
+        if (parity.mismatches.length > 0) {
+          throw new Error(`hexr and opa-envoy-plugin decide differently: ${JSON.stringify(parity.mismatches)}`);
+        }
+      }
+
+      const stackOf = (s: Scenario) => running.get(s.stack) as Stack;
+      const warmRate = Math.max(...opts.rates);
+      for (const s of p.run) {
+        log(`warm-up: ${s.id} (${opts.warmupS} s at ${warmRate} rps)`);
+        await runLoad(
+          fortio,
+          { ...stackOf(s).target(s.request), rate: warmRate, durationS: opts.warmupS, connections: opts.connections },
+          dir,
+          `warmup-${s.id}`,
+        );
+      }
+
+      const samples = new Map<string, Sample[]>();
+      const total = opts.runs * opts.rates.length * p.run.length;
+      let done = 0;
+      const t0 = Date.now();
+      for (let round = 0; round < opts.runs; round++) {
+        for (const rate of opts.rates) {
+          // rotate the order every round so no scenario always runs first or right after another
+          const shift = (round * opts.rates.length + opts.rates.indexOf(rate)) % p.run.length;
+          const order = [...p.run.slice(shift), ...p.run.slice(0, shift)];
+          for (const s of order) {
+            done++;
+            const left = (total - done + 1) * (opts.durationS + PER_MEASUREMENT_OVERHEAD_S);
+            log(
+              `[${done}/${total}] round ${round + 1}/${opts.runs} · ${rate} rps · ${s.id} (${opts.durationS} s; about ${fmtEta(left)} left)`,
+            );
+            const sample = await measure(fortio, stackOf(s), s, rate, opts, dir);
+            const key = `${s.id}@${rate}`;
+            samples.set(key, [...(samples.get(key) ?? []), sample]);
+            log(
+              `        p50 ${sample.p50_ms} ms · p99 ${sample.p99_ms} ms · ${sample.achieved_rps} rps · ${sample.errors} errors` +
+                (sample.errors > 0 ? ` (status codes ${JSON.stringify(sample.codes)})` : "") +
+                (sample.server_cpu_s !== null ? ` · server CPU ${sample.server_cpu_s.toFixed(2)} s` : ""),
+            );
+          }
+        }
+      }
+      log(`load done in ${fmtEta((Date.now() - t0) / 1000)}`);
+      for (const rate of opts.rates) {
+        for (const s of SCENARIOS) {
+          const got = samples.get(`${s.id}@${rate}`);
+          if (got) results.push(summarize(s, rate, got));
+        }
+      }
+    } finally {
+      await stacks?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // report order: the issue's scenario order per rate, skipped ones in place
+    const order = new Map(SCENARIOS.map((s, i) => [s.id as string, i]));
+    results.sort((a, b) => a.rate - b.rate || (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+    addBaselines(results);
+  }
+
+  let micro: SuiteReport["micro"];
+  if (opts.micro) {
+    log("micro-benchmarks");
+    const m = await runMicro({ timeMs: opts.microTimeMs, log });
+    for (const pr of m.problems) log(`micro: ${pr.file}: ${pr.error}`);
+    micro = m.results;
+  }
+
+  const comparison = compare(results);
+  const report: SuiteReport = {
+    envoy_version: envoyV,
+    machine: {
+      description: `${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB, Linux ${machine.kernel}`,
+      ...machine,
+      loadavg_at_start: loadAtStart,
+    },
+    runs: opts.runs,
+    rates: opts.micro === "only" ? [] : opts.rates,
+    duration_s: opts.durationS,
+    connections: opts.connections,
+    envoy_concurrency: opts.envoyConcurrency,
+    quick: opts.quick,
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    tools: { node: process.versions.node, fortio: fortioV, opa_envoy_plugin: opaEnvoyV },
+    scenarios: results,
+    comparison,
+    ...(parity ? { parity } : {}),
+    goals: evaluateGoals(results, comparison, Array.isArray(micro) ? micro : undefined),
+    ...(micro ? { micro } : {}),
+    outputs: { table: "", plots: [] },
+  };
+  return renderSaved(report);
+}
+
+/** Table and plots again from a saved JSON report (e.g. after a change to the rendering). */
+export function renderSaved(report: SuiteReport): SuiteOutput {
+  const plots = report.rates.map((rate) => ({
+    rate,
+    svg: latencySvg(
+      `Latency at ${rate} rps — medians of ${report.runs} run(s), Envoy ${report.envoy_version}`,
+      report.scenarios.filter((r): r is ScenarioResult => !isSkipped(r) && r.rate === rate),
+    ),
+  }));
+  return { report, markdown: markdownReport(report), plots };
+}
+
+/**
+ * Writes the JSON, the markdown table and the SVGs; returns the report with the file names filled in,
+ * relative to the JSON file's directory (so a committed report does not name the machine's paths).
+ */
+export function writeOutputs(out: SuiteOutput, jsonFile: string, outDir: string): SuiteReport {
+  const table = path.join(outDir, "results.md");
+  const plots = out.plots.map((p) => path.join(outDir, `latency-${p.rate}rps.svg`));
+  for (const [i, p] of out.plots.entries()) writeFileSync(plots[i] as string, p.svg);
+  const rel = (f: string) => path.relative(path.dirname(jsonFile), f);
+  const report = { ...out.report, outputs: { table: rel(table), plots: plots.map(rel) } };
+  writeFileSync(table, markdownReport(report));
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
