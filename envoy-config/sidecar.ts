@@ -240,6 +240,16 @@ function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
 }
 
 /** The whole sidecar bootstrap. Throws HexrError `config.invalid` naming the bad option. */
+/**
+ * Runtime flags the data plane depends on. `ext_proc_graceful_grpc_close`: without it Envoy resets every
+ * ext_proc stream at the end of a request, and Node's HTTP/2 rapid-reset protection answers the resets with
+ * GOAWAY about once a second under load, failing the requests in flight on that connection (measured by
+ * the benchmark suite: ~0.1% 500s at 1000 rps, none with the flag).
+ */
+export const STATIC_RUNTIME: JsonObject = {
+  "envoy.reloadable_features.ext_proc_graceful_grpc_close": true,
+};
+
 export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstrap {
   const o = checkSidecarOptions(opts);
   const listeners = [renderOutboundListener(o)];
@@ -254,6 +264,7 @@ export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstra
     node,
     admin: { address: socketAddress(admin) },
     static_resources: { listeners, clusters: clusters(o) },
+    layered_runtime: { layers: [{ name: "hexr_static", static_layer: STATIC_RUNTIME }] },
     overload_manager: {
       resource_monitors: [
         {

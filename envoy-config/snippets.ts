@@ -116,6 +116,8 @@ const HEADERS: Record<SnippetName, string[]> = {
     "http_filters: insert after envoy.filters.http.ext_authz, before envoy.filters.http.router.",
     "clusters: add to static_resources.clusters (gRPC over HTTP/2 to the hexr sidecar).",
     "Headers only unless the server asks for bodies (allow_mode_override); fails closed.",
+    "Also set the runtime flag envoy.reloadable_features.ext_proc_graceful_grpc_close: true (layered_runtime):",
+    "without it Envoy resets each stream and the sidecar's HTTP/2 reset protection fails requests under load.",
   ],
 };
 

@@ -120,6 +120,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
   const server = new SidecarServer();
   server.health.set("", "NOT_SERVING");
   let store: PolicyStore | undefined;
+  let audit: AuditSink | undefined;
   let pipeline: AuthzPipeline | undefined;
   let serverIdentity: SvidCertificateProvider | undefined;
   let jwtSvid: WorkloadJwtSvidVerifier | undefined;
@@ -161,13 +162,14 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
           }),
       });
     }
+    audit = deps.audit ?? new JsonLinesAudit(openAudit(cfg.audit.path));
     pipeline = new AuthzPipeline({
       trustDomains: cfg.trustDomains,
       policy: store,
       catalog,
       rate: new RateCounter(),
       cache,
-      audit: deps.audit ?? new JsonLinesAudit(openAudit(cfg.audit.path)),
+      audit,
       ...(jwtSvid ? { jwtSvid } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
@@ -219,6 +221,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       store?.close();
       jwtSvid?.close();
       await server.drain(drainMs);
+      audit?.flush?.();
       if (wl?.owned) wl.client.close();
       deps.logger.info({ event: "sidecar_stopped" });
     },

@@ -23,15 +23,40 @@ export interface AuditRecord {
 
 export interface AuditSink {
   write(record: AuditRecord): void;
+  /** Write out anything buffered (called when the sidecar stops). */
+  flush?(): void;
 }
 
+/**
+ * JSON lines to a stream, batched: records of one event-loop turn go out in a single write (one write
+ * per decision cost as much as evaluating the policy under load). The batch is bounded, and `flush`
+ * writes what is pending (on drain).
+ */
 export class JsonLinesAudit implements AuditSink {
+  static readonly MAX_BATCH = 512;
   readonly #out: Writable;
+  #pending: string[] = [];
+  #scheduled = false;
+
   constructor(out: Writable) {
     this.#out = out;
   }
+
   write(r: AuditRecord): void {
-    this.#out.write(`${JSON.stringify(r)}\n`);
+    this.#pending.push(JSON.stringify(r));
+    if (this.#pending.length >= JsonLinesAudit.MAX_BATCH) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const lines = this.#pending;
+    this.#pending = [];
+    this.#out.write(`${lines.join("\n")}\n`);
   }
 }
 
