@@ -56,7 +56,12 @@ function req(headers: Record<string, string> = {}) {
 describe("AuthzPipeline", () => {
   it("allows with the decision id toward the upstream and builds the DESIGN.md input", () => {
     let seen: OpaInput | undefined;
-    const { p, audit } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
+    const { p, audit } = pipelineWith(
+      engineOf((i) => {
+        seen = i;
+        return { allow: true, reasons: [] };
+      }),
+    );
     const r = checkNow(p, req({ "content-type": "application/json", authorization: "Bearer secret-token" }));
     expect(r.status.code).toBe(0);
     const id = r.ok_response!.headers[0]!.header;
@@ -114,7 +119,12 @@ describe("AuthzPipeline", () => {
     ["a garbage certificate", { attributes: { source: { certificate: "%%%not a cert" } } }],
   ])("%s → 403 with an identity reason, policy never consulted", (_n, request) => {
     let called = false;
-    const { p } = pipelineWith(engineOf(() => ((called = true), { allow: true, reasons: [] })));
+    const { p } = pipelineWith(
+      engineOf(() => {
+        called = true;
+        return { allow: true, reasons: [] };
+      }),
+    );
     const r = checkNow(p, request);
     expect(r.denied_response!.status.code).toBe(403);
     expect(JSON.parse(r.denied_response!.body).reasons[0]).toMatch(/^identity\./);
@@ -123,7 +133,12 @@ describe("AuthzPipeline", () => {
 
   it("identity comes from the peer certificate, never from headers", () => {
     let seen: OpaInput | undefined;
-    const { p } = pipelineWith(engineOf((i) => ((seen = i), { allow: true, reasons: [] })));
+    const { p } = pipelineWith(
+      engineOf((i) => {
+        seen = i;
+        return { allow: true, reasons: [] };
+      }),
+    );
     checkNow(
       p,
       req({ "x-hexr-spiffe-id": `spiffe://${TD}/agent/acme-corp/content-crew/admin`, "x-hexr-role": "admin" }),
