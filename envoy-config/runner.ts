@@ -18,10 +18,16 @@ export interface RunningEnvoy {
   proc: ChildProcess;
 }
 
-async function waitFor<T>(
+/** Thrown from a {@link waitFor} callback to stop waiting at once (the process being waited for died). */
+export class GiveUp extends Error {
+  override name = "GiveUp";
+}
+
+/** Polls `fn` until it returns a value: waiting on a readiness signal, never a fixed sleep. */
+export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
+  timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -30,13 +36,13 @@ async function waitFor<T>(
       const v = await fn();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof GiveUp) throw e;
       last = e;
     }
-    await delay(25); // polling a readiness signal, not a fixed wait
+    await delay(25);
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
 }
-export { waitFor };
 
 export async function startEnvoy(
   config: object,
@@ -70,13 +76,13 @@ export async function startEnvoy(
   proc.on("exit", () => (exited = true));
 
   const adminUrl = await waitFor("envoy admin address", () => {
-    if (exited) throw new Error(`envoy exited:\n${output}`);
+    if (exited) throw new GiveUp(`envoy exited:\n${output}`);
     if (!existsSync(adminPath)) return undefined;
     const a = readFileSync(adminPath, "utf8").trim();
     return a ? `http://${a}` : undefined;
   });
   await waitFor("envoy ready", async () => {
-    if (exited) throw new Error(`envoy exited:\n${output}`);
+    if (exited) throw new GiveUp(`envoy exited:\n${output}`);
     const r = await fetch(`${adminUrl}/ready`);
     return (await r.text()).trim() === "LIVE" ? true : undefined;
   });

@@ -9,7 +9,6 @@ import { setTimeout as delay } from "node:timers/promises";
 /** How much of a child's output is kept for error messages. */
 const OUTPUT_TAIL_CHARS = 16_384;
 const STOP_GRACE_MS = 3_000;
-const POLL_MS = 25;
 export const DEFAULT_READY_TIMEOUT_MS = 30_000;
 
 export interface Child {
@@ -98,28 +97,5 @@ export function startChild(
   };
 }
 
-/** Thrown from a {@link poll} callback to stop waiting at once (the process being waited for has died). */
-export class GiveUp extends Error {
-  override name = "GiveUp";
-}
-
-/** Polls `fn` until it returns a value (a readiness signal, never a fixed sleep). */
-export async function poll<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = DEFAULT_READY_TIMEOUT_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      if (e instanceof GiveUp) throw e;
-      last = e;
-    }
-    await delay(POLL_MS);
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
-}
+/** Readiness polling is shared with the Envoy runner the tests use. */
+export { GiveUp, waitFor as poll } from "../../envoy-config/runner.ts";
