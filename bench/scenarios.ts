@@ -44,8 +44,6 @@ export interface Scenario {
   request: RequestKind;
   /** Subtracted to get added latency. */
   baseline?: ScenarioId | HelperId;
-  /** Needs the guard processor (sidecars/extproc router). */
-  needsGuard?: boolean;
   /** A helper (baseline or floor), not one of the scenarios. */
   helper?: boolean;
 }
@@ -94,7 +92,6 @@ export const SCENARIOS: readonly Scenario[] = [
     summary: "baseline for hexr-guard-1k: Envoy only, same request and upstream",
     stack: "envoy",
     request: "chat-1k",
-    needsGuard: true,
     helper: true,
   },
   {
@@ -103,14 +100,12 @@ export const SCENARIOS: readonly Scenario[] = [
     stack: "hexr-guard",
     request: "chat-1k",
     baseline: "envoy-llm-1k",
-    needsGuard: true,
   },
   {
     id: "envoy-llm-16k",
     summary: "baseline for hexr-guard-16k",
     stack: "envoy",
     request: "chat-16k",
-    needsGuard: true,
     helper: true,
   },
   {
@@ -119,14 +114,12 @@ export const SCENARIOS: readonly Scenario[] = [
     stack: "hexr-guard",
     request: "chat-16k",
     baseline: "envoy-llm-16k",
-    needsGuard: true,
   },
   {
     id: "envoy-llm-stream",
     summary: "baseline for hexr-guard-stream",
     stack: "envoy",
     request: "chat-stream",
-    needsGuard: true,
     helper: true,
   },
   {
@@ -135,7 +128,6 @@ export const SCENARIOS: readonly Scenario[] = [
     stack: "hexr-guard",
     request: "chat-stream",
     baseline: "envoy-llm-stream",
-    needsGuard: true,
   },
 ];
 

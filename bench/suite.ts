@@ -22,7 +22,6 @@ import { markdownReport } from "./report.ts";
 import { CERT_HOSTS, SCENARIOS, type Scenario, type StackId, writeRequestBodies } from "./scenarios.ts";
 import { type RunningStacks, type Stack, startStacks } from "./stacks/index.ts";
 import { makeBenchPki } from "./stacks/pki.ts";
-import { loadGuardRouter } from "./servers/guard-router.ts";
 import { findFortio, findOpaEnvoy, fortioVersion, opaEnvoyVersion } from "./tools.ts";
 import type { ScenarioResult, SkippedScenario, SuiteOptions, SuiteReport } from "./types.ts";
 import { isSkipped } from "./types.ts";
@@ -60,26 +59,14 @@ export interface SuiteOutput {
   plots: Array<{ rate: number; svg: string }>;
 }
 
-interface Plan {
-  run: Scenario[];
-  skipped: Array<{ scenario: Scenario; reason: string }>;
-}
-
-async function plan(opts: SuiteOptions): Promise<Plan> {
-  const wanted = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
-  const guard = wanted.some((s) => s.needsGuard) ? await loadGuardRouter() : { skipped: "" };
-  const skipped: Plan["skipped"] = [];
-  const run: Scenario[] = [];
-  for (const s of wanted) {
-    if (s.needsGuard && "skipped" in guard) skipped.push({ scenario: s, reason: guard.skipped });
-    else run.push(s);
-  }
-  // added latency needs the baseline in the same run
+/** The scenarios to run: those asked for, each preceded by the baseline its added latency needs. */
+function plan(opts: SuiteOptions): Scenario[] {
+  const run = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
   for (const s of [...run]) {
     const base = s.baseline && SCENARIOS.find((b) => b.id === s.baseline);
     if (base && !run.includes(base)) run.splice(run.indexOf(s), 0, base);
   }
-  return { run, skipped: skipped.filter((x) => !x.scenario.helper) };
+  return run;
 }
 
 async function measure(
@@ -130,11 +117,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
   let parity: ParityReport | undefined;
 
   if (loadRun) {
-    const p = await plan(opts);
-    for (const { scenario, reason } of p.skipped) {
-      log(`skip ${scenario.id}: ${reason}`);
-      for (const rate of opts.rates) results.push({ id: scenario.id, rate, skipped: reason });
-    }
+    const run = plan(opts);
     const dir = mkdtempSync(path.join(tmpdir(), "hexr-bench-"));
     let stacks: RunningStacks | undefined;
     try {
@@ -142,7 +125,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
       await testReferencePolicy(opaEnvoy);
       const bundles = await buildBenchBundles(dir);
       const pki = await makeBenchPki(dir, CERT_HOSTS);
-      const needed = new Set<StackId>(p.run.map((s) => s.stack));
+      const needed = new Set<StackId>(run.map((s) => s.stack));
       stacks = await startStacks(needed, {
         dir,
         pki,
@@ -169,7 +152,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
 
       const stackOf = (s: Scenario) => running.get(s.stack) as Stack;
       const warmRate = Math.max(...opts.rates);
-      for (const s of p.run) {
+      for (const s of run) {
         log(`warm-up: ${s.id} (${opts.warmupS} s at ${warmRate} rps)`);
         await runLoad(
           fortio,
@@ -180,14 +163,14 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
       }
 
       const samples = new Map<string, Sample[]>();
-      const total = opts.runs * opts.rates.length * p.run.length;
+      const total = opts.runs * opts.rates.length * run.length;
       let done = 0;
       const t0 = Date.now();
       for (let round = 0; round < opts.runs; round++) {
         for (const rate of opts.rates) {
           // rotate the order every round so no scenario always runs first or right after another
-          const shift = (round * opts.rates.length + opts.rates.indexOf(rate)) % p.run.length;
-          const order = [...p.run.slice(shift), ...p.run.slice(0, shift)];
+          const shift = (round * opts.rates.length + opts.rates.indexOf(rate)) % run.length;
+          const order = [...run.slice(shift), ...run.slice(0, shift)];
           for (const s of order) {
             done++;
             const left = (total - done + 1) * (opts.durationS + PER_MEASUREMENT_OVERHEAD_S);

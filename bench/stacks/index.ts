@@ -19,7 +19,6 @@ import type { BenchPki } from "./pki.ts";
 import {
   type GrpcServer,
   type Server,
-  startExtProcServer,
   startFortioUpstream,
   startHexrSidecar,
   startLlmUpstream,
@@ -124,20 +123,20 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
 
     if (needed.has("direct")) add("direct");
     if (needed.has("envoy")) add("envoy", await envoyFor("envoy"));
-    const sidecar = async (id: StackId, bundle: string) => {
+    const sidecar = async (id: StackId, section: { bundle: string } | { extProc: "headers" | "guard" }) => {
       note(`hexr sidecar (${id})`);
       const s = await startHexrSidecar({
         dir: ctx.dir,
         name: id,
-        bundle,
         trustDomain: TRUST_DOMAIN,
+        ...section,
         ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
       });
       processes.push(s);
-      add(id, await envoyFor(id, s), s);
+      add(id, "bundle" in section ? await envoyFor(id, s) : await envoyFor(id, undefined, s), s);
     };
-    if (needed.has("hexr-authz-allow")) await sidecar("hexr-authz-allow", ctx.bundles.allowAll);
-    if (needed.has("hexr-authz-rbac")) await sidecar("hexr-authz-rbac", ctx.bundles.rbac);
+    if (needed.has("hexr-authz-allow")) await sidecar("hexr-authz-allow", { bundle: ctx.bundles.allowAll });
+    if (needed.has("hexr-authz-rbac")) await sidecar("hexr-authz-rbac", { bundle: ctx.bundles.rbac });
     if (needed.has("opa-envoy-rbac")) {
       note("opa-envoy-plugin");
       const s = await startOpaEnvoy(ctx.opaEnvoy, ctx.dir, "opa-envoy-rbac", ctx.referencePolicy, ctx.referencePath);
@@ -150,18 +149,8 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       processes.push(s);
       add("grpc-noop", await envoyFor("grpc-noop", s), s);
     }
-    if (needed.has("hexr-proc")) {
-      note("hexr ext_proc (header-only)");
-      const s = await startExtProcServer(ctx.dir, "hexr-proc", "headers", ctx.nodeOptions);
-      processes.push(s);
-      add("hexr-proc", await envoyFor("hexr-proc", undefined, s), s);
-    }
-    if (needed.has("hexr-guard")) {
-      note("hexr ext_proc (guard)");
-      const s = await startExtProcServer(ctx.dir, "hexr-guard", "guard", ctx.nodeOptions);
-      processes.push(s);
-      add("hexr-guard", await envoyFor("hexr-guard", undefined, s), s);
-    }
+    if (needed.has("hexr-proc")) await sidecar("hexr-proc", { extProc: "headers" });
+    if (needed.has("hexr-guard")) await sidecar("hexr-guard", { extProc: "guard" });
   } catch (e) {
     await stop();
     throw e;

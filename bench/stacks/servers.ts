@@ -68,15 +68,22 @@ export async function startLlmUpstream(): Promise<UpstreamServer> {
 export interface SidecarOptions {
   dir: string;
   name: string;
-  bundle: string;
   trustDomain: string;
+  /** Serve ext_authz with this policy bundle. */
+  bundle?: string;
+  /**
+   * Serve ext_proc: `headers` with no guarded routes (every request takes the pass-through processor,
+   * header-only), `guard` with the default guard routes (OpenAI chat/responses, Anthropic messages).
+   */
+  extProc?: "headers" | "guard";
   /** Extra NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=…`). */
   nodeOptions?: string;
 }
 
 /**
- * Our ext_authz sidecar as deployed: `bin/hexr sidecar --config`, listening on a Unix socket, audit lines
- * written (to /dev/null: the cost of building and serializing them stays in the measurement).
+ * Our sidecar as deployed: `bin/hexr sidecar --config`, listening on a Unix socket, ext_authz and/or
+ * ext_proc by config, audit lines written (to /dev/null: the cost of building and serializing them stays
+ * in the measurement).
  */
 export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
   const socket = path.join(o.dir, `${o.name}.sock`);
@@ -85,7 +92,8 @@ export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
     config,
     JSON.stringify({
       trust_domains: [o.trustDomain],
-      authz: { listen: { socket }, bundle: o.bundle },
+      ...(o.bundle ? { authz: { listen: { socket }, bundle: o.bundle } } : {}),
+      ...(o.extProc ? { ext_proc: { listen: { socket }, ...(o.extProc === "headers" ? { routes: [] } : {}) } } : {}),
       audit: { path: "/dev/null" },
       log: { level: "info" },
       drain_timeout_ms: 1000,
@@ -94,23 +102,6 @@ export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
   const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
   const child = startChild(o.name, HEXR_BIN, ["sidecar", "--config", config], { env });
   await child.waitForOutput(/"event":"sidecar_started"/);
-  return server(child, { socket });
-}
-
-/** Our ext_proc stream loop in its own process (bench/servers/extproc-server.ts). */
-export async function startExtProcServer(
-  dir: string,
-  name: string,
-  mode: "headers" | "guard",
-  nodeOptions?: string,
-): Promise<GrpcServer> {
-  const socket = path.join(dir, `${name}.sock`);
-  const script = path.join(REPO_ROOT, "bench", "servers", "extproc-server.ts");
-  const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
-  const child = startChild(name, process.execPath, [...NODE_FLAGS, script, "--socket", socket, "--mode", mode], {
-    env,
-  });
-  await child.waitForOutput(/^ready$/m);
   return server(child, { socket });
 }
 
