@@ -25,11 +25,19 @@ function chunks(text: string, size: number): string[] {
   return out;
 }
 
-export async function startLlmUpstream(): Promise<LlmUpstream> {
+export interface LlmUpstreamOptions {
+  /** Keep every request in `received` (tests); off for load generation, where it would grow without bound. */
+  record?: boolean;
+  reply?: string;
+  deltaSize?: number;
+}
+
+export async function startLlmUpstream(opts: LlmUpstreamOptions = {}): Promise<LlmUpstream> {
+  const record = opts.record ?? true;
   const state: LlmUpstream = {
     port: 0,
-    reply: "Hello from the model.",
-    deltaSize: 7,
+    reply: opts.reply ?? "Hello from the model.",
+    deltaSize: opts.deltaSize ?? 7,
     received: [],
     lastStream: "",
     close: async () => undefined,
@@ -40,7 +48,7 @@ export async function startLlmUpstream(): Promise<LlmUpstream> {
     req.on("end", () => {
       const body = Buffer.concat(parts).toString("utf8");
       const path = req.url ?? "";
-      state.received.push({ path, headers: req.headers, body });
+      if (record) state.received.push({ path, headers: req.headers, body });
       let parsed: { stream?: boolean; model?: string } = {};
       try {
         parsed = JSON.parse(body);
@@ -57,7 +65,7 @@ export async function startLlmUpstream(): Promise<LlmUpstream> {
 
   function sse(res: http.ServerResponse, events: string[]): void {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    state.lastStream = events.join("");
+    if (record) state.lastStream = events.join("");
     // one write per event, as providers flush them
     for (const e of events) res.write(e);
     res.end();
@@ -140,6 +148,7 @@ export async function startLlmUpstream(): Promise<LlmUpstream> {
     ]);
   }
 
+  server.keepAliveTimeout = 120_000; // load generators keep their connections
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   state.port = (server.address() as AddressInfo).port;
   state.close = () =>
