@@ -6,11 +6,12 @@
  *   const { ok, output } = await validateWithEnvoy(renderSidecarBootstrap(opts));
  */
 import { execFile } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { HexrError } from "../filters/errors.ts";
+import { locateTool } from "../sidecars/tools.ts";
 import { toYaml } from "./yaml.ts";
 
 const run = promisify(execFile);
@@ -28,29 +29,15 @@ export interface EnvoyRunOptions {
   timeoutMs?: number;
 }
 
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The Envoy binary: `$HEXR_ENVOY`, else `envoy` on `$PATH`. Throws HexrError `config.envoy_not_found`. */
 export function findEnvoy(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env.HEXR_ENVOY;
-  if (explicit) {
-    if (!executable(explicit))
-      throw new HexrError("config.envoy_not_found", `HEXR_ENVOY=${explicit} is not an executable file`);
-    return explicit;
-  }
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir && executable(path.join(dir, "envoy"))) return path.join(dir, "envoy");
-  }
+  const found = locateTool("envoy", env.HEXR_ENVOY, env);
+  if (found) return found;
   throw new HexrError(
     "config.envoy_not_found",
-    "envoy not found: set HEXR_ENVOY or put envoy on PATH (`source ~/.cache/hexr/tools/env.sh` after scripts/setup.sh)",
+    env.HEXR_ENVOY
+      ? `HEXR_ENVOY=${env.HEXR_ENVOY} is not an executable file`
+      : "envoy not found: set HEXR_ENVOY or put envoy on PATH (`source ~/.cache/hexr/tools/env.sh` after scripts/setup.sh)",
   );
 }
 

@@ -7,10 +7,11 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BUNDLE_SIGNING_ALGORITHMS } from "../../filters/authz/signature.ts";
+import { locateTool } from "../tools.ts";
 import type { Command } from "./command.ts";
 import { parseFlags, UsageError } from "./command.ts";
 
@@ -68,19 +69,7 @@ ${TEST_USAGE}`;
 
 /** $HEXR_OPA, else `opa` on PATH; undefined when neither is an executable file. */
 export function findOpa(env: NodeJS.ProcessEnv): string | undefined {
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (env.HEXR_OPA) return executable(env.HEXR_OPA) ? env.HEXR_OPA : undefined;
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (dir && executable(path.join(dir, "opa"))) return path.join(dir, "opa");
-  }
-  return undefined;
+  return locateTool("opa", env.HEXR_OPA, env);
 }
 
 interface RunResult {

@@ -16,11 +16,11 @@
  *   // ... point a WorkloadApiClient (or Envoy SDS) at spire.agentSocket ...
  *   await spire.stop();
  */
+import { locateTool } from "../tools.ts";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
-  existsSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
@@ -151,14 +151,8 @@ export interface SpireHarness {
 }
 
 export function spireBinary(name: "spire-server" | "spire-agent", binDir = process.env.HEXR_SPIRE_BIN): string {
-  if (binDir) {
-    const p = path.join(binDir, name);
-    if (existsSync(p)) return p;
-  }
-  for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
-    const p = path.join(d, name);
-    if (d && existsSync(p)) return p;
-  }
+  const found = locateTool(name, binDir ? path.join(binDir, name) : undefined);
+  if (found) return found;
   throw new HexrError("config.spire_missing", `${name} not found in $HEXR_SPIRE_BIN or PATH (run scripts/setup.sh)`);
 }
 
