@@ -414,18 +414,8 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
       });
     });
 
-    // The X.509 bundles arrive on their own stream, which can lag the SVID stream under load: wait for them,
-    // and fall back to the trust-domain bundle delivered with the SVIDs (both come from the agent).
-    await waitFor(
-      "X.509 bundles from the Workload API",
-      () => (workloadApi.current().x509Bundles.has(td) ? true : undefined),
-      READY_TIMEOUT_MS,
-    );
     const ca = await makeCa("hexr-untrusted-ca");
-    const bundle = () => {
-      const snap = workloadApi.current();
-      return snap.x509Bundles.get(td)?.join("\n") || snap.svids.find((v) => v.bundlePem)?.bundlePem || "";
-    };
+    const bundle = () => workloadApi.current().x509Bundles.get(td)?.join("\n") ?? "";
     const svidFor = (id: string) => workloadApi.current().svids.find((s) => s.spiffeId === id);
     const pool = new AgentPool();
     cleanup.add(() => pool.destroy());

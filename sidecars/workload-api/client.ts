@@ -166,6 +166,8 @@ export class WorkloadApiClient {
   readonly #errorListeners = new Set<Listener<HexrError>>();
   readonly #readyWaiters = new Set<{ resolve: (s: WorkloadSnapshot) => void; reject: (e: Error) => void }>();
   #snapshot: WorkloadSnapshot = Object.freeze({ svids: [], x509Bundles: new Map(), jwtBundles: new Map() });
+  /** Whether FetchX509Bundles has delivered; before that, x509Bundles come with the SVIDs. */
+  #bundlesStreamed = false;
   #closed = false;
   #fatal: HexrError | undefined;
 
@@ -405,7 +407,11 @@ export class WorkloadApiClient {
       if (m.svids.length === 0)
         throw new HexrError("identity.workload_api.bad_response", "X509SVIDResponse without SVIDs");
       const svids = Object.freeze(m.svids.map(parseX509Svid));
-      this.#snapshot = Object.freeze({ ...this.#snapshot, svids });
+      // Each SVID arrives with its trust domain's bundle. Until FetchX509Bundles has spoken (the two streams
+      // are independent and that one can lag under load), those bundles are the X.509 bundles, so a
+      // snapshot with an SVID never has an empty trust store.
+      const x509Bundles = this.#bundlesStreamed ? this.#snapshot.x509Bundles : bundlesFromSvids(m.svids);
+      this.#snapshot = Object.freeze({ ...this.#snapshot, svids, x509Bundles });
       const snap = this.#snapshot;
       for (const w of this.#readyWaiters) w.resolve(snap);
       this.#readyWaiters.clear();
@@ -415,6 +421,7 @@ export class WorkloadApiClient {
       const bundles = new Map<string, readonly string[]>();
       for (const [id, der] of Object.entries(m.bundles))
         bundles.set(trustDomainName(id), Object.freeze(splitDer(der).map(certPem)));
+      this.#bundlesStreamed = true;
       this.#snapshot = Object.freeze({ ...this.#snapshot, x509Bundles: bundles });
       this.#emit(this.#x509BundleListeners, this.#snapshot);
     } else {
@@ -506,6 +513,16 @@ export function splitDer(buf: Buffer): Buffer[] {
     if (end > buf.length) throw new HexrError("identity.workload_api.bad_der", "truncated DER");
     out.push(buf.subarray(off, end));
     off = end;
+  }
+  return out;
+}
+
+/** Trust domain → bundle PEMs, from the bundle each X509SVID message carries for its own trust domain. */
+function bundlesFromSvids(svids: readonly X509SvidMessage[]): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const m of svids) {
+    const td = trustDomainName(m.spiffe_id).split("/", 1)[0]!;
+    if (!out.has(td) && m.bundle.length > 0) out.set(td, Object.freeze(splitDer(m.bundle).map(certPem)));
   }
   return out;
 }

@@ -147,7 +147,7 @@ export class SvidCertificateProvider implements grpc.experimental.CertificatePro
       for (const l of this.#identityListeners) l(this.#identity);
     }
 
-    const caPem = this.#caPem(s, svid);
+    const caPem = this.#caPem(s);
     if (caPem !== this.#caKey) {
       this.#caKey = caPem;
       this.#ca = caPem ? { caCertificate: Buffer.from(caPem) } : null;
@@ -162,13 +162,11 @@ export class SvidCertificateProvider implements grpc.experimental.CertificatePro
     }
   }
 
-  #caPem(s: WorkloadSnapshot, svid: X509Svid | undefined): string {
+  #caPem(s: WorkloadSnapshot): string {
     const pems: string[] = [];
     for (const [td, certs] of s.x509Bundles) {
       if (!this.#trustDomains || this.#trustDomains.has(td)) pems.push(...certs);
     }
-    // Before the first FetchX509Bundles message, the SVID's own bundle is the best we have.
-    if (pems.length === 0 && svid) return svid.bundlePem;
     return pems.join("\n");
   }
 }
