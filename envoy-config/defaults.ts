@@ -22,6 +22,13 @@ export const UPSTREAM_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_ROUTE_TIMEOUT_MS = 300_000;
 export const DEFAULT_MAX_REQUEST_HEADERS_KB = 60;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/**
+ * Downstream connection lifetime cap: well below SPIRE's default 1 h X.509-SVID TTL (rotated at half-life),
+ * so every agent connection re-handshakes on a current SVID at least every 10 minutes.
+ */
+export const DEFAULT_MAX_CONNECTION_DURATION_MS = 600_000;
+/** Bounds for `http.maxConnectionDurationMs`. */
+export const MAX_CONNECTION_DURATION_RANGE_MS = { min: 1_000, max: 86_400_000 } as const;
 /** Circuit-breaker thresholds: high enough never to be the limit; the overload manager caps load instead. */
 export const CIRCUIT_BREAKER_LIMIT = 1_000_000;
 /** Debian/Ubuntu system CA bundle, used to verify public upstreams when no `caFile` is given. */

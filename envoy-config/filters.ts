@@ -55,13 +55,17 @@ const HEADERS_ONLY = {
  * per request (e.g. once it sees an LLM or A2A content type). Fails closed like ext_authz. The processor
  * may not touch pseudo-headers / Host, and the route chosen before it ran is kept, so it cannot re-route a
  * request around the authorization decision.
+ *
+ * `status_on_error` is the ext_authz one (403 unless configured): with the sidecar down, a guarded LLM route
+ * answers exactly like any other route, so "the data plane refused" has one status, not 403 here and 500 there.
  */
-export function extProcFilter(extProc: ExtProcOptions): EnvoyHttpFilter {
+export function extProcFilter(extProc: ExtProcOptions, statusOnError: 403 | 503 = 403): EnvoyHttpFilter {
   return {
     name: EXT_PROC_FILTER,
     typed_config: typed(`${EXT_PROC_PKG}.ExternalProcessor`, {
       grpc_service: { envoy_grpc: { cluster_name: extProc.clusterName ?? DEFAULT_EXT_PROC_CLUSTER } },
       failure_mode_allow: false,
+      status_on_error: { code: STATUS_NAMES[statusOnError] },
       processing_mode: { ...HEADERS_ONLY },
       allow_mode_override: true,
       message_timeout: duration(extProc.messageTimeoutMs ?? DEFAULT_EXT_PROC_MESSAGE_TIMEOUT_MS),

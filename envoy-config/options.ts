@@ -13,6 +13,7 @@ import {
   DEFAULT_EXT_PROC_CLUSTER,
   LOCAL_AGENT_CLUSTER,
   SPIRE_AGENT_CLUSTER,
+  MAX_CONNECTION_DURATION_RANGE_MS,
 } from "./defaults.ts";
 import type { AuthzOptions, BodyMode, ExtProcOptions, SidecarEnvoyOptions, SidecarTls } from "./types.ts";
 
@@ -227,8 +228,14 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   });
 
   if (root.http !== undefined) {
-    const h = obj(root.http, "http", ["maxRequestHeadersKb", "escapedSlashes"]);
+    const h = obj(root.http, "http", ["maxRequestHeadersKb", "escapedSlashes", "maxConnectionDurationMs"]);
     optInt(h.maxRequestHeadersKb, "http.maxRequestHeadersKb", 1, 8192);
+    optInt(
+      h.maxConnectionDurationMs,
+      "http.maxConnectionDurationMs",
+      MAX_CONNECTION_DURATION_RANGE_MS.min,
+      MAX_CONNECTION_DURATION_RANGE_MS.max,
+    );
     oneOf(h.escapedSlashes, "http.escapedSlashes", ["REJECT_REQUEST", "UNESCAPE_AND_REDIRECT"]);
   }
   optInt(root.maxConnections, "maxConnections", 1, 10_000_000);

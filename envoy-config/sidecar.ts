@@ -20,6 +20,7 @@ import {
   LOCAL_AGENT_CLUSTER,
   LOCAL_CONNECT_TIMEOUT_MS,
   UPSTREAM_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTION_DURATION_MS,
 } from "./defaults.ts";
 import {
   authzPerRoute,
@@ -71,7 +72,7 @@ const ACCESS_LOG_FORMAT = {
 
 function httpFilters(o: SidecarEnvoyOptions): JsonObject[] {
   const filters = [extAuthzFilter(o.authz)];
-  if (o.extProc) filters.push(extProcFilter(o.extProc));
+  if (o.extProc) filters.push(extProcFilter(o.extProc, o.authz.statusOnError));
   filters.push(routerFilter());
   return filters;
 }
@@ -102,7 +103,12 @@ function httpConnectionManager(
     max_request_headers_kb: o.http?.maxRequestHeadersKb ?? DEFAULT_MAX_REQUEST_HEADERS_KB,
     request_headers_timeout: duration(REQUEST_HEADERS_TIMEOUT_MS),
     // `x_hexr_...` must not smuggle past header checks that look for `x-hexr-...`.
-    common_http_protocol_options: { headers_with_underscores_action: "REJECT_REQUEST" },
+    // A connection lives no longer than this: Envoy checks a client SVID at the handshake only, so the cap
+    // (below any SVID lifetime) bounds how long a lapsed or revoked identity's connection can stay open.
+    common_http_protocol_options: {
+      headers_with_underscores_action: "REJECT_REQUEST",
+      max_connection_duration: duration(o.http?.maxConnectionDurationMs ?? DEFAULT_MAX_CONNECTION_DURATION_MS),
+    },
     // A client-supplied x-forwarded-client-cert is never trusted.
     forward_client_cert_details: xfcc,
     http_filters: httpFilters(o),

@@ -126,6 +126,11 @@ export interface HttpHardening {
   maxRequestHeadersKb?: number;
   /** What to do with `%2F` / `%5C` in paths; default REJECT_REQUEST. */
   escapedSlashes?: "REJECT_REQUEST" | "UNESCAPE_AND_REDIRECT";
+  /**
+   * Longest life of a downstream connection (Envoy drains it after this); default
+   * {@link DEFAULT_MAX_CONNECTION_DURATION_MS}. Keep it below the SVID lifetime.
+   */
+  maxConnectionDurationMs?: number;
 }
 
 /**

@@ -153,6 +153,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         audiences: a.jwtSvid.audiences,
         trustDomains: cfg.trustDomains,
         clockSkewSeconds: a.jwtSvid.clockSkewSeconds,
+        maxLifetimeSeconds: a.jwtSvid.maxLifetimeSeconds,
         onBundles: (u) =>
           deps.logger.info({
             event: "jwt_bundles_updated",

@@ -9,7 +9,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { HexrError } from "../filters/errors.ts";
-import { tryParseSpiffeId } from "../filters/identity/index.ts";
+import {
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  tryParseSpiffeId,
+} from "../filters/identity/index.ts";
 import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
@@ -47,6 +52,7 @@ export interface WorkloadApiConfig {
 export interface JwtSvidConfig {
   audiences: string[];
   clockSkewSeconds: number;
+  maxLifetimeSeconds: number;
 }
 
 export interface BundleKeyConfig {
@@ -100,9 +106,11 @@ function str(v: unknown, field: string): string {
   return v;
 }
 
-function int(v: unknown, field: string, min: number, dflt: number): number {
+function int(v: unknown, field: string, min: number, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) fail(field, `must be an integer ≥ ${min}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    fail(field, max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer in [${min}, ${max}]`);
+  }
   return v;
 }
 
@@ -158,12 +166,25 @@ function workloadApi(v: unknown): WorkloadApiConfig {
 function jwtSvid(v: unknown): JwtSvidConfig {
   const f = "authz.jwt_svid";
   const o = obj(v, f);
-  onlyKeys(o, f, ["audiences", "clock_skew_seconds"]);
+  onlyKeys(o, f, ["audiences", "clock_skew_seconds", "max_lifetime_seconds"]);
   const auds = o.audiences;
   if (!Array.isArray(auds) || auds.length === 0) fail(`${f}.audiences`, "must be a non-empty list");
   return {
     audiences: auds.map((a, i) => str(a, `${f}.audiences[${i}]`)),
-    clockSkewSeconds: int(o.clock_skew_seconds, `${f}.clock_skew_seconds`, 0, DEFAULT_JWT_SVID_CLOCK_SKEW_SECONDS),
+    clockSkewSeconds: int(
+      o.clock_skew_seconds,
+      `${f}.clock_skew_seconds`,
+      0,
+      DEFAULT_JWT_SVID_CLOCK_SKEW_SECONDS,
+      MAX_CLOCK_SKEW_SECONDS,
+    ),
+    maxLifetimeSeconds: int(
+      o.max_lifetime_seconds,
+      `${f}.max_lifetime_seconds`,
+      1,
+      DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+      MAX_TOKEN_LIFETIME_SECONDS,
+    ),
   };
 }
 

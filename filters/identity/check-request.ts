@@ -15,6 +15,8 @@ import { type SpiffeId, tryParseSpiffeId } from "./spiffe-id.ts";
 export interface PeerIdentityOptions {
   /** Trust domains whose agents may call; anything else is `identity.foreign_trust_domain`. */
   readonly trustDomains: ReadonlySet<string>;
+  /** Wall clock for certificate validity, epoch milliseconds (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /**
@@ -37,7 +39,7 @@ export function identityFromCheckAttributes(attrs: CheckAttributes, opts: PeerId
 
   let id: SpiffeId;
   if (certificate) {
-    id = spiffeIdFromCertificate(certificate);
+    id = spiffeIdFromCertificate(certificate, opts.now ? opts.now() : Date.now());
     if (principal && principal !== id.uri) {
       throw new HexrError(
         "identity.principal_mismatch",

@@ -34,8 +34,11 @@ export {
   bearerTokenFrom,
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_TOKEN_BYTES,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   JWT_SVID_ALGORITHMS,
   JwtSvidVerifier,
   type JwtSvidVerifierOptions,
+  MAX_CLOCK_SKEW_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
   type SkippedBundleKey,
 } from "./jwt-svid.ts";

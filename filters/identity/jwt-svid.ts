@@ -21,6 +21,14 @@ import { type Principal, principalFromSpiffeId } from "./principal.ts";
 import { tryParseSpiffeId } from "./spiffe-id.ts";
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+/** Largest clock skew a deployment may configure: beyond this a lapsed token would stay usable for long. */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+/**
+ * Longest lifetime accepted for a JWT-SVID (`exp` no further than this past now, nor past `iat`). SPIRE issues
+ * them for 5 minutes by default; a token minted for a year is a stolen signing key or a misconfiguration.
+ */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
+export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
 export const DEFAULT_MAX_TOKEN_BYTES = 8192;
 /** Asymmetric algorithms the JWT-SVID spec allows; `none` and HMAC are never accepted. */
 export const JWT_SVID_ALGORITHMS: readonly string[] = Object.freeze([
@@ -44,6 +52,8 @@ export interface JwtSvidVerifierOptions {
   readonly clockSkewSeconds?: number;
   /** Largest accepted token (default {@link DEFAULT_MAX_TOKEN_BYTES}). */
   readonly maxTokenBytes?: number;
+  /** Longest accepted token lifetime (default {@link DEFAULT_MAX_TOKEN_LIFETIME_SECONDS}, at most 7 days). */
+  readonly maxLifetimeSeconds?: number;
   /** Current time in epoch milliseconds (default `Date.now`). */
   readonly now?: () => number;
 }
@@ -133,6 +143,7 @@ export class JwtSvidVerifier {
   readonly #trustDomains: ReadonlySet<string>;
   readonly #clockSkewSeconds: number;
   readonly #maxTokenBytes: number;
+  readonly #maxLifetimeSeconds: number;
   readonly #now: () => number;
   #bundles: ReadonlyMap<string, ReadonlyMap<string, BundleKey>> = new Map();
 
@@ -146,13 +157,20 @@ export class JwtSvidVerifier {
       if (!r.ok || r.id.path !== "") throw new TypeError("trustDomains must hold valid trust domain names");
     }
     const skew = opts.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
-    if (!Number.isFinite(skew) || skew < 0) throw new TypeError("clockSkewSeconds must be a finite number >= 0");
+    if (!Number.isFinite(skew) || skew < 0 || skew > MAX_CLOCK_SKEW_SECONDS) {
+      throw new TypeError(`clockSkewSeconds must be a number in [0, ${MAX_CLOCK_SKEW_SECONDS}]`);
+    }
+    const lifetime = opts.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+    if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_SECONDS) {
+      throw new TypeError(`maxLifetimeSeconds must be an integer in [1, ${MAX_TOKEN_LIFETIME_SECONDS}]`);
+    }
     const maxBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError("maxTokenBytes must be a positive integer");
     this.#audiences = [...audiences];
     this.#trustDomains = new Set(opts.trustDomains);
     this.#clockSkewSeconds = skew;
     this.#maxTokenBytes = maxBytes;
+    this.#maxLifetimeSeconds = lifetime;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -202,7 +220,9 @@ export class JwtSvidVerifier {
    * `kid` present (`jwt_svid.unknown_kid`), `sub` is a SPIFFE ID (`jwt_svid.bad_subject`), its trust domain is
    * trusted and has a bundle (`jwt_svid.foreign_trust_domain`), `kid` is in that bundle (`jwt_svid.unknown_kid`),
    * signature (`jwt_svid.bad_signature`), then `exp` (`jwt_svid.expired`), `nbf` (`jwt_svid.not_yet_valid`),
-   * `aud` (`jwt_svid.wrong_audience`); finally `identity.not_agent_id` for non-agent subjects.
+   * `aud` (`jwt_svid.wrong_audience`), time claims in bounds (`jwt_svid.issued_in_future` for an `iat` past
+   * now + skew, `jwt_svid.lifetime_too_long` for an `exp` more than the maximum lifetime past now or past `iat`);
+   * finally `identity.not_agent_id` for non-agent subjects.
    *
    * @example
    *   const token = bearerTokenFrom(attrs.request?.http?.headers ?? {});
@@ -262,7 +282,27 @@ export class JwtSvidVerifier {
     } catch (e) {
       throw mapJoseError(e);
     }
+    this.#checkTimeBounds(claims);
     return principalFromSpiffeId(subject.id);
+  }
+
+  /** `iat` not ahead of now, `exp` not further out than the maximum lifetime (jose checked exp/nbf already). */
+  #checkTimeBounds(claims: JWTPayload): void {
+    const now = this.#now() / 1000;
+    const skew = this.#clockSkewSeconds;
+    const exp = claims.exp as number; // required and numeric: jwtVerify checked it
+    if (claims.iat !== undefined) {
+      if (typeof claims.iat !== "number" || !Number.isFinite(claims.iat)) {
+        throw jwtError("jwt_svid.malformed", "iat claim must be a number");
+      }
+      if (claims.iat > now + skew) throw jwtError("jwt_svid.issued_in_future", "iat is in the future");
+      if (exp - claims.iat > this.#maxLifetimeSeconds) {
+        throw jwtError("jwt_svid.lifetime_too_long", `exp - iat exceeds ${this.#maxLifetimeSeconds} s`);
+      }
+    }
+    if (exp - now > this.#maxLifetimeSeconds + skew) {
+      throw jwtError("jwt_svid.lifetime_too_long", `exp is more than ${this.#maxLifetimeSeconds} s away`);
+    }
   }
 }
 

@@ -6,6 +6,10 @@
  * the leaf, following the X.509-SVID spec: exactly one URI SAN, which is the SPIFFE ID, and the leaf is not
  * a CA. Results (including failures) are cached per certificate string because every request on a
  * connection carries the same certificate.
+ *
+ * Validity (`notBefore`/`notAfter`) is checked on every read, not only when parsed: Envoy checks the
+ * certificate at the handshake only, so an SVID that expires on a connection that stays open would
+ * otherwise keep authorizing requests. The parse is cached, so the check costs two comparisons.
  */
 // @peculiar/x509 resolves its algorithm providers through tsyringe, which needs the Reflect metadata API.
 import "reflect-metadata";
@@ -46,8 +50,15 @@ export interface PeerCertificateReaderOptions {
  *   const reader = new PeerCertificateReader({ maxEntries: 256 });
  *   const id = reader.read(attrs.source.certificate);
  */
+/** A parsed leaf: its SPIFFE ID and validity window (epoch milliseconds). */
+interface ParsedLeaf {
+  readonly id: SpiffeId;
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
 export class PeerCertificateReader {
-  readonly #cache: LRUCache<string, SpiffeId | HexrError>;
+  readonly #cache: LRUCache<string, ParsedLeaf | HexrError>;
 
   constructor(opts: PeerCertificateReaderOptions = {}) {
     const max = opts.maxEntries ?? DEFAULT_PEER_CERT_CACHE_ENTRIES;
@@ -70,12 +81,13 @@ export class PeerCertificateReader {
   }
 
   /**
-   * The SPIFFE ID in the certificate's single URI SAN.
+   * The SPIFFE ID in the certificate's single URI SAN, if the certificate is valid at `nowMs`.
    *
    * @throws HexrError `identity.certificate_too_large` | `identity.bad_certificate` | `identity.ca_certificate` |
-   *   `identity.no_spiffe_san` | `identity.multiple_uri_sans` | `identity.bad_spiffe_san`
+   *   `identity.no_spiffe_san` | `identity.multiple_uri_sans` | `identity.bad_spiffe_san` |
+   *   `identity.certificate_expired` | `identity.certificate_not_yet_valid`
    */
-  read(pemOrUrlEncodedPem: string): SpiffeId {
+  read(pemOrUrlEncodedPem: string, nowMs: number = Date.now()): SpiffeId {
     if (typeof pemOrUrlEncodedPem !== "string" || pemOrUrlEncodedPem.length === 0) {
       throw new HexrError("identity.bad_certificate", "peer certificate is empty");
     }
@@ -92,15 +104,24 @@ export class PeerCertificateReader {
       this.#cache.set(pemOrUrlEncodedPem, result);
     }
     if (result instanceof HexrError) throw result;
-    return result;
+    if (nowMs >= result.notAfter) throw CERT_EXPIRED;
+    if (nowMs < result.notBefore) throw CERT_NOT_YET_VALID;
+    return result.id;
   }
 }
+
+// Prebuilt: thrown on every request of a connection whose SVID lapsed, and they carry no request data.
+const CERT_EXPIRED = new HexrError("identity.certificate_expired", "peer X.509-SVID has expired (notAfter passed)");
+const CERT_NOT_YET_VALID = new HexrError(
+  "identity.certificate_not_yet_valid",
+  "peer X.509-SVID is not valid yet (notBefore in the future)",
+);
 
 function badCertificate(message: string, cause?: unknown): HexrError {
   return new HexrError("identity.bad_certificate", message, cause === undefined ? undefined : { cause });
 }
 
-function readUncached(input: string): SpiffeId | HexrError {
+function readUncached(input: string): ParsedLeaf | HexrError {
   let pem = input;
   // Envoy percent-encodes newlines, spaces, '+', '/' and '='; raw PEM has no '%', so decoding is unambiguous.
   if (input.includes("%")) {
@@ -122,7 +143,14 @@ function readUncached(input: string): SpiffeId | HexrError {
     return badCertificate("peer certificate is not a valid DER X.509 certificate", cause);
   }
   try {
-    return inspectLeaf(cert);
+    const id = inspectLeaf(cert);
+    if (id instanceof HexrError) return id;
+    const notBefore = cert.notBefore.getTime();
+    const notAfter = cert.notAfter.getTime();
+    if (!Number.isFinite(notBefore) || !Number.isFinite(notAfter)) {
+      return badCertificate("peer certificate validity dates could not be read");
+    }
+    return { id, notBefore, notAfter };
   } catch (cause) {
     // Extensions are decoded lazily, so a malformed extension surfaces here.
     return badCertificate("peer certificate extensions could not be decoded", cause);
@@ -170,14 +198,15 @@ const sharedReader = new PeerCertificateReader();
 
 /**
  * The SPIFFE ID of an X.509-SVID given as PEM or URL-encoded PEM (Envoy's `source.certificate`).
- * Uses a process-wide bounded cache keyed by the raw string.
+ * Uses a process-wide bounded cache keyed by the raw string; validity is checked against `nowMs` every call.
  *
  * @throws HexrError `identity.certificate_too_large` | `identity.bad_certificate` | `identity.ca_certificate` |
- *   `identity.no_spiffe_san` | `identity.multiple_uri_sans` | `identity.bad_spiffe_san`
+ *   `identity.no_spiffe_san` | `identity.multiple_uri_sans` | `identity.bad_spiffe_san` |
+ *   `identity.certificate_expired` | `identity.certificate_not_yet_valid`
  * @example
  *   const id = spiffeIdFromCertificate(attrs.source.certificate);
  *   id.uri; // "spiffe://hexr.cloud/agent/acme/crew/researcher"
  */
-export function spiffeIdFromCertificate(pemOrUrlEncodedPem: string): SpiffeId {
-  return sharedReader.read(pemOrUrlEncodedPem);
+export function spiffeIdFromCertificate(pemOrUrlEncodedPem: string, nowMs: number = Date.now()): SpiffeId {
+  return sharedReader.read(pemOrUrlEncodedPem, nowMs);
 }

@@ -97,11 +97,16 @@ function asHexrError(e: unknown): HexrError {
   return isHexrError(e) ? e : new HexrError("internal.error", "authorization failed");
 }
 
-/** Whether a compact JWS's payload names a SPIFFE ID as `sub` (a cheap shape test, not verification). */
+/**
+ * Whether a compact JWS's payload names a SPIFFE ID as `sub` (a cheap shape test, not verification). A JWS
+ * whose payload is too large to classify counts as one: it is then verified (and refused by the verifier's
+ * size cap) rather than forwarded, so a big payload cannot carry a JWT-SVID past the sidecar.
+ */
 function hasSpiffeSubject(token: string): boolean {
   const a = token.indexOf(".");
   const b = a === -1 ? -1 : token.indexOf(".", a + 1);
-  if (b === -1 || b - a - 1 > MAX_CLASSIFY_PAYLOAD_CHARS) return false;
+  if (b === -1) return false;
+  if (b - a - 1 > MAX_CLASSIFY_PAYLOAD_CHARS) return true;
   try {
     const claims = JSON.parse(Buffer.from(token.slice(a + 1, b), "base64url").toString("utf8")) as { sub?: unknown };
     return typeof claims?.sub === "string" && claims.sub.startsWith(SPIFFE_PREFIX);
@@ -133,6 +138,21 @@ export function jwtSvidCarrier(
   if (!hasPeer(source) || hasSpiffeSubject(token)) return { header: AUTHORIZATION, token };
   return undefined;
 }
+
+/**
+ * Whether an `Authorization` value holds a JWT-SVID anywhere: any scheme, any of several comma-joined values
+ * (Envoy joins repeated headers). Such a header is removed before the upstream whatever else it carries:
+ * a JWT-SVID never leaves the sidecar.
+ */
+export function authorizationHoldsJwtSvid(value: string | undefined): boolean {
+  if (value === undefined || value.indexOf(".") === -1) return false;
+  for (const part of value.split(TOKEN_SEPARATORS)) {
+    if (part.length > 0 && part.indexOf(".") !== -1 && hasSpiffeSubject(part)) return true;
+  }
+  return false;
+}
+
+const TOKEN_SEPARATORS = /[\s,]+/;
 
 export class AuthzPipeline {
   readonly #d: AuthzPipelineDeps;
@@ -260,7 +280,9 @@ export class AuthzPipeline {
     let response: CheckResponse;
     if (decision.allow) {
       const remove = headersToRemove(headers);
-      if (carrier?.header === AUTHORIZATION) remove.push(AUTHORIZATION);
+      if (carrier?.header === AUTHORIZATION || authorizationHoldsJwtSvid(headers[AUTHORIZATION])) {
+        remove.push(AUTHORIZATION);
+      }
       response = okResponse(decisionId, remove);
     } else {
       response = deniedResponse(decisionId, decision.reasons);

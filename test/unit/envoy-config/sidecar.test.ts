@@ -110,6 +110,15 @@ describe("renderSidecarBootstrap: outbound listener", () => {
     expect(dig(hcm, "common_http_protocol_options", "headers_with_underscores_action")).toBe("REJECT_REQUEST");
   });
 
+  it("caps a downstream connection's life below the SVID lifetime (10 min default, configurable, bounded)", () => {
+    expect(dig(hcm, "common_http_protocol_options", "max_connection_duration")).toBe("600s");
+    const short = renderSidecarBootstrap(sidecarOptions(SPIRE_TLS, { http: { maxConnectionDurationMs: 90_000 } }));
+    expect(dig(hcmOf(outbound(short)), "common_http_protocol_options", "max_connection_duration")).toBe("90s");
+    expect(() => renderSidecarBootstrap(sidecarOptions(SPIRE_TLS, { http: { maxConnectionDurationMs: 10 } }))).toThrow(
+      /http\.maxConnectionDurationMs/,
+    );
+  });
+
   it("runs ext_authz, then the router (no ext_proc unless configured)", () => {
     expect(httpFilterNames(l)).toEqual(["envoy.filters.http.ext_authz", "envoy.filters.http.router"]);
   });
@@ -323,6 +332,19 @@ describe("renderSidecarBootstrap: ext_proc", () => {
     expect(dig(cfg, "failure_mode_allow")).toBe(false);
     expect(dig(cfg, "message_timeout")).toBe("0.5s");
     expect(dig(cfg, "mutation_rules", "disallow_system")).toBe(true);
+  });
+
+  it("refuses with the ext_authz status when the sidecar is down: one status whatever the route", () => {
+    expect(dig(cfg, "status_on_error", "code")).toBe("Forbidden");
+    const b503 = renderSidecarBootstrap(
+      sidecarOptions(SPIRE_TLS, {
+        authz: { socket: "/a.sock", statusOnError: 503 },
+        extProc: { socket: "/run/hexr/ext-proc.sock" },
+      }),
+    );
+    expect(dig(filterConfig(outbound(b503), "envoy.filters.http.ext_proc"), "status_on_error", "code")).toBe(
+      "ServiceUnavailable",
+    );
   });
 
   it("sets body modes per upstream, and can switch ext_proc off for one", () => {

@@ -145,6 +145,12 @@ describe("JwtSvidVerifier: rejections", () => {
     ["aud missing", () => token({ drop: ["aud"] }), "jwt_svid.wrong_audience"],
     ["aud for another service", () => token({ claims: { aud: ["billing"] } }), "jwt_svid.wrong_audience"],
     ["valid SVID of a non-agent workload", () => token({ claims: { sub: `spiffe://${TD}/ns/default/sa/web` } }), "identity.not_agent_id"],
+    ["iat ten years ahead", () => token({ claims: { iat: NOW + 10 * 365 * 86400, exp: NOW + 10 * 365 * 86400 + 300 } }), "jwt_svid.issued_in_future"],
+    ["iat ahead by more than the skew", () => token({ claims: { iat: NOW + 31 } }), "jwt_svid.issued_in_future"],
+    ["iat not a number", () => token({ claims: { iat: "now" } }), "jwt_svid.malformed"],
+    ["exp a year away", () => token({ claims: { exp: NOW + 365 * 86400 } }), "jwt_svid.lifetime_too_long"],
+    ["exp a year away, no iat", () => token({ drop: ["iat"], claims: { exp: NOW + 365 * 86400 } }), "jwt_svid.lifetime_too_long"],
+    ["issued long ago for longer than the maximum lifetime", () => token({ claims: { iat: NOW - 2 * 86400, exp: NOW + 60 } }), "jwt_svid.lifetime_too_long"],
   ])("%s → %s", async (_label, make, code) => {
     expect(await codeOf(verifier().verify(await make()))).toBe(code);
   });
@@ -152,6 +158,13 @@ describe("JwtSvidVerifier: rejections", () => {
   it("honours clockSkewSeconds", async () => {
     const t = await token({ claims: { exp: NOW - 5 } });
     expect(await codeOf(verifier({ clockSkewSeconds: 0 }).verify(t))).toBe("jwt_svid.expired");
+  });
+
+  it("iat within the skew and a lifetime at the maximum are accepted; maxLifetimeSeconds is honoured", async () => {
+    await expect(verifier().verify(await token({ claims: { iat: NOW + 20 } }))).resolves.toMatchObject({ role: "researcher" });
+    const day = await token({ claims: { iat: NOW, exp: NOW + 86400 } });
+    await expect(verifier().verify(day)).resolves.toMatchObject({ role: "researcher" });
+    expect(await codeOf(verifier({ maxLifetimeSeconds: 3600 }).verify(day))).toBe("jwt_svid.lifetime_too_long");
   });
 
   it("honours maxTokenBytes", async () => {
@@ -219,6 +232,10 @@ describe("JwtSvidVerifier options", () => {
     ["bad trust domain", { trustDomains: new Set(["Hexr.Test"]) }],
     ["trust domain with a path", { trustDomains: new Set(["hexr.test/x"]) }],
     ["negative skew", { clockSkewSeconds: -1 }],
+    ["a year of skew", { clockSkewSeconds: 365 * 86400 }],
+    ["skew over the maximum", { clockSkewSeconds: 301 }],
+    ["zero maxLifetimeSeconds", { maxLifetimeSeconds: 0 }],
+    ["maxLifetimeSeconds over 7 days", { maxLifetimeSeconds: 7 * 86400 + 1 }],
     ["zero maxTokenBytes", { maxTokenBytes: 0 }],
   ])("rejects %s with a TypeError", (_label, extra) => {
     expect(() => new JwtSvidVerifier({ audiences: [AUD], trustDomains: new Set([TD]), ...extra })).toThrow(TypeError);

@@ -146,6 +146,21 @@ describe("PeerCertificateReader cache", () => {
     expect(reader.size).toBe(0);
   });
 
+  it("checks validity on every read, cached parse or not: an SVID that lapses on an open connection stops working", async () => {
+    const notBefore = new Date(Date.UTC(2026, 0, 15, 10, 0, 0));
+    const notAfter = new Date(Date.UTC(2026, 0, 15, 11, 0, 0));
+    const pem = (await makeLeaf(ca, { uris: [AGENT_ID], notBefore, notAfter })).certPem;
+    const reader = new PeerCertificateReader();
+    expect(reader.read(pem, notBefore.getTime()).uri).toBe(AGENT_ID);
+    expect(reader.read(pem, notAfter.getTime() - 1).uri).toBe(AGENT_ID);
+    expect(reader.size).toBe(1);
+    expect(codeOf(() => reader.read(pem, notAfter.getTime()))).toBe("identity.certificate_expired");
+    expect(codeOf(() => reader.read(pem, notBefore.getTime() - 1))).toBe("identity.certificate_not_yet_valid");
+    // the same cached entry still serves a valid instant: the check is a comparison, not a re-parse
+    expect(reader.read(pem, notBefore.getTime() + 1).uri).toBe(AGENT_ID);
+    expect(reader.size).toBe(1);
+  });
+
   it.each([
     [{ maxEntries: 0 }],
     [{ maxEntries: 1.5 }],

@@ -193,6 +193,36 @@ describe("AuthzPipeline with JWT-SVIDs", () => {
     expect(inputs).toEqual([]);
   });
 
+  it("a JWT-SVID in Authorization never leaves the sidecar, even when x-hexr-svid carries the identity", async () => {
+    const { p } = setup();
+    const jwt = await token();
+    for (const authorization of [`Bearer ${jwt}`, jwt, `Bearer ${UPSTREAM_KEY}, Bearer ${jwt}`, `Token ${jwt}`]) {
+      const r = await p.check(req({ "x-hexr-svid": jwt, authorization }, { certificate: researcherCert }));
+      expect(r.status.code).toBe(0);
+      expect(removed(r)).toEqual(expect.arrayContaining(["x-hexr-svid", "authorization"]));
+    }
+    // an upstream API key next to x-hexr-svid is the upstream's credential: forwarded
+    const key = await p.check(req({ "x-hexr-svid": jwt, authorization: `Bearer ${UPSTREAM_KEY}` }));
+    expect(key.status.code).toBe(0);
+    expect(removed(key)).not.toContain("authorization");
+  });
+
+  it("a JWS too large to classify next to a client certificate is verified (and refused), never forwarded", async () => {
+    const { p, inputs } = setup();
+    const huge = `${b64({ alg: "ES256", kid: "k" })}.${b64({ sub: RESEARCHER, pad: "x".repeat(9000) })}.sig`;
+    const r = await p.check(req({ authorization: `Bearer ${huge}` }, { certificate: researcherCert }));
+    expect(r.denied_response?.status.code).toBe(403);
+    expect(reasonsOf(r)[0]).toMatch(/^jwt_svid\.malformed: /);
+    expect(inputs).toEqual([]);
+  });
+
+  it("with JWT-SVIDs disabled, a JWT-SVID in Authorization is still stripped before the upstream", async () => {
+    const { p } = setup({ jwt: false });
+    const r = p.check(req({ authorization: `Bearer ${await token()}` }, { principal: RESEARCHER })) as CheckResponse;
+    expect(r.status.code).toBe(0);
+    expect(removed(r)).toContain("authorization");
+  });
+
   it("a bad peer certificate is never rescued by a valid token", async () => {
     const { p } = setup();
     const r = await p.check(req({ "x-hexr-svid": await token() }, { certificate: "%%%not a cert" }));

@@ -39,7 +39,11 @@ describe("sidecar config: SPIFFE identity", () => {
     expect(c.authz?.listen.socket).toBe("/run/hexr/authz.sock");
     expect(c.authz?.listen.tcp).toBe("0.0.0.0:9191");
     expect([...(c.authz?.listen.mtls?.allowedClients ?? [])]).toEqual(["spiffe://hexr.cloud/hexr/envoy"]);
-    expect(c.authz?.jwtSvid).toEqual({ audiences: ["hexr-authz", "hexr-authz.acme"], clockSkewSeconds: 10 });
+    expect(c.authz?.jwtSvid).toEqual({
+      audiences: ["hexr-authz", "hexr-authz.acme"],
+      clockSkewSeconds: 10,
+      maxLifetimeSeconds: 86_400,
+    });
   });
 
   it("defaults: ready timeout 30 s, clock skew 30 s; no JWT-SVIDs or mTLS unless configured", () => {
@@ -74,6 +78,16 @@ describe("sidecar config: SPIFFE identity", () => {
       "negative skew",
       FULL.replace("clock_skew_seconds: 10", "clock_skew_seconds: -1"),
       /^authz\.jwt_svid\.clock_skew_seconds: /,
+    ],
+    [
+      "a year of skew",
+      FULL.replace("clock_skew_seconds: 10", "clock_skew_seconds: 31536000"),
+      /^authz\.jwt_svid\.clock_skew_seconds: must be an integer in \[0, 300\]/,
+    ],
+    [
+      "a max lifetime over 7 days",
+      FULL.replace("clock_skew_seconds: 10", "max_lifetime_seconds: 31536000"),
+      /^authz\.jwt_svid\.max_lifetime_seconds: must be an integer in \[1, 604800\]/,
     ],
     [
       "unknown jwt_svid field",
