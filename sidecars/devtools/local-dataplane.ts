@@ -95,6 +95,8 @@ export interface LocalDataPlaneOptions {
   now?: () => number;
   /** `dev-ca` (default) or `spire`; see the module comment. */
   identity?: "dev-ca" | "spire";
+  /** Envoy's downstream connection lifetime cap (`http.maxConnectionDurationMs`); default Envoy's template default. */
+  maxConnectionDurationMs?: number;
 }
 
 export interface SpireDataPlaneOptions extends LocalDataPlaneOptions {
@@ -251,6 +253,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         extProc: { socket: procSocket },
         upstreams: localUpstreams(upstream, llm),
         accessLog: false,
+        ...(opts.maxConnectionDurationMs ? { http: { maxConnectionDurationMs: opts.maxConnectionDurationMs } } : {}),
       }),
     );
     cleanup.add(() => envoy.stop());
