@@ -8,8 +8,15 @@
 # (time.parse_rfc3339_ns and time.clock are not native WASM builtins; the Hexr engine supplies them.)
 package hexr.authz
 
-# Role -> service -> actions the role may perform ("*" = every action of that service).
-# Action names are the ones the sidecar's service catalog produces.
+# Role -> service -> actions the role may perform ("*" = every classified action of that service).
+# Action names are the ones the sidecar's service catalog produces: the cloud's own permission names
+# (AWS IAM actions such as s3:GetObject, Google IAM permissions such as bigquery.jobs.create, Azure data
+# actions); LLM providers keep their SDK call paths.
+#
+# A request needs every permission in input.actions (the primary input.action first): a CopyObject needs
+# s3:GetObject on input.resource.copy_source besides s3:PutObject, an upload with x-amz-acl needs
+# s3:PutObjectAcl too. A request the catalog could not classify precisely has action "unknown", which no
+# grant covers, not even "*".
 grants := {
 	"researcher": {
 		"gcp_bigquery": {"*"},
@@ -18,7 +25,7 @@ grants := {
 		"anthropic": llm_actions,
 	},
 	"writer": {
-		"aws_s3": {"PutObject"},
+		"aws_s3": {"s3:PutObject"},
 		"openai": llm_actions,
 		"anthropic": llm_actions,
 	},
@@ -29,7 +36,8 @@ grants := {
 # LLM calls; prompts and responses are scanned by the ext_proc guard on these routes.
 llm_actions := {"chat.completions.create", "responses.create", "embeddings.create", "messages.create"}
 
-s3_read_actions := {"GetObject", "HeadObject", "ListBucket", "HeadBucket", "ListAllMyBuckets"}
+# GetObject covers HeadObject and SelectObjectContent; ListBucket covers HeadBucket (IAM's own mapping).
+s3_read_actions := {"s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets"}
 
 # Roles restricted to working hours, in UTC, as [from, to) whole hours.
 business_hours := {"researcher": {"from": 8, "to": 18}}
@@ -62,10 +70,42 @@ reasons := sort(deny) if {
 	granted
 } else := ["denied by policy"]
 
-granted if {
-	some action in grants[input.role][input.service]
-	action in {"*", input.action}
+# Every permission the request needs: input.action and each input.actions[_].action.
+required contains input.action if is_string(input.action)
+
+required contains a.action if {
+	some a in input.actions
+	is_string(a.action)
 }
+
+action_granted(action) if {
+	action != "unknown"
+	some g in grants[input.role][input.service]
+	g in {"*", action}
+}
+
+granted if {
+	count(required) > 0
+	well_formed_actions
+	every action in required {
+		action_granted(action)
+	}
+}
+
+# input.actions, when present, is a list of {"action": string, "resource": object}.
+default well_formed_actions := true
+
+well_formed_actions := false if {
+	not is_array(input.actions)
+	input.actions
+}
+
+well_formed_actions := false if {
+	some a in input.actions
+	not action_entry(a)
+}
+
+action_entry(a) if is_string(a.action)
 
 known_service if {
 	is_string(input.service)
@@ -108,12 +148,21 @@ deny contains "missing action" if {
 	not has_action
 }
 
-deny contains sprintf("role %s may not perform %s on %s", [input.role, input.action, input.service]) if {
+deny contains sprintf("role %s may not perform %s on %s", [input.role, action, input.service]) if {
 	known_service
 	actions := grants[input.role][input.service]
 	not "*" in actions
-	not input.action in actions
+	some action in required
+	action != "unknown"
+	not action in actions
 }
+
+deny contains sprintf("unclassified request to %s (action unknown)", [input.service]) if {
+	known_service
+	"unknown" in required
+}
+
+deny contains "malformed input.actions" if not well_formed_actions
 
 deny contains "outside business hours" if {
 	hours := business_hours[input.role]

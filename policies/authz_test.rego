@@ -9,7 +9,9 @@ base := {
 	"agent": "content-crew",
 	"role": "researcher",
 	"service": "gcp_bigquery",
-	"action": "query",
+	"action": "bigquery.jobs.create",
+	"actions": [{"action": "bigquery.jobs.create", "resource": {"project": "p"}}],
+	"resource": {"project": "p"},
 	"timestamp": "2026-01-15T10:30:00Z",
 	"request": {
 		"method": "POST",
@@ -20,7 +22,20 @@ base := {
 	"rate": {"agent_calls_last_minute": 12},
 }
 
-req(overrides) := object.union(base, overrides)
+# Overriding "action" alone makes it the only required action, as the catalog would.
+req(overrides) := object.union(object.union(base, {"actions": [{"action": overrides.action, "resource": {}}]}), overrides) if {
+	overrides.action
+	not overrides.actions
+} else := object.union(base, overrides)
+
+# An S3 request as the catalog classifies it: the primary action on resource, then the others.
+s3_req(role, actions, resource) := {
+	"role": role,
+	"service": "aws_s3",
+	"action": actions[0].action,
+	"actions": actions,
+	"resource": resource,
+}
 
 allowed(overrides) if {
 	authz.decision == {"allow": true, "reasons": []} with input as req(overrides)
@@ -38,35 +53,38 @@ denied(overrides, reasons) if {
 test_researcher_bigquery_allowed if allowed({})
 
 test_researcher_bigquery_any_action_allowed if {
-	every action in {"query", "insertJob", "getQueryResults", "listDatasets", "listTables"} {
+	every action in {"bigquery.jobs.create", "bigquery.jobs.get", "bigquery.datasets.get", "bigquery.tables.list"} {
 		allowed({"action": action})
 	}
 }
 
 test_researcher_s3_read_actions_allowed if {
-	every action in {"GetObject", "HeadObject", "ListBucket", "HeadBucket", "ListAllMyBuckets"} {
+	every action in {"s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets"} {
 		allowed({"service": "aws_s3", "action": action})
 	}
 }
 
 test_researcher_s3_write_denied if {
-	denied({"service": "aws_s3", "action": "PutObject"}, ["role researcher may not perform PutObject on aws_s3"])
-	denied({"service": "aws_s3", "action": "DeleteObject"}, ["role researcher may not perform DeleteObject on aws_s3"])
+	denied({"service": "aws_s3", "action": "s3:PutObject"}, ["role researcher may not perform s3:PutObject on aws_s3"])
+	denied({"service": "aws_s3", "action": "s3:DeleteObject"}, ["role researcher may not perform s3:DeleteObject on aws_s3"])
 }
 
 test_researcher_other_service_denied if {
-	denied({"service": "gcp_storage", "action": "getObject"}, ["role researcher may not use gcp_storage"])
-	denied({"service": "azure_blob", "action": "GetBlob"}, ["role researcher may not use azure_blob"])
+	denied({"service": "gcp_storage", "action": "storage.objects.get"}, ["role researcher may not use gcp_storage"])
+	denied(
+		{"service": "azure_blob", "action": "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"},
+		["role researcher may not use azure_blob"],
+	)
 }
 
-test_writer_s3_put_allowed if allowed({"role": "writer", "service": "aws_s3", "action": "PutObject"})
+test_writer_s3_put_allowed if allowed({"role": "writer", "service": "aws_s3", "action": "s3:PutObject"})
 
 test_writer_s3_put_allowed_outside_business_hours if {
-	allowed({"role": "writer", "service": "aws_s3", "action": "PutObject", "timestamp": "2026-01-15T23:30:00Z"})
+	allowed({"role": "writer", "service": "aws_s3", "action": "s3:PutObject", "timestamp": "2026-01-15T23:30:00Z"})
 }
 
 test_writer_s3_read_denied if {
-	denied({"role": "writer", "service": "aws_s3", "action": "GetObject"}, ["role writer may not perform GetObject on aws_s3"])
+	denied({"role": "writer", "service": "aws_s3", "action": "s3:GetObject"}, ["role writer may not perform s3:GetObject on aws_s3"])
 }
 
 test_writer_bigquery_denied if {
@@ -75,8 +93,8 @@ test_writer_bigquery_denied if {
 
 test_editor_has_no_cloud_access if {
 	denied({"role": "editor"}, ["role editor may not use gcp_bigquery"])
-	denied({"role": "editor", "service": "aws_s3", "action": "GetObject"}, ["role editor may not use aws_s3"])
-	denied({"role": "editor", "service": "aws_s3", "action": "PutObject"}, ["role editor may not use aws_s3"])
+	denied({"role": "editor", "service": "aws_s3", "action": "s3:GetObject"}, ["role editor may not use aws_s3"])
+	denied({"role": "editor", "service": "aws_s3", "action": "s3:PutObject"}, ["role editor may not use aws_s3"])
 }
 
 # --- unknowns and missing facts: denied, and the reason says which ---
@@ -98,7 +116,80 @@ test_missing_role_denied if {
 }
 
 test_missing_action_denied if {
-	authz.decision == {"allow": false, "reasons": ["missing action"]} with input as object.remove(base, ["action"])
+	authz.decision == {"allow": false, "reasons": ["missing action"]} with input as object.remove(base, ["action", "actions"])
+}
+
+# --- every required action must be granted (issue #8: operations named the way IAM does) ---
+
+put := {"action": "s3:PutObject", "resource": {"bucket": "drafts", "key": "post.md"}}
+
+copy_source := {"bucket": "finance", "key": "q1.csv"}
+
+test_writer_put_object_allowed_with_resource if {
+	allowed(s3_req("writer", [put], put.resource))
+}
+
+test_writer_copy_object_denied_reads_the_source if {
+	# CopyObject: s3:PutObject on the target plus s3:GetObject on the source
+	dest := object.union(put.resource, {"copy_source": copy_source})
+	denied(
+		s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest),
+		["role writer may not perform s3:GetObject on aws_s3"],
+	)
+}
+
+test_copy_object_allowed_when_reading_the_source_is_granted if {
+	dest := object.union(put.resource, {"copy_source": copy_source})
+	r := s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest)
+	authz.decision == {"allow": true, "reasons": []} with input as req(r)
+		with authz.grants as {"writer": {"aws_s3": {"s3:PutObject", "s3:GetObject"}}}
+}
+
+test_writer_put_object_with_public_acl_denied if {
+	denied(
+		s3_req("writer", [put, {"action": "s3:PutObjectAcl", "resource": put.resource}], put.resource),
+		["role writer may not perform s3:PutObjectAcl on aws_s3"],
+	)
+}
+
+test_writer_subresource_writes_denied if {
+	every action in {"s3:PutObjectAcl", "s3:PutObjectTagging", "s3:PutObjectRetention", "s3:RestoreObject"} {
+		denied(
+			s3_req("writer", [{"action": action, "resource": put.resource}], put.resource),
+			[sprintf("role writer may not perform %s on aws_s3", [action])],
+		)
+	}
+}
+
+test_writer_select_object_content_is_a_read if {
+	# SelectObjectContent is classified s3:GetObject
+	denied(s3_req("writer", [{"action": "s3:GetObject", "resource": put.resource}], put.resource), ["role writer may not perform s3:GetObject on aws_s3"])
+}
+
+test_researcher_bucket_acl_and_policy_are_not_list_bucket if {
+	bucket := {"bucket": "reports"}
+	denied(s3_req("researcher", [{"action": "s3:GetBucketAcl", "resource": bucket}], bucket), ["role researcher may not perform s3:GetBucketAcl on aws_s3"])
+	denied(s3_req("researcher", [{"action": "s3:GetBucketPolicy", "resource": bucket}], bucket), ["role researcher may not perform s3:GetBucketPolicy on aws_s3"])
+	allowed(s3_req("researcher", [{"action": "s3:ListBucket", "resource": bucket}], bucket))
+}
+
+test_unknown_action_denied_even_with_a_wildcard_grant if {
+	denied({"action": "unknown"}, ["unclassified request to gcp_bigquery (action unknown)"])
+	denied({"role": "writer", "service": "aws_s3", "action": "unknown"}, ["unclassified request to aws_s3 (action unknown)"])
+}
+
+test_actions_must_cover_the_primary_action if {
+	# an empty or partial actions list never drops the primary action
+	denied({"role": "writer", "service": "aws_s3", "action": "s3:GetObject", "actions": []}, ["role writer may not perform s3:GetObject on aws_s3"])
+}
+
+test_malformed_actions_denied if {
+	denied({"role": "writer", "service": "aws_s3", "action": "s3:PutObject", "actions": [{"resource": {}}]}, ["malformed input.actions"])
+	denied({"role": "writer", "service": "aws_s3", "action": "s3:PutObject", "actions": "s3:PutObject"}, ["malformed input.actions"])
+}
+
+test_input_without_actions_uses_action if {
+	authz.decision.allow with input as object.remove(req({"role": "writer", "service": "aws_s3", "action": "s3:PutObject"}), ["actions"])
 }
 
 # --- business hours: researchers only 08:00 <= hour < 18:00 UTC ---
@@ -133,7 +224,7 @@ test_rate_limit_boundary if {
 
 test_rate_limit_applies_to_every_role if {
 	denied(
-		{"role": "writer", "service": "aws_s3", "action": "PutObject", "rate": {"agent_calls_last_minute": 250}},
+		{"role": "writer", "service": "aws_s3", "action": "s3:PutObject", "rate": {"agent_calls_last_minute": 250}},
 		["rate limit exceeded: 250 calls in the last minute (limit 100)"],
 	)
 }
@@ -159,11 +250,11 @@ test_missing_rate_denied if {
 
 test_all_reasons_reported_sorted if {
 	denied(
-		{"role": "researcher", "service": "aws_s3", "action": "PutObject", "timestamp": "2026-01-15T20:00:00Z", "rate": {"agent_calls_last_minute": 300}},
+		{"role": "researcher", "service": "aws_s3", "action": "s3:PutObject", "timestamp": "2026-01-15T20:00:00Z", "rate": {"agent_calls_last_minute": 300}},
 		[
 			"outside business hours",
 			"rate limit exceeded: 300 calls in the last minute (limit 100)",
-			"role researcher may not perform PutObject on aws_s3",
+			"role researcher may not perform s3:PutObject on aws_s3",
 		],
 	)
 }
@@ -182,7 +273,7 @@ test_every_deny_explains_itself if {
 		{"service": "unknown"},
 		{"timestamp": "2026-01-15T03:00:00Z"},
 		{"rate": {"agent_calls_last_minute": 1000}},
-		{"service": "aws_s3", "action": "DeleteBucket"},
+		{"service": "aws_s3", "action": "s3:DeleteBucket"},
 	]
 	every c in cases {
 		d := authz.decision with input as req(c)

@@ -24,7 +24,7 @@ const suite: MicroSuite = async (bench, ctx) => {
   const facts = () => ({
     principal,
     service: "aws_s3",
-    action: "PutObject",
+    action: "s3:PutObject",
     method: "PUT",
     host: HOST,
     path: PATH,
@@ -34,7 +34,11 @@ const suite: MicroSuite = async (bench, ctx) => {
   });
 
   bench.add("catalog: method/host/path → service, action", () => {
-    catalog.resolve("PUT", HOST, PATH);
+    catalog.classify("PUT", HOST, PATH, headers);
+  });
+  const copyHeaders = { ...headers, "x-amz-copy-source": "templates/2026/base.txt", "x-amz-acl": "private" };
+  bench.add("catalog: CopyObject with ACL header (subresource, copy source, resource facts)", () => {
+    catalog.classify("PUT", HOST, `${PATH}?x-id=CopyObject`, copyHeaders);
   });
   bench.add("input: allow-listed headers + policy input", () => {
     buildInput(facts());

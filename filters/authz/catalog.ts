@@ -1,21 +1,39 @@
 /**
- * The service catalog: which cloud service and action a request is, from its method, host and path.
- * Declarative entries are validated and compiled once; `resolve` is a map lookup plus a short scan.
+ * The service catalog: which cloud service and operation a request is, named the way the cloud's IAM names
+ * it — from method, host, path, query subresources and the headers that change the operation. Entries are
+ * validated and compiled once; `classify` is a host map lookup, one parse of path and query, and either a
+ * short pattern scan (declarative `actions`) or a built-in classifier (`classifier: aws_s3 | azure_blob |
+ * gcp_storage`, in `operations/`).
  *
  * Host patterns: `s3.amazonaws.com` (exact), `*.s3.amazonaws.com` (a leading `*.` is one or more
- * labels: any subdomain, never the bare domain), `s3.*.amazonaws.com` (an inner `*` is exactly one
- * label). Hosts compare lowercase, without port or trailing dot.
- * Path patterns: `*` is exactly one non-empty segment, a trailing `**` one or more segments; a trailing
- * slash is ignored. The first action whose method and path match wins, so list specific ones first.
+ * labels: any subdomain, never the bare domain; a classifier receives those labels, e.g. the bucket),
+ * `s3.*.amazonaws.com` (an inner `*` is exactly one label). Hosts compare lowercase, without port or
+ * trailing dot.
+ * Path patterns: `*` is exactly one non-empty segment, `{project}` is one captured into the resource facts,
+ * a trailing `**` one or more segments; a trailing slash is ignored. The first action whose method and path
+ * match wins, so list specific ones first. Declarative entries do not read the query (their APIs take
+ * parameters there, not operations).
+ *
+ * Never a nearest guess: a known host whose request no rule explains precisely — dot segments, malformed
+ * or repeated query parameters, a method-override header naming another method, an unknown subresource —
+ * is action `unknown`.
  *
  * @example
  *   const catalog = ServiceCatalog.compile(DEFAULT_CATALOG);
- *   catalog.resolve("GET", "my-bucket.s3.amazonaws.com:443", "/reports/q1.csv");
- *   // → { service: "aws_s3", action: "GetObject", credentials: "aws" }
+ *   catalog.classify("PUT", "my-bucket.s3.amazonaws.com:443", "/q1.csv", { "x-amz-copy-source": "other/k" });
+ *   // → { service: "aws_s3", action: "s3:PutObject", credentials: "aws",
+ *   //     resource: { bucket: "my-bucket", key: "q1.csv", copy_source: { bucket: "other", key: "k" } },
+ *   //     actions: [{ action: "s3:PutObject", … }, { action: "s3:GetObject", resource: { bucket: "other", key: "k" } }] }
  */
 import { HexrError } from "../errors.ts";
+import { classifyS3 } from "./operations/aws-s3.ts";
+import { classifyAzureBlob } from "./operations/azure-blob.ts";
+import { classifyGcs } from "./operations/gcp-storage.ts";
+import type { CatalogRequest, Classified, Classifier, RequiredAction, Resource } from "./operations/types.ts";
+import { decodeName, EMPTY_RESOURCE } from "./operations/types.ts";
 
 export type CredentialKind = "aws" | "gcp" | "azure";
+export type ClassifierName = "aws_s3" | "azure_blob" | "gcp_storage";
 
 export interface CatalogAction {
   /** HTTP method, or `*` for any. */
@@ -27,38 +45,94 @@ export interface CatalogAction {
 export interface CatalogEntry {
   readonly service: string;
   readonly hosts: readonly string[];
-  readonly actions: readonly CatalogAction[];
+  /** Declarative rules; or name a built-in `classifier` for APIs whose operation hides in query and headers. */
+  readonly actions?: readonly CatalogAction[];
+  readonly classifier?: ClassifierName;
   readonly credentials?: CredentialKind;
 }
 
-export interface ResolvedService {
+/** What the policy is told about a request. */
+export interface Operation extends Classified {
   readonly service: string;
-  readonly action: string;
   readonly credentials: CredentialKind | undefined;
 }
 
-/** The action for a known host whose method/path no pattern covers (the policy decides). */
+/** The action for a known host whose request no rule explains precisely (the policy decides). */
 export const UNKNOWN_ACTION = "unknown";
 export const MAX_CATALOG_ENTRIES = 1_000;
+/** More query parameters than this is not a request any cloud API documents: `unknown`. */
+export const MAX_QUERY_PARAMS = 64;
+/**
+ * Headers that make some front ends (Google's among them) run another method than the request line's.
+ * They never reach the upstream (the pipeline removes them); one naming another method makes the request
+ * `unknown`, so the policy never judges a method the client did not mean.
+ */
+export const METHOD_OVERRIDE_HEADERS: readonly string[] = Object.freeze([
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+]);
+/** Query parameters some frameworks read as a method override (compared lowercase): always `unknown`. */
+const OVERRIDE_PARAMS = new Set([
+  "_method",
+  "method",
+  "$method",
+  "httpmethod",
+  "$httpmethod",
+  ...METHOD_OVERRIDE_HEADERS,
+]);
 const HOST_CACHE_MAX = 4_096;
 
 const SERVICE_RE = /^[a-z][a-z0-9_]{0,62}$/;
-const ACTION_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+const ACTION_RE = /^[A-Za-z0-9_.:/-]{1,128}$/;
 const METHOD_RE = /^(?:\*|[A-Z]{1,20})$/;
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SEGMENT_RE = /^[A-Za-z0-9._~!$&'()+,;=:@%-]+$/;
+const CAPTURE_RE = /^\{([a-z_]+)\}$/;
 const CREDENTIALS = new Set(["aws", "gcp", "azure"]);
+const CAPTURES = new Set([
+  "bucket",
+  "key",
+  "object",
+  "account",
+  "container",
+  "blob",
+  "project",
+  "dataset",
+  "table",
+  "job",
+]);
+const CLASSIFIERS: Readonly<Record<ClassifierName, Classifier>> = {
+  aws_s3: classifyS3,
+  azure_blob: classifyAzureBlob,
+  gcp_storage: classifyGcs,
+};
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
 
 interface CompiledAction {
   readonly method: string;
+  /** Literal segment, `*`, or `{name}` (captured). */
   readonly segments: readonly string[];
+  /** `[segment index, resource field]` of each `{name}`. */
+  readonly captures: readonly (readonly [number, string])[];
   readonly rest: boolean;
-  readonly result: ResolvedService;
+  /** Prebuilt when nothing is captured. */
+  readonly result: Operation;
 }
 
 interface CompiledEntry {
+  readonly service: string;
+  readonly credentials: CredentialKind | undefined;
   readonly actions: readonly CompiledAction[];
-  readonly unknown: ResolvedService;
+  readonly classifier: Classifier | undefined;
+  readonly unknown: Operation;
+}
+
+interface HostMatch {
+  readonly entry: CompiledEntry;
+  /** Labels matched by a leading `*.`. */
+  readonly prefix: string;
 }
 
 interface WildcardHost {
@@ -87,23 +161,66 @@ export function normalizeHost(host: string): string {
   return h.toLowerCase();
 }
 
-/** Path segments, or undefined when the path is not origin-form or has dot segments (never matched). */
-function splitPath(path: string): string[] | undefined {
-  let end = path.length;
-  const q = path.indexOf("?");
-  if (q !== -1) end = q;
-  const f = path.indexOf("#");
-  if (f !== -1 && f < end) end = f;
-  if (path.charCodeAt(0) !== 0x2f) return undefined;
-  const segs = path.slice(1, end).split("/");
-  if (segs[segs.length - 1] === "") segs.pop();
-  for (const s of segs) {
-    if (s === "." || s === "..") return undefined;
-    if (s.includes("%")) {
-      const d = s.toLowerCase().replaceAll("%2e", ".");
-      if (d === "." || d === "..") return undefined;
+/** True when a raw path holds a `.`/`..` segment, plain or percent-encoded (Envoy may not have normalized it). */
+function hasDotSegment(path: string): boolean {
+  let start = 1;
+  while (start <= path.length) {
+    let end = path.indexOf("/", start);
+    if (end === -1) end = path.length;
+    const n = end - start;
+    if (n >= 1 && n <= 6) {
+      const s = path.slice(start, end).toLowerCase();
+      if (s === "." || s === ".." || s === "%2e" || s === "%2e%2e" || s === ".%2e" || s === "%2e.") return true;
     }
+    start = end + 1;
   }
+  return false;
+}
+
+/** Decoded query parameters; undefined when malformed, repeated, too many, or a method override. */
+function parseQuery(qs: string): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  let start = 0;
+  while (start < qs.length) {
+    let end = qs.indexOf("&", start);
+    if (end === -1) end = qs.length;
+    if (end > start) {
+      const eq = qs.indexOf("=", start);
+      const hasValue = eq !== -1 && eq < end;
+      const name = decodeQueryPart(qs.slice(start, hasValue ? eq : end));
+      const value = hasValue ? decodeQueryPart(qs.slice(eq + 1, end)) : "";
+      if (name === undefined || value === undefined || name === "" || out.has(name)) return undefined;
+      if (OVERRIDE_PARAMS.has(name.toLowerCase())) return undefined;
+      out.set(name, value);
+      if (out.size > MAX_QUERY_PARAMS) return undefined;
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+function decodeQueryPart(s: string): string | undefined {
+  if (!s.includes("%") && !s.includes("+")) return s;
+  try {
+    return decodeURIComponent(s.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A method-override header that names another method than the request's. */
+function overridden(method: string, headers: Readonly<Record<string, string>>): boolean {
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    const v = headers[name];
+    if (v !== undefined && v.trim().toUpperCase() !== method) return true;
+  }
+  return false;
+}
+
+/** Path segments for declarative rules (trailing slash ignored). */
+function splitSegments(path: string): string[] {
+  const segs = path.slice(1).split("/");
+  if (segs[segs.length - 1] === "") segs.pop();
   return segs;
 }
 
@@ -111,28 +228,45 @@ function matches(a: CompiledAction, segs: readonly string[]): boolean {
   const n = a.segments.length;
   if (a.rest ? segs.length <= n : segs.length !== n) return false;
   for (let i = 0; i < n; i++) {
-    const p = a.segments[i];
+    const p = a.segments[i] as string;
     const s = segs[i] as string;
-    if (p === "*" ? s.length === 0 : p !== s) return false;
+    if (p === "*" || p.charCodeAt(0) === 0x7b /* { */ ? s.length === 0 : p !== s) return false;
   }
   return true;
 }
 
-function compilePath(where: string, pattern: unknown): { segments: string[]; rest: boolean } {
+function compilePath(
+  where: string,
+  pattern: unknown,
+): { segments: string[]; rest: boolean; captures: [number, string][] } {
   if (typeof pattern !== "string" || !pattern.startsWith("/")) invalid(where, "path must be a string starting with /");
-  if (pattern === "/") return { segments: [], rest: false };
+  if (pattern === "/") return { segments: [], rest: false, captures: [] };
   const segs = pattern.slice(1).split("/");
   if (segs[segs.length - 1] === "") segs.pop();
   let rest = false;
+  const captures: [number, string][] = [];
   segs.forEach((s, i) => {
+    const capture = CAPTURE_RE.exec(s)?.[1];
     if (s === "**") {
       if (i !== segs.length - 1) invalid(where, "** is only allowed as the last segment");
       rest = true;
+    } else if (capture !== undefined) {
+      if (!CAPTURES.has(capture)) invalid(where, `unknown capture {${capture}} (one of ${[...CAPTURES].join(", ")})`);
+      captures.push([i, capture]);
     } else if (s !== "*" && (!SEGMENT_RE.test(s) || s.includes("*") || s === "." || s === "..")) {
       invalid(where, `bad path segment ${JSON.stringify(s)}`);
     }
   });
-  return { segments: rest ? segs.slice(0, -1) : segs, rest };
+  return { segments: rest ? segs.slice(0, -1) : segs, rest, captures };
+}
+
+function operation(service: string, credentials: CredentialKind | undefined, c: Classified): Operation {
+  return { service, credentials, action: c.action, actions: c.actions, resource: c.resource };
+}
+
+function frozenOperation(service: string, credentials: CredentialKind | undefined, action: string): Operation {
+  const actions: readonly RequiredAction[] = Object.freeze([Object.freeze({ action, resource: EMPTY_RESOURCE })]);
+  return Object.freeze({ service, credentials, action, actions, resource: EMPTY_RESOURCE });
 }
 
 function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: string[] } {
@@ -147,16 +281,30 @@ function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: s
   }
   const credentials = e.credentials as CredentialKind | undefined;
   if (!Array.isArray(e.hosts) || e.hosts.length === 0) invalid(`${where}.hosts`, "must be a non-empty list");
-  if (!Array.isArray(e.actions)) invalid(`${where}.actions`, "must be a list");
-  const actions = (e.actions as unknown[]).map((a, j): CompiledAction => {
+  let classifier: Classifier | undefined;
+  if (e.classifier !== undefined) {
+    if (typeof e.classifier !== "string" || !Object.hasOwn(CLASSIFIERS, e.classifier))
+      invalid(`${where}.classifier`, `must be one of ${Object.keys(CLASSIFIERS).join(", ")}`);
+    if (e.actions !== undefined) invalid(`${where}.actions`, "must be absent when a classifier is named");
+    classifier = CLASSIFIERS[e.classifier as ClassifierName];
+  } else if (!Array.isArray(e.actions)) {
+    invalid(`${where}.actions`, "must be a list (or name a classifier)");
+  }
+  const actions = ((e.actions ?? []) as unknown[]).map((a, j): CompiledAction => {
     const aw = `${where}.actions[${j}]`;
     const act = (a ?? {}) as Record<string, unknown>;
     if (typeof act.method !== "string" || !METHOD_RE.test(act.method))
       invalid(`${aw}.method`, "must be an upper-case method or *");
     if (typeof act.action !== "string" || !ACTION_RE.test(act.action))
-      invalid(`${aw}.action`, "must match [A-Za-z0-9_.:-]{1,128}");
-    const { segments, rest } = compilePath(`${aw}.path`, act.path);
-    return { method: act.method, segments, rest, result: Object.freeze({ service, action: act.action, credentials }) };
+      invalid(`${aw}.action`, "must match [A-Za-z0-9_.:/-]{1,128}");
+    const { segments, rest, captures } = compilePath(`${aw}.path`, act.path);
+    return {
+      method: act.method,
+      segments,
+      rest,
+      captures,
+      result: frozenOperation(service, credentials, act.action),
+    };
   });
   const hosts = (e.hosts as unknown[]).map((h, j) => {
     if (typeof h !== "string") invalid(`${where}.hosts[${j}]`, "must be a string");
@@ -173,13 +321,31 @@ function compileEntry(raw: unknown, i: number): { entry: CompiledEntry; hosts: s
       );
     return h;
   });
-  return { entry: { actions, unknown: Object.freeze({ service, action: UNKNOWN_ACTION, credentials }) }, hosts };
+  const unknown = frozenOperation(service, credentials, UNKNOWN_ACTION);
+  return { entry: { service, credentials, actions, classifier, unknown }, hosts };
+}
+
+function declarative(entry: CompiledEntry, method: string, path: string): Operation {
+  const segs = splitSegments(path);
+  for (const a of entry.actions) {
+    if ((a.method !== "*" && a.method !== method) || !matches(a, segs)) continue;
+    if (a.captures.length === 0) return a.result;
+    const resource: Record<string, string> = {};
+    for (const [index, field] of a.captures) {
+      const v = decodeName(segs[index] as string);
+      if (v === undefined) return entry.unknown;
+      resource[field] = v;
+    }
+    const r = resource as Resource;
+    return { ...a.result, actions: [{ action: a.result.action, resource: r }], resource: r };
+  }
+  return entry.unknown;
 }
 
 export class ServiceCatalog {
-  readonly #exact = new Map<string, CompiledEntry>();
+  readonly #exact = new Map<string, HostMatch>();
   readonly #wildcards: WildcardHost[] = [];
-  readonly #hostCache = new Map<string, CompiledEntry | null>();
+  readonly #hostCache = new Map<string, HostMatch | null>();
   /** Every service name the catalog can produce. */
   readonly services: ReadonlySet<string>;
 
@@ -188,12 +354,12 @@ export class ServiceCatalog {
     const seen = new Set<string>();
     entries.forEach((raw, i) => {
       const { entry, hosts } = compileEntry(raw, i);
-      services.add((raw as CatalogEntry).service);
+      services.add(entry.service);
       for (const h of hosts) {
         if (seen.has(h)) invalid(`catalog[${i}].hosts`, `host pattern ${h} appears twice`);
         seen.add(h);
         if (!h.includes("*")) {
-          this.#exact.set(h, entry);
+          this.#exact.set(h, { entry, prefix: "" });
           continue;
         }
         const labels = h.split(".");
@@ -214,25 +380,38 @@ export class ServiceCatalog {
     return new ServiceCatalog(entries);
   }
 
-  /** The service and action for a request; undefined when no entry claims the host. */
-  resolve(method: string, host: string, path: string): ResolvedService | undefined {
-    const entry = this.#entryFor(normalizeHost(host));
-    if (!entry) return undefined;
-    const segs = splitPath(path);
-    if (!segs) return entry.unknown;
-    for (const a of entry.actions) {
-      if ((a.method === "*" || a.method === method) && matches(a, segs)) return a.result;
-    }
-    return entry.unknown;
+  /**
+   * The service, actions and resource facts of a request; undefined when no entry claims the host.
+   * `path` is the request's `:path` (query included); `headers` have lowercase names, as in a CheckRequest.
+   */
+  classify(
+    method: string,
+    host: string,
+    path: string,
+    headers: Readonly<Record<string, string>> = NO_HEADERS,
+  ): Operation | undefined {
+    const match = this.#entryFor(normalizeHost(host));
+    if (!match) return undefined;
+    const { entry } = match;
+    if (path.charCodeAt(0) !== 0x2f || path.includes("#") || overridden(method, headers)) return entry.unknown;
+    const q = path.indexOf("?");
+    const bare = q === -1 ? path : path.slice(0, q);
+    if (hasDotSegment(bare)) return entry.unknown;
+    const query = q === -1 || q === path.length - 1 ? NO_QUERY : parseQuery(path.slice(q + 1));
+    if (!query) return entry.unknown;
+    if (!entry.classifier) return declarative(entry, method, bare);
+    const req: CatalogRequest = { method, path: bare, query, headers, hostPrefix: match.prefix };
+    const c = entry.classifier(req);
+    return c ? operation(entry.service, entry.credentials, c) : entry.unknown;
   }
 
-  #entryFor(host: string): CompiledEntry | undefined {
+  #entryFor(host: string): HostMatch | undefined {
     const exact = this.#exact.get(host);
     if (exact) return exact;
     const cached = this.#hostCache.get(host);
     if (cached !== undefined) return cached ?? undefined;
     const labels = host.split(".");
-    let found: CompiledEntry | null = null;
+    let found: HostMatch | null = null;
     for (const w of this.#wildcards) {
       const n = w.labels.length;
       if (w.anyPrefix ? labels.length <= n : labels.length !== n) continue;
@@ -243,8 +422,9 @@ export class ServiceCatalog {
         const l = labels[off + i] as string;
         ok = p === "*" ? l.length > 0 : p === l;
       }
-      if (ok && (!w.anyPrefix || labels.slice(0, off).every((l) => l.length > 0))) {
-        found = w.entry;
+      const prefix = labels.slice(0, off);
+      if (ok && (!w.anyPrefix || prefix.every((l) => l.length > 0))) {
+        found = { entry: w.entry, prefix: prefix.join(".") };
         break;
       }
     }

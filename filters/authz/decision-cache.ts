@@ -37,6 +37,8 @@ export function decisionCacheKey(generation: number, input: OpaInput): string {
   if (names.length > 1) names.sort();
   key += `${names.length}\0`;
   for (const n of names) key += f(n) + f(r.headers[n] as string);
+  // actions carry the resource facts (target and copy source); JSON is unambiguous and small (names are capped)
+  key += f(JSON.stringify(input.actions)) + f(JSON.stringify(input.resource));
   const a = input.a2a;
   key += a ? `a${f(a.caller)}${f(a.target)}${f(a.method)}` : "-";
   return key;

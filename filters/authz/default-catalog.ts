@@ -1,32 +1,17 @@
 /**
- * The catalog the sidecar uses when its config names none. Action names are what policies see:
- * S3 and Azure use their REST operation names (`GetObject`, `PutBlob`), Google APIs their method
- * names in camelCase (`query`, `insertJob`), LLM providers their SDK call paths
- * (`chat.completions.create`, `messages.create`).
+ * The catalog the sidecar uses when its config names none. Action names are what policies see, and they
+ * are the cloud's own permission names: S3 the IAM actions of the AWS Service Authorization Reference
+ * (`s3:GetObject`, `s3:PutObjectAcl`), Google Cloud its IAM permissions (`storage.objects.get`,
+ * `bigquery.jobs.create`), Azure its RBAC data actions
+ * (`Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read`). LLM providers, which have no
+ * IAM, keep their SDK call paths (`chat.completions.create`, `messages.create`).
  *
- * The catalog sees method, host and path — not the query string — so operations that differ only by
- * query (S3 `?uploads`, Azure `?comp=`) share the name of their closest permission: multipart upload
- * steps are `PutObject`, as in IAM.
+ * S3, Cloud Storage and Azure Blob hide operations in query subresources and headers, so they use the
+ * built-in classifiers (`operations/`); BigQuery and the LLM APIs are plain method + path tables.
  */
-import type { CatalogAction, CatalogEntry } from "./catalog.ts";
+import type { CatalogEntry } from "./catalog.ts";
 
-const S3_BUCKET_ACTIONS = (bucket: string): CatalogAction[] => [
-  { method: "GET", path: bucket, action: "ListBucket" },
-  { method: "HEAD", path: bucket, action: "HeadBucket" },
-  { method: "PUT", path: bucket, action: "CreateBucket" },
-  { method: "DELETE", path: bucket, action: "DeleteBucket" },
-  // POST on a bucket is the multi-object delete (browser form uploads are not an agent's path)
-  { method: "POST", path: bucket, action: "DeleteObjects" },
-];
-
-const S3_OBJECT_ACTIONS = (object: string): CatalogAction[] => [
-  { method: "GET", path: object, action: "GetObject" },
-  { method: "HEAD", path: object, action: "HeadObject" },
-  { method: "PUT", path: object, action: "PutObject" },
-  { method: "DELETE", path: object, action: "DeleteObject" },
-  // POST on an object: create/complete multipart upload, which IAM authorizes as s3:PutObject
-  { method: "POST", path: object, action: "PutObject" },
-];
+const BQ = "/bigquery/v2/projects/{project}";
 
 export const DEFAULT_CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
@@ -34,109 +19,69 @@ export const DEFAULT_CATALOG: readonly CatalogEntry[] = Object.freeze([
     service: "aws_s3",
     credentials: "aws",
     hosts: ["s3.amazonaws.com", "s3.*.amazonaws.com", "s3.dualstack.*.amazonaws.com"],
-    actions: [
-      { method: "GET", path: "/", action: "ListAllMyBuckets" },
-      ...S3_BUCKET_ACTIONS("/*"),
-      ...S3_OBJECT_ACTIONS("/*/**"),
-    ],
+    classifier: "aws_s3",
   },
   {
     // virtual-hosted style: https://<bucket>.s3.<region>.amazonaws.com/<key>
     service: "aws_s3",
     credentials: "aws",
     hosts: ["*.s3.amazonaws.com", "*.s3.*.amazonaws.com", "*.s3.dualstack.*.amazonaws.com"],
-    actions: [...S3_BUCKET_ACTIONS("/"), ...S3_OBJECT_ACTIONS("/**")],
+    classifier: "aws_s3",
   },
   {
+    // IAM permissions per REST method; /batch/bigquery/v2 (many calls in one body) matches nothing: unknown
     service: "gcp_bigquery",
     credentials: "gcp",
     hosts: ["bigquery.googleapis.com"],
     actions: [
-      { method: "POST", path: "/bigquery/v2/projects/*/queries", action: "query" },
-      { method: "GET", path: "/bigquery/v2/projects/*/queries/*", action: "getQueryResults" },
-      { method: "POST", path: "/bigquery/v2/projects/*/jobs", action: "insertJob" },
-      { method: "POST", path: "/upload/bigquery/v2/projects/*/jobs", action: "insertJob" },
-      { method: "GET", path: "/bigquery/v2/projects/*/jobs", action: "listJobs" },
-      { method: "GET", path: "/bigquery/v2/projects/*/jobs/*", action: "getJob" },
-      { method: "POST", path: "/bigquery/v2/projects/*/jobs/*/cancel", action: "cancelJob" },
-      { method: "GET", path: "/bigquery/v2/projects", action: "listProjects" },
-      { method: "GET", path: "/bigquery/v2/projects/*/datasets", action: "listDatasets" },
-      { method: "POST", path: "/bigquery/v2/projects/*/datasets", action: "insertDataset" },
-      { method: "GET", path: "/bigquery/v2/projects/*/datasets/*", action: "getDataset" },
-      { method: "PATCH", path: "/bigquery/v2/projects/*/datasets/*", action: "patchDataset" },
-      { method: "PUT", path: "/bigquery/v2/projects/*/datasets/*", action: "updateDataset" },
-      { method: "DELETE", path: "/bigquery/v2/projects/*/datasets/*", action: "deleteDataset" },
-      { method: "GET", path: "/bigquery/v2/projects/*/datasets/*/tables", action: "listTables" },
-      { method: "POST", path: "/bigquery/v2/projects/*/datasets/*/tables", action: "insertTable" },
-      { method: "GET", path: "/bigquery/v2/projects/*/datasets/*/tables/*", action: "getTable" },
-      { method: "PATCH", path: "/bigquery/v2/projects/*/datasets/*/tables/*", action: "patchTable" },
-      { method: "PUT", path: "/bigquery/v2/projects/*/datasets/*/tables/*", action: "updateTable" },
-      { method: "DELETE", path: "/bigquery/v2/projects/*/datasets/*/tables/*", action: "deleteTable" },
-      { method: "GET", path: "/bigquery/v2/projects/*/datasets/*/tables/*/data", action: "listTableData" },
-      { method: "POST", path: "/bigquery/v2/projects/*/datasets/*/tables/*/insertAll", action: "insertAll" },
+      { method: "POST", path: `${BQ}/queries`, action: "bigquery.jobs.create" },
+      { method: "GET", path: `${BQ}/queries/{job}`, action: "bigquery.jobs.get" },
+      { method: "POST", path: `${BQ}/jobs`, action: "bigquery.jobs.create" },
+      { method: "POST", path: "/upload/bigquery/v2/projects/{project}/jobs", action: "bigquery.jobs.create" },
+      { method: "GET", path: `${BQ}/jobs`, action: "bigquery.jobs.list" },
+      { method: "GET", path: `${BQ}/jobs/{job}`, action: "bigquery.jobs.get" },
+      { method: "POST", path: `${BQ}/jobs/{job}/cancel`, action: "bigquery.jobs.update" },
+      { method: "DELETE", path: `${BQ}/jobs/{job}/delete`, action: "bigquery.jobs.delete" },
+      { method: "GET", path: `${BQ}/datasets`, action: "bigquery.datasets.get" },
+      { method: "POST", path: `${BQ}/datasets`, action: "bigquery.datasets.create" },
+      { method: "GET", path: `${BQ}/datasets/{dataset}`, action: "bigquery.datasets.get" },
+      { method: "PATCH", path: `${BQ}/datasets/{dataset}`, action: "bigquery.datasets.update" },
+      { method: "PUT", path: `${BQ}/datasets/{dataset}`, action: "bigquery.datasets.update" },
+      { method: "DELETE", path: `${BQ}/datasets/{dataset}`, action: "bigquery.datasets.delete" },
+      { method: "GET", path: `${BQ}/datasets/{dataset}/tables`, action: "bigquery.tables.list" },
+      { method: "POST", path: `${BQ}/datasets/{dataset}/tables`, action: "bigquery.tables.create" },
+      { method: "GET", path: `${BQ}/datasets/{dataset}/tables/{table}`, action: "bigquery.tables.get" },
+      { method: "PATCH", path: `${BQ}/datasets/{dataset}/tables/{table}`, action: "bigquery.tables.update" },
+      { method: "PUT", path: `${BQ}/datasets/{dataset}/tables/{table}`, action: "bigquery.tables.update" },
+      { method: "DELETE", path: `${BQ}/datasets/{dataset}/tables/{table}`, action: "bigquery.tables.delete" },
+      { method: "GET", path: `${BQ}/datasets/{dataset}/tables/{table}/data`, action: "bigquery.tables.getData" },
+      {
+        method: "POST",
+        path: `${BQ}/datasets/{dataset}/tables/{table}/insertAll`,
+        action: "bigquery.tables.updateData",
+      },
     ],
   },
   {
+    // JSON API (storage/v1, upload, download) and XML API path style; /batch/storage/v1 is unknown
     service: "gcp_storage",
     credentials: "gcp",
     hosts: ["storage.googleapis.com"],
-    actions: [
-      // JSON API (object names are URL-encoded: one segment)
-      { method: "GET", path: "/storage/v1/b", action: "listBuckets" },
-      { method: "POST", path: "/storage/v1/b", action: "insertBucket" },
-      { method: "GET", path: "/storage/v1/b/*", action: "getBucket" },
-      { method: "PATCH", path: "/storage/v1/b/*", action: "patchBucket" },
-      { method: "DELETE", path: "/storage/v1/b/*", action: "deleteBucket" },
-      { method: "GET", path: "/storage/v1/b/*/o", action: "listObjects" },
-      { method: "POST", path: "/upload/storage/v1/b/*/o", action: "insertObject" },
-      { method: "PUT", path: "/upload/storage/v1/b/*/o", action: "insertObject" },
-      { method: "GET", path: "/download/storage/v1/b/*/o/*", action: "getObject" },
-      { method: "POST", path: "/storage/v1/b/*/o/*/rewriteTo/b/*/o/*", action: "rewriteObject" },
-      { method: "POST", path: "/storage/v1/b/*/o/*/copyTo/b/*/o/*", action: "copyObject" },
-      { method: "POST", path: "/storage/v1/b/*/o/*/compose", action: "composeObject" },
-      { method: "GET", path: "/storage/v1/b/*/o/*", action: "getObject" },
-      { method: "PATCH", path: "/storage/v1/b/*/o/*", action: "patchObject" },
-      { method: "DELETE", path: "/storage/v1/b/*/o/*", action: "deleteObject" },
-      // XML API, path style
-      { method: "GET", path: "/", action: "listBuckets" },
-      { method: "GET", path: "/*", action: "listObjects" },
-      { method: "GET", path: "/*/**", action: "getObject" },
-      { method: "HEAD", path: "/*/**", action: "getObject" },
-      { method: "PUT", path: "/*/**", action: "insertObject" },
-      { method: "POST", path: "/*/**", action: "insertObject" },
-      { method: "DELETE", path: "/*/**", action: "deleteObject" },
-    ],
+    classifier: "gcp_storage",
   },
   {
     // XML API, virtual-hosted style
     service: "gcp_storage",
     credentials: "gcp",
     hosts: ["*.storage.googleapis.com"],
-    actions: [
-      { method: "GET", path: "/", action: "listObjects" },
-      { method: "GET", path: "/**", action: "getObject" },
-      { method: "HEAD", path: "/**", action: "getObject" },
-      { method: "PUT", path: "/**", action: "insertObject" },
-      { method: "POST", path: "/**", action: "insertObject" },
-      { method: "DELETE", path: "/**", action: "deleteObject" },
-    ],
+    classifier: "gcp_storage",
   },
   {
     // https://<account>.blob.core.windows.net/<container>/<blob>
     service: "azure_blob",
     credentials: "azure",
     hosts: ["*.blob.core.windows.net"],
-    actions: [
-      { method: "GET", path: "/", action: "ListContainers" },
-      { method: "GET", path: "/*", action: "ListBlobs" },
-      { method: "HEAD", path: "/*", action: "GetContainerProperties" },
-      { method: "PUT", path: "/*", action: "CreateContainer" },
-      { method: "DELETE", path: "/*", action: "DeleteContainer" },
-      { method: "GET", path: "/*/**", action: "GetBlob" },
-      { method: "HEAD", path: "/*/**", action: "GetBlobProperties" },
-      { method: "PUT", path: "/*/**", action: "PutBlob" },
-      { method: "DELETE", path: "/*/**", action: "DeleteBlob" },
-    ],
+    classifier: "azure_blob",
   },
   {
     service: "openai",

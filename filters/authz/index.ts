@@ -5,8 +5,14 @@
 export { DEFAULT_BUNDLE_LIMITS, normalizeEntryPath, readBundle, readBundleFiles, WASM_MODULE } from "./bundle.ts";
 export type { BundleLimits, BundleManifest, PolicyBundle, ReadBundleOptions, WasmResolver } from "./bundle.ts";
 export { HOST_BUILTINS, parseRfc3339Ns, SDK_BUILTINS } from "./builtins.ts";
-export { normalizeHost, ServiceCatalog, UNKNOWN_ACTION } from "./catalog.ts";
-export type { CatalogAction, CatalogEntry, CredentialKind, ResolvedService } from "./catalog.ts";
+export {
+  MAX_QUERY_PARAMS,
+  METHOD_OVERRIDE_HEADERS,
+  normalizeHost,
+  ServiceCatalog,
+  UNKNOWN_ACTION,
+} from "./catalog.ts";
+export type { CatalogAction, CatalogEntry, ClassifierName, CredentialKind, Operation } from "./catalog.ts";
 export { DecisionCache, decisionCacheKey } from "./decision-cache.ts";
 export type { DecisionCacheOptions } from "./decision-cache.ts";
 export { DEFAULT_CATALOG } from "./default-catalog.ts";
@@ -14,6 +20,10 @@ export { ALLOW_ENTRYPOINT, DECISION_ENTRYPOINT, PolicyEngine } from "./engine.ts
 export type { Decision, PolicyEngineSource } from "./engine.ts";
 export { allowListHeaders, buildInput, FORBIDDEN_HEADERS, HEADER_ALLOW_LIST, rfc3339Seconds } from "./input.ts";
 export type { InputFacts, OpaInput } from "./input.ts";
+export { AZURE_BLOB_ACTIONS } from "./operations/azure-blob.ts";
+export { GCS_PERMISSIONS } from "./operations/gcp-storage.ts";
+export { MAX_RESOURCE_NAME_LENGTH } from "./operations/types.ts";
+export type { Classified, RequiredAction, Resource } from "./operations/types.ts";
 export { NOOP_LOGGER } from "./logger.ts";
 export type { Logger } from "./logger.ts";
 export { RateCounter } from "./rate.ts";

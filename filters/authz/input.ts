@@ -3,12 +3,20 @@
  * facts supplied here rather than computed in Rego, so decisions are deterministic and testable.
  * Only allow-listed headers reach the policy: never credentials, cookies or API keys.
  *
+ * `action` is the primary permission (on `resource`); `actions` lists every permission the request needs,
+ * each with the resource it is needed on (a copy needs `s3:GetObject` on `resource.copy_source` besides
+ * `s3:PutObject` on the target). A policy that checks only `action` under-authorizes copies and
+ * ACL-setting writes: check every entry of `actions`.
+ *
  * @example
- *   const input = buildInput({ principal, service: "aws_s3", action: "GetObject", method: "GET",
- *     host: "s3.amazonaws.com", path: "/b/k", headers: allowListHeaders(raw), now: Date.now(),
- *     callsLastMinute: rate.hit(agentKey, now) });
+ *   const op = catalog.classify("GET", "s3.amazonaws.com", "/b/k?acl", headers);
+ *   const input = buildInput({ principal, service: op.service, action: op.action, actions: op.actions,
+ *     resource: op.resource, method: "GET", host: "s3.amazonaws.com", path: "/b/k",
+ *     headers: allowListHeaders(raw), now: Date.now(), callsLastMinute: rate.hit(agentKey, now) });
  */
 import { normalizeHost } from "./catalog.ts";
+import type { RequiredAction, Resource } from "./operations/types.ts";
+import { EMPTY_RESOURCE } from "./operations/types.ts";
 
 export interface OpaInput {
   readonly spiffe_id: string;
@@ -17,6 +25,9 @@ export interface OpaInput {
   readonly role: string;
   readonly service: string;
   readonly action: string;
+  readonly actions: readonly RequiredAction[];
+  /** What the request touches (bucket, key, copy source, project, container, …); `{}` when unknown. */
+  readonly resource: Resource;
   /** RFC 3339, UTC, whole seconds: `2026-01-15T10:30:00Z`. */
   readonly timestamp: string;
   readonly request: {
@@ -39,6 +50,9 @@ export interface InputFacts {
   };
   readonly service: string;
   readonly action: string;
+  /** Every permission the request needs; default `[{ action, resource }]`. */
+  readonly actions?: readonly RequiredAction[];
+  readonly resource?: Resource;
   readonly method: string;
   readonly host: string;
   readonly path: string;
@@ -113,6 +127,7 @@ export function rfc3339Seconds(nowMs: number): string {
 }
 
 export function buildInput(p: InputFacts): OpaInput {
+  const resource = p.resource ?? EMPTY_RESOURCE;
   const input: OpaInput = {
     spiffe_id: p.principal.spiffeId,
     tenant: p.principal.tenant,
@@ -120,6 +135,8 @@ export function buildInput(p: InputFacts): OpaInput {
     role: p.principal.role,
     service: p.service,
     action: p.action,
+    actions: p.actions ?? [{ action: p.action, resource }],
+    resource,
     timestamp: rfc3339Seconds(p.now),
     request: { method: p.method, host: normalizeHost(p.host), path: p.path, headers: p.headers },
     rate: { agent_calls_last_minute: p.callsLastMinute },

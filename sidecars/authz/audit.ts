@@ -13,6 +13,8 @@ export interface AuditRecord {
   role: string | null;
   service: string;
   action: string;
+  /** Every permission the request needed (`action` first), e.g. a copy's read of its source. */
+  actions: readonly string[];
   allow: boolean;
   reasons: readonly string[];
   policy_revision: string | null;

@@ -12,8 +12,8 @@
  * replayed, a TLS handshake cannot, so a token must never lift a connection to another identity.
  */
 import { randomUUID } from "node:crypto";
-import type { Decision, OpaInput } from "../../filters/authz/index.ts";
-import { allowListHeaders, buildInput, decisionCacheKey } from "../../filters/authz/index.ts";
+import type { Decision, OpaInput, RequiredAction, Resource } from "../../filters/authz/index.ts";
+import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS } from "../../filters/authz/index.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
 import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/identity/index.ts";
@@ -35,8 +35,15 @@ export interface PolicySource {
   current(): { engine: { evaluate(input: OpaInput): Decision }; revision: string; generation: number } | undefined;
 }
 
+/** The service catalog as the pipeline uses it (`ServiceCatalog.classify`). */
 export interface ServiceResolver {
-  resolve(method: string, host: string, path: string): { service: string; action: string } | undefined;
+  /** `path` with its query; lowercase header names. Undefined when no entry claims the host. */
+  classify(
+    method: string,
+    host: string,
+    path: string,
+    headers: Readonly<Record<string, string>>,
+  ): { service: string; action: string; actions: readonly RequiredAction[]; resource: Resource } | undefined;
 }
 
 export interface RateSource {
@@ -226,20 +233,25 @@ export class AuthzPipeline {
     const headers = http?.headers ?? {};
     const method = http?.method ?? "";
     const host = http?.host ?? "";
-    const path = stripPath(http?.path ?? "");
+    const rawPath = http?.path ?? "";
+    const path = stripPath(rawPath);
 
     const principal = isHexrError(identity) ? undefined : identity;
     let service = UNKNOWN_SERVICE;
     let action = method.toLowerCase();
+    let actions: readonly RequiredAction[] | undefined;
+    let resource: Resource | undefined;
     let decision: Decision;
     let revision: string | null = null;
     let cached = false;
     try {
-      // 2. service and action from the catalog (also for denied identities: the audit says what was tried)
-      const resolved = this.#d.catalog.resolve(method, host, path);
+      // 2. service, actions and resource from the catalog (also for denied identities: the audit says what was tried)
+      const resolved = this.#d.catalog.classify(method, host, rawPath, headers);
       if (resolved) {
         service = resolved.service;
         action = resolved.action;
+        actions = resolved.actions;
+        resource = resolved.resource;
       }
       if (principal === undefined) throw identity as HexrError; // 1. no identity: denied with its reason
       // 3. rate facts for the policy
@@ -255,6 +267,7 @@ export class AuthzPipeline {
           principal,
           service,
           action,
+          ...(actions ? { actions, resource } : {}),
           method,
           host,
           path,
@@ -296,6 +309,7 @@ export class AuthzPipeline {
       role: principal?.role ?? null,
       service,
       action,
+      actions: actions ? actionNames(actions) : [action],
       allow: decision.allow,
       reasons: decision.reasons,
       policy_revision: revision,
@@ -307,12 +321,21 @@ export class AuthzPipeline {
   }
 }
 
+/** The audit names every permission a request needed, not only the primary one. */
+function actionNames(actions: readonly RequiredAction[]): string[] {
+  const out: string[] = [];
+  for (const a of actions) if (!out.includes(a.action)) out.push(a.action);
+  return out;
+}
+
 /**
  * Client-supplied `x-hexr-*` (including a JWT-SVID in `x-hexr-svid`) and XFCC headers, removed before the
- * request goes upstream. Returns a fresh array the caller may extend.
+ * request goes upstream, and method-override headers (`X-HTTP-Method-Override` and kin): the policy judged
+ * the request line's method, so the upstream must run that one. Returns a fresh array the caller may extend.
  */
 export function headersToRemove(headers: Record<string, string>): string[] {
   const out: string[] = [];
+  for (const name of METHOD_OVERRIDE_HEADERS) if (headers[name] !== undefined) out.push(name);
   for (const name in headers) {
     if (name.length > 7 && name.startsWith(CLIENT_FORBIDDEN_PREFIX) && name !== "x-hexr-decision-id") {
       out.push(name);

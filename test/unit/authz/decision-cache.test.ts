@@ -24,7 +24,7 @@ function input(over: Partial<Parameters<typeof buildInput>[0]> = {}): OpaInput {
   return buildInput({
     principal,
     service: "aws_s3",
-    action: "GetObject",
+    action: "s3:GetObject",
     method: "GET",
     host: "s3.amazonaws.com",
     path: "/b/k",
@@ -49,7 +49,17 @@ describe("decisionCacheKey", () => {
     ["spiffe id", { principal: { ...principal, spiffeId: "spiffe://hexr.cloud/agent/acme/crew/researcher/sub" } }],
     ["tenant", { principal: { ...principal, tenant: "other" } }],
     ["service", { service: "gcp_storage" }],
-    ["action", { action: "PutObject" }],
+    ["action", { action: "s3:PutObject" }],
+    ["resource", { resource: { bucket: "b", key: "k" } }],
+    [
+      "actions",
+      {
+        actions: [
+          { action: "s3:GetObject", resource: {} },
+          { action: "s3:PutObjectAcl", resource: {} },
+        ],
+      },
+    ],
     ["method", { method: "PUT" }],
     ["host", { host: "reports.s3.amazonaws.com" }],
     ["path", { path: "/b/k2" }],

@@ -19,23 +19,30 @@ describe("policies/authz.rego through the WASM engine", () => {
 
   // The seed's role matrix: researchers read BigQuery and S3, writers only PutObject to S3, editors nothing.
   it.each([
-    ["researcher", "gcp_bigquery", "query", []],
-    ["researcher", "gcp_bigquery", "insertJob", []],
-    ["researcher", "aws_s3", "GetObject", []],
-    ["researcher", "aws_s3", "ListBucket", []],
-    ["researcher", "aws_s3", "HeadObject", []],
-    ["researcher", "aws_s3", "PutObject", ["role researcher may not perform PutObject on aws_s3"]],
-    ["researcher", "aws_s3", "DeleteObject", ["role researcher may not perform DeleteObject on aws_s3"]],
+    ["researcher", "gcp_bigquery", "bigquery.jobs.create", []],
+    ["researcher", "gcp_bigquery", "bigquery.tables.getData", []],
+    ["researcher", "gcp_bigquery", "unknown", ["unclassified request to gcp_bigquery (action unknown)"]],
+    ["researcher", "aws_s3", "s3:GetObject", []],
+    ["researcher", "aws_s3", "s3:ListBucket", []],
+    ["researcher", "aws_s3", "s3:GetBucketAcl", ["role researcher may not perform s3:GetBucketAcl on aws_s3"]],
+    ["researcher", "aws_s3", "s3:PutObject", ["role researcher may not perform s3:PutObject on aws_s3"]],
+    ["researcher", "aws_s3", "s3:DeleteObject", ["role researcher may not perform s3:DeleteObject on aws_s3"]],
     ["researcher", "openai", "chat.completions.create", []],
-    ["researcher", "azure_blob", "GetBlob", ["role researcher may not use azure_blob"]],
-    ["writer", "aws_s3", "PutObject", []],
-    ["writer", "aws_s3", "GetObject", ["role writer may not perform GetObject on aws_s3"]],
-    ["writer", "gcp_bigquery", "query", ["role writer may not use gcp_bigquery"]],
-    ["editor", "aws_s3", "GetObject", ["role editor may not use aws_s3"]],
-    ["editor", "gcp_bigquery", "query", ["role editor may not use gcp_bigquery"]],
+    [
+      "researcher",
+      "azure_blob",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      ["role researcher may not use azure_blob"],
+    ],
+    ["writer", "aws_s3", "s3:PutObject", []],
+    ["writer", "aws_s3", "s3:GetObject", ["role writer may not perform s3:GetObject on aws_s3"]],
+    ["writer", "aws_s3", "s3:PutObjectAcl", ["role writer may not perform s3:PutObjectAcl on aws_s3"]],
+    ["writer", "gcp_bigquery", "bigquery.jobs.create", ["role writer may not use gcp_bigquery"]],
+    ["editor", "aws_s3", "s3:GetObject", ["role editor may not use aws_s3"]],
+    ["editor", "gcp_bigquery", "bigquery.jobs.create", ["role editor may not use gcp_bigquery"]],
     ["editor", "openai", "chat.completions.create", ["role editor may not use openai"]],
     ["writer", "anthropic", "messages.create", []],
-    ["admin", "gcp_bigquery", "query", ["unknown role admin"]],
+    ["admin", "gcp_bigquery", "bigquery.jobs.create", ["unknown role admin"]],
     ["researcher", "unknown", "get", ["unknown service"]],
   ])("%s → %s %s: reasons %j", (role, service, action, reasons) => {
     const d = engine.evaluate(opaInput({ role, service, action }));
@@ -64,7 +71,7 @@ describe("policies/authz.rego through the WASM engine", () => {
 
   it("business hours apply to researchers only", () => {
     const d = engine.evaluate(
-      opaInput({ role: "writer", service: "aws_s3", action: "PutObject", timestamp: "2026-01-15T23:00:00Z" }),
+      opaInput({ role: "writer", service: "aws_s3", action: "s3:PutObject", timestamp: "2026-01-15T23:00:00Z" }),
     );
     expect(d.allow).toBe(true);
   });
@@ -81,7 +88,7 @@ describe("policies/authz.rego through the WASM engine", () => {
     const d = engine.evaluate(
       opaInput({
         service: "aws_s3",
-        action: "PutObject",
+        action: "s3:PutObject",
         timestamp: "2026-01-15T20:00:00Z",
         rate: { agent_calls_last_minute: 300 },
       }),
@@ -91,7 +98,7 @@ describe("policies/authz.rego through the WASM engine", () => {
       reasons: [
         "outside business hours",
         "rate limit exceeded: 300 calls in the last minute (limit 100)",
-        "role researcher may not perform PutObject on aws_s3",
+        "role researcher may not perform s3:PutObject on aws_s3",
       ],
     });
   });

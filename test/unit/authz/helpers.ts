@@ -128,7 +128,7 @@ export function opaInput(overrides: Record<string, unknown> = {}): Record<string
     agent: "content-crew",
     role: "researcher",
     service: "gcp_bigquery",
-    action: "query",
+    action: "bigquery.jobs.create",
     timestamp: "2026-01-15T10:30:00Z",
     request: { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/p/queries", headers: {} },
     rate: { agent_calls_last_minute: 12 },

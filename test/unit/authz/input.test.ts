@@ -2,9 +2,12 @@ import { describe, expect, it } from "vitest";
 import {
   allowListHeaders,
   buildInput,
+  DEFAULT_CATALOG,
   FORBIDDEN_HEADERS,
   HEADER_ALLOW_LIST,
+  MAX_RESOURCE_NAME_LENGTH,
   rfc3339Seconds,
+  ServiceCatalog,
 } from "../../../filters/authz/index.ts";
 
 const principal = {
@@ -21,7 +24,9 @@ describe("buildInput", () => {
     const input = buildInput({
       principal,
       service: "gcp_bigquery",
-      action: "query",
+      action: "bigquery.jobs.create",
+      actions: [{ action: "bigquery.jobs.create", resource: { project: "p" } }],
+      resource: { project: "p" },
       method: "POST",
       host: "BigQuery.googleapis.com:443",
       path: "/bigquery/v2/projects/p/queries",
@@ -35,7 +40,9 @@ describe("buildInput", () => {
       agent: "content-crew",
       role: "researcher",
       service: "gcp_bigquery",
-      action: "query",
+      action: "bigquery.jobs.create",
+      actions: [{ action: "bigquery.jobs.create", resource: { project: "p" } }],
+      resource: { project: "p" },
       timestamp: "2026-01-15T10:30:00Z",
       request: {
         method: "POST",
@@ -46,6 +53,89 @@ describe("buildInput", () => {
       rate: { agent_calls_last_minute: 12 },
     });
     expect(Object.keys(input)).not.toContain("a2a");
+  });
+
+  it("without catalog facts: resource {} and the action as the only required action", () => {
+    const input = buildInput({
+      principal,
+      service: "unknown",
+      action: "get",
+      method: "GET",
+      host: "example.com",
+      path: "/",
+      headers: {},
+      now: 0,
+      callsLastMinute: 1,
+    });
+    expect(input.resource).toEqual({});
+    expect(input.actions).toEqual([{ action: "get", resource: {} }]);
+  });
+
+  const catalog = ServiceCatalog.compile(DEFAULT_CATALOG);
+  it.each([
+    [
+      "CopyObject: the target, the copy source, and the read it needs",
+      "PUT",
+      "s3.amazonaws.com",
+      "/drafts/post.md?x-id=CopyObject",
+      { "x-amz-copy-source": "finance/q1.csv" },
+      { bucket: "drafts", key: "post.md", copy_source: { bucket: "finance", key: "q1.csv" } },
+      ["s3:PutObject", "s3:GetObject"],
+    ],
+    ["bucket ACL read", "GET", "reports.s3.amazonaws.com", "/?acl", {}, { bucket: "reports" }, ["s3:GetBucketAcl"]],
+    [
+      "Azure copy",
+      "PUT",
+      "acct.blob.core.windows.net",
+      "/c01/b.txt",
+      { "x-ms-copy-source": "https://oth.blob.core.windows.net/c02/s.txt" },
+      {
+        account: "acct",
+        container: "c01",
+        blob: "b.txt",
+        copy_source: { account: "oth", container: "c02", blob: "s.txt" },
+      },
+      [
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      ],
+    ],
+    [
+      "BigQuery project",
+      "POST",
+      "bigquery.googleapis.com",
+      "/bigquery/v2/projects/acme/queries",
+      {},
+      { project: "acme" },
+      ["bigquery.jobs.create"],
+    ],
+  ] as const)("resource facts from the catalog: %s", (_n, method, host, path, headers, resource, actions) => {
+    const op = catalog.classify(method, host, path, headers)!;
+    const input = buildInput({
+      principal,
+      service: op.service,
+      action: op.action,
+      actions: op.actions,
+      resource: op.resource,
+      method,
+      host,
+      path: path.split("?")[0]!,
+      headers: {},
+      now: 0,
+      callsLastMinute: 1,
+    });
+    expect(input.resource).toEqual(resource);
+    expect(input.actions.map((a) => a.action)).toEqual(actions);
+    expect(input.action).toBe(actions[0]);
+    // the input is JSON for the WASM engine: resource facts survive the round trip unchanged
+    expect(JSON.parse(JSON.stringify(input)).resource).toEqual(resource);
+  });
+
+  it("resource names are bounded: longer keys are not facts but unknown requests", () => {
+    const long = "k".repeat(MAX_RESOURCE_NAME_LENGTH + 1);
+    expect(catalog.classify("GET", "s3.amazonaws.com", `/b-1/${long}`)?.resource).toEqual({});
+    const max = "k".repeat(MAX_RESOURCE_NAME_LENGTH);
+    expect(catalog.classify("GET", "s3.amazonaws.com", `/b-1/${max}`)?.resource).toEqual({ bucket: "b-1", key: max });
   });
 
   it("adds the a2a block when given", () => {

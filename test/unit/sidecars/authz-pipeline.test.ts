@@ -72,7 +72,9 @@ describe("AuthzPipeline", () => {
       agent: "content-crew",
       role: "researcher",
       service: "gcp_bigquery",
-      action: "query",
+      action: "bigquery.jobs.create",
+      actions: [{ action: "bigquery.jobs.create", resource: { project: "p" } }],
+      resource: { project: "p" },
       timestamp: "2026-01-15T10:30:00Z",
       rate: { agent_calls_last_minute: 1 },
     });
@@ -146,6 +148,67 @@ describe("AuthzPipeline", () => {
     expect(seen!.role).toBe("researcher");
     expect(seen!.request.headers).toEqual({});
   });
+
+  it("classifies with the query and headers: a copy needs the read of its source, and the audit says so", () => {
+    let seen: OpaInput | undefined;
+    const { p, audit } = pipelineWith(
+      engineOf((i) => {
+        seen = i;
+        return { allow: false, reasons: ["role writer may not perform s3:GetObject on aws_s3"] };
+      }),
+    );
+    const r = checkNow(p, {
+      attributes: {
+        source: { principal: RESEARCHER, certificate: cert },
+        request: {
+          http: {
+            method: "PUT",
+            host: "s3.amazonaws.com",
+            path: "/drafts/post.md?x-id=CopyObject",
+            headers: { "x-amz-copy-source": "finance/q1.csv" },
+          },
+        },
+      },
+    });
+    expect(r.status.code).toBe(7);
+    expect(seen).toMatchObject({
+      service: "aws_s3",
+      action: "s3:PutObject",
+      resource: { bucket: "drafts", key: "post.md", copy_source: { bucket: "finance", key: "q1.csv" } },
+    });
+    expect(seen!.actions.map((a) => a.action)).toEqual(["s3:PutObject", "s3:GetObject"]);
+    expect(seen!.request.path).toBe("/drafts/post.md");
+    expect(audit.records[0]).toMatchObject({ action: "s3:PutObject", actions: ["s3:PutObject", "s3:GetObject"] });
+  });
+
+  it("a method-override header is removed before the upstream; one naming another method is unknown", () => {
+    const seen: OpaInput[] = [];
+    const { p } = pipelineWith(
+      engineOf((i) => {
+        seen.push(i);
+        return { allow: true, reasons: [] };
+      }),
+    );
+    const at = (method: string, override: string) => ({
+      attributes: {
+        source: { principal: RESEARCHER, certificate: cert },
+        request: {
+          http: {
+            method,
+            host: "reports.s3.amazonaws.com",
+            path: "/k",
+            headers: { "x-http-method-override": override },
+          },
+        },
+      },
+    });
+    const same = checkNow(p, at("GET", "GET"));
+    expect(same.ok_response!.headers_to_remove).toContain("x-http-method-override");
+    expect(seen[0]!.action).toBe("s3:GetObject");
+    const other = checkNow(p, at("GET", "DELETE"));
+    expect(other.ok_response!.headers_to_remove).toContain("x-http-method-override");
+    expect(seen[1]!.action).toBe("unknown");
+  });
 });
 
 describe("headersToRemove", () => {
@@ -154,6 +217,10 @@ describe("headersToRemove", () => {
     [{ "x-forwarded-client-cert": "By=…" }, ["x-forwarded-client-cert"]],
     [{ "x-hexr-decision-id": "spoof" }, []], // overwritten by ours, so not removed (removal would drop ours)
     [{ "x-hexr": "no dash suffix", "x-hexrole": "lookalike" }, []],
+    [
+      { "x-http-method-override": "DELETE", "x-http-method": "PUT", "x-method-override": "GET", "x-methods": "x" },
+      ["x-http-method-override", "x-http-method", "x-method-override"],
+    ],
     [{}, []],
   ])("%j → %j", (headers, removed) => {
     expect(headersToRemove(headers)).toEqual(removed);
