@@ -92,6 +92,23 @@ const STEPS: Step[] = [
     host: "drafts.s3.amazonaws.com",
     path: "/post-42.md",
   },
+  {
+    // CopyObject is s3:PutObject here and s3:GetObject on the source: the writer may only write
+    who: "writer, copies from reports",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: "drafts.s3.amazonaws.com",
+    path: "/post-43.md",
+    headers: { "x-amz-copy-source": "reports/2026/q1.csv" },
+  },
+  {
+    who: "writer, makes a draft public",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: "drafts.s3.amazonaws.com",
+    path: "/post-42.md?acl",
+    headers: { "x-amz-acl": "public-read" },
+  },
   { who: "writer", cred: { kind: "svid", id: WRITER }, ...BIGQUERY },
   {
     who: "editor",
@@ -364,7 +381,7 @@ const command: Command = {
       process.stdout.write(
         `Clock: ${values["real-clock"] ? "wall clock" : "starts at 10:30 UTC (business hours)"}\n\n`,
       );
-      const header = `${pad("identity", 36)} ${pad("presents", 18)} ${pad("service", 12)} ${pad("action", 10)} ${pad("decision", 8)} ${pad("reason", 60)} latency`;
+      const header = `${pad("identity", 36)} ${pad("presents", 18)} ${pad("service", 12)} ${pad("action", 24)} ${pad("decision", 8)} ${pad("reason", 60)} latency`;
       process.stdout.write(`${header}\n${"-".repeat(header.length + 4)}\n`);
       const ids = new Map<string, ClientIdentity>();
       for (const step of steps) {
@@ -411,7 +428,7 @@ const command: Command = {
         const reason =
           failure ?? guard?.reason ?? (rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""));
         process.stdout.write(
-          `${pad(step.who, 36)} ${pad(label, 18)} ${pad(failure ? "-" : (rec?.service ?? "-"), 12)} ${pad(failure ? "-" : (rec?.action ?? step.method), 10)} ${pad(decision, 8)} ${pad(reason, 60)} ${ms.toFixed(2)} ms\n`,
+          `${pad(step.who, 36)} ${pad(label, 18)} ${pad(failure ? "-" : (rec?.service ?? "-"), 12)} ${pad(failure ? "-" : (rec?.action ?? step.method), 24)} ${pad(decision, 8)} ${pad(reason, 60)} ${ms.toFixed(2)} ms\n`,
         );
       }
       const tokens = audit.records.length;

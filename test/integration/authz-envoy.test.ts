@@ -137,6 +137,148 @@ describe("ext_authz through real Envoy", () => {
     expect(seen.headers["x-forwarded-client-cert"]).toBeUndefined();
   });
 
+  // issue #8: operations chosen by query subresource and headers are named the way IAM does
+  it.each([
+    [
+      "CopyObject reads another bucket",
+      { method: "PUT", path: "/drafts/post.md", headers: { "x-amz-copy-source": "finance/q1.csv" } },
+      "s3:PutObject",
+      ["s3:PutObject", "s3:GetObject"],
+      "role writer may not perform s3:GetObject on aws_s3",
+    ],
+    [
+      "?acl with x-amz-acl: public-read",
+      { method: "PUT", path: "/drafts/post.md?acl", headers: { "x-amz-acl": "public-read" } },
+      "s3:PutObjectAcl",
+      ["s3:PutObjectAcl"],
+      "role writer may not perform s3:PutObjectAcl on aws_s3",
+    ],
+    [
+      "PutObject with x-amz-acl: public-read",
+      { method: "PUT", path: "/drafts/post.md", headers: { "x-amz-acl": "public-read" } },
+      "s3:PutObject",
+      ["s3:PutObject", "s3:PutObjectAcl"],
+      "role writer may not perform s3:PutObjectAcl on aws_s3",
+    ],
+    [
+      "SelectObjectContent reads the object",
+      { method: "POST", path: "/finance/q1.csv?select&select-type=2", body: "<SelectObjectContentRequest/>" },
+      "s3:GetObject",
+      ["s3:GetObject"],
+      "role writer may not perform s3:GetObject on aws_s3",
+    ],
+    [
+      "?tagging",
+      { method: "PUT", path: "/drafts/post.md?tagging", body: "<Tagging/>" },
+      "s3:PutObjectTagging",
+      ["s3:PutObjectTagging"],
+      "role writer may not perform s3:PutObjectTagging on aws_s3",
+    ],
+    [
+      "?retention",
+      { method: "PUT", path: "/drafts/post.md?retention", body: "<Retention/>" },
+      "s3:PutObjectRetention",
+      ["s3:PutObjectRetention"],
+      "role writer may not perform s3:PutObjectRetention on aws_s3",
+    ],
+    [
+      "?restore",
+      { method: "POST", path: "/drafts/post.md?restore", body: "<RestoreRequest/>" },
+      "s3:RestoreObject",
+      ["s3:RestoreObject"],
+      "role writer may not perform s3:RestoreObject on aws_s3",
+    ],
+    [
+      "an unknown subresource",
+      { method: "PUT", path: "/drafts/post.md?nosuchthing" },
+      "unknown",
+      ["unknown"],
+      "unclassified request to aws_s3 (action unknown)",
+    ],
+  ])(
+    "writer, %s: 403, the audit names the IAM action, nothing reached the upstream",
+    async (_n, req, action, actions, reason) => {
+      const before = upstreamCount();
+      const r = await dp.send(writer, { host: "s3.amazonaws.com", ...req });
+      expect(r.status).toBe(403);
+      const body = JSON.parse(r.body);
+      expect(body.reasons).toContain(reason);
+      expect(upstreamCount()).toBe(before);
+      const rec = audit.records.find((a) => a.decision_id === body.decision_id);
+      expect(rec).toMatchObject({ allow: false, service: "aws_s3", action, actions });
+    },
+  );
+
+  it("writer, plain PutObject: still allowed, audited as s3:PutObject", async () => {
+    const r = await dp.send(writer, { method: "PUT", host: "s3.amazonaws.com", path: "/drafts/post.md", body: "hi" });
+    expect(r.status).toBe(200);
+    const id = dp.upstream.seen.at(-1)!.headers["x-hexr-decision-id"];
+    expect(audit.records.find((a) => a.decision_id === id)).toMatchObject({
+      allow: true,
+      action: "s3:PutObject",
+      actions: ["s3:PutObject"],
+    });
+  });
+
+  it.each([
+    ["/reports?acl", "s3:GetBucketAcl"],
+    ["/reports?policy", "s3:GetBucketPolicy"],
+  ])("researcher GET %s is %s (not ListBucket): denied, upstream untouched", async (p, action) => {
+    const before = upstreamCount();
+    const r = await dp.send(researcher, { method: "GET", host: "s3.amazonaws.com", path: p });
+    expect(r.status).toBe(403);
+    const body = JSON.parse(r.body);
+    expect(body.reasons).toContain(`role researcher may not perform ${action} on aws_s3`);
+    expect(audit.records.find((a) => a.decision_id === body.decision_id)).toMatchObject({ action });
+    expect(upstreamCount()).toBe(before);
+  });
+
+  it("X-HTTP-Method-Override never reaches the upstream; one naming another method is denied as unknown", async () => {
+    const ok = await dp.send(writer, {
+      method: "PUT",
+      host: "s3.amazonaws.com",
+      path: "/drafts/post.md",
+      headers: { "x-http-method-override": "PUT", "x-method-override": "put" },
+      body: "hi",
+    });
+    expect(ok.status).toBe(200);
+    const seen = dp.upstream.seen.at(-1)!;
+    expect(seen.method).toBe("PUT");
+    expect(seen.headers["x-http-method-override"]).toBeUndefined();
+    expect(seen.headers["x-method-override"]).toBeUndefined();
+
+    const before = upstreamCount();
+    const r = await dp.send(researcher, {
+      method: "GET",
+      host: "reports.s3.amazonaws.com",
+      path: "/q1.csv",
+      headers: { "x-http-method-override": "DELETE" },
+    });
+    expect(r.status).toBe(403);
+    const body = JSON.parse(r.body);
+    expect(body.reasons).toContain("unclassified request to aws_s3 (action unknown)");
+    expect(audit.records.find((a) => a.decision_id === body.decision_id)).toMatchObject({ action: "unknown" });
+    expect(upstreamCount()).toBe(before);
+  });
+
+  it("Google batch endpoint: unknown, denied, upstream untouched", async () => {
+    const before = upstreamCount();
+    const r = await dp.send(researcher, {
+      method: "POST",
+      host: "storage.googleapis.com",
+      path: "/batch/storage/v1",
+      headers: { "content-type": "multipart/mixed; boundary=b" },
+      body: "--b--",
+    });
+    expect(r.status).toBe(403);
+    const body = JSON.parse(r.body);
+    expect(audit.records.find((a) => a.decision_id === body.decision_id)).toMatchObject({
+      service: "gcp_storage",
+      action: "unknown",
+    });
+    expect(upstreamCount()).toBe(before);
+  });
+
   it("bundle replaced during steady traffic: new decisions without restart, zero failed requests", async () => {
     const store = dp.sidecar.store!;
     const oldRevision = store.current()!.revision;
@@ -200,6 +342,7 @@ describe("ext_authz through real Envoy", () => {
     for (const r of audit.records) {
       expect(Object.keys(r).sort()).toEqual([
         "action",
+        "actions",
         "agent",
         "allow",
         "cached",

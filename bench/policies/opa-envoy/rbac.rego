@@ -5,9 +5,12 @@
 # Evaluated by the plugin's ext_authz gRPC server at path `envoy/authz/result` (a decision object).
 #
 # Same as the Hexr side: trust domain and agent-ID checks, the service catalog for the services the benchmark
-# calls (S3 path style, BigQuery, OpenAI, Anthropic; any other host is "unknown service"), role grants,
+# calls (S3 path style, BigQuery, OpenAI, Anthropic; any other host is "unknown service") with the same IAM
+# action names (s3:PutObject, bigquery.jobs.create), role grants,
 # business hours (UTC), an explained 403 with reasons, a decision id header, and client-set x-hexr-* /
-# x-forwarded-client-cert headers removed. Not expressible here: the per-agent calls-per-minute counter
+# x-forwarded-client-cert headers removed. S3 requests with a query string or a copy-source / ACL header are
+# "unknown" here (the Hexr catalog classifies their subresources; none of them is granted to a bench role, so
+# the decisions agree). Not expressible here: the per-agent calls-per-minute counter
 # (OPA keeps no request state), which the Hexr benchmark bundle sets high enough never to fire.
 #
 # The tables (catalog, grants, hours) are a data document, data.json beside this file, as OPA users keep
@@ -46,6 +49,13 @@ host := lower(split(http_request.host, ":")[0])
 
 path := split(http_request.path, "?")[0]
 
+# S3 operations chosen by subresource or header: not classified by the reference (see the header comment)
+s3_plain if {
+	not contains(http_request.path, "?")
+	not http_request.headers["x-amz-copy-source"]
+	not http_request.headers["x-amz-acl"]
+}
+
 # ---- service catalog (hosts: exact, then S3's regional glob; paths: "/" globs) ------------------------
 
 default service := "unknown"
@@ -62,20 +72,23 @@ segments := split(trim_prefix(path, "/"), "/")
 
 default action := "unknown"
 
-action := "ListAllMyBuckets" if {
+action := "s3:ListAllMyBuckets" if {
 	service == "aws_s3"
+	s3_plain
 	method == "GET"
 	path == "/"
 }
 
 action := tables.s3_bucket_actions[method] if {
 	service == "aws_s3"
+	s3_plain
 	count(segments) == 1
 	segments[0] != ""
 }
 
 action := tables.s3_object_actions[method] if {
 	service == "aws_s3"
+	s3_plain
 	count(segments) >= 2
 	segments[0] != ""
 	segments[1] != ""
@@ -115,7 +128,13 @@ deny contains sprintf("role %s may not use %s", [role, service]) if {
 deny contains sprintf("role %s may not perform %s on %s", [role, action, service]) if {
 	actions := grants[role][service]
 	not "*" in actions
+	action != "unknown"
 	not action in actions
+}
+
+deny contains sprintf("unclassified request to %s (action unknown)", [service]) if {
+	service != "unknown"
+	action == "unknown"
 }
 
 within_hours(hour, hours) if {

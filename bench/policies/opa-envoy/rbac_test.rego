@@ -12,9 +12,11 @@ day := 1768473000000000000
 
 night := 1768516200000000000
 
-check(principal, method, host, path) := {"attributes": {
+check(principal, method, host, path) := check_with(principal, method, host, path, {})
+
+check_with(principal, method, host, path, headers) := {"attributes": {
 	"source": {"principal": principal},
-	"request": {"http": {"method": method, "host": host, "path": path, "headers": {"x-hexr-role": "admin"}}},
+	"request": {"http": {"method": method, "host": host, "path": path, "headers": object.union({"x-hexr-role": "admin"}, headers)}},
 }}
 
 writer := "spiffe://hexr.cloud/agent/acme-corp/content-crew/writer"
@@ -43,7 +45,7 @@ test_writer_may_put_objects_at_any_hour if {
 test_writer_may_not_read_objects if {
 	denied(
 		check(writer, "GET", "s3.amazonaws.com", "/bench-bucket/object.txt"), day,
-		["role writer may not perform GetObject on aws_s3"],
+		["role writer may not perform s3:GetObject on aws_s3"],
 	)
 }
 
@@ -86,4 +88,15 @@ test_foreign_trust_domain if {
 test_client_set_hexr_headers_are_removed if {
 	r := authz.result with input as check(writer, "PUT", "s3.amazonaws.com", "/b/k") with time.now_ns as day
 	r.request_headers_to_remove == ["x-hexr-role"]
+}
+
+test_writer_copy_and_acl_writes_are_not_put_object if {
+	denied(
+		check_with(writer, "PUT", "s3.amazonaws.com", "/bench-bucket/object.txt", {"x-amz-copy-source": "other/k"}), day,
+		["unclassified request to aws_s3 (action unknown)"],
+	)
+	denied(
+		check(writer, "PUT", "s3.amazonaws.com", "/bench-bucket/object.txt?acl"), day,
+		["unclassified request to aws_s3 (action unknown)"],
+	)
 }
