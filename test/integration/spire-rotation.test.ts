@@ -7,6 +7,7 @@
  */
 import { mkdtempSync } from "node:fs";
 import tls from "node:tls";
+import { Client } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../envoy-config/runner.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
@@ -22,10 +23,13 @@ const TD = "hexr.cloud";
 const RESEARCHER = `spiffe://${TD}/agent/acme-corp/content-crew/researcher`;
 /**
  * SPIRE backdates NotBefore by 10 s and the agent renews at half the certificate's lifetime (checked every
- * 1 s sync): with a 20 s TTL each SVID is replaced about 5 s after issue and expires 20 s after issue.
+ * 1 s sync): with a 30 s TTL each SVID is replaced about 10 s after issue and expires 30 s after issue, so
+ * an SVID in hand always has 20 s or more left. That is the margin an agent restart must fit in: 20 s TTLs
+ * left about 15 s, which a restart on a loaded machine (agent start, SDS and Workload API reconnects)
+ * could overrun, failing requests the test expects to pass.
  */
-const TTL_SECONDS = 20;
-const ROTATION_TIMEOUT_MS = 30_000;
+const TTL_SECONDS = 30;
+const ROTATION_TIMEOUT_MS = 45_000;
 const BIGQUERY = {
   method: "POST",
   host: "bigquery.googleapis.com",
@@ -225,6 +229,17 @@ describe("SVID rotation under steady traffic", () => {
 
 describe("SPIRE agent outages", () => {
   it("agent restarted mid-traffic: serving continues on current SVIDs, and recovers (new SVIDs) when it returns", async () => {
+    // Stop the agent just after a rotation, so the SVIDs in hand have most of their life left: the margin
+    // is a known 20 s or more, not whatever the rotation phase happened to leave.
+    const clientBefore = dp.workloadApi.current().svids.find((s) => s.spiffeId === RESEARCHER)!.serialNumber;
+    await waitFor(
+      "a fresh client SVID",
+      () =>
+        dp.workloadApi.current().svids.find((s) => s.spiffeId === RESEARCHER)!.serialNumber !== clientBefore
+          ? true
+          : undefined,
+      ROTATION_TIMEOUT_MS,
+    );
     const traffic = startTraffic();
     try {
       await waitFor("traffic to flow", () => (traffic.outcomes.length > 10 ? true : undefined));
@@ -315,5 +330,66 @@ describe("SPIRE agent outages", () => {
     });
     expect(r.status).toBe(200);
     expect(await authzHandshakeSerial()).toMatch(/^[0-9a-f]+$/);
+  });
+});
+
+describe("a revoked registration", () => {
+  it("stops working by its SVID's notAfter, on a connection that stays open and on new ones", async () => {
+    const sub = `${RESEARCHER}/revoked-${Date.now()}`;
+    const uid = process.getuid?.() ?? 0;
+    const entryId = await dp.spire.createEntry({
+      spiffeId: sub,
+      selectors: [`unix:uid:${uid}`, `unix:path:${process.execPath}`],
+      ttl: TTL_SECONDS,
+    });
+    const svid = await waitFor("the sub-agent's SVID", () =>
+      dp.workloadApi.current().svids.find((s) => s.spiffeId === sub),
+    );
+    // what the agent holds in memory: it keeps presenting it after the registration is gone
+    const held: ClientIdentity = { cert: svid.certChainPem, key: svid.keyPem, ca: researcher.ca };
+    const client = new Client(`https://127.0.0.1:${dp.outboundPort}`, {
+      connect: { ca: held.ca, cert: held.cert, key: held.key, checkServerIdentity: () => undefined },
+      pipelining: 1,
+    });
+    let connects = 0;
+    client.on("connect", () => connects++);
+    const send = async () => {
+      const r = await client.request({
+        method: BIGQUERY.method,
+        path: BIGQUERY.path,
+        headers: { host: BIGQUERY.host },
+        body: BIGQUERY.body,
+      });
+      return { status: r.statusCode, body: await r.body.text(), at: Date.now() };
+    };
+    try {
+      expect((await send()).status).toBe(200);
+      await dp.spire.deleteEntry(entryId);
+      await waitFor(
+        "the agent to stop serving the revoked SVID",
+        () => (dp.workloadApi.current().svids.some((s) => s.spiffeId === sub) ? undefined : true),
+        ROTATION_TIMEOUT_MS,
+      );
+      const notAfter = svid.expiresAt.getTime();
+      const denied = await waitFor(
+        "the revoked SVID to stop authorizing on its open connection",
+        async () => {
+          const r = await send();
+          return r.status === 200 ? undefined : r;
+        },
+        notAfter - Date.now() + 5_000,
+      );
+      expect(connects).toBe(1);
+      expect(denied.status).toBe(403);
+      expect(JSON.parse(denied.body).reasons[0]).toMatch(/^identity\.certificate_expired: /);
+      expect(denied.at).toBeGreaterThanOrEqual(notAfter - 1_000);
+      expect(denied.at).toBeLessThanOrEqual(notAfter + 3_000);
+      // a new handshake with it is refused by Envoy's SPIFFE validator
+      await expect(
+        svidRequest({ port: dp.outboundPort, serverId: dp.envoyId, ca: held.ca, cert: held.cert!, key: held.key!, ...BIGQUERY }),
+      ).rejects.toThrow();
+    } finally {
+      await client.destroy();
+    }
   });
 });
