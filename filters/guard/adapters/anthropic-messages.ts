@@ -1,56 +1,29 @@
 /**
- * Anthropic Messages (`POST /v1/messages`).
- * Request: `system` (string or text blocks), `messages[].content` as a string or blocks — `text`,
- * and `tool_result` whose `content` is a string or text blocks (untrusted tool output).
- * Response: `content[]` blocks of type `text` (and `thinking`).
+ * Anthropic Messages (`/v1/messages`, `/v1/messages/count_tokens`, the legacy `/v1/complete`).
+ *
+ * Request: every text field (walk.ts) — `system` (a string or text blocks: one text), `messages[]`
+ * content blocks (`text`, `document` with text or content sources, `search_result`, `tool_result` with
+ * any content, `tool_use.input` objects with their keys, thinking), `tools[]` (descriptions and input
+ * schemas with their property names), legacy `prompt`. One group per message, per tool, one for system.
+ * Response: every text field of `content[]` — `text`, `thinking`, `tool_use.input`, server tool
+ * results — as one text (one assistant message).
  */
-import {
-  type GuardAdapter,
-  isRecord,
-  pushTextParts,
-  roleOf,
-  rootObject,
-  setAtPath,
-  slot,
-  type TextSlot,
-} from "./types.ts";
+import { type GuardAdapter, type JsonPath, rootObject, setAtPath, type TextSlot } from "./types.ts";
+import { groupByItem, walkStrings } from "./walk.ts";
 
-const TEXT_BLOCKS: ReadonlySet<string> = new Set(["text"]);
-
-function blocks(out: TextSlot[], content: unknown, base: (string | number)[], role: string | undefined): void {
-  if (typeof content === "string") {
-    out.push(slot(base, content, role));
-    return;
-  }
-  if (!Array.isArray(content)) return;
-  for (let j = 0; j < content.length; j++) {
-    const b: unknown = content[j];
-    if (!isRecord(b)) continue;
-    if (b.type === "text" && typeof b.text === "string") out.push(slot([...base, j, "text"], b.text, role));
-    else if (b.type === "thinking" && typeof b.thinking === "string")
-      out.push(slot([...base, j, "thinking"], b.thinking, "thinking"));
-    else if (b.type === "tool_result") pushTextParts(out, b.content, [...base, j, "content"], "tool", TEXT_BLOCKS);
-  }
-}
+const requestGroup = (path: JsonPath): string | undefined => (path[0] === "system" ? "system" : groupByItem(path));
+const responseGroup = (path: JsonPath): string | undefined => (path[0] === "content" ? "content" : groupByItem(path));
 
 export const anthropicMessages: GuardAdapter = {
   name: "anthropic-messages",
   extractRequest(body) {
-    const doc = rootObject(body);
     const out: TextSlot[] = [];
-    blocks(out, doc.system, ["system"], "system");
-    const msgs = doc.messages;
-    if (Array.isArray(msgs)) {
-      for (let i = 0; i < msgs.length; i++) {
-        const m: unknown = msgs[i];
-        if (isRecord(m)) blocks(out, m.content, ["messages", i, "content"], roleOf(m));
-      }
-    }
+    walkStrings(rootObject(body), [], out, requestGroup);
     return out;
   },
   extractResponse(body) {
     const out: TextSlot[] = [];
-    blocks(out, rootObject(body).content, ["content"], "assistant");
+    walkStrings(rootObject(body), [], out, responseGroup);
     return out;
   },
   rewrite(doc, s, newText) {

@@ -1,22 +1,14 @@
 /**
  * An adapter for any JSON API, configured with simple JSON paths: `$.prompt`, `$.messages[*].content`,
- * `$.data[0]['text']`, `$.items.*.body`. A path that ends on a string yields it; on an array, its
- * strings and `{text}` parts; on an object with a string `text`, that. Paths compile once at construction.
+ * `$.data[0]['text']`, `$.items.*.body`. A path that ends on a string yields it; on an array or object,
+ * every text string inside it (walk.ts rules). Paths compile once at construction.
  *
  * @example
  *   const a = createGenericAdapter({ request: ["$.prompt"], response: ["$.completion"] });
  */
 import { HexrError } from "../../errors.ts";
-import {
-  type GuardAdapter,
-  isRecord,
-  type JsonPath,
-  pushTextParts,
-  rootObject,
-  setAtPath,
-  slot,
-  type TextSlot,
-} from "./types.ts";
+import { type GuardAdapter, isRecord, type JsonPath, rootObject, setAtPath, type TextSlot } from "./types.ts";
+import { walkStrings } from "./walk.ts";
 
 const WILDCARD = Symbol("wildcard");
 type CompiledStep = string | number | typeof WILDCARD;
@@ -78,9 +70,8 @@ function collect(
   out: TextSlot[],
 ): void {
   if (k === steps.length) {
-    if (typeof node === "string") out.push(slot(at.slice(), node, undefined));
-    else if (Array.isArray(node)) pushTextParts(out, node, at.slice(), undefined, null);
-    else if (isRecord(node) && typeof node.text === "string") out.push(slot([...at, "text"], node.text, undefined));
+    if (typeof node === "string") out.push({ path: at.slice(), text: node });
+    else if (typeof node === "object" && node !== null) walkStrings(node, at, out, () => undefined);
     return;
   }
   const step = steps[k]!;

@@ -1,59 +1,36 @@
 /**
- * OpenAI Chat Completions (`POST /v1/chat/completions`).
- * Request: `messages[].content` (string, or parts `[{type:"text", text}]`) and assistant
- * `messages[].tool_calls[].function.arguments`. Response: `choices[].message.content` and
- * `choices[].message.tool_calls[].function.arguments` (model output can leak data into tool arguments).
+ * OpenAI Chat Completions (`POST /v1/chat/completions`, and the legacy `POST /v1/completions`).
+ *
+ * Request: every text field (walk.ts) — message `content` (strings and `text` parts, joined as one text
+ * per message), `name`, `refusal`, assistant `tool_calls[].function.arguments` and legacy
+ * `function_call.arguments`, `tools[]`/legacy `functions[]` (names, descriptions, parameter schemas with
+ * their property names), `response_format` schemas, `prediction`, `stop`, `prompt`. One group per
+ * message, per tool, per other top-level field.
+ * Response: every text field of each choice (`message.content`, `refusal`, `tool_calls`, legacy
+ * `function_call`, `audio.transcript`, `text` of legacy completions), one group per choice. An audio
+ * transcript cannot be redacted (the audio says the same words), so a redaction there blocks.
  */
-import {
-  type GuardAdapter,
-  isRecord,
-  pushTextParts,
-  roleOf,
-  rootObject,
-  setAtPath,
-  slot,
-  type TextSlot,
-} from "./types.ts";
+import { type GuardAdapter, type JsonPath, rootObject, setAtPath, type TextSlot } from "./types.ts";
+import { groupByItem, refuseTokenInput, walkStrings } from "./walk.ts";
 
-const TEXT_PARTS: ReadonlySet<string> = new Set(["text"]);
-
-function toolCallArgs(out: TextSlot[], msg: Record<string, unknown>, base: (string | number)[]): void {
-  const calls = msg.tool_calls;
-  if (!Array.isArray(calls)) return;
-  for (let k = 0; k < calls.length; k++) {
-    const fn: unknown = isRecord(calls[k]) ? (calls[k] as Record<string, unknown>).function : undefined;
-    if (isRecord(fn) && typeof fn.arguments === "string")
-      out.push(slot([...base, "tool_calls", k, "function", "arguments"], fn.arguments, "tool_call"));
-  }
+function isTranscript(path: JsonPath): boolean {
+  const n = path.length;
+  return n >= 2 && path[n - 1] === "transcript" && path[n - 2] === "audio";
 }
 
 export const openaiChat: GuardAdapter = {
   name: "openai-chat",
   extractRequest(body) {
-    const doc = rootObject(body);
     const out: TextSlot[] = [];
-    const msgs = doc.messages;
-    if (!Array.isArray(msgs)) return out;
-    for (let i = 0; i < msgs.length; i++) {
-      const m: unknown = msgs[i];
-      if (!isRecord(m)) continue;
-      pushTextParts(out, m.content, ["messages", i, "content"], roleOf(m), TEXT_PARTS);
-      toolCallArgs(out, m, ["messages", i]);
-    }
+    const doc = rootObject(body);
+    refuseTokenInput(doc); // legacy completions accept token-id prompts
+    walkStrings(doc, [], out, groupByItem);
     return out;
   },
   extractResponse(body) {
-    const doc = rootObject(body);
     const out: TextSlot[] = [];
-    const choices = doc.choices;
-    if (!Array.isArray(choices)) return out;
-    for (let i = 0; i < choices.length; i++) {
-      const c: unknown = choices[i];
-      const msg = isRecord(c) ? c.message : undefined;
-      if (!isRecord(msg)) continue;
-      pushTextParts(out, msg.content, ["choices", i, "message", "content"], roleOf(msg) ?? "assistant", TEXT_PARTS);
-      toolCallArgs(out, msg, ["choices", i, "message"]);
-    }
+    walkStrings(rootObject(body), [], out, groupByItem);
+    for (let i = 0; i < out.length; i++) if (isTranscript(out[i]!.path)) out[i] = { ...out[i]!, redactable: false };
     return out;
   },
   rewrite(doc, s, newText) {

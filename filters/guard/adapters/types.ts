@@ -1,18 +1,36 @@
 /**
  * What a provider adapter does: find the texts to scan in a JSON body (as {@link TextSlot}s with their
  * path) and write a replacement text back to the same place. Adapters work on the parsed document:
- * `parseJsonBody` once, extract, scan, `rewrite` the slots that need it, `JSON.stringify` once.
+ * `parseJsonBody` once, extract, scan (`scanSlots`), `rewrite` the slots that need it, `JSON.stringify` once.
  */
 import { HexrError } from "../../errors.ts";
+import { parseStrictJson } from "./strict-json.ts";
 
 export type JsonPath = readonly (string | number)[];
 
 export interface TextSlot {
   /** Where the string lives, from the document root, e.g. `["messages", 2, "content", 0, "text"]`. */
   readonly path: JsonPath;
+  /**
+   * `path` as it may be reported (findings, logs): object keys that are text — free-form keys, schema
+   * property names, which may be the very secret found — shown as "*". Absent: `path` is safe to show.
+   */
+  readonly shownPath?: JsonPath;
   readonly text: string;
-  /** Speaker when the format has one (`system`, `user`, `assistant`, `tool`, …). */
-  readonly role?: string;
+  /**
+   * Slots of one group are scanned as one text, in order, the way the model reads them (one message,
+   * one tool definition). No group: the slot is scanned on its own.
+   */
+  readonly group?: string;
+  /** What joins the slot to the previous one of its group: "" between text parts of one message, else "\n". */
+  readonly sep?: string;
+  /**
+   * false: this text cannot be rewritten (an object key, a transcript of audio we cannot edit, a decoded
+   * view of an escaped string), so a finding that should be redacted here blocks instead.
+   */
+  readonly redactable?: boolean;
+  /** The string is JSON text (tool-call arguments): a redaction that breaks its syntax blocks instead. */
+  readonly json?: boolean;
 }
 
 export interface GuardAdapter {
@@ -28,8 +46,9 @@ export interface GuardAdapter {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Parse a JSON body. Strings and bytes are parsed (bytes must be valid UTF-8); anything else is taken
- * as an already-parsed document. Throws `guard.bad_json` / `guard.bad_utf8`.
+ * Parse a JSON body. Strings and bytes are parsed (bytes must be valid UTF-8; duplicate keys and
+ * excessive nesting are refused, see strict-json.ts); anything else is taken as an already-parsed
+ * document. Throws `guard.bad_json` / `guard.bad_utf8` / `guard.duplicate_key` / `guard.too_deep`.
  */
 export function parseJsonBody(body: unknown): unknown {
   let text: string;
@@ -41,11 +60,7 @@ export function parseJsonBody(body: unknown): unknown {
       throw new HexrError("guard.bad_utf8", "body is not valid UTF-8", { cause: e });
     }
   } else return body;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new HexrError("guard.bad_json", "body is not valid JSON", { cause: e });
-  }
+  return parseStrictJson(text);
 }
 
 /** The document as an object, or `guard.bad_shape` when the top level is not a JSON object. */
@@ -79,36 +94,20 @@ export function formatPath(path: JsonPath): string {
   return s;
 }
 
-/** Push `{type:"text", text}`-style parts of an array (and plain strings) as slots under `base`. */
-export function pushTextParts(
-  out: TextSlot[],
-  parts: unknown,
-  base: JsonPath,
-  role: string | undefined,
-  textTypes: ReadonlySet<string> | null,
-): void {
-  if (typeof parts === "string") {
-    out.push(slot(base, parts, role));
-    return;
+/** Nearest enclosing `logprobs` of `path`, emptied: token lists would carry the text a rewrite removed. */
+export function clearLogprobs(doc: unknown, path: JsonPath): void {
+  const chain: unknown[] = [doc];
+  let cur: unknown = doc;
+  for (let k = 0; k < path.length - 1; k++) {
+    const seg = path[k]!;
+    cur = typeof seg === "number" ? (Array.isArray(cur) ? cur[seg] : undefined) : isRecord(cur) ? cur[seg] : undefined;
+    chain.push(cur);
   }
-  if (!Array.isArray(parts)) return;
-  for (let j = 0; j < parts.length; j++) {
-    const p: unknown = parts[j];
-    if (typeof p === "string") out.push(slot([...base, j], p, role));
-    else if (
-      isRecord(p) &&
-      typeof p.text === "string" &&
-      (textTypes === null || p.type === undefined || textTypes.has(String(p.type)))
-    ) {
-      out.push(slot([...base, j, "text"], p.text, role));
+  for (let k = chain.length - 1; k >= 0; k--) {
+    const o = chain[k];
+    if (isRecord(o) && Object.hasOwn(o, "logprobs")) {
+      if (o.logprobs !== null) o.logprobs = Array.isArray(o.logprobs) ? [] : null;
+      return;
     }
   }
-}
-
-export function slot(path: JsonPath, text: string, role: string | undefined): TextSlot {
-  return role === undefined ? { path, text } : { path, text, role };
-}
-
-export function roleOf(v: unknown): string | undefined {
-  return isRecord(v) && typeof v.role === "string" ? v.role : undefined;
 }
