@@ -25,7 +25,9 @@ export {
   type StreamScannerOptions,
   type StreamStep,
 } from "./stream-scanner.ts";
+export { type SlotFinding, type SlotScan, scanSlots, scanTexts } from "./scan-slots.ts";
 export {
+  clearLogprobs,
   formatPath,
   type GuardAdapter,
   type JsonPath,
@@ -33,6 +35,9 @@ export {
   setAtPath,
   type TextSlot,
 } from "./adapters/types.ts";
+export { checkJsonKeys, MAX_JSON_DEPTH, parseStrictJson } from "./adapters/strict-json.ts";
+export { type GroupOf, groupByItem, walkStrings } from "./adapters/walk.ts";
+export { jsonText } from "./adapters/json-text.ts";
 export { openaiChat } from "./adapters/openai-chat.ts";
 export { openaiResponses } from "./adapters/openai-responses.ts";
 export { anthropicMessages } from "./adapters/anthropic-messages.ts";
@@ -46,11 +51,13 @@ export {
   type SseParserOptions,
 } from "./adapters/sse.ts";
 export {
-  openAiStreamDeltas,
-  openAiStreamError,
-  openAiWithDeltas,
-  type StreamDelta,
-  type StreamDeltas,
-  type StreamErrorInfo,
-} from "./adapters/openai-stream.ts";
-export { anthropicStreamDeltas, anthropicStreamError, anthropicWithDeltas } from "./adapters/anthropic-stream.ts";
+  type EventView,
+  eventSlots,
+  NO_TEXT,
+  parseEventData,
+  rewriteEvent,
+  type StreamRef,
+  type StreamSlot,
+} from "./adapters/stream-event.ts";
+export { openAiStreamError, openAiStreamEvent, type StreamErrorInfo } from "./adapters/openai-stream.ts";
+export { anthropicStreamError, anthropicStreamEvent } from "./adapters/anthropic-stream.ts";

@@ -3,21 +3,32 @@
  *
  *   request headers  → ask for the buffered request body; drop accept-encoding so responses come back
  *                      uncompressed and scannable
- *   request body     → adapter finds the prompt texts → scan → block (403) | redact (body mutation) |
- *                      annotate (header) | continue
- *   response headers → JSON: ask for the buffered body; SSE: ask for the streamed body
- *   response body    → buffered: scan model output (redact / block); streamed: see stream-guard.ts
+ *   request body     → JSON (or no content type): strict parse (a duplicate key is a 400) → the
+ *                      adapter's text slots → scan → block (403) | redact (body mutation) | annotate
+ *                      (header) | continue; any other content type is scanned as UTF-8 text
+ *   response headers → SSE: stream (see stream-guard.ts); anything else: ask for the buffered body;
+ *                      binary media (audio, images, …) cannot be scanned: fail mode
+ *   response body    → JSON: as the request; NDJSON: every line's strings; anything else (text/plain,
+ *                      no content type): the body as one text — never forwarded unscanned
  *
  * Anything that cannot be scanned — over the size cap, an unknown content-encoding, invalid UTF-8 or
- * JSON — gets the route's fail mode (closed by default), and is logged and counted. Findings carry
- * types and offsets only; the matched text never leaves this file.
+ * JSON, binary media — gets the route's fail mode (closed by default), and is logged and counted.
+ * Findings carry types and offsets only; the matched text never leaves this file.
  */
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { isHexrError } from "../../filters/errors.ts";
-import type { TextSlot } from "../../filters/guard/adapters/types.ts";
-import { formatPath } from "../../filters/guard/adapters/types.ts";
+import { jsonText } from "../../filters/guard/adapters/json-text.ts";
+import { parseStrictJson } from "../../filters/guard/adapters/strict-json.ts";
+import {
+  clearLogprobs,
+  formatPath,
+  type GuardAdapter,
+  setAtPath,
+  type TextSlot,
+} from "../../filters/guard/adapters/types.ts";
 import type { GuardPolicy } from "../../filters/guard/policy.ts";
-import { redact, type ScanAction, scanText } from "../../filters/guard/scan.ts";
+import type { ScanAction } from "../../filters/guard/scan.ts";
+import { scanSlots } from "../../filters/guard/scan-slots.ts";
 import type { Finding } from "../../filters/guard/types.ts";
 import type { Logger } from "../logger.ts";
 import { CONTINUE, type Processor } from "./processor.ts";
@@ -26,8 +37,24 @@ import { StreamGuard } from "./stream-guard.ts";
 import { type Headers, type HttpBody, type ProcessingResponse, setHeader } from "./types.ts";
 
 const encoder = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 const FINDINGS_HEADER = "x-hexr-guard-findings";
-const RANK: Record<ScanAction, number> = { allow: 0, annotate: 1, redact: 2, block: 3 };
+
+/** How a body is read: a JSON document, JSON lines, or plain UTF-8 text. */
+type BodyKind = "json" | "ndjson" | "text";
+
+/** Content types whose bodies are binary media: no text to scan, so the fail mode applies. */
+const BINARY_TYPES = ["audio/", "image/", "video/", "application/octet-stream", "application/pdf", "application/zip"];
+
+/** How a body of this content type is scanned; undefined: it cannot be (binary media). */
+export function bodyKind(contentType: string | undefined, absent: BodyKind): BodyKind | undefined {
+  const t = (contentType ?? "").trim().toLowerCase();
+  if (t === "") return absent;
+  if (t.includes("ndjson") || t.includes("jsonl") || t.includes("json-seq")) return "ndjson";
+  if (t.includes("json")) return "json";
+  for (const b of BINARY_TYPES) if (t.startsWith(b)) return undefined;
+  return "text";
+}
 
 export interface GuardStats {
   scanned: number;
@@ -55,6 +82,9 @@ interface DocScan {
   findings: ReportedFinding[];
   body?: Uint8Array;
 }
+
+/** Why a body was not scanned: `invalid` is the client's error (400), `unscannable` gets the fail mode. */
+type NotScanned = { readonly failure: "invalid" | "unscannable"; readonly code: string };
 
 function jsonResponse(status: number, body: object, details: string): ProcessingResponse {
   return {
@@ -110,7 +140,9 @@ export class GuardProcessor implements Processor {
   readonly #log: Logger;
   readonly #stats: GuardStats;
   #requestEncoding: string | undefined;
+  #requestKind: BodyKind | undefined;
   #responseEncoding: string | undefined;
+  #responseKind: BodyKind | undefined;
   #stream: StreamGuard | undefined;
 
   constructor(route: GuardRoute, log: Logger, stats: GuardStats) {
@@ -121,6 +153,8 @@ export class GuardProcessor implements Processor {
 
   requestHeaders(headers: Headers, endOfStream: boolean): ProcessingResponse {
     this.#requestEncoding = headers.get("content-encoding");
+    // provider APIs take JSON: a body without a content type is read (strictly) as JSON
+    this.#requestKind = bodyKind(headers.get("content-type"), "json");
     return {
       request_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["accept-encoding"] } } },
       mode_override: { request_body_mode: endOfStream ? "NONE" : "BUFFERED", response_body_mode: "NONE" },
@@ -129,8 +163,13 @@ export class GuardProcessor implements Processor {
 
   requestBody(body: HttpBody): ProcessingResponse {
     const raw = body.body ?? new Uint8Array();
-    const scan = this.#scanDocument("request", raw, this.#requestEncoding, this.#route.requestPolicy);
-    if (!scan) return this.#unscannable("request", CONTINUE.requestBody);
+    if (this.#requestKind === undefined) return this.#unscannable("request", CONTINUE.requestBody);
+    const kind = this.#requestKind;
+    const scan = this.#scanBody("request", raw, kind, this.#requestEncoding, this.#route.requestPolicy);
+    if ("failure" in scan) {
+      if (scan.failure === "invalid") return invalidRequest(scan.code);
+      return this.#unscannable("request", CONTINUE.requestBody);
+    }
     if (scan.action === "block") return blockedResponse("request", scan.findings);
     const mutation = this.#mutation(scan, this.#requestEncoding);
     return mutation ? { request_body: { response: mutation } } : CONTINUE.requestBody;
@@ -150,13 +189,14 @@ export class GuardProcessor implements Processor {
         mode_override: { response_body_mode: "STREAMED" },
       };
     }
-    if (type.includes("json")) {
-      return {
-        response_headers: { response: { status: "CONTINUE" } },
-        mode_override: { response_body_mode: "BUFFERED" },
-      };
-    }
-    return CONTINUE.responseHeaders; // not model output we know how to read (e.g. an HTML error page)
+    // JSON, NDJSON and text (an HTML error page, text/plain, no content type) are all model output
+    // that may carry text: buffered and scanned; binary media cannot be, and gets the fail mode
+    this.#responseKind = bodyKind(type, "text");
+    if (this.#responseKind === undefined) return this.#unscannable("response", CONTINUE.responseHeaders);
+    return {
+      response_headers: { response: { status: "CONTINUE" } },
+      mode_override: { response_body_mode: "BUFFERED" },
+    };
   }
 
   responseBody(body: HttpBody): ProcessingResponse {
@@ -181,66 +221,58 @@ export class GuardProcessor implements Processor {
       return { response_body: { response: { status: "CONTINUE", body_mutation: { body: out.bytes } } } };
     }
     const raw = body.body ?? new Uint8Array();
-    const scan = this.#scanDocument("response", raw, this.#responseEncoding, this.#route.responsePolicy);
-    if (!scan) return this.#unscannable("response", CONTINUE.responseBody);
+    const kind = this.#responseKind ?? "text";
+    const scan = this.#scanBody("response", raw, kind, this.#responseEncoding, this.#route.responsePolicy);
+    if ("failure" in scan) return this.#unscannable("response", CONTINUE.responseBody);
     if (scan.action === "block") return blockedResponse("response", scan.findings);
     const mutation = this.#mutation(scan, this.#responseEncoding);
     return mutation ? { response_body: { response: mutation } } : CONTINUE.responseBody;
   }
 
-  /** Scan every text slot of a JSON body; undefined when the body cannot be scanned. */
-  #scanDocument(
+  /** Scan every text of a body (see the module comment for the kinds). */
+  #scanBody(
     phase: "request" | "response",
     raw: Uint8Array,
+    kind: BodyKind,
     encoding: string | undefined,
     policy: GuardPolicy,
-  ): DocScan | undefined {
+  ): DocScan | NotScanned {
     if (raw.length === 0) return { action: "allow", findings: [] };
     const route = this.#route;
     const decoded = decodeBody(raw, encoding, route.maxBodyBytes);
-    if (!decoded || decoded.length > route.maxBodyBytes) return undefined;
-    let doc: unknown;
-    let slots: TextSlot[];
+    if (!decoded || decoded.length > route.maxBodyBytes) return { failure: "unscannable", code: "guard.too_large" };
+    let read: Readable;
     try {
-      doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(decoded));
-      slots = phase === "request" ? route.adapter.extractRequest(doc) : route.adapter.extractResponse(doc);
+      read = readBody(utf8.decode(decoded), kind, route.adapter, phase);
     } catch (e) {
-      this.#log.warn({
-        event: "guard_unparseable",
-        phase,
-        route: route.name,
-        code: isHexrError(e) ? e.code : "guard.bad_json",
-      });
-      return undefined;
+      const code = isHexrError(e) ? e.code : "guard.bad_utf8";
+      this.#log.warn({ event: "guard_unparseable", phase, route: route.name, code });
+      // a duplicate key in a request is the client's error: refused whatever the fail mode
+      const invalid = phase === "request" && code === "guard.duplicate_key";
+      return { failure: invalid ? "invalid" : "unscannable", code };
     }
     this.#stats.scanned++;
-    let action: ScanAction = "allow";
-    const findings: ReportedFinding[] = [];
-    const rewrites: Array<[TextSlot, string]> = [];
-    for (const s of slots) {
-      let result: ReturnType<typeof scanText>;
-      try {
-        result = scanText(s.text, policy);
-      } catch {
-        return undefined; // guard.too_large for one slot
-      }
-      if (result.findings.length === 0) continue;
-      if (RANK[result.action] > RANK[action]) action = result.action;
-      const path = formatPath(s.path);
-      for (const f of result.findings) findings.push({ ...strip(f), path });
-      const toRedact = result.findings.filter((f) => policy.scanners[f.type].action === "redact");
-      if (toRedact.length) rewrites.push([s, redact(s.text, toRedact)]);
+    let result: ReturnType<typeof scanSlots>;
+    try {
+      result = scanSlots(read.slots, policy);
+    } catch {
+      return { failure: "unscannable", code: "guard.too_large" }; // one text over the scanner's cap
     }
+    const { action } = result;
+    const findings: ReportedFinding[] = result.findings.map((f) => ({
+      ...strip(f),
+      path: formatPath(shownPath(read.slots[f.slot]!)),
+    }));
     if (action === "block") {
       this.#stats.blocked++;
       this.#log.warn({ event: "guard_blocked", phase, route: route.name, findings });
       return { action, findings };
     }
-    if (rewrites.length === 0) return { action, findings };
-    for (const [s, text] of rewrites) route.adapter.rewrite(doc, s, text);
+    if (result.rewrites.size === 0) return { action, findings };
+    const text = read.rewrite(result.rewrites);
     this.#stats.redacted++;
     this.#log.info({ event: "guard_redacted", phase, route: route.name, findings });
-    return { action, findings, body: encoder.encode(JSON.stringify(doc)) };
+    return { action, findings, body: encoder.encode(text) };
   }
 
   #mutation(scan: DocScan, encoding: string | undefined) {
@@ -276,6 +308,86 @@ export class GuardProcessor implements Processor {
       "hexr_guard_unscannable",
     );
   }
+}
+
+/** A body read for scanning: its slots, and how to serialize it with some slots rewritten. */
+interface Readable {
+  readonly slots: TextSlot[];
+  rewrite(texts: ReadonlyMap<number, string>): string;
+}
+
+/** Throws HexrError (bad JSON, duplicate key, too deep) when the body cannot be read as `kind`. */
+function readBody(text: string, kind: BodyKind, adapter: GuardAdapter, phase: "request" | "response"): Readable {
+  if (kind === "text") {
+    return { slots: [{ path: [], text }], rewrite: (t) => t.get(0) ?? text };
+  }
+  if (kind === "json") {
+    const doc = parseStrictJson(text);
+    const slots = phase === "request" ? adapter.extractRequest(doc) : adapter.extractResponse(doc);
+    return {
+      slots,
+      rewrite(texts) {
+        for (const [i, t] of texts) {
+          adapter.rewrite(doc, slots[i]!, t);
+          clearLogprobs(doc, slots[i]!.path);
+        }
+        return JSON.stringify(doc);
+      },
+    };
+  }
+  // NDJSON: each non-empty line is a document; its slots are grouped per line, rewritten lines re-serialized
+  const lines = text.split("\n");
+  const docs: unknown[] = [];
+  const slots: TextSlot[] = [];
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!.endsWith("\r") ? lines[n]!.slice(0, -1) : lines[n]!;
+    if (line.trim() === "") {
+      docs.push(undefined);
+      continue;
+    }
+    const doc = parseStrictJson(line);
+    docs.push(doc);
+    for (const s of jsonText.extractResponse(doc))
+      slots.push({
+        ...s,
+        path: [n, ...s.path],
+        ...(s.shownPath ? { shownPath: [n, ...s.shownPath] } : {}),
+        group: `${n}/${s.group ?? ""}`,
+      });
+  }
+  return {
+    slots,
+    rewrite(texts) {
+      const changed = new Set<number>();
+      for (const [i, t] of texts) {
+        const sl = slots[i]!;
+        const n = sl.path[0] as number;
+        if (sl.path.length === 1) docs[n] = t;
+        else setAtPath(docs, sl.path, t);
+        changed.add(n);
+      }
+      const cr = (l: string) => (l.endsWith("\r") ? "\r" : "");
+      return lines.map((l, n) => (changed.has(n) ? JSON.stringify(docs[n]) + cr(l) : l)).join("\n");
+    },
+  };
+}
+
+const shownPath = (s: TextSlot) => s.shownPath ?? s.path;
+
+/** 400 for a body the guard refuses to read (duplicate keys): the reason only, never body content. */
+function invalidRequest(code: string): ProcessingResponse {
+  return jsonResponse(
+    400,
+    {
+      error: {
+        type: "hexr_guard_invalid_json",
+        code,
+        message:
+          "the request body repeats a JSON object key; refused so that the guard and the provider cannot read it differently",
+      },
+    },
+    "hexr_guard_invalid_json",
+  );
 }
 
 function strip(f: Finding): Omit<ReportedFinding, "path"> {

@@ -1,8 +1,15 @@
 /**
  * Which requests the guard scans, and how: routes compiled once from config into a matcher on
- * `:authority` + `:path`. Everything else gets the pass-through processor.
+ * `:authority` + `:path` (first match wins). Everything else gets the pass-through processor.
+ *
+ * Rule for LLM providers: every host the service catalog maps to an LLM provider has, after its
+ * specific routes, a catch-all route (`path_prefix: "/"`, the `json-text` adapter: every string scanned)
+ * with the same fail mode — so no path on an LLM host (embeddings, moderations, batches, files, a path
+ * added next year) reaches the provider or the client unscanned. test/unit/sidecars/guard-routes.test.ts
+ * checks every LLM entry of the default catalog against {@link DEFAULT_GUARD_ROUTES}.
  */
 import { anthropicMessages } from "../../filters/guard/adapters/anthropic-messages.ts";
+import { jsonText } from "../../filters/guard/adapters/json-text.ts";
 import { createGenericAdapter, type GenericAdapterConfig } from "../../filters/guard/adapters/generic-json.ts";
 import { openaiChat } from "../../filters/guard/adapters/openai-chat.ts";
 import { openaiResponses } from "../../filters/guard/adapters/openai-responses.ts";
@@ -10,7 +17,7 @@ import type { GuardAdapter } from "../../filters/guard/adapters/types.ts";
 import { DEFAULT_GUARD_POLICY, type GuardPolicy, parseGuardPolicy } from "../../filters/guard/policy.ts";
 import { HexrError } from "../../filters/errors.ts";
 
-export type AdapterName = "openai-chat" | "openai-responses" | "anthropic-messages" | "generic";
+export type AdapterName = "openai-chat" | "openai-responses" | "anthropic-messages" | "json-text" | "generic";
 export type FailMode = "closed" | "open";
 export type StreamProvider = "openai" | "anthropic";
 
@@ -45,29 +52,54 @@ export interface GuardRouteConfig {
   max_body_bytes?: number;
 }
 
-/** The routes most deployments want: OpenAI chat/responses and Anthropic messages, fail closed. */
+export const OPENAI_HOSTS = ["api.openai.com"];
+export const ANTHROPIC_HOSTS = ["api.anthropic.com"];
+
+/**
+ * The routes most deployments want, fail closed: OpenAI chat, legacy completions, responses,
+ * embeddings and moderations, Anthropic messages (with count_tokens and batches) and legacy complete,
+ * and a catch-all per provider host (see the module comment).
+ */
 export const DEFAULT_GUARD_ROUTES: GuardRouteConfig[] = [
   {
     name: "openai-chat",
-    hosts: ["api.openai.com"],
+    hosts: OPENAI_HOSTS,
     path_prefix: "/v1/chat/completions",
     adapter: "openai-chat",
     stream: "openai",
   },
   {
+    name: "openai-completions",
+    hosts: OPENAI_HOSTS,
+    path_prefix: "/v1/completions",
+    adapter: "openai-chat",
+    stream: "openai",
+  },
+  {
     name: "openai-responses",
-    hosts: ["api.openai.com"],
+    hosts: OPENAI_HOSTS,
     path_prefix: "/v1/responses",
     adapter: "openai-responses",
     stream: "openai",
   },
+  { name: "openai-embeddings", hosts: OPENAI_HOSTS, path_prefix: "/v1/embeddings", adapter: "json-text" },
+  { name: "openai-moderations", hosts: OPENAI_HOSTS, path_prefix: "/v1/moderations", adapter: "json-text" },
+  { name: "openai-any", hosts: OPENAI_HOSTS, path_prefix: "/", adapter: "json-text", stream: "openai" },
   {
     name: "anthropic-messages",
-    hosts: ["api.anthropic.com"],
+    hosts: ANTHROPIC_HOSTS,
     path_prefix: "/v1/messages",
     adapter: "anthropic-messages",
     stream: "anthropic",
   },
+  {
+    name: "anthropic-complete",
+    hosts: ANTHROPIC_HOSTS,
+    path_prefix: "/v1/complete",
+    adapter: "anthropic-messages",
+    stream: "anthropic",
+  },
+  { name: "anthropic-any", hosts: ANTHROPIC_HOSTS, path_prefix: "/", adapter: "json-text", stream: "anthropic" },
 ];
 
 function adapterFor(c: GuardRouteConfig, field: string): GuardAdapter {
@@ -78,13 +110,15 @@ function adapterFor(c: GuardRouteConfig, field: string): GuardAdapter {
       return openaiResponses;
     case "anthropic-messages":
       return anthropicMessages;
+    case "json-text":
+      return jsonText;
     case "generic":
       if (!c.generic) throw new HexrError("config.invalid", `${field}.generic: required for the generic adapter`);
       return createGenericAdapter(c.generic);
     default:
       throw new HexrError(
         "config.invalid",
-        `${field}.adapter: must be openai-chat, openai-responses, anthropic-messages or generic`,
+        `${field}.adapter: must be openai-chat, openai-responses, anthropic-messages, json-text or generic`,
       );
   }
 }

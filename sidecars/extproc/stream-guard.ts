@@ -2,26 +2,30 @@
  * Guarding a streamed (SSE) model response chunk by chunk, for one request.
  *
  * Envoy hands us body chunks at arbitrary byte boundaries; we answer each with the bytes that may go
- * out now. SSE events are parsed incrementally; each event's text deltas go to a StreamScanner per
- * text index (choice), which holds back text that could still become a finding and releases whole
- * events in order. Untouched events go out byte-for-byte; events whose text was redacted are
- * re-serialized. A blocking finding ends the stream with the provider's own error event and drops
- * everything after it. Memory is bounded by the parser's event cap and the scanners' windows.
+ * out now. SSE events are parsed incrementally and classified by the provider adapter (see
+ * filters/guard/adapters/stream-event.ts): each text **delta** goes to the StreamScanner of its stream
+ * (one per choice / output part / tool call / content block), which holds back text that could still
+ * become a finding; events are released whole and in order. When an event's turn comes, its
+ * **snapshots** (done/completed events repeating a stream's whole text) take the stream's redacted text
+ * if they match what was streamed, and everything else in it — snapshots that do not match, and plain
+ * text — is scanned as one document. So a span redacted in the deltas is redacted in every later copy,
+ * and a secret that appears only in a done event is still found.
+ *
+ * Untouched events go out byte-for-byte; changed ones are re-serialized. A blocking finding ends the
+ * stream with the provider's own error event and drops everything after it. Memory is bounded by the
+ * parser's event cap, the scanners' windows, and the per-stream text kept for snapshot matching (capped
+ * at one event's size: a longer snapshot could not arrive anyway).
  */
+import { anthropicStreamError, anthropicStreamEvent } from "../../filters/guard/adapters/anthropic-stream.ts";
 import {
-  anthropicStreamDeltas,
-  anthropicStreamError,
-  anthropicWithDeltas,
-} from "../../filters/guard/adapters/anthropic-stream.ts";
-import {
-  openAiStreamDeltas,
   openAiStreamError,
-  openAiWithDeltas,
-  type StreamDeltas,
+  openAiStreamEvent,
   type StreamErrorInfo,
 } from "../../filters/guard/adapters/openai-stream.ts";
 import { type SseEvent, SseParser } from "../../filters/guard/adapters/sse.ts";
+import { type EventView, rewriteEvent, type StreamSlot } from "../../filters/guard/adapters/stream-event.ts";
 import type { GuardPolicy } from "../../filters/guard/policy.ts";
+import { scanSlots } from "../../filters/guard/scan-slots.ts";
 import { StreamScanner, type StreamStep } from "../../filters/guard/stream-scanner.ts";
 import type { Finding } from "../../filters/guard/types.ts";
 import { isHexrError } from "../../filters/errors.ts";
@@ -29,25 +33,40 @@ import type { FailMode, StreamProvider } from "./guard-routes.ts";
 
 /** Largest single SSE event we buffer while waiting for its end. */
 export const MAX_STREAM_EVENT_BYTES = 256 * 1024;
-/** Most text indices (choices) tracked per stream; more is treated as unscannable. */
-const MAX_STREAM_INDICES = 16;
+/** Most text streams scanned at once per response (choices × parts × tool calls); more is unscannable. */
+const MAX_STREAMS = 64;
+/** Most streams whose text is kept for snapshot matching; later ones are scanned directly. */
+const MAX_TRACKED = 256;
 
 interface ProviderStream {
-  deltas(ev: SseEvent): StreamDeltas;
-  withDeltas(ev: SseEvent, texts: ReadonlyMap<number, string>): string;
+  event(ev: SseEvent): EventView;
   error(e: StreamErrorInfo): string;
 }
 
 const PROVIDERS: Record<StreamProvider, ProviderStream> = {
-  openai: { deltas: openAiStreamDeltas, withDeltas: openAiWithDeltas, error: openAiStreamError },
-  anthropic: { deltas: anthropicStreamDeltas, withDeltas: anthropicWithDeltas, error: anthropicStreamError },
+  openai: { event: openAiStreamEvent, error: openAiStreamError },
+  anthropic: { event: anthropicStreamEvent, error: anthropicStreamError },
 };
 
 interface Pending {
   readonly ev: SseEvent;
+  readonly view: EventView;
   waiting: number;
-  changed: boolean;
+  /** Released text per delta slot index. */
   readonly texts: Map<number, string>;
+}
+
+interface Tag {
+  readonly entry: Pending;
+  readonly slot: number;
+}
+
+/** One stream's text so far, original and as released, for matching snapshots. */
+interface Tracked {
+  orig: string;
+  red: string;
+  releasedOrig: number;
+  overflow: boolean;
 }
 
 export interface StreamChunkResult {
@@ -63,18 +82,37 @@ export interface StreamChunkResult {
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array();
 
+class Blocked {
+  readonly findings: Finding[];
+  constructor(findings: Finding[]) {
+    this.findings = findings;
+  }
+}
+
+/** The policy for streams that cannot be redacted: every redact action becomes block. */
+function redactBlocks(p: GuardPolicy): GuardPolicy {
+  const scanners = { ...p.scanners };
+  for (const k of Object.keys(scanners) as (keyof typeof scanners)[])
+    if (scanners[k].action === "redact") scanners[k] = { ...scanners[k], action: "block" };
+  return { ...p, scanners };
+}
+
 export class StreamGuard {
   readonly #provider: ProviderStream;
   readonly #policy: GuardPolicy;
+  readonly #strict: GuardPolicy;
   readonly #failMode: FailMode;
   readonly #parser = new SseParser({ maxEventSize: MAX_STREAM_EVENT_BYTES });
-  readonly #scanners = new Map<number, StreamScanner<Pending>>();
+  readonly #scanners = new Map<string, StreamScanner<Tag>>();
+  readonly #tracked = new Map<string, Tracked>();
   #queue: Pending[] = [];
+  #redacted = false;
   #state: "scanning" | "blocked" | "passthrough" = "scanning";
 
   constructor(provider: StreamProvider, policy: GuardPolicy, failMode: FailMode = "closed") {
     this.#provider = PROVIDERS[provider];
     this.#policy = policy;
+    this.#strict = redactBlocks(policy);
     this.#failMode = failMode;
   }
 
@@ -82,31 +120,31 @@ export class StreamGuard {
     if (this.#state === "blocked") return { bytes: EMPTY, blocked: false, redacted: false, findings: [] };
     if (this.#state === "passthrough") return { bytes: undefined, blocked: false, redacted: false, findings: [] };
     let out = "";
-    let redacted = false;
     const findings: Finding[] = [];
+    this.#redacted = false;
     try {
-      const events = this.#parser.push(chunk);
       let done = false;
-      for (const ev of events) {
-        const { deltas, done: last } = this.#provider.deltas(ev);
-        const entry: Pending = { ev, waiting: deltas.length, changed: false, texts: new Map() };
+      for (const ev of this.#parser.push(chunk)) {
+        const view = this.#provider.event(ev);
+        const entry: Pending = { ev, view, waiting: 0, texts: new Map() };
         this.#queue.push(entry);
-        for (const d of deltas) {
-          const blocked = this.#apply(this.#scanner(d.index).push(d.text, entry), d.index, findings);
-          if (blocked) return this.#blockedResult(out + this.#flush(), blocked);
+        for (let i = 0; i < view.slots.length; i++) {
+          const s = view.slots[i]!;
+          if (s.stream?.kind !== "delta") continue;
+          entry.waiting++;
+          this.#track(s.stream.key, s.text);
+          this.#apply(this.#scanner(s.stream.key, s).push(s.text, { entry, slot: i }), findings);
         }
-        if (last) done = true;
+        for (const prefix of view.ends) this.#end(prefix, findings);
+        if (view.done) done = true;
+        out += this.#flush(findings);
       }
-      if (done || endOfStream) {
-        for (const [index, s] of this.#scanners) {
-          const blocked = this.#apply(s.end(), index, findings);
-          if (blocked) return this.#blockedResult(out + this.#flush(), blocked);
-        }
-      }
-      out += this.#flush();
+      if (done || endOfStream) this.#end("", findings);
+      out += this.#flush(findings);
       // an unterminated final block is discarded by SSE clients; it is not forwarded unscanned either
       if (endOfStream) this.#parser.end();
     } catch (e) {
+      if (e instanceof Blocked) return this.#blockedResult(out, e.findings);
       const reason = isHexrError(e) ? e.code : "guard.stream_error";
       if (this.#failMode === "open") {
         this.#state = "passthrough";
@@ -128,47 +166,103 @@ export class StreamGuard {
         });
       return { bytes: encoder.encode(text), blocked: false, redacted: false, error: reason, findings };
     }
-    for (const p of this.#lastReleased) if (p.changed) redacted = true;
-    this.#lastReleased = [];
-    return { bytes: encoder.encode(out), blocked: false, redacted, findings };
+    return { bytes: encoder.encode(out), blocked: false, redacted: this.#redacted, findings };
   }
 
-  #lastReleased: Pending[] = [];
-
-  #scanner(index: number): StreamScanner<Pending> {
-    let s = this.#scanners.get(index);
-    if (!s) {
-      if (this.#scanners.size >= MAX_STREAM_INDICES) throw new Error("too many parallel choices to scan");
-      s = new StreamScanner<Pending>({ policy: this.#policy });
-      this.#scanners.set(index, s);
+  #scanner(key: string, s: StreamSlot): StreamScanner<Tag> {
+    let sc = this.#scanners.get(key);
+    if (!sc) {
+      if (this.#scanners.size >= MAX_STREAMS) throw new Error("too many parallel text streams to scan");
+      sc = new StreamScanner<Tag>({ policy: s.redactable === false ? this.#strict : this.#policy });
+      this.#scanners.set(key, sc);
     }
-    return s;
+    return sc;
   }
 
-  /** Applies a scanner step; returns the blocking findings if the stream must end. */
-  #apply(step: StreamStep<Pending>, index: number, findings: Finding[]): Finding[] | undefined {
-    if (step.action === "block") return step.findings;
+  #track(key: string, text: string): void {
+    let t = this.#tracked.get(key);
+    if (!t) {
+      t = { orig: "", red: "", releasedOrig: 0, overflow: this.#tracked.size >= MAX_TRACKED };
+      this.#tracked.set(key, t);
+    }
+    if (t.overflow) return;
+    t.orig += text;
+    if (t.orig.length > MAX_STREAM_EVENT_BYTES) {
+      t.overflow = true;
+      t.orig = t.red = "";
+    }
+  }
+
+  /** End (release everything of) the streams whose key starts with `prefix`. */
+  #end(prefix: string, findings: Finding[]): void {
+    for (const [key, sc] of this.#scanners) {
+      if (!key.startsWith(prefix)) continue;
+      this.#apply(sc.end(), findings);
+      this.#scanners.delete(key);
+    }
+  }
+
+  #apply(step: StreamStep<Tag>, findings: Finding[]): void {
+    if (step.action === "block") throw new Blocked(step.findings);
     for (const f of step.findings) findings.push(f);
     for (const r of step.released) {
-      r.tag.texts.set(index, r.text);
-      if (r.changed) r.tag.changed = true;
-      r.tag.waiting--;
-      this.#lastReleased.push(r.tag);
+      const { entry, slot } = r.tag;
+      const s = entry.view.slots[slot]!;
+      entry.texts.set(slot, r.text);
+      entry.waiting--;
+      const t = this.#tracked.get(s.stream!.key);
+      if (t && !t.overflow) {
+        t.red += r.text;
+        t.releasedOrig += s.text.length;
+      }
     }
-    return undefined;
   }
 
-  /** Events whose every delta is released, in order. */
-  #flush(): string {
+  /** Events whose every delta is released, in order, each resolved (snapshots, plain text) and rewritten. */
+  #flush(findings: Finding[]): string {
     let out = "";
     let k = 0;
     for (; k < this.#queue.length; k++) {
       const p = this.#queue[k]!;
       if (p.waiting > 0) break;
-      out += p.changed ? this.#provider.withDeltas(p.ev, p.texts) : p.ev.raw;
+      out += this.#resolve(p, findings);
     }
     if (k > 0) this.#queue = this.#queue.slice(k);
     return out;
+  }
+
+  #resolve(p: Pending, findings: Finding[]): string {
+    const { slots } = p.view;
+    const texts = new Map<number, string>();
+    const direct: number[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      if (s.stream?.kind === "delta") {
+        const t = p.texts.get(i);
+        if (t !== undefined && t !== s.text) texts.set(i, t);
+        continue;
+      }
+      if (s.stream?.kind === "snapshot") {
+        const t = this.#tracked.get(s.stream.key);
+        if (t && !t.overflow && t.releasedOrig === t.orig.length && t.orig === s.text) {
+          if (t.red !== s.text) texts.set(i, t.red);
+          continue;
+        }
+      }
+      direct.push(i);
+    }
+    if (direct.length > 0) {
+      const r = scanSlots(
+        direct.map((i) => slots[i]!),
+        this.#policy,
+      );
+      if (r.action === "block") throw new Blocked(r.findings);
+      for (const f of r.findings) findings.push(f);
+      for (const [j, t] of r.rewrites) texts.set(direct[j]!, t);
+    }
+    if (texts.size === 0) return p.ev.raw;
+    this.#redacted = true;
+    return rewriteEvent(p.ev, p.view, texts);
   }
 
   /** Fail-open: whatever is queued goes out as received. */

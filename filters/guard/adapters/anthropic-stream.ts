@@ -1,61 +1,47 @@
 /**
- * Anthropic Messages streaming: `content_block_delta` events carry `text_delta.text` (and
- * `thinking_delta.thinking`) per content block `index`; `message_stop` ends the stream. A blocked
- * stream ends with Anthropic's own `event: error` (the `@anthropic-ai/sdk` throws an APIError on it).
+ * Anthropic Messages streaming: which strings of an SSE event are text deltas, snapshots or plain text
+ * (see stream-event.ts), and Anthropic's own `event: error` ending a blocked stream (the
+ * `@anthropic-ai/sdk` throws an APIError on it).
+ *
+ * Events are classified by their data's `type` (Anthropic always sends it), never by the `event:` line,
+ * which may be missing or disagree. Per content block `index`, one stream `b<index>/`: the initial
+ * `text`/`thinking` of `content_block_start` and every `text_delta.text`, `thinking_delta.thinking` and
+ * `input_json_delta.partial_json`; `content_block_stop` ends it, `message_stop` ends the stream. Everything
+ * else with text — a `tool_use` block's `input` object in `content_block_start`, citations, the message
+ * in `message_start`, error messages — is plain text, scanned too. Legacy `/v1/complete` streams
+ * (`completion` events) are one stream of their `completion` deltas.
  */
-import { HexrError } from "../../errors.ts";
-import { isRecord } from "./types.ts";
-import type { StreamDeltas, StreamErrorInfo } from "./openai-stream.ts";
-import { formatSseEvent, replaceEventData, type SseEvent } from "./sse.ts";
+import { formatSseEvent, type SseEvent } from "./sse.ts";
+import { type EventView, eventSlots, NO_TEXT, parseEventData, type StreamRef } from "./stream-event.ts";
+import type { StreamErrorInfo } from "./openai-stream.ts";
+import { isRecord, type JsonPath } from "./types.ts";
 
-const NONE: StreamDeltas = { deltas: [], done: false };
+const DELTA_FIELDS = new Set(["text", "thinking", "partial_json"]);
+const START_FIELDS = new Set(["text", "thinking"]);
 
-function parseData(ev: SseEvent): unknown {
-  try {
-    return JSON.parse(ev.data);
-  } catch (e) {
-    throw new HexrError("guard.bad_json", "stream event data is not valid JSON", { cause: e });
-  }
-}
-
-function deltaField(delta: Record<string, unknown>): "text" | "thinking" | null {
-  if (delta.type === "text_delta" && typeof delta.text === "string") return "text";
-  if (delta.type === "thinking_delta" && typeof delta.thinking === "string") return "thinking";
-  return null;
-}
-
-/** Text deltas in one event (by content block index). Throws `guard.bad_json` on unparseable data. */
-export function anthropicStreamDeltas(ev: SseEvent): StreamDeltas {
-  if (!ev.dispatched) return NONE;
-  if (ev.event === "message_stop") return { deltas: [], done: true };
-  if (ev.event !== "content_block_delta" && ev.event !== "content_block_start") return NONE;
-  const d = parseData(ev);
-  if (!isRecord(d)) return NONE;
-  const index = typeof d.index === "number" ? d.index : 0;
-  if (isRecord(d.delta)) {
-    const f = deltaField(d.delta);
-    if (f !== null) return { deltas: [{ index, text: d.delta[f] as string }], done: false };
-  }
-  const block = d.content_block;
-  if (isRecord(block) && block.type === "text" && typeof block.text === "string" && block.text.length > 0) {
-    return { deltas: [{ index, text: block.text }], done: false };
-  }
-  return NONE;
-}
-
-/** The event with its delta text replaced (`texts` by content block index). */
-export function anthropicWithDeltas(ev: SseEvent, texts: ReadonlyMap<number, string>): string {
-  const d = parseData(ev);
-  if (!isRecord(d)) return ev.raw;
-  const t = texts.get(typeof d.index === "number" ? d.index : 0);
-  if (t === undefined) return ev.raw;
-  if (isRecord(d.delta)) {
-    const f = deltaField(d.delta);
-    if (f === null) return ev.raw;
-    d.delta[f] = t;
-  } else if (isRecord(d.content_block) && typeof d.content_block.text === "string") d.content_block.text = t;
-  else return ev.raw;
-  return replaceEventData(ev.raw, JSON.stringify(d));
+/** Classify one event's texts. Throws `guard.bad_json` (or `guard.duplicate_key`) on bad data. */
+export function anthropicStreamEvent(ev: SseEvent): EventView {
+  if (!ev.dispatched) return NO_TEXT;
+  const d = parseEventData(ev);
+  const type = isRecord(d) && typeof d.type === "string" ? d.type : "";
+  const index = isRecord(d) && typeof d.index === "number" && Number.isInteger(d.index) ? d.index : 0;
+  const key = `b${index}/`;
+  let refOf: (p: JsonPath) => StreamRef | undefined = () => undefined;
+  if (type === "content_block_delta")
+    refOf = (p) =>
+      p.length === 2 && p[0] === "delta" && DELTA_FIELDS.has(String(p[1])) ? { key, kind: "delta" } : undefined;
+  else if (type === "completion")
+    // legacy /v1/complete: one text stream
+    refOf = (p) => (p.length === 1 && p[0] === "completion" ? { key: "completion/", kind: "delta" } : undefined);
+  else if (type === "content_block_start")
+    refOf = (p) =>
+      p.length === 2 && p[0] === "content_block" && START_FIELDS.has(String(p[1])) ? { key, kind: "delta" } : undefined;
+  return {
+    doc: d,
+    slots: eventSlots(d, refOf),
+    ends: type === "content_block_stop" ? [key] : [],
+    done: type === "message_stop",
+  };
 }
 
 /** `event: error` + `{"type":"error","error":{"type","message"}}` — Anthropic's stream error event. */

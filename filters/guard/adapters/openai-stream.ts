@@ -1,83 +1,146 @@
 /**
- * OpenAI streaming: text deltas out of SSE events, replacement text back in, and the error event that
- * ends a blocked stream in OpenAI's own format (the `openai` SDK throws an APIError when a chunk has
- * `error`). Handles Chat Completions chunks (`choices[].delta.content`) and Responses API events
- * (`response.output_text.delta`). `data: [DONE]` ends the stream.
+ * OpenAI streaming: which strings of an SSE event are text deltas, snapshots or plain text (see
+ * stream-event.ts), and the error event that ends a blocked stream in OpenAI's own format (the `openai`
+ * SDK throws an APIError when a chunk has `error`).
+ *
+ * Chat Completions chunks (`choices[]`, per choice `index`): `delta.content`, `delta.refusal`,
+ * `delta.tool_calls[].function.arguments` (per tool-call `index`), legacy `delta.function_call.arguments`,
+ * `delta.audio.transcript` (not redactable: the audio carries the same words), and legacy completions'
+ * `text`; a `finish_reason` ends the choice's streams; `data: [DONE]` ends the stream.
+ *
+ * Responses API events: `*.delta` of output text, refusals, reasoning text and summaries, function-call,
+ * custom-tool and MCP arguments, code-interpreter code, audio transcripts; their `*.done` events,
+ * `content_part.*`, `output_item.*` and the lifecycle events (`response.created` … `response.completed`,
+ * whose `response.output[]` repeats every item) are snapshots of the same streams. Everything else with
+ * text in it is plain text, scanned too.
  */
-import { HexrError } from "../../errors.ts";
-import { isRecord } from "./types.ts";
-import { formatSseEvent, replaceEventData, type SseEvent } from "./sse.ts";
+import { formatSseEvent, type SseEvent } from "./sse.ts";
+import { type EventView, eventSlots, NO_TEXT, parseEventData, type StreamRef } from "./stream-event.ts";
+import { isRecord, type JsonPath } from "./types.ts";
 
-export interface StreamDelta {
-  /** Which text stream (choice index, or output/content index for Responses): scan each separately. */
-  readonly index: number;
-  readonly text: string;
+const DONE: EventView = Object.freeze({ doc: undefined, slots: [], ends: [], done: true });
+
+const num = (v: unknown, dflt: number): number => (typeof v === "number" && Number.isInteger(v) ? v : dflt);
+
+/** Classify one event's texts. Throws `guard.bad_json` (or `guard.duplicate_key`) on bad data. */
+export function openAiStreamEvent(ev: SseEvent): EventView {
+  if (!ev.dispatched) return NO_TEXT;
+  if (ev.data === "[DONE]") return DONE;
+  const d = parseEventData(ev);
+  if (isRecord(d) && typeof d.type === "string" && d.type.startsWith("response.")) return responsesEvent(d, d.type);
+  if (isRecord(d) && Array.isArray(d.choices)) return chatChunk(d, d.choices);
+  return { doc: d, slots: eventSlots(d, () => undefined), ends: [], done: false };
 }
 
-export interface StreamDeltas {
-  readonly deltas: StreamDelta[];
-  /** The event ends the stream (`[DONE]`, `response.completed`). */
-  readonly done: boolean;
-}
+// ---- Chat Completions --------------------------------------------------------------------------------
 
-const NONE: StreamDeltas = { deltas: [], done: false };
-const RESPONSES_STRIDE = 1024;
-
-function parseData(ev: SseEvent): unknown {
-  try {
-    return JSON.parse(ev.data);
-  } catch (e) {
-    throw new HexrError("guard.bad_json", "stream event data is not valid JSON", { cause: e });
+function chatChunk(d: Record<string, unknown>, choices: unknown[]): EventView {
+  const ends: string[] = [];
+  const choiceIndex = (j: number): number => num(isRecord(choices[j]) ? choices[j].index : undefined, j);
+  for (let j = 0; j < choices.length; j++) {
+    const c = choices[j];
+    if (isRecord(c) && typeof c.finish_reason === "string") ends.push(`c${choiceIndex(j)}/`);
   }
-}
-
-/** Text deltas in one event; non-text events yield none. Throws `guard.bad_json` on unparseable data. */
-export function openAiStreamDeltas(ev: SseEvent): StreamDeltas {
-  if (!ev.dispatched) return NONE;
-  if (ev.data === "[DONE]") return { deltas: [], done: true };
-  const d = parseData(ev);
-  if (!isRecord(d)) return NONE;
-  if (typeof d.type === "string") {
-    if (d.type === "response.output_text.delta" && typeof d.delta === "string") {
-      return { deltas: [{ index: responsesIndex(d), text: d.delta }], done: false };
+  const refOf = (p: JsonPath): StreamRef | undefined => {
+    if (p[0] !== "choices" || typeof p[1] !== "number") return undefined;
+    const c = `c${choiceIndex(p[1])}`;
+    if (p.length === 3 && p[2] === "text") return { key: `${c}/t/`, kind: "delta" }; // legacy completions
+    if (p[2] !== "delta") return undefined;
+    const f = p[3];
+    if (p.length === 4 && f === "content") return { key: `${c}/t/`, kind: "delta" };
+    if (p.length === 4 && f === "refusal") return { key: `${c}/r/`, kind: "delta" };
+    if (p.length === 5 && f === "function_call" && p[4] === "arguments") return { key: `${c}/f/`, kind: "delta" };
+    if (p.length === 5 && f === "audio" && p[4] === "transcript")
+      return { key: `${c}/a/`, kind: "delta", redactable: false };
+    if (p.length === 7 && f === "tool_calls" && typeof p[4] === "number" && p[6] === "arguments") {
+      const delta = (choices[p[1]] as Record<string, unknown>).delta as Record<string, unknown>;
+      const call = (delta.tool_calls as unknown[])[p[4]];
+      return { key: `${c}/tc${num(isRecord(call) ? call.index : undefined, p[4])}/`, kind: "delta" };
     }
-    return { deltas: [], done: d.type === "response.completed" || d.type === "response.failed" };
-  }
-  const choices = d.choices;
-  if (!Array.isArray(choices)) return NONE;
-  const deltas: StreamDelta[] = [];
-  for (let i = 0; i < choices.length; i++) {
-    const c: unknown = choices[i];
-    if (!isRecord(c) || !isRecord(c.delta)) continue;
-    const text = c.delta.content;
-    if (typeof text === "string" && text.length > 0)
-      deltas.push({ index: typeof c.index === "number" ? c.index : i, text });
-  }
-  return { deltas, done: false };
+    return undefined;
+  };
+  return { doc: d, slots: eventSlots(d, refOf), ends, done: false };
 }
 
-function responsesIndex(d: Record<string, unknown>): number {
-  const o = typeof d.output_index === "number" ? d.output_index : 0;
-  const c = typeof d.content_index === "number" ? d.content_index : 0;
-  return o * RESPONSES_STRIDE + c;
+// ---- Responses API -----------------------------------------------------------------------------------
+
+/** Delta event types → the stream (relative to the output item) their `delta` extends. */
+const RESPONSES_DELTAS: Readonly<Record<string, (d: Record<string, unknown>) => string>> = {
+  "response.output_text.delta": (d) => `c${num(d.content_index, 0)}/`,
+  "response.refusal.delta": (d) => `c${num(d.content_index, 0)}/`,
+  "response.reasoning_text.delta": (d) => `c${num(d.content_index, 0)}/`,
+  "response.reasoning_summary_text.delta": (d) => `s${num(d.summary_index, 0)}/`,
+  "response.function_call_arguments.delta": () => "args/",
+  "response.custom_tool_call_input.delta": () => "args/",
+  "response.mcp_call_arguments.delta": () => "args/",
+  "response.code_interpreter_call_code.delta": () => "code/",
+};
+
+/** `*.done` event types → [field holding the whole text, its stream relative to the item]. */
+const RESPONSES_DONE: Readonly<Record<string, (d: Record<string, unknown>) => [string, string]>> = {
+  "response.output_text.done": (d) => ["text", `c${num(d.content_index, 0)}/`],
+  "response.refusal.done": (d) => ["refusal", `c${num(d.content_index, 0)}/`],
+  "response.reasoning_text.done": (d) => ["text", `c${num(d.content_index, 0)}/`],
+  "response.reasoning_summary_text.done": (d) => ["text", `s${num(d.summary_index, 0)}/`],
+  "response.function_call_arguments.done": () => ["arguments", "args/"],
+  "response.mcp_call_arguments.done": () => ["arguments", "args/"],
+  "response.custom_tool_call_input.done": () => ["input", "args/"],
+  "response.code_interpreter_call_code.done": () => ["code", "code/"],
+};
+
+const LIFECYCLE_DONE = new Set(["response.completed", "response.failed", "response.incomplete"]);
+
+/** A string inside an output item (`rest` = path below the item) → its stream, relative to the item. */
+function itemStream(rest: JsonPath): string | undefined {
+  if (rest.length === 3 && rest[0] === "content" && typeof rest[1] === "number")
+    return rest[2] === "text" || rest[2] === "refusal" ? `c${rest[1]}/` : undefined;
+  if (rest.length === 3 && rest[0] === "summary" && typeof rest[1] === "number" && rest[2] === "text")
+    return `s${rest[1]}/`;
+  if (rest.length === 1 && (rest[0] === "arguments" || rest[0] === "input")) return "args/";
+  if (rest.length === 1 && rest[0] === "code") return "code/";
+  return undefined;
 }
 
-/** The event with its text deltas replaced (`texts` by stream index); other fields and lines kept. */
-export function openAiWithDeltas(ev: SseEvent, texts: ReadonlyMap<number, string>): string {
-  const d = parseData(ev);
-  if (!isRecord(d)) return ev.raw;
-  if (d.type === "response.output_text.delta") {
-    const t = texts.get(responsesIndex(d));
-    if (t === undefined) return ev.raw;
-    d.delta = t;
-  } else if (Array.isArray(d.choices)) {
-    d.choices.forEach((c: unknown, i: number) => {
-      if (!isRecord(c) || !isRecord(c.delta) || typeof c.delta.content !== "string") return;
-      const t = texts.get(typeof c.index === "number" ? c.index : i);
-      if (t !== undefined) c.delta.content = t;
-    });
+function responsesEvent(d: Record<string, unknown>, type: string): EventView {
+  const o = `o${num(d.output_index, 0)}/`;
+  const snap = (key: string): StreamRef => ({ key, kind: "snapshot" });
+  const ends: string[] = [];
+  let refOf: (p: JsonPath) => StreamRef | undefined = () => undefined;
+  const delta = RESPONSES_DELTAS[type];
+  const done = RESPONSES_DONE[type];
+  if (delta) {
+    const key = o + delta(d);
+    refOf = (p) => (p.length === 1 && p[0] === "delta" ? { key, kind: "delta" } : undefined);
+  } else if (type === "response.audio.transcript.delta") {
+    refOf = (p) =>
+      p.length === 1 && p[0] === "delta" ? { key: "audio/", kind: "delta", redactable: false } : undefined;
+  } else if (type === "response.audio.transcript.done") {
+    ends.push("audio/");
+  } else if (done) {
+    const [field, rel] = done(d);
+    ends.push(o + rel);
+    refOf = (p) => (p.length === 1 && p[0] === field ? snap(o + rel) : undefined);
+  } else if (type.startsWith("response.content_part.") || type.startsWith("response.reasoning_summary_part.")) {
+    const rel = type.startsWith("response.content_part.")
+      ? `c${num(d.content_index, 0)}/`
+      : `s${num(d.summary_index, 0)}/`;
+    if (type.endsWith(".done")) ends.push(o + rel);
+    refOf = (p) =>
+      p.length === 2 && p[0] === "part" && (p[1] === "text" || p[1] === "refusal") ? snap(o + rel) : undefined;
+  } else if (type.startsWith("response.output_item.")) {
+    if (type === "response.output_item.done") ends.push(o);
+    refOf = (p) => {
+      const rel = p[0] === "item" ? itemStream(p.slice(1)) : undefined;
+      return rel === undefined ? undefined : snap(o + rel);
+    };
+  } else if (isRecord(d.response)) {
+    refOf = (p) => {
+      if (p[0] !== "response" || p[1] !== "output" || typeof p[2] !== "number") return undefined;
+      const rel = itemStream(p.slice(3));
+      return rel === undefined ? undefined : snap(`o${p[2]}/${rel}`);
+    };
   }
-  return replaceEventData(ev.raw, JSON.stringify(d));
+  return { doc: d, slots: eventSlots(d, refOf), ends, done: LIFECYCLE_DONE.has(type) };
 }
 
 export interface StreamErrorInfo {

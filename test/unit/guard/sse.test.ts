@@ -1,16 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { HexrError } from "../../../filters/errors.ts";
-import {
-  anthropicStreamDeltas,
-  anthropicStreamError,
-  anthropicWithDeltas,
-} from "../../../filters/guard/adapters/anthropic-stream.ts";
-import {
-  openAiStreamDeltas,
-  openAiStreamError,
-  openAiWithDeltas,
-} from "../../../filters/guard/adapters/openai-stream.ts";
+import { anthropicStreamError, anthropicStreamEvent } from "../../../filters/guard/adapters/anthropic-stream.ts";
+import { openAiStreamError, openAiStreamEvent } from "../../../filters/guard/adapters/openai-stream.ts";
 import { formatSseEvent, replaceEventData, type SseEvent, SseParser } from "../../../filters/guard/adapters/sse.ts";
+import { type EventView, rewriteEvent } from "../../../filters/guard/adapters/stream-event.ts";
+import { formatPath } from "../../../filters/guard/adapters/types.ts";
+
+/** `[path, kind, key]` of every text slot of an event view. */
+const refs = (v: EventView) =>
+  v.slots.map((s) => [formatPath(s.path), s.stream?.kind ?? "plain", s.stream?.key ?? "", s.text] as const);
 
 function parseAll(
   chunks: (string | Uint8Array)[],
@@ -161,45 +159,160 @@ describe("formatSseEvent / replaceEventData", () => {
 });
 
 describe("OpenAI stream adapter", () => {
-  const ev = (data: string, event = "message"): SseEvent => ({
-    event,
-    data,
-    id: "",
-    dispatched: true,
-    raw: formatSseEvent({ event, data }),
-  });
-  const chunk = (content: string, index = 0) =>
-    ev(
-      JSON.stringify({
-        id: "c",
-        object: "chat.completion.chunk",
-        choices: [{ index, delta: { content }, finish_reason: null }],
-      }),
-    );
+  const ev = (data: unknown, event = "message"): SseEvent => {
+    const d = typeof data === "string" ? data : JSON.stringify(data);
+    return { event, data: d, id: "", dispatched: true, raw: formatSseEvent({ event, data: d }) };
+  };
+  const chunk = (delta: object, index = 0, finish: string | null = null) =>
+    ev({ id: "c", object: "chat.completion.chunk", choices: [{ index, delta, finish_reason: finish }] });
 
-  it("extracts chat completion deltas per choice", () => {
-    expect(openAiStreamDeltas(chunk("Hel")).deltas).toEqual([{ index: 0, text: "Hel" }]);
-    expect(openAiStreamDeltas(chunk("x", 2)).deltas).toEqual([{ index: 2, text: "x" }]);
-    expect(
-      openAiStreamDeltas(ev(JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant" } }] }))).deltas,
-    ).toEqual([]);
-    expect(openAiStreamDeltas(ev("[DONE]"))).toEqual({ deltas: [], done: true });
+  it.each([
+    ["content", chunk({ content: "Hel" }), [["$.choices[0].delta.content", "delta", "c0/t/", "Hel"]]],
+    ["content of choice 2", chunk({ content: "x" }, 2), [["$.choices[0].delta.content", "delta", "c2/t/", "x"]]],
+    ["refusal", chunk({ refusal: "no" }), [["$.choices[0].delta.refusal", "delta", "c0/r/", "no"]]],
+    [
+      "tool-call arguments (by tool-call index), the name is plain",
+      chunk({ tool_calls: [{ index: 3, id: "call_1", type: "function", function: { name: "f", arguments: '{"a' } }] }),
+      [
+        ["$.choices[0].delta.tool_calls[0].function.name", "plain", "", "f"],
+        ["$.choices[0].delta.tool_calls[0].function.arguments", "delta", "c0/tc3/", '{"a'],
+      ],
+    ],
+    [
+      "legacy function_call arguments",
+      chunk({ function_call: { arguments: '"x' } }),
+      [["$.choices[0].delta.function_call.arguments", "delta", "c0/f/", '"x']],
+    ],
+    [
+      "audio transcript (audio data skipped)",
+      chunk({ audio: { id: "a", data: "UklGRg==", transcript: "hi" } }),
+      [["$.choices[0].delta.audio.transcript", "delta", "c0/a/", "hi"]],
+    ],
+    ["role only: nothing", chunk({ role: "assistant" }), []],
+    [
+      "legacy completions text",
+      ev({ id: "x", object: "text_completion", choices: [{ index: 0, text: "abc", finish_reason: null }] }),
+      [["$.choices[0].text", "delta", "c0/t/", "abc"]],
+    ],
+  ])("chat chunk: %s", (_n, e, expected) => {
+    expect(refs(openAiStreamEvent(e))).toEqual(expected);
   });
 
-  it("extracts Responses API text deltas", () => {
-    const e = ev(
-      JSON.stringify({ type: "response.output_text.delta", output_index: 1, content_index: 0, delta: "hi" }),
-      "response.output_text.delta",
-    );
-    expect(openAiStreamDeltas(e).deltas).toEqual([{ index: 1024, text: "hi" }]);
-    expect(openAiStreamDeltas(ev(JSON.stringify({ type: "response.completed" }))).done).toBe(true);
+  it("an audio transcript stream cannot be redacted; a finish_reason ends the choice's streams", () => {
+    const v = openAiStreamEvent(chunk({ audio: { transcript: "x" } }, 1, "stop"));
+    expect(v.slots[0]!.redactable).toBe(false);
+    expect(v.ends).toEqual(["c1/"]);
+    expect(openAiStreamEvent(ev("[DONE]"))).toMatchObject({ done: true, slots: [] });
   });
 
-  it("rewrites a delta keeping the rest of the chunk", () => {
-    const raw = openAiWithDeltas(chunk("secret"), new Map([[0, "[REDACTED:secret]"]]));
-    const [out] = parseAll([raw]).events;
-    expect(JSON.parse(out!.data).choices[0].delta.content).toBe("[REDACTED:secret]");
-    expect(JSON.parse(out!.data).object).toBe("chat.completion.chunk");
+  it.each([
+    [
+      "output_text.delta",
+      { type: "response.output_text.delta", output_index: 1, content_index: 0, delta: "hi", obfuscation: "Zq3x" },
+      [["$.delta", "delta", "o1/c0/", "hi"]],
+      [],
+    ],
+    [
+      "refusal.delta",
+      { type: "response.refusal.delta", output_index: 0, content_index: 1, delta: "no" },
+      [["$.delta", "delta", "o0/c1/", "no"]],
+      [],
+    ],
+    [
+      "function_call_arguments.delta",
+      { type: "response.function_call_arguments.delta", output_index: 2, item_id: "fc", delta: '{"q' },
+      [["$.delta", "delta", "o2/args/", '{"q']],
+      [],
+    ],
+    [
+      "output_text.done",
+      { type: "response.output_text.done", output_index: 1, content_index: 0, text: "hi there", logprobs: [] },
+      [["$.text", "snapshot", "o1/c0/", "hi there"]],
+      ["o1/c0/"],
+    ],
+    [
+      "content_part.done",
+      {
+        type: "response.content_part.done",
+        output_index: 0,
+        content_index: 0,
+        part: { type: "output_text", text: "t", annotations: [] },
+      },
+      [["$.part.text", "snapshot", "o0/c0/", "t"]],
+      ["o0/c0/"],
+    ],
+    [
+      "function_call_arguments.done",
+      { type: "response.function_call_arguments.done", output_index: 2, arguments: "{}" },
+      [["$.arguments", "snapshot", "o2/args/", "{}"]],
+      ["o2/args/"],
+    ],
+    [
+      "output_item.done with a message and a function call",
+      {
+        type: "response.output_item.done",
+        output_index: 3,
+        item: { type: "function_call", id: "fc", call_id: "c", name: "lookup", arguments: '{"a":1}' },
+      },
+      [
+        ["$.item.name", "plain", "", "lookup"],
+        ["$.item.arguments", "snapshot", "o3/args/", '{"a":1}'],
+      ],
+      ["o3/"],
+    ],
+    [
+      "response.completed: every output item, and echoed instructions",
+      {
+        type: "response.completed",
+        response: {
+          id: "resp_1",
+          object: "response",
+          status: "completed",
+          instructions: "be brief",
+          output: [
+            {
+              type: "message",
+              id: "m",
+              role: "assistant",
+              content: [{ type: "output_text", text: "a", annotations: [] }],
+            },
+            { type: "function_call", id: "f", call_id: "c", name: "n", arguments: "{}" },
+          ],
+        },
+      },
+      [
+        ["$.response.instructions", "plain", "", "be brief"],
+        ["$.response.output[0].content[0].text", "snapshot", "o0/c0/", "a"],
+        ["$.response.output[1].name", "plain", "", "n"],
+        ["$.response.output[1].arguments", "snapshot", "o1/args/", "{}"],
+      ],
+      [],
+    ],
+  ])("responses: %s", (_n, data, expected, ends) => {
+    const v = openAiStreamEvent(ev(data, String(data.type)));
+    expect(refs(v)).toEqual(expected);
+    expect(v.ends).toEqual(ends);
+  });
+
+  it("response.completed ends the stream; an unknown event's text is plain", () => {
+    expect(openAiStreamEvent(ev({ type: "response.completed", response: { output: [] } })).done).toBe(true);
+    expect(refs(openAiStreamEvent(ev({ type: "error", message: "boom" })))).toEqual([
+      ["$.message", "plain", "", "boom"],
+    ]);
+  });
+
+  it("rewrites by path, keeps the rest of the chunk, and clears logprobs of a changed choice", () => {
+    const e = ev({
+      id: "c",
+      object: "chat.completion.chunk",
+      choices: [{ index: 0, delta: { content: "secret" }, logprobs: { content: [{ token: "secret" }] } }],
+    });
+    const v = openAiStreamEvent(e);
+    const [out] = parseAll([rewriteEvent(e, v, new Map([[0, "[REDACTED:secret]"]]))]).events;
+    const d = JSON.parse(out!.data);
+    expect(d.choices[0].delta.content).toBe("[REDACTED:secret]");
+    expect(d.choices[0].logprobs).toBeNull();
+    expect(d.object).toBe("chat.completion.chunk");
   });
 
   it("formats its error event the way the OpenAI SDK reads it", () => {
@@ -211,43 +324,79 @@ describe("OpenAI stream adapter", () => {
     });
   });
 
-  it("throws guard.bad_json on unparseable data", () => {
-    expect(() => openAiStreamDeltas(ev("{nope"))).toThrow(HexrError);
+  it.each([
+    ["unparseable data", "{nope", "guard.bad_json"],
+    ["a duplicate key", '{"choices":[],"choices":[{"delta":{"content":"x"}}]}', "guard.duplicate_key"],
+  ])("throws on %s", (_n, data, code) => {
+    let err: unknown;
+    try {
+      openAiStreamEvent(ev(data));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as HexrError).code).toBe(code);
   });
 });
 
 describe("Anthropic stream adapter", () => {
-  const ev = (event: string, data: object): SseEvent => {
-    const raw = formatSseEvent({ event, data: JSON.stringify(data) });
-    return { event, data: JSON.stringify(data), id: "", dispatched: true, raw };
+  const ev = (event: string | undefined, data: object): SseEvent => {
+    const raw = formatSseEvent({ ...(event ? { event } : {}), data: JSON.stringify(data) });
+    return { event: event ?? "message", data: JSON.stringify(data), id: "", dispatched: true, raw };
   };
 
-  it("extracts text and thinking deltas by block index", () => {
-    expect(
-      anthropicStreamDeltas(
-        ev("content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "Hi" } }),
-      ).deltas,
-    ).toEqual([{ index: 1, text: "Hi" }]);
-    expect(
-      anthropicStreamDeltas(
-        ev("content_block_delta", {
-          type: "content_block_delta",
-          index: 0,
-          delta: { type: "thinking_delta", thinking: "hmm" },
-        }),
-      ).deltas,
-    ).toEqual([{ index: 0, text: "hmm" }]);
-    expect(
-      anthropicStreamDeltas(
-        ev("content_block_delta", {
-          type: "content_block_delta",
-          index: 2,
-          delta: { type: "input_json_delta", partial_json: "{" },
-        }),
-      ).deltas,
-    ).toEqual([]);
-    expect(anthropicStreamDeltas(ev("message_start", { type: "message_start", message: {} })).deltas).toEqual([]);
-    expect(anthropicStreamDeltas(ev("message_stop", { type: "message_stop" })).done).toBe(true);
+  it.each([
+    [
+      "text_delta",
+      { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "Hi" } },
+      [["$.delta.text", "delta", "b1/", "Hi"]],
+    ],
+    [
+      "thinking_delta",
+      { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "hmm" } },
+      [["$.delta.thinking", "delta", "b0/", "hmm"]],
+    ],
+    [
+      "input_json_delta",
+      { type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: '{"cmd": "l' } },
+      [["$.delta.partial_json", "delta", "b2/", '{"cmd": "l']],
+    ],
+    [
+      "signature_delta: opaque",
+      { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "EqQB" } },
+      [],
+    ],
+    [
+      "content_block_start of a text block",
+      { type: "content_block_start", index: 0, content_block: { type: "text", text: "Pre" } },
+      [["$.content_block.text", "delta", "b0/", "Pre"]],
+    ],
+    [
+      "content_block_start of a tool_use block: its input is plain text, keys included",
+      {
+        type: "content_block_start",
+        index: 1,
+        content_block: { type: "tool_use", id: "toolu_1", name: "sh", input: { cmd: "ls" } },
+      },
+      [
+        ["$.content_block.name", "plain", "", "sh"],
+        ["$.content_block.input.cmd", "plain", "", "cmd"],
+        ["$.content_block.input.cmd", "plain", "", "ls"],
+      ],
+    ],
+    ["message_start", { type: "message_start", message: { id: "m", content: [], model: "c" } }, []],
+  ])("%s", (_n, data, expected) => {
+    expect(refs(anthropicStreamEvent(ev(String(data.type), data)))).toEqual(expected);
+  });
+
+  it("classifies by the data's type, with or without (or despite) the event: line", () => {
+    const d = { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "x" } };
+    for (const name of [undefined, "content_block_delta", "ping"]) {
+      expect(refs(anthropicStreamEvent(ev(name, d)))).toEqual([["$.delta.text", "delta", "b0/", "x"]]);
+    }
+    expect(anthropicStreamEvent(ev(undefined, { type: "message_stop" })).done).toBe(true);
+    expect(anthropicStreamEvent(ev("content_block_stop", { type: "content_block_stop", index: 4 })).ends).toEqual([
+      "b4/",
+    ]);
   });
 
   it("rewrites a text delta keeping the event line", () => {
@@ -256,7 +405,7 @@ describe("Anthropic stream adapter", () => {
       index: 0,
       delta: { type: "text_delta", text: "my ssn" },
     });
-    const raw = anthropicWithDeltas(e, new Map([[0, "my [REDACTED:pii]"]]));
+    const raw = rewriteEvent(e, anthropicStreamEvent(e), new Map([[0, "my [REDACTED:pii]"]]));
     const [out] = parseAll([raw]).events;
     expect(out!.event).toBe("content_block_delta");
     expect(JSON.parse(out!.data).delta.text).toBe("my [REDACTED:pii]");

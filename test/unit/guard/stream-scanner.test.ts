@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { openAiStreamDeltas, openAiWithDeltas } from "../../../filters/guard/adapters/openai-stream.ts";
+import { openAiStreamEvent } from "../../../filters/guard/adapters/openai-stream.ts";
+import { type EventView, rewriteEvent } from "../../../filters/guard/adapters/stream-event.ts";
 import { formatSseEvent, type SseEvent, SseParser } from "../../../filters/guard/adapters/sse.ts";
 import { parseGuardPolicy } from "../../../filters/guard/policy.ts";
 import { type Released, StreamScanner, type StreamStep } from "../../../filters/guard/stream-scanner.ts";
@@ -183,15 +184,18 @@ describe("StreamScanner", () => {
     ].join("");
 
     const parser = new SseParser();
-    const scanner = new StreamScanner<SseEvent>({ policy: REDACT });
+    type Tag = { ev: SseEvent; view: EventView; slot: number };
+    const scanner = new StreamScanner<Tag>({ policy: REDACT });
     let downstream = "";
-    const forward = (rs: Released<SseEvent>[]) => {
-      for (const r of rs) downstream += r.changed ? openAiWithDeltas(r.tag, new Map([[0, r.text]])) : r.tag.raw;
+    const forward = (rs: Released<Tag>[]) => {
+      for (const r of rs)
+        downstream += r.changed ? rewriteEvent(r.tag.ev, r.tag.view, new Map([[r.tag.slot, r.text]])) : r.tag.ev.raw;
     };
     for (const byte of Buffer.from(upstream)) {
       for (const ev of parser.push(new Uint8Array([byte]))) {
-        const { deltas } = openAiStreamDeltas(ev);
-        const step = scanner.push(deltas.map((d) => d.text).join(""), ev);
+        const view = openAiStreamEvent(ev);
+        const slot = view.slots.findIndex((x) => x.stream?.kind === "delta");
+        const step = scanner.push(slot === -1 ? "" : view.slots[slot]!.text, { ev, view, slot });
         if (step.action === "block") throw new Error("unexpected block");
         forward(step.released);
       }
