@@ -13,7 +13,9 @@ import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
 import { GuardRouter } from "./extproc/router.ts";
+import type { GuardStats } from "./extproc/guard-processor.ts";
 import { addExtProcService } from "./extproc/server.ts";
+import { ExtProcThread } from "./extproc/thread.ts";
 import type { SidecarConfig, WorkloadApiConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { SidecarServer } from "./server.ts";
@@ -29,8 +31,10 @@ export interface RunningSidecar {
   server: SidecarServer;
   store?: PolicyStore;
   pipeline?: AuthzPipeline;
-  /** The LLM guard's processor router (with `ext_proc`), with its counters. */
-  guard?: GuardRouter;
+  /** The LLM guard (with `ext_proc`): its counters, and in thread mode the thread itself. */
+  guard?: { readonly stats: GuardStats };
+  /** The ext_proc worker thread (isolation: thread, the default). */
+  extProcThread?: ExtProcThread;
   addresses: string[];
   /** The Workload API client (with `workload_api`). */
   workloadApi?: WorkloadApiClient;
@@ -189,17 +193,33 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     }
     server.health.set(AUTHZ_HEALTH_SERVICE, "SERVING");
   }
-  let guard: GuardRouter | undefined;
+  let guard: { readonly stats: GuardStats } | undefined;
+  let extProcThread: ExtProcThread | undefined;
   if (cfg.extProc) {
-    guard = new GuardRouter(cfg.extProc.routes, deps.logger);
-    addExtProcService(server.grpc, guard, deps.logger);
-    // one gRPC server serves both services: bind only addresses the authz section did not
-    const l = cfg.extProc.listen;
+    const e = cfg.extProc;
+    const l = e.listen;
     const have = new Set(server.addresses);
-    await server.bind({
-      ...(l.socket && !have.has(`unix:${l.socket}`) ? { socket: l.socket } : {}),
-      ...(l.tcp && !have.has(l.tcp) ? { tcp: l.tcp } : {}),
-    });
+    const shared = (l.socket !== undefined && have.has(`unix:${l.socket}`)) || (l.tcp !== undefined && have.has(l.tcp));
+    if (e.isolation === "thread" && !shared) {
+      // the guard on its own event loop: no body it parses or scans can queue an authorization answer
+      extProcThread = await ExtProcThread.start(
+        { listen: l, routes: e.routesRaw, maxStreams: e.maxStreams, heapMb: e.heapMb },
+        deps.logger,
+      );
+      server.addresses.push(...extProcThread.addresses);
+      guard = extProcThread;
+    } else {
+      if (e.isolation === "thread") {
+        deps.logger.warn({ event: "ext_proc_inline", reason: "ext_proc shares the authz listener; guard runs inline" });
+      }
+      const router = new GuardRouter(e.routes, deps.logger);
+      addExtProcService(server.grpc, router, deps.logger);
+      await server.bind({
+        ...(l.socket && !have.has(`unix:${l.socket}`) ? { socket: l.socket } : {}),
+        ...(l.tcp && !have.has(l.tcp) ? { tcp: l.tcp } : {}),
+      });
+      guard = router;
+    }
     server.health.set(EXT_PROC_HEALTH_SERVICE, "SERVING");
   }
   server.health.set("", "SERVING");
@@ -214,6 +234,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     ...(store ? { store } : {}),
     ...(pipeline ? { pipeline } : {}),
     ...(guard ? { guard } : {}),
+    ...(extProcThread ? { extProcThread } : {}),
     ...(wl ? { workloadApi: wl.client } : {}),
     ...(serverIdentity ? { serverIdentity } : {}),
     ...(jwtSvid ? { jwtSvid } : {}),
@@ -221,7 +242,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     async stop(drainMs = cfg.drainTimeoutMs) {
       store?.close();
       jwtSvid?.close();
-      await server.drain(drainMs);
+      await Promise.all([server.drain(drainMs), extProcThread?.stop(drainMs)]);
       audit?.flush?.();
       if (wl?.owned) wl.client.close();
       deps.logger.info({ event: "sidecar_stopped" });

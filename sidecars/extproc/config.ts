@@ -25,18 +25,43 @@ export interface ExtProcListen {
 export interface ExtProcConfig {
   listen: ExtProcListen;
   routes: GuardRoute[];
+  /** The routes as written (plain data), for the worker thread to compile on its own. */
+  routesRaw: unknown;
+  /**
+   * `thread` (default): the guard runs on a worker thread of its own, off the ext_authz event loop.
+   * `inline`: on the sidecar's main thread (only for an ext_proc sharing the authz listener).
+   */
+  isolation: "thread" | "inline";
+  /** Most ext_proc streams open at once (thread mode). */
+  maxStreams: number;
+  /** The thread's V8 old-generation heap cap, MiB. */
+  heapMb: number;
 }
+
+export const DEFAULT_EXT_PROC_MAX_STREAMS = 256;
+export const DEFAULT_EXT_PROC_HEAP_MB = 256;
 
 function fail(field: string, msg: string): never {
   throw new HexrError("config.invalid", `${field}: ${msg}`);
+}
+
+function positiveInt(v: unknown, field: string, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) fail(field, `must be an integer in [1, ${max}]`);
+  return v;
 }
 
 export function parseExtProcSection(raw: unknown, resolvePath: (p: string) => string): ExtProcConfig {
   const field = "ext_proc";
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(field, "must be a mapping");
   const o = raw as Record<string, unknown>;
+  const known = ["listen", "routes", "isolation", "max_streams", "heap_mb"];
   for (const k of Object.keys(o))
-    if (k !== "listen" && k !== "routes") fail(`${field}.${k}`, "unknown field (allowed: listen, routes)");
+    if (!known.includes(k)) fail(`${field}.${k}`, `unknown field (allowed: ${known.join(", ")})`);
+  const isolation = o.isolation ?? "thread";
+  if (isolation !== "thread" && isolation !== "inline") fail(`${field}.isolation`, "must be thread or inline");
+  const maxStreams = positiveInt(o.max_streams, `${field}.max_streams`, DEFAULT_EXT_PROC_MAX_STREAMS, 100_000);
+  const heapMb = positiveInt(o.heap_mb, `${field}.heap_mb`, DEFAULT_EXT_PROC_HEAP_MB, 16_384);
   const l = o.listen;
   if (l === null || typeof l !== "object" || Array.isArray(l)) fail(`${field}.listen`, "must be a mapping");
   const lo = l as Record<string, unknown>;
@@ -47,7 +72,14 @@ export function parseExtProcSection(raw: unknown, resolvePath: (p: string) => st
   const routesRaw = o.routes ?? DEFAULT_GUARD_ROUTES;
   if (!Array.isArray(routesRaw)) fail(`${field}.routes`, "must be a list");
   try {
-    return { listen, routes: compileGuardRoutes(routesRaw as GuardRouteConfig[]) };
+    return {
+      listen,
+      routes: compileGuardRoutes(routesRaw as GuardRouteConfig[]),
+      routesRaw,
+      isolation,
+      maxStreams,
+      heapMb,
+    };
   } catch (e) {
     if (e instanceof HexrError && e.code === "guard.bad_policy") fail(`${field}.routes`, e.message);
     throw e;

@@ -10,6 +10,8 @@ import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
 
 const encoder = new TextEncoder();
+/** grpc.status.RESOURCE_EXHAUSTED (the import is type-only here). */
+const RESOURCE_EXHAUSTED = 8;
 const INTERNAL_ERROR: ProcessingResponse = {
   immediate_response: {
     status: { code: 500 },
@@ -23,14 +25,44 @@ export interface ExtProcStats {
   errors: number;
 }
 
+/** Bounds on one ext_proc server (the worker thread sets them; in-process use may leave them out). */
+export interface ExtProcLimits {
+  /** Most streams open at once; more are refused with RESOURCE_EXHAUSTED (Envoy: status_on_error). */
+  readonly maxStreams: number;
+  /** Shared counter of open streams. */
+  readonly open: { open: number };
+  readonly onRefused?: () => void;
+  /** Called after each answered message. */
+  readonly afterMessage?: () => void;
+}
+
 export function addExtProcService(
   server: grpc.Server,
   router: ProcessorRouter,
   logger: Logger,
   stats: ExtProcStats = { streams: 0, errors: 0 },
+  limits?: ExtProcLimits,
 ): ExtProcStats {
   server.addService(externalProcessorService().service, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
+      if (limits) {
+        if (limits.open.open >= limits.maxStreams) {
+          limits.onRefused?.();
+          call.emit("error", { code: RESOURCE_EXHAUSTED, details: "hexr ext_proc: too many open streams" });
+          return;
+        }
+        limits.open.open++;
+        let closed = false;
+        const release = () => {
+          if (closed) return;
+          closed = true;
+          limits.open.open--;
+        };
+        call.on("finish", release);
+        call.on("close", release);
+        call.on("cancelled", release);
+        call.on("error", release);
+      }
       stats.streams++;
       let processor: Processor | undefined;
       call.on("data", (msg: ProcessingRequest) => {
@@ -75,6 +107,7 @@ export function addExtProcService(
           out = INTERNAL_ERROR;
         }
         call.write(out);
+        limits?.afterMessage?.();
       });
       call.on("end", () => call.end());
       call.on("error", () => undefined); // Envoy cancels streams on client disconnect; nothing to clean up
