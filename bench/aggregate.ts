@@ -12,6 +12,9 @@ export interface Sample extends LoadResult {
   server_cpu_s: number | null;
   envoy_cpu_s: number | null;
   server_rss_mb: number | null;
+  /** Scenarios with background load: the rate it achieved and its median latency. */
+  background_rps?: number;
+  background_p50_ms?: number;
 }
 
 /** Target rate must be met to 95 %; below that the rate was not held. */
@@ -66,6 +69,16 @@ export function summarize(s: Scenario, rate: number, samples: readonly Sample[])
     ...(s.baseline ? { baseline: s.baseline } : {}),
     ...(achieved < SATURATION_FRACTION * rate ? { saturated: true } : {}),
     ...(s.helper ? { helper: true } : {}),
+    ...(s.background
+      ? {
+          background: {
+            request: s.background.request,
+            target_rps: s.background.rate,
+            achieved_rps: medianOrNull(samples.map((x) => x.background_rps ?? null)),
+            p50_ms: medianOrNull(samples.map((x) => x.background_p50_ms ?? null)),
+          },
+        }
+      : {}),
   };
 }
 

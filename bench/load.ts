@@ -27,6 +27,8 @@ export interface LoadSpec extends LoadTarget {
   rate: number;
   durationS: number;
   connections: number;
+  /** Background load whose answers may be refusals (the guard blocks some prompts): fortio must not abort on them. */
+  allowErrors?: boolean;
 }
 
 export interface LoadResult {
@@ -96,6 +98,7 @@ function fortioArgs(spec: LoadSpec, jsonFile: string, accessLog: string): string
     "-access-log-format",
     "json",
   ];
+  if (spec.allowErrors) args.push("-allow-initial-errors");
   if (spec.resolve) args.push("-resolve", spec.resolve);
   if (spec.tls) args.push("-cert", spec.tls.cert, "-key", spec.tls.key, "-cacert", spec.tls.ca);
   if (spec.body) args.push("-payload-file", spec.body.file, "-content-type", spec.body.contentType);

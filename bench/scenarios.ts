@@ -20,6 +20,7 @@ export const SCENARIO_IDS = [
   "hexr-guard-1k",
   "hexr-guard-16k",
   "hexr-guard-stream",
+  "hexr-authz-under-guard-load",
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 /** Helper scenarios: baselines for the guard scenarios, and the Node gRPC floor. */
@@ -34,8 +35,9 @@ export type StackId =
   | "hexr-authz-rbac"
   | "opa-envoy-rbac"
   | "hexr-proc"
-  | "hexr-guard";
-export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream";
+  | "hexr-guard"
+  | "hexr-authz-guard";
+export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream" | "chat-flood";
 
 export interface Scenario {
   id: ScenarioId | HelperId;
@@ -46,7 +48,12 @@ export interface Scenario {
   baseline?: ScenarioId | HelperId;
   /** A helper (baseline or floor), not one of the issue's scenarios. */
   helper?: boolean;
+  /** Load sent to the same stack at the same time (not measured): the traffic the scenario is measured under. */
+  background?: { request: RequestKind; rate: number; connections: number };
 }
+
+/** Background for `hexr-authz-under-guard-load`: pathological ~240 KB prompts, 40 a second on 4 connections. */
+export const GUARD_FLOOD = { request: "chat-flood", rate: 100, connections: 8 } as const;
 
 export const SCENARIOS: readonly Scenario[] = [
   { id: "direct", summary: "client → upstream", stack: "direct", request: "s3-put" },
@@ -129,6 +136,16 @@ export const SCENARIOS: readonly Scenario[] = [
     request: "chat-stream",
     baseline: "envoy-llm-stream",
   },
+  {
+    id: "hexr-authz-under-guard-load",
+    summary:
+      "hexr-authz-rbac's requests to one sidecar running ext_authz and the guard, while another client floods " +
+      "the guard with ~240 KB pathological prompts (authz p99 under guard load)",
+    stack: "hexr-authz-guard",
+    request: "s3-put",
+    baseline: "envoy",
+    background: GUARD_FLOOD,
+  },
 ];
 
 /** Hosts Envoy routes (and its serving certificate names). The echo upstream takes all but OpenAI. */
@@ -161,10 +178,24 @@ export function chatBody(bytes: number, stream: boolean): string {
   return frame(content.slice(0, Math.max(0, bytes - overhead)));
 }
 
+/** Shapes that cost the guard's scanners the most per byte (issue #8), one after another in one prompt. */
+const FLOOD_SHAPES = ["eyJhbGciOi.", "-----BEGIN ", "https://a.b/c?d=e&", "\u200b\u200d\u2060", "AKIA", "ignore previous "];
+
+/** An OpenAI chat request whose prompt is `bytes` of pathological (but not secret) text. */
+export function floodBody(bytes: number): string {
+  let content = "";
+  for (let k = 0; content.length < bytes; k++) {
+    const shape = FLOOD_SHAPES[k % FLOOD_SHAPES.length] as string;
+    content += shape.repeat(Math.ceil(4096 / shape.length));
+  }
+  return JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: content.slice(0, bytes) }] });
+}
+
 export interface RequestFiles {
   chat1k: string;
   chat16k: string;
   chatStream: string;
+  chatFlood: string;
 }
 
 export function writeRequestBodies(dir: string): RequestFiles {
@@ -177,5 +208,7 @@ export function writeRequestBodies(dir: string): RequestFiles {
     chat1k: write("chat-1k.json", chatBody(1024, false)),
     chat16k: write("chat-16k.json", chatBody(16 * 1024, false)),
     chatStream: write("chat-stream.json", chatBody(512, true)),
+    // 180 Ki characters: ~240 KB of UTF-8 (the zero-width runs take 3 bytes a character), under the guard's 256 KiB
+    chatFlood: write("chat-flood.json", floodBody(180 * 1024)),
   };
 }

@@ -79,18 +79,36 @@ async function measure(
 ): Promise<Sample> {
   const pids = [stack.server?.pid, stack.envoy?.pid].filter((p): p is number => p !== undefined);
   const cpu = new CpuMeter(pids);
+  // the background load (if any) runs alongside the measured one, for its whole duration
+  const bg = s.background;
+  const background = bg
+    ? runLoad(
+        fortio,
+        {
+          ...stack.target(bg.request),
+          rate: bg.rate,
+          durationS: opts.durationS + 1,
+          connections: bg.connections,
+          allowErrors: true,
+        },
+        workDir,
+        `${s.id}-${rate}-background`,
+      )
+    : undefined;
   const load: LoadResult = await runLoad(
     fortio,
     { ...stack.target(s.request), rate, durationS: opts.durationS, connections: opts.connections },
     workDir,
     `${s.id}-${rate}`,
   );
+  const bgResult = await background;
   const server = stack.server;
   return {
     ...load,
     server_cpu_s: server ? (cpu.used(server.pid) ?? null) : null,
     envoy_cpu_s: stack.envoy ? (cpu.used(stack.envoy.pid) ?? null) : null,
     server_rss_mb: server ? (rssMb(server.pid) ?? null) : null,
+    ...(bgResult ? { background_rps: bgResult.achieved_rps, background_p50_ms: bgResult.p50_ms } : {}),
   };
 }
 

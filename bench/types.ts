@@ -54,6 +54,8 @@ export interface ScenarioResult {
   saturated?: boolean;
   /** A helper baseline, not one of the scenario ids. */
   helper?: boolean;
+  /** Load sent to the same stack meanwhile (not measured): what it was and how it went. */
+  background?: { request: string; target_rps: number; achieved_rps: number | null; p50_ms: number | null };
 }
 
 export interface SkippedScenario {

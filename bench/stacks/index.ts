@@ -62,7 +62,14 @@ function envoyTarget(pki: BenchPki, port: number, bodies: RequestFiles, kind: Re
   if (kind === "s3-put") {
     return { url: `https://s3.amazonaws.com:${port}${S3_PATH}`, method: "PUT", resolve: "127.0.0.1", tls };
   }
-  const file = kind === "chat-1k" ? bodies.chat1k : kind === "chat-16k" ? bodies.chat16k : bodies.chatStream;
+  const file =
+    kind === "chat-1k"
+      ? bodies.chat1k
+      : kind === "chat-16k"
+        ? bodies.chat16k
+        : kind === "chat-flood"
+          ? bodies.chatFlood
+          : bodies.chatStream;
   return {
     url: `https://${LLM_HOST}:${port}${CHAT_PATH}`,
     method: "POST",
@@ -85,7 +92,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     const echo: UpstreamServer = await startFortioUpstream(ctx.fortio);
     processes.push(echo);
     let llm: UpstreamServer | undefined;
-    if (needed.has("hexr-guard")) {
+    if (needed.has("hexr-guard") || needed.has("hexr-authz-guard")) {
       note("OpenAI-compatible upstream");
       llm = await startLlmUpstream();
       processes.push(llm);
@@ -151,6 +158,20 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     }
     if (needed.has("hexr-proc")) await sidecar("hexr-proc", { extProc: "headers" });
     if (needed.has("hexr-guard")) await sidecar("hexr-guard", { extProc: "guard" });
+    if (needed.has("hexr-authz-guard")) {
+      // one sidecar as deployed beside an agent: ext_authz and the guard, each on its own socket
+      note("hexr sidecar (hexr-authz-guard)");
+      const s = await startHexrSidecar({
+        dir: ctx.dir,
+        name: "hexr-authz-guard",
+        trustDomain: TRUST_DOMAIN,
+        bundle: ctx.bundles.rbac,
+        extProc: "guard",
+        ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+      });
+      processes.push(s);
+      add("hexr-authz-guard", await envoyFor("hexr-authz-guard", s, { ...s, socket: s.procSocket }), s);
+    }
   } catch (e) {
     await stop();
     throw e;

@@ -85,15 +85,19 @@ export interface SidecarOptions {
  * ext_proc by config, audit lines written (to /dev/null: the cost of building and serializing them stays
  * in the measurement).
  */
-export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
+export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer & { procSocket: string }> {
   const socket = path.join(o.dir, `${o.name}.sock`);
+  // with both, ext_proc gets a socket of its own (and so its own thread); alone, it takes the one socket
+  const procSocket = o.bundle && o.extProc ? path.join(o.dir, `${o.name}-proc.sock`) : socket;
   const config = path.join(o.dir, `${o.name}.yaml`);
   writeFileSync(
     config,
     JSON.stringify({
       trust_domains: [o.trustDomain],
       ...(o.bundle ? { authz: { listen: { socket }, bundle: o.bundle } } : {}),
-      ...(o.extProc ? { ext_proc: { listen: { socket }, ...(o.extProc === "headers" ? { routes: [] } : {}) } } : {}),
+      ...(o.extProc
+        ? { ext_proc: { listen: { socket: procSocket }, ...(o.extProc === "headers" ? { routes: [] } : {}) } }
+        : {}),
       audit: { path: "/dev/null" },
       log: { level: "info" },
       drain_timeout_ms: 1000,
@@ -102,7 +106,7 @@ export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer> {
   const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
   const child = startChild(o.name, HEXR_BIN, ["sidecar", "--config", config], { env });
   await child.waitForOutput(/"event":"sidecar_started"/);
-  return server(child, { socket });
+  return server(child, { socket, procSocket });
 }
 
 /** The floor: a Node gRPC ext_authz server that allows at once (bench/servers/noop-authz.ts). */
