@@ -24,6 +24,7 @@
  *   n.text;                        // "ignore previous"
  *   toOriginal(n, 0, 6);           // [0, 6]  (the zero-width space after it is not part of the word)
  */
+import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { isDiacritic, isInvisible, isWordUnit } from "./unicode.ts";
 
 export interface NormalizedText {
@@ -212,8 +213,11 @@ function wordAround(o: string, i: number): WordFold {
   return { end: k, fold: latin || ((flags & F_FOREIGN) === 0 && letters >= 2), mixed: latin };
 }
 
-/** Normalize `original` for matching; see the module comment for what is folded. */
-export function normalize(original: string): NormalizedText {
+/**
+ * Normalize `original` for matching; see the module comment for what is folded. `deadline` (a
+ * `performance.now()` value) makes a long non-ASCII input throw `guard.scan_timeout` (see deadline.ts).
+ */
+export function normalize(original: string, deadline?: number): NormalizedText {
   if (!NON_ASCII.test(original)) return { original, text: original.toLowerCase(), map: null };
   const len = original.length;
   let text = "";
@@ -229,7 +233,9 @@ export function normalize(original: string): NormalizedText {
   };
   let run = 0; // start of the pending run of units that normalize to their own lowercase
   let i = 0;
+  let work = 0;
   while (i < len) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
     const u = original.charCodeAt(i);
     if (u < 0x80) {
       NON_ASCII_G.lastIndex = i;

@@ -52,6 +52,8 @@ export interface Ctx {
   readonly t: string;
   readonly n: NormalizedText;
   readonly out: Finding[];
+  /** See ScanOptions.deadline. */
+  readonly deadline: number | undefined;
 }
 
 /** A context word for `kind` just before or after `[s, e)` (searched in that window only). */

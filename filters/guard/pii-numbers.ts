@@ -4,6 +4,7 @@
  * shape and validated (Luhn + issuer ranges, SSA ranges, mod-97, libphonenumber, dotted-quad parse).
  */
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
+import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { add, contextNear, type Ctx } from "./pii-context.ts";
 import { ibanChecksumValid, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
 import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
@@ -117,7 +118,9 @@ function looksLikeDate(t: string, r: NumRun): boolean {
 export function numbers(c: Ctx, region: CountryCode): void {
   const t = c.t;
   let parses = 0;
+  let work = 0;
   for (let i = 0; i < t.length; i++) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(c.deadline);
     const u = t.charCodeAt(i);
     if (!(isDigit(u) || u === 0x2b || u === 0x28)) continue;
     const p = i > 0 ? t.charCodeAt(i - 1) : 0x20;

@@ -10,6 +10,7 @@
  * {@link MAX_PHONE_PARSES} per text; candidates beyond that get a structural score.
  */
 import type { CountryCode } from "libphonenumber-js/max";
+import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import type { Finding, ScanOptions } from "./types.ts";
 import { type NormalizedText, normalize } from "./normalize.ts";
 import { add, type Ctx } from "./pii-context.ts";
@@ -30,9 +31,18 @@ const isDomain = (u: number): boolean => isAsciiAlnum(u) || u === 0x2e || u === 
 /** Asset names like `logo@2x.png` look like addresses; these "TLDs" are file extensions. */
 const FILE_TLDS = new Set("png jpg jpeg gif svg webp ico css js ts json yaml yml md txt pdf html".split(" "));
 
+/** How far back `scheme://` makes `user:pass@host` a URL credential rather than an address. */
+const SCHEME_BEFORE = 256;
+
 function emails(c: Ctx): void {
   const t = c.t;
+  // the last `://` at or before the local part's start, found with a forward cursor: starts only grow
+  // (the next local part begins after this `@`), so this is linear where `lastIndexOf` per `@` was not
+  let lastScheme = -1;
+  let nextScheme = -2; // not searched yet
+  let work = 0;
   for (let at = t.indexOf("@"); at !== -1; at = t.indexOf("@", at + 1)) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(c.deadline);
     let s = at;
     while (s > 0 && at - s < 64 && isLocal(t.charCodeAt(s - 1))) s--;
     let e = at + 1;
@@ -41,8 +51,14 @@ function emails(c: Ctx): void {
     if (s === at || e === at + 1) continue;
     if (t.charCodeAt(s) === 0x2e || t.charCodeAt(at - 1) === 0x2e) continue;
     // `scheme://user:pass@host` is a URL credential (secrets scanner), not an address
-    if (s > 0 && t.charCodeAt(s - 1) === 0x3a && t.lastIndexOf("://", s) > s - 256 && t.lastIndexOf("://", s) !== -1)
-      continue;
+    if (s > 0 && t.charCodeAt(s - 1) === 0x3a) {
+      if (nextScheme === -2) nextScheme = t.indexOf("://");
+      while (nextScheme !== -1 && nextScheme <= s) {
+        lastScheme = nextScheme;
+        nextScheme = t.indexOf("://", nextScheme + 1);
+      }
+      if (lastScheme !== -1 && lastScheme > s - SCHEME_BEFORE) continue;
+    }
     if (t.charCodeAt(e) === 0x3a && e + 1 < t.length && t.charCodeAt(e + 1) !== 0x20) continue; // git@host:org/repo
     const domain = t.slice(at + 1, e);
     const lastDot = domain.lastIndexOf(".");
@@ -65,13 +81,24 @@ function emails(c: Ctx): void {
 
 const isV6 = (u: number): boolean => isHex(u) || u === 0x3a || u === 0x2e;
 
+/** Longest IPv6 text form (with an embedded IPv4): candidates start at most this far before their colon. */
+const IPV6_BACK = 45;
+
 function ipv6s(c: Ctx): void {
   const t = c.t;
+  // Where the run of address characters before `i` starts, kept up to date by a cursor instead of
+  // walking back from every colon (`::::` × N used to re-read 45 characters per colon): `runFrom` is
+  // exact, or at most i - IPV6_BACK when the run is longer, which the candidate start clamps anyway.
+  let cursor = 0;
+  let runFrom = 0;
+  let work = 0;
   for (let i = t.indexOf(":"); i !== -1; i = t.indexOf(":", i + 1)) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(c.deadline);
     const nb = t.charCodeAt(i + 1);
     if (!(isHex(nb) || nb === 0x3a)) continue;
-    let s = i;
-    while (s > 0 && i - s < 45 && isV6(t.charCodeAt(s - 1))) s--;
+    if (i - cursor > IPV6_BACK) cursor = runFrom = i - IPV6_BACK;
+    for (; cursor < i; cursor++) if (!isV6(t.charCodeAt(cursor))) runFrom = cursor + 1;
+    const s = Math.max(runFrom, i - IPV6_BACK, 0);
     let e = i;
     while (e < t.length && e - s < 46 && isV6(t.charCodeAt(e))) e++;
     while (e > i && t.charCodeAt(e - 1) === 0x2e) e--;
@@ -113,11 +140,13 @@ function resolveOverlaps(found: Finding[]): Finding[] {
  * @example scanPii("mail me: jo@example.org", normalize("mail me: jo@example.org")) // [{ subtype: "email", start: 9, end: 23, … }]
  */
 export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiScanOptions): Finding[] {
-  const n = normalized ?? normalize(text);
-  const c: Ctx = { t: n.text, n, out: [] };
+  const deadline = opts?.deadline;
+  const n = normalized ?? normalize(text, deadline);
+  const c: Ctx = { t: n.text, n, out: [], deadline };
   emails(c);
   numbers(c, opts?.phoneRegion ?? "US");
   ipv6s(c);
+  checkDeadline(deadline);
   const min = opts?.minScore ?? 0;
   const res = resolveOverlaps(c.out);
   return min > 0 ? res.filter((f) => f.score >= min) : res;

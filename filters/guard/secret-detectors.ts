@@ -1,11 +1,24 @@
 /**
  * Per-position secret detectors. Each is called by the secrets scanner at a trigger (a prefix or
- * context keyword found by the one RE2 prefilter pass), reads its token by hand with a character
+ * context keyword found by the one prefilter pass), reads its token by hand with a character
  * class and length bounds, applies an entropy floor to the random part, and skips documented example
  * values and placeholders. Tokens are case-sensitive, so all of this runs on the ORIGINAL text.
+ *
+ * Cost: triggers can be packed every few characters, so every read from a trigger is bounded by a
+ * constant (the token's maximum length or a context window) — never "to the next separator" or "to the
+ * end of the text" — except the PEM walk, which is linear for another reason (see {@link pemAt}).
  */
 import type { Finding } from "./types.ts";
-import { entropy, isAsciiAlnum, isDigit, isHex, looksPlaceholder, spanWhile } from "./text-util.ts";
+import {
+  classTable,
+  entropy,
+  isAsciiAlnum,
+  isDigit,
+  isHex,
+  looksPlaceholder,
+  spanTable,
+  spanWhile,
+} from "./text-util.ts";
 import { jwtHeaderHasAlg } from "./secrets-formats.ts";
 
 /** Documented example values (AWS, Azure emulator, GitHub docs, jwt.io). Exact tokens; never findings. */
@@ -17,6 +30,14 @@ const ALLOW = new Set([
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ]);
 
+const ALLOW_LENGTHS = new Uint8Array(256);
+for (const a of ALLOW) ALLOW_LENGTHS[a.length] = 1;
+
+/** `text[s, e)` is a documented example value (hashed only when its length matches one). */
+function allowed(text: string, s: number, e: number): boolean {
+  return e - s < 256 && ALLOW_LENGTHS[e - s] === 1 && ALLOW.has(text.slice(s, e));
+}
+
 export const alnum = isAsciiAlnum;
 const upperAlnum = (u: number): boolean => isDigit(u) || (u >= 0x41 && u <= 0x5a);
 export const alnumDash = (u: number): boolean => alnum(u) || u === 0x2d || u === 0x5f;
@@ -25,6 +46,10 @@ const alnumDashDot = (u: number): boolean => alnumDash(u) || u === 0x2e;
 const lowerHex = (u: number): boolean => isDigit(u) || (u >= 0x61 && u <= 0x66);
 const b64 = (u: number): boolean => alnum(u) || u === 0x2b || u === 0x2f;
 const b64Pad = (u: number): boolean => b64(u) || u === 0x3d;
+const ALNUM_DASH = classTable(alnumDash);
+const B64_PAD = classTable(b64Pad);
+const LOWER_HEX = classTable(lowerHex);
+const HEX = classTable(isHex);
 
 export interface PrefixRule {
   readonly prefix: string;
@@ -82,35 +107,41 @@ export function pushFinding(out: Finding[], subtype: string, start: number, end:
   out.push({ type: "secret", subtype, start, end, score });
 }
 
+/** Each rule's body class as a table (see classTable). */
+const RULE_TABLES: ReadonlyMap<PrefixRule, Uint8Array> = new Map(PREFIX_RULES.map((r) => [r, classTable(r.body)]));
+
 export function tryRule(r: PrefixRule, text: string, i: number, out: Finding[]): void {
   const bodyStart = i + r.prefix.length;
-  const end = spanWhile(text, bodyStart, bodyStart + r.max + 1, r.body);
+  const table = RULE_TABLES.get(r);
+  const end = table
+    ? spanTable(text, bodyStart, bodyStart + r.max + 1, table)
+    : spanWhile(text, bodyStart, bodyStart + r.max + 1, r.body);
   const n = end - bodyStart;
   if (n < r.min || n > r.max) return;
   if (end < text.length && (alnum(text.charCodeAt(end)) || r.body(text.charCodeAt(end)))) return;
   if (entropy(text, bodyStart, end) < r.entropy || looksPlaceholder(text, bodyStart, end)) return;
-  if (ALLOW.has(text.slice(i, end))) return;
+  if (allowed(text, i, end)) return;
   pushFinding(out, r.subtype, i, end, r.score);
 }
 
 /** OpenAI (`sk-…`, `sk-proj-…`), Anthropic (`sk-ant-…`) and other `sk-` provider keys. */
 export function llmKeyAt(text: string, i: number, out: Finding[]): void {
-  const end = spanWhile(text, i + 3, i + 3 + 512, alnumDash);
+  const end = spanTable(text, i + 3, i + 3 + 512, ALNUM_DASH);
   const n = end - i - 3;
   if (n < 32 || n >= 512) return;
   if (entropy(text, i + 3, end) < 3.5 || looksPlaceholder(text, i + 3, end)) return;
-  const marker = text.indexOf("T3BlbkFJ", i);
   if (text.startsWith("ant-", i + 3)) pushFinding(out, "anthropic_key", i, end, 0.95);
   else if (text.startsWith("proj-", i + 3) || text.startsWith("svcacct-", i + 3) || text.startsWith("admin-", i + 3))
     pushFinding(out, "openai_key", i, end, 0.95);
-  else if (marker !== -1 && marker < end) pushFinding(out, "openai_key", i, end, 0.95);
+  // the legacy marker inside this key only: an indexOf from `i` would read to the end of the text
+  else if (text.slice(i, end).includes("T3BlbkFJ")) pushFinding(out, "openai_key", i, end, 0.95);
   else pushFinding(out, "llm_api_key", i, end, 0.7);
 }
 /** SendGrid: `SG.` + 22 + `.` + 43 (base64url). */
 export function sendgridAt(text: string, i: number, out: Finding[]): void {
-  const a = spanWhile(text, i + 3, i + 3 + 64, alnumDash);
+  const a = spanTable(text, i + 3, i + 3 + 64, ALNUM_DASH);
   if (a - i - 3 < 16 || text.charCodeAt(a) !== 0x2e) return;
-  const b = spanWhile(text, a + 1, a + 1 + 128, alnumDash);
+  const b = spanTable(text, a + 1, a + 1 + 128, ALNUM_DASH);
   if (b - a - 1 < 30 || b - a - 1 > 100) return;
   if (entropy(text, a + 1, b) < 3.5 || looksPlaceholder(text, i + 3, b)) return;
   pushFinding(out, "sendgrid_key", i, b, 0.95);
@@ -134,39 +165,40 @@ function isAssignSep(u: number): boolean {
 
 /**
  * The first token of exactly `want` body characters that starts within `limit` chars after `from`
- * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped.
+ * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped, and
+ * only as far as the window: a keyword repeated with no separator must not read to the end each time.
  */
 function tokenAfter(
   text: string,
   from: number,
   limit: number,
   want: number,
-  body: (u: number) => boolean,
+  body: Uint8Array,
 ): [number, number] | null {
   const stop = Math.min(text.length, from + limit);
   let i = from;
   while (i < stop) {
     while (i < stop && isAssignSep(text.charCodeAt(i))) i++;
     if (i >= stop) return null;
-    const end = spanWhile(text, i, i + want + 1, body);
-    if (end - i === want && (end >= text.length || !body(text.charCodeAt(end)))) return [i, end];
-    i = spanWhile(text, end, text.length, (u) => !isAssignSep(u));
+    const end = spanTable(text, i, i + want + 1, body);
+    if (end - i === want && (end >= text.length || spanTable(text, end, end + 1, body) === end)) return [i, end];
+    i = spanWhile(text, end, stop, (u) => !isAssignSep(u));
   }
   return null;
 }
 
 /** The 40-char AWS secret access key after an `aws_secret_access_key`-style keyword ending at `from`. */
 export function awsSecretAfter(text: string, from: number, out: Finding[]): void {
-  const tok = tokenAfter(text, from, 80, 40, b64Pad);
+  const tok = tokenAfter(text, from, 80, 40, B64_PAD);
   if (!tok) return;
   const [s, e] = tok;
-  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, s, e) || ALLOW.has(text.slice(s, e))) return;
+  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, s, e) || allowed(text, s, e)) return;
   pushFinding(out, "aws_secret_access_key", s, e, 0.9);
 }
 
 /** The 32-hex Twilio auth token after an `auth_token`-style keyword ending at `from`. */
 export function twilioTokenAfter(text: string, from: number, out: Finding[]): void {
-  const tok = tokenAfter(text, from, 60, 32, isHex);
+  const tok = tokenAfter(text, from, 60, 32, HEX);
   if (!tok) return;
   const [s, e] = tok;
   if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, s, e)) return;
@@ -177,25 +209,27 @@ export function twilioTokenAfter(text: string, from: number, out: Finding[]): vo
 export function twilioAccountSids(text: string, out: Finding[]): void {
   for (let i = text.indexOf("AC"); i !== -1; i = text.indexOf("AC", i + 2)) {
     if (i > 0 && alnum(text.charCodeAt(i - 1))) continue;
-    const end = spanWhile(text, i + 2, i + 35, lowerHex);
+    const end = spanTable(text, i + 2, i + 35, LOWER_HEX);
     if (end - i - 2 !== 32 || (end < text.length && alnum(text.charCodeAt(end)))) continue;
     if (entropy(text, i + 2, end) < 3.0 || looksPlaceholder(text, i + 2, end)) continue;
     pushFinding(out, "twilio_account_sid", i, end, 0.7);
   }
 }
 
+const AZURE_MAX_KEY = 100;
+
 /** Azure `AccountKey=` (storage, 88 base64) / `SharedAccessKey=` (Service Bus, 44) values starting at `start`. */
 export function azureKeyAt(text: string, start: number, min: number, subtype: string, out: Finding[]): void {
-  const end = spanWhile(text, start, start + 200, b64Pad);
+  const end = spanTable(text, start, start + AZURE_MAX_KEY + 1, B64_PAD);
   const n = end - start;
-  if (n < min || n > 100 || text.charCodeAt(end - 1) !== 0x3d) return;
-  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, start, end) || ALLOW.has(text.slice(start, end)))
-    return;
+  if (n < min || n > AZURE_MAX_KEY || text.charCodeAt(end - 1) !== 0x3d) return;
+  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, start, end) || allowed(text, start, end)) return;
   pushFinding(out, subtype, start, end, 0.95);
 }
 
 const PEM_MIN_BODY = 64;
-const PEM_MAX_SPAN = 64 * 1024;
+/** Encryption headers (`Proc-Type:`, `DEK-Info:`) have their colon this close to the line start. */
+const PEM_HEADER_COLON = 20;
 
 /** Length of a line break at `k`: CRLF, LF, CR, or the two characters `\n` of a JSON/env-escaped PEM. */
 function lineBreakAt(text: string, k: number): number {
@@ -208,26 +242,50 @@ function lineBreakAt(text: string, k: number): number {
   return 0;
 }
 
+/** A colon in `text[from, from + PEM_HEADER_COLON)`. */
+function colonNear(text: string, from: number): boolean {
+  const stop = Math.min(text.length, from + PEM_HEADER_COLON);
+  for (let k = from; k < stop; k++) if (text.charCodeAt(k) === 0x3a) return true;
+  return false;
+}
+
+/**
+ * The lines after a BEGIN line that the last {@link pemAt} walk read: `(from, until)`. A later BEGIN
+ * line that ends (at its line break) strictly inside can only be an encryption-header line read while
+ * no body had been seen (base64 lines hold no `-`), and its own walk would go on from that line break
+ * in exactly the state the earlier walk was in there — the same body, the same end: a finding inside
+ * the earlier one (same score) or none. So it is skipped, which keeps `-----BEGIN :PRIVATE KEY-----\n`
+ * × N linear (each walk used to re-read every later line).
+ */
+export interface PemWalk {
+  from: number;
+  until: number;
+}
+
 /**
  * `-----BEGIN … PRIVATE KEY-----` followed by a real body: lines of base64 (optionally after
  * `Proc-Type:`/`DEK-Info:` headers), with real or `\n`-escaped line breaks, at least
  * PEM_MIN_BODY base64 characters. Spans through the END line, or the body if the block is cut off.
+ * The walk has no length cap: it reads each line once, and `walk` (see {@link PemWalk}) stops later
+ * BEGIN lines from reading the same lines again.
  */
-export function pemAt(text: string, i: number, out: Finding[]): void {
-  const close = text.indexOf("-----", i + 11);
+export function pemAt(text: string, i: number, out: Finding[], walk: PemWalk): void {
+  const close = text.indexOf("-----", i + 11); // amortized: never past the next trigger's own dashes
   if (close === -1 || close - i > 80) return;
   const label = text.slice(i + 11, close);
   if (!label.endsWith("PRIVATE KEY") && label !== "PGP PRIVATE KEY BLOCK") return;
   let k = close + 5;
-  const limit = Math.min(text.length, k + PEM_MAX_SPAN);
+  if (k > walk.from && k < walk.until) return; // see PemWalk
+  const limit = text.length;
   let body = 0;
   let end = k;
+  walk.from = k;
   while (k < limit) {
     const br = lineBreakAt(text, k);
     if (br === 0) break;
     k += br;
     const lineStart = k;
-    while (k < limit && lineBreakAt(text, k) === 0 && b64Pad(text.charCodeAt(k))) k++; // standard base64: PEM never uses - or _
+    k = spanTable(text, k, limit, B64_PAD); // standard base64 (PEM never uses - or _): stops at any line break
     const n = k - lineStart;
     if (lineBreakAt(text, k) > 0 || k >= text.length) {
       body += n; // a base64 line, or the blank line after encryption headers
@@ -235,8 +293,7 @@ export function pemAt(text: string, i: number, out: Finding[]): void {
       continue;
     }
     // not a base64 line: an encryption header (before any body), or the end of the block
-    const colon = text.indexOf(":", lineStart);
-    if (body === 0 && colon !== -1 && colon - lineStart < 20) {
+    if (body === 0 && colonNear(text, lineStart)) {
       k = lineStart;
       while (k < limit && lineBreakAt(text, k) === 0) k++;
       continue;
@@ -244,6 +301,7 @@ export function pemAt(text: string, i: number, out: Finding[]): void {
     k = lineStart;
     break;
   }
+  walk.until = k;
   if (body < PEM_MIN_BODY) return;
   const rest = text.slice(k, k + 9);
   if (text.startsWith("-----END ", k)) {
@@ -256,12 +314,12 @@ export function pemAt(text: string, i: number, out: Finding[]): void {
 
 /** JWTs: three base64url parts whose first decodes to a JSON header with `alg`. */
 export function jwtAt(text: string, i: number, out: Finding[]): void {
-  const a = spanWhile(text, i, i + 4096, alnumDash);
+  const a = spanTable(text, i, i + 4096, ALNUM_DASH);
   if (a - i < 10 || text.charCodeAt(a) !== 0x2e) return;
-  const b = spanWhile(text, a + 1, a + 1 + 65536, alnumDash);
+  const b = spanTable(text, a + 1, a + 1 + 65536, ALNUM_DASH);
   if (b - a - 1 < 10 || text.charCodeAt(b) !== 0x2e) return;
-  const c = spanWhile(text, b + 1, b + 1 + 4096, alnumDash);
-  if (!jwtHeaderHasAlg(text.slice(i, a)) || ALLOW.has(text.slice(i, c))) return;
+  const c = spanTable(text, b + 1, b + 1 + 4096, ALNUM_DASH);
+  if (!jwtHeaderHasAlg(text, i, a) || allowed(text, i, c)) return;
   pushFinding(out, "jwt", i, c, c - b - 1 >= 16 ? 0.85 : 0.7);
 }
 

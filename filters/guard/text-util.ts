@@ -79,26 +79,61 @@ export function spanWhile(s: string, from: number, limit: number, pred: (u: numb
   return i;
 }
 
+/**
+ * An ASCII character class as a lookup table, for {@link spanTable}: detectors read tokens with a dozen
+ * different predicates, and one `spanWhile` shared by all of them calls its predicate for every unit
+ * (a megamorphic call), where a table lookup is a load.
+ */
+export function classTable(pred: (u: number) => boolean): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let u = 0; u < 128; u++) t[u] = pred(u) ? 1 : 0;
+  return t;
+}
+
+/** {@link spanWhile} for an ASCII class built by {@link classTable} (non-ASCII units never match). */
+export function spanTable(s: string, from: number, limit: number, table: Uint8Array): number {
+  const end = Math.min(limit, s.length);
+  let i = from;
+  while (i < end) {
+    const u = s.charCodeAt(i);
+    if (u >= 128 || table[u] === 0) break;
+    i++;
+  }
+  return i;
+}
+
 const counts = new Int32Array(128);
+/** Which buckets of {@link counts} are non-zero, as four 32-bit words (so only those are visited and reset). */
+const present = new Int32Array(4);
 
 /**
  * Shannon entropy in bits per character of `s[start, end)`, over ASCII (non-ASCII counted as one bucket).
  * Random base62 tokens score ~5.5+, hex ~3.7+, English words and placeholders well below 3.
+ * Buckets are summed in ascending order (the result is the same double whatever the token), but only
+ * the buckets the token uses are visited: the cost is the token's length, not 128 per call.
  */
 export function entropy(s: string, start: number, end: number): number {
   const n = end - start;
   if (n <= 0) return 0;
-  counts.fill(0);
   for (let i = start; i < end; i++) {
     const u = s.charCodeAt(i);
-    counts[u < 128 ? u : 0]!++;
+    const k = u < 128 ? u : 0;
+    const c = counts[k] ?? 0;
+    counts[k] = c + 1;
+    if (c === 0) present[k >> 5] = (present[k >> 5] ?? 0) | (1 << (k & 31));
   }
   let h = 0;
-  for (let k = 0; k < 128; k++) {
-    const c = counts[k] ?? 0;
-    if (c === 0) continue;
-    const p = c / n;
-    h -= p * Math.log2(p);
+  for (let w = 0; w < 4; w++) {
+    let bits = present[w] ?? 0;
+    present[w] = 0;
+    while (bits !== 0) {
+      const low = bits & -bits;
+      const k = (w << 5) | (31 - Math.clz32(low));
+      bits ^= low;
+      const p = (counts[k] ?? 0) / n;
+      counts[k] = 0;
+      h -= p * Math.log2(p);
+    }
   }
   return h;
 }
@@ -123,7 +158,8 @@ export function luhnValid(s: string, start: number, end: number): boolean {
 
 /**
  * Whether `s[start, end)` looks like a placeholder rather than a real value: one repeated character,
- * long runs of x / * / 0, or words such as "example", "your", "placeholder", "dummy", "redacted".
+ * long runs of x / * / 0, or words such as "example", "your", "placeholder", "dummy", "redacted"
+ * (ASCII case-insensitive, read in place: no copy per candidate).
  */
 export function looksPlaceholder(s: string, start: number, end: number): boolean {
   const n = end - start;
@@ -141,9 +177,22 @@ export function looksPlaceholder(s: string, start: number, end: number): boolean
     } else run = 1;
   }
   if (same || maxRun >= 6) return true;
-  const sub = s.slice(start, end).toLowerCase(); // only for candidates, never the whole text
-  for (const w of PLACEHOLDER_WORDS) if (sub.includes(w)) return true;
+  for (let i = start; i < end; i++) {
+    const c = lowerAscii(s.charCodeAt(i));
+    if (c >= 128 || PLACEHOLDER_FIRST[c] === 0) continue;
+    for (const w of PLACEHOLDER_BY_FIRST[c] ?? []) if (i + w.length <= end && startsWithFolded(s, i, w)) return true;
+  }
   return false;
+}
+
+/** ASCII letters lowercased; every other unit as is (the words are ASCII; no other unit lowercases into a, c, d, …). */
+function lowerAscii(u: number): number {
+  return u >= 0x41 && u <= 0x5a ? u | 0x20 : u;
+}
+
+function startsWithFolded(s: string, at: number, lower: string): boolean {
+  for (let k = 1; k < lower.length; k++) if (lowerAscii(s.charCodeAt(at + k)) !== lower.charCodeAt(k)) return false;
+  return true;
 }
 
 const PLACEHOLDER_WORDS = [
@@ -162,3 +211,10 @@ const PLACEHOLDER_WORDS = [
   "abcdef0123",
   "abcdefgh",
 ];
+/** The words above by their first unit (all are ASCII), and which units start one. */
+const PLACEHOLDER_BY_FIRST: (string[] | undefined)[] = new Array<string[] | undefined>(128).fill(undefined);
+const PLACEHOLDER_FIRST = new Uint8Array(128);
+for (const w of PLACEHOLDER_WORDS) {
+  (PLACEHOLDER_BY_FIRST[w.charCodeAt(0)] ??= []).push(w);
+  PLACEHOLDER_FIRST[w.charCodeAt(0)] = 1;
+}

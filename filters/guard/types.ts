@@ -30,6 +30,11 @@ export interface Finding {
 export interface ScanOptions {
   /** Findings scoring below this are not returned. Default 0 (everything the scanner considers). */
   readonly minScore?: number;
+  /**
+   * A `performance.now()` timestamp: past it the scanner throws `HexrError` `guard.scan_timeout`
+   * (checked at coarse intervals, see deadline.ts). Default: no budget.
+   */
+  readonly deadline?: number;
 }
 
 /** One scanner: `text` is the original, `normalized` its {@link normalize}d copy. */

@@ -1,7 +1,9 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalize } from "../../../filters/guard/normalize.ts";
+import { jwtHeaderHasAlg } from "../../../filters/guard/secrets-formats.ts";
 import { scanSecrets } from "../../../filters/guard/secrets.ts";
-import { ALNUM, B64, B64URL, fake, LOWER_HEX, UPPER_ALNUM } from "./helpers.ts";
+import { ALNUM, B64, B64URL, fake, LOWER_HEX, spanOf, UPPER_ALNUM } from "./helpers.ts";
 
 const scan = (t: string) => scanSecrets(t, normalize(t));
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
@@ -136,5 +138,108 @@ describe("scanSecrets", () => {
 
   it("respects minScore", () => {
     expect(scanSecrets(`k ${OTHER_LLM}`, undefined, { minScore: 0.8 })).toEqual([]);
+  });
+});
+
+describe("scanSecrets: PEM blocks after BEGIN lines that a walk already read", () => {
+  const body = `${fake(B64, 64, 60)}\n${fake(B64, 64, 61)}\n`;
+  const spanOfKey = (text: string) =>
+    scan(text)
+      .filter((f) => f.subtype === "private_key")
+      .map((f) => spanOf(text, f));
+
+  it("finds the key after many header-looking BEGIN lines", () => {
+    expect(spanOfKey(`${"-----BEGIN :PRIVATE KEY-----\n".repeat(200)}${PEM}`)).toEqual([PEM]);
+  });
+
+  it("finds a BEGIN line whose label wraps past where an earlier walk stopped", () => {
+    const key = `-----BEGIN :A\nPRIVATE KEY-----\n${body}-----END PRIVATE KEY-----`;
+    expect(spanOfKey(`-----BEGIN PRIVATE KEY-----\n${key}`)).toEqual([key]);
+  });
+
+  it("finds two blocks in a row, and one block once", () => {
+    expect(spanOfKey(`${PEM}\n${PEM_OPENSSH}`)).toEqual([PEM, PEM_OPENSSH]);
+    const enc = `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: -----BEGIN RSA PRIVATE KEY-----\n\n${body}`;
+    expect(spanOfKey(enc)).toEqual([enc]); // cut off at the end: spans to the end
+  });
+});
+
+describe("jwtHeaderHasAlg", () => {
+  /** The definition it replaces: JSON.parse of the UTF-8 decoding (which throws on most hostile input). */
+  function reference(segment: string): boolean {
+    if (segment.length > 2048) return false;
+    const json = Buffer.from(segment, "base64url").toString("utf8");
+    if (json.charCodeAt(0) !== 0x7b) return false;
+    try {
+      const h: unknown = JSON.parse(json);
+      return typeof h === "object" && h !== null && typeof (h as { alg?: unknown }).alg === "string";
+    } catch {
+      return false;
+    }
+  }
+  /** Real JSON objects (often with an `alg` key, escaped keys, odd whitespace), then broken at a random point. */
+  const MUTATIONS = ['"', "\\", "\\u00", ":", ",", "}", "{", "]", "01", "1.", "nul", "\u0001", "é", " \t\n"];
+  const header = fc
+    .tuple(
+      fc.record(
+        {
+          typ: fc.constant("JWT"),
+          alg: fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 6 }) }, fc.jsonValue({ maxDepth: 1 })),
+          kid: fc.jsonValue({ maxDepth: 2 }),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.boolean(),
+      fc.constantFrom("", " ", "\n\t "),
+      fc.oneof({ weight: 2, arbitrary: fc.constant("") }, fc.constantFrom(...MUTATIONS)),
+      fc.nat(),
+    )
+    .map(([obj, escapeKey, space, mutation, at]) => {
+      let s = JSON.stringify(obj).replaceAll(",", `,${space}`).replaceAll(":", `${space}:`);
+      if (escapeKey) s = s.replaceAll('"alg"', '"\\u0061l\\u0067"');
+      const k = at % (s.length + 1);
+      return s.slice(0, k) + mutation + s.slice(k + (mutation === "" ? 0 : 1));
+    });
+  const asSegment = (s: string, cut: number) => {
+    const b = Buffer.from(s).toString("base64url");
+    return b.slice(0, Math.max(0, b.length - (cut % 3)));
+  };
+
+  it("agrees with JSON.parse on JSON headers, mutated and truncated anywhere", () => {
+    let valid = 0;
+    fc.assert(
+      fc.property(header, fc.nat(), (s, cut) => {
+        const seg = asSegment(s, cut % 4 === 0 ? cut : 0); // a quarter of them cut short
+        const want = reference(seg);
+        if (want) valid++;
+        expect(jwtHeaderHasAlg(seg)).toBe(want);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(valid).toBeGreaterThan(300); // the generator reaches the accepting paths
+  });
+
+  it("agrees with JSON.parse on raw bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 8, maxLength: 48 }), (b) => {
+        const seg = Buffer.from([0x7b, ...b]).toString("base64url");
+        expect(jwtHeaderHasAlg(seg)).toBe(reference(seg));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    ['{"alg":"HS256","typ":"JWT"}', true],
+    ['{"alg":"none"}', true],
+    ['{"\\u0061lg":"x"}', true],
+    ['{"alg":"x","alg":1}', false],
+    ['{"alg":1,"alg":"x"}', true],
+    ['{"alg"}', false],
+    ['{"alg":"x"', false],
+    ['{"typ":"JWT","kid":"k"}', false],
+    ['{"hdr":{"alg":"x"}}', false],
+  ])("reads %s as %s", (header, want) => {
+    expect(jwtHeaderHasAlg(Buffer.from(header).toString("base64url"))).toBe(want);
   });
 });
