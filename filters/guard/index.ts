@@ -15,7 +15,17 @@ export {
   parseGuardPolicy,
   type ScannerPolicy,
 } from "./policy.ts";
-export { actionFor, checkSize, type RedactStyle, redact, type ScanAction, type ScanResult, scanText } from "./scan.ts";
+export {
+  actionFor,
+  checkSize,
+  type RedactStyle,
+  redact,
+  type ScanAction,
+  type ScanResult,
+  type ScanTextOptions,
+  scanText,
+} from "./scan.ts";
+export { checkDeadline } from "./deadline.ts";
 export {
   DEFAULT_MAX_HOLD,
   DEFAULT_WINDOW,

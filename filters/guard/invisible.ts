@@ -13,6 +13,7 @@
  * Not findings: emoji ZWJ sequences, subdivision flags (🏴 + tags + cancel tag), keycaps, emoji + VS16,
  * ZWJ/ZWNJ between letters of Arabic/Indic scripts, marks in right-to-left text, a BOM at offset 0.
  */
+import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import type { Finding, ScanOptions } from "./types.ts";
 import type { NormalizedText } from "./normalize.ts";
 import { isEmojiLike, isIdeograph, isJoiningScriptLetter, isRtlLetter } from "./unicode.ts";
@@ -159,8 +160,11 @@ export function scanInvisible(text: string, _normalized?: NormalizedText, opts?:
   };
 
   const len = text.length;
+  const deadline = opts?.deadline;
   let zwSingles = 0;
+  let work = 0;
   for (let i = 0; i < len; ) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
     const u = text.charCodeAt(i);
     if (u < 0xad) {
       i++;

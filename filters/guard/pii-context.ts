@@ -1,7 +1,7 @@
 /** Shared state of one PII scan: the normalized text, the findings so far, and context-word scoring. */
 import type { Finding } from "./types.ts";
 import { type NormalizedText, toOriginal } from "./normalize.ts";
-import { wordNear } from "./text-util.ts";
+import { WindowWords } from "./text-util.ts";
 
 const CONTEXT_BEFORE = 64;
 const CONTEXT_AFTER = 24;
@@ -54,11 +54,15 @@ export interface Ctx {
   readonly out: Finding[];
   /** See ScanOptions.deadline. */
   readonly deadline: number | undefined;
+  /** Context-word lookups per kind, created on first use. */
+  readonly context: Map<string, WindowWords>;
 }
 
-/** A context word for `kind` just before or after `[s, e)` (searched in that window only). */
+/** A context word for `kind` just before or after `[s, e)` (that window only; see WindowWords for the cost). */
 export function contextNear(c: Ctx, kind: string, s: number, e: number): boolean {
-  return wordNear(c.t, CONTEXT[kind] ?? [], s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
+  let w = c.context.get(kind);
+  if (w === undefined) c.context.set(kind, (w = new WindowWords(c.t, CONTEXT[kind] ?? [], true)));
+  return w.has(s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
 }
 
 export function add(c: Ctx, subtype: string, s: number, e: number, base: number, kind = subtype): void {

@@ -142,7 +142,7 @@ function resolveOverlaps(found: Finding[]): Finding[] {
 export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiScanOptions): Finding[] {
   const deadline = opts?.deadline;
   const n = normalized ?? normalize(text, deadline);
-  const c: Ctx = { t: n.text, n, out: [], deadline };
+  const c: Ctx = { t: n.text, n, out: [], deadline, context: new Map() };
   emails(c);
   numbers(c, opts?.phoneRegion ?? "US");
   ipv6s(c);

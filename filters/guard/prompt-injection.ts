@@ -13,6 +13,7 @@
  * Obfuscation (leetspeak, spaced letters, homoglyphs) raises a class's score; questions about the topic
  * ("how do I …", "what is a …") and quoted examples in text that discusses injection lower it.
  */
+import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import type { Finding, ScanOptions } from "./types.ts";
 import { type NormalizedText, normalize, toOriginal } from "./normalize.ts";
 import { C } from "./injection-lexicon.ts";
@@ -81,7 +82,7 @@ function base64Runs(o: string, visit: (start: number, end: number) => boolean): 
 }
 
 /** Base64 blobs (original text: base64 is case-sensitive) that decode to text which itself scores as injection. */
-function encoded(n: NormalizedText, out: Occurrence[], depth: number): void {
+function encoded(n: NormalizedText, out: Occurrence[], depth: number, deadline: number | undefined): void {
   if (depth > 0) return;
   const o = n.original;
   let blobs = 0;
@@ -93,7 +94,8 @@ function encoded(n: NormalizedText, out: Occurrence[], depth: number): void {
     if (text === null) return true;
     decodedTotal += text.length;
     let best = 0;
-    for (const f of scanInjectionAt(text, normalize(text), 0, depth + 1)) if (f.score > best) best = f.score;
+    for (const f of scanInjectionAt(text, normalize(text, deadline), 0, depth + 1, deadline))
+      if (f.score > best) best = f.score;
     if (best >= 0.4)
       out.push({
         subtype: "encoded_payload",
@@ -116,32 +118,109 @@ function decodePrintable(b64: string): string | null {
   return buf.toString("utf8");
 }
 
-function insideQuotes(t: string, start: number, end: number): boolean {
-  const ls = Math.max(t.lastIndexOf("\n", start) + 1, start - 500);
-  let dq = 0;
-  let bt = 0;
-  for (let k = ls; k < start; k++) {
-    const u = t.charCodeAt(k);
-    if (u === 0x22 || u === 0xab || u === 0xbb || u === 0x300c || u === 0x300d) dq++;
-    else if (u === 0x60) bt++;
+/** A quote opened earlier on the same line counts only this far back. */
+const QUOTE_LOOKBACK = 500;
+/** Occurrences checked by reading their line, before {@link Quotes} indexes the whole text. */
+const DIRECT_QUOTE_CHECKS = 8;
+
+function isDoubleQuote(u: number): boolean {
+  return u === 0x22 || u === 0xab || u === 0xbb || u === 0x300c || u === 0x300d;
+}
+
+/**
+ * "Is `[start, end)` inside quotes on its line?" for the occurrences of one text. The first few read
+ * back up to QUOTE_LOOKBACK characters; after that, quote parities (prefix sums mod 2) and line starts
+ * are indexed once, so each check is O(log n): occurrences packed along one long line made this
+ * O(n · 500), and the `lastIndexOf("\n")` before it O(n) per occurrence when the text had no newline.
+ */
+class Quotes {
+  readonly #t: string;
+  #direct = 0;
+  /** Bit 0: odd number of double quotes in t[0, k); bit 1: odd number of backticks. */
+  #parity: Uint8Array | null = null;
+  #newlines: number[] = [];
+
+  constructor(t: string) {
+    this.#t = t;
   }
-  if (dq % 2 === 1 || bt % 2 === 1) return true;
-  const before = t.charCodeAt(start - 1) === 0x27 || t.charCodeAt(start - 2) === 0x27;
-  const after = t.charCodeAt(end) === 0x27 || t.charCodeAt(end + 1) === 0x27;
-  return before && after;
+
+  inside(start: number, end: number): boolean {
+    const t = this.#t;
+    if (t.charCodeAt(start) === 0x0a) {
+      // its line starts after it: no quote before it on its line
+    } else if (this.#parity === null && this.#direct++ < DIRECT_QUOTE_CHECKS) {
+      let ls = Math.max(start - QUOTE_LOOKBACK, 0);
+      for (let k = start - 1; k >= ls; k--)
+        if (t.charCodeAt(k) === 0x0a) {
+          ls = k + 1;
+          break;
+        }
+      let dq = 0;
+      let bt = 0;
+      for (let k = ls; k < start; k++) {
+        const u = t.charCodeAt(k);
+        if (isDoubleQuote(u)) dq++;
+        else if (u === 0x60) bt++;
+      }
+      if (dq % 2 === 1 || bt % 2 === 1) return true;
+    } else {
+      if (this.#parity === null) this.#index();
+      const nl = this.#newlines;
+      let lo = 0;
+      let hi = nl.length; // first newline at or after start
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((nl[mid] ?? 0) < start) lo = mid + 1;
+        else hi = mid;
+      }
+      const ls = Math.max(lo > 0 ? (nl[lo - 1] ?? 0) + 1 : 0, start - QUOTE_LOOKBACK);
+      const p = this.#parity!;
+      if (((p[start] ?? 0) ^ (p[ls] ?? 0)) !== 0) return true;
+    }
+    const before = t.charCodeAt(start - 1) === 0x27 || t.charCodeAt(start - 2) === 0x27;
+    const after = t.charCodeAt(end) === 0x27 || t.charCodeAt(end + 1) === 0x27;
+    return before && after;
+  }
+
+  #index(): void {
+    const t = this.#t;
+    const p = new Uint8Array(t.length + 1);
+    let bits = 0;
+    for (let k = 0; k < t.length; k++) {
+      const u = t.charCodeAt(k);
+      if (isDoubleQuote(u)) bits ^= 1;
+      else if (u === 0x60) bits ^= 2;
+      else if (u === 0x0a) this.#newlines.push(k);
+      p[k + 1] = bits;
+    }
+    this.#parity = p;
+  }
 }
 
 /** Whether the normalized span `[s, e)` contains a lookalike folded inside a mixed-script word. */
 function homoglyphs(n: NormalizedText, s: number, e: number): boolean {
   const h = n.homoglyphs;
   if (h === undefined) return false;
-  for (const p of h) if (p >= s && p < e) return true;
-  return false;
+  let lo = 0;
+  let hi = h.length; // ascending: the first at or after s
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((h[mid] ?? 0) < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < h.length && (h[lo] ?? e) < e;
 }
 
-function scanInjectionAt(text: string, n: NormalizedText, minScore: number, depth: number): Finding[] {
+function scanInjectionAt(
+  text: string,
+  n: NormalizedText,
+  minScore: number,
+  depth: number,
+  deadline: number | undefined,
+): Finding[] {
   const t = n.text;
-  const ix = new HitIndex(findHits(t));
+  const ix = new HitIndex(findHits(t, deadline));
+  checkDeadline(deadline);
   const occ: Occurrence[] = [];
   override(ix, t, occ);
   extraction(ix, occ);
@@ -151,13 +230,17 @@ function scanInjectionAt(text: string, n: NormalizedText, minScore: number, dept
   fromSignals("template_token", tpl, occ);
   exfiltration(ix, t, occ);
   toolManipulation(ix, t, occ);
-  encoded(n, occ, depth);
+  encoded(n, occ, depth, deadline);
 
+  checkDeadline(deadline);
   let discussed = false;
   for (const h of ix.hits) if ((h.bits & C.META) !== 0) discussed = true;
+  const quotes = new Quotes(t);
   const classMax = new Map<string, number>();
   const findings: Finding[] = [];
+  let work = 0;
   for (const o of occ) {
+    if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
     if (o.score < MIN_OCCURRENCE) continue;
     const [start, end] = o.original ? [o.start, o.end] : toOriginal(n, o.start, o.end);
     let score = o.score;
@@ -166,7 +249,7 @@ function scanInjectionAt(text: string, n: NormalizedText, minScore: number, dept
       const a = o.anchor;
       if (a !== undefined && ix.find(C.META_Q, a.pos - 12 * POS_WORD, a.pos, a.clause) !== undefined)
         score *= QUESTION_DAMPING;
-      if (discussed && insideQuotes(t, o.start, o.end)) score *= DISCUSSION_DAMPING;
+      if (discussed && quotes.inside(o.start, o.end)) score *= DISCUSSION_DAMPING;
     }
     score = Math.min(score, 0.99);
     findings.push({ type: "prompt_injection", subtype: o.subtype, start, end, score });
@@ -228,5 +311,6 @@ function merge(fs: Finding[]): Finding[] {
  * @example scanInjection("Ignore all previous instructions", normalize(…))[0].subtype // "instruction_override"
  */
 export function scanInjection(text: string, normalized?: NormalizedText, opts?: ScanOptions): Finding[] {
-  return scanInjectionAt(text, normalized ?? normalize(text), opts?.minScore ?? 0, 0);
+  const deadline = opts?.deadline;
+  return scanInjectionAt(text, normalized ?? normalize(text, deadline), opts?.minScore ?? 0, 0, deadline);
 }

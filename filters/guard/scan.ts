@@ -2,12 +2,16 @@
  * The one entry point that composes the scanners under a policy:
  * size cap → normalize once → each enabled scanner (threshold as its floor) → hidden payloads of
  * invisible text rescanned for injection → strongest action wins (block > redact > annotate > allow).
+ * Every scanner is linear in the input with a small constant whatever its shape (bench/micro/guard-shapes.ts
+ * measures ~90 hostile shapes against prose); an optional deadline bounds the wall time on top of that.
  *
  * @example
  *   const r = scanText("my key is ghp_…", DEFAULT_GUARD_POLICY);
  *   if (r.action === "redact") body = redact(text, r.findings.filter((f) => actionFor(f, policy) === "redact"));
+ *   scanText(text, policy, { deadline: performance.now() + 25 }); // or HexrError guard.scan_timeout
  */
 import { HexrError } from "../errors.ts";
+import { checkDeadline } from "./deadline.ts";
 import { scanInvisible } from "./invisible.ts";
 import { normalize } from "./normalize.ts";
 import { scanPii } from "./pii.ts";
@@ -38,27 +42,44 @@ export function checkSize(text: string, maxBytes: number): void {
   if (bytes > maxBytes) throw new HexrError("guard.too_large", `input is over maxBytes (${maxBytes})`);
 }
 
+export interface ScanTextOptions {
+  /**
+   * Time budget: a `performance.now()` timestamp past which the scan throws `HexrError`
+   * `guard.scan_timeout` (checked before each stage and every few thousand units of work inside the
+   * scanners, so it stops well within a millisecond of the deadline). Default: none.
+   */
+  readonly deadline?: number;
+}
+
 /**
- * Scan `text` under `policy`. Throws only `HexrError` `guard.too_large`; any other input, however
- * malformed (lone surrogates, control characters, megabytes of one character under the cap), scans.
+ * Scan `text` under `policy`. Throws only `HexrError` `guard.too_large` and, with a deadline,
+ * `guard.scan_timeout`; any other input, however malformed (lone surrogates, control characters,
+ * megabytes of one character under the cap), scans.
  */
-export function scanText(text: string, policy: GuardPolicy = DEFAULT_GUARD_POLICY): ScanResult {
+export function scanText(
+  text: string,
+  policy: GuardPolicy = DEFAULT_GUARD_POLICY,
+  opts: ScanTextOptions = {},
+): ScanResult {
   checkSize(text, policy.maxBytes);
+  const deadline = opts.deadline;
+  checkDeadline(deadline);
   const sc = policy.scanners;
   const on = (t: FindingType): boolean => sc[t].action !== "off";
   if (!on("invisible_text") && !on("secret") && !on("pii") && !on("prompt_injection"))
     return { action: "allow", findings: [] };
-  const n = normalize(text);
+  const n = normalize(text, deadline);
   const findings: Finding[] = [];
   let invisible: Finding[] = [];
-  if (on("invisible_text") || on("prompt_injection")) invisible = scanInvisible(text, n);
+  if (on("invisible_text") || on("prompt_injection")) invisible = scanInvisible(text, n, { deadline });
   if (on("invisible_text")) for (const f of invisible) if (f.score >= sc.invisible_text.threshold) findings.push(f);
-  if (on("secret")) findings.push(...scanSecrets(text, n, { minScore: sc.secret.threshold }));
-  if (on("pii")) findings.push(...scanPii(text, n, { minScore: sc.pii.threshold, phoneRegion: policy.phoneRegion }));
+  if (on("secret")) findings.push(...scanSecrets(text, n, { minScore: sc.secret.threshold, deadline }));
+  if (on("pii"))
+    findings.push(...scanPii(text, n, { minScore: sc.pii.threshold, phoneRegion: policy.phoneRegion, deadline }));
   if (on("prompt_injection")) {
     const min = sc.prompt_injection.threshold;
-    findings.push(...scanInjection(text, n, { minScore: min }));
-    for (const f of invisible) findings.push(...hiddenInstructions(f, min));
+    findings.push(...scanInjection(text, n, { minScore: min, deadline }));
+    findings.push(...hiddenInstructions(invisible, min, deadline));
   }
   let action: ScanAction = "allow";
   for (const f of findings) {
@@ -69,15 +90,54 @@ export function scanText(text: string, policy: GuardPolicy = DEFAULT_GUARD_POLIC
   return { action, findings };
 }
 
-/** Text smuggled in tag characters or variation selectors is what the model reads: scan it as a prompt. */
-function hiddenInstructions(f: Finding, min: number): Finding[] {
-  if (f.detail === undefined || f.detail.length < 4) return [];
-  let best = 0;
-  for (const g of scanInjection(f.detail, normalize(f.detail))) if (g.score > best) best = g.score;
-  const score = Math.min(0.99, best + 0.1);
-  return best > 0 && score >= min
-    ? [{ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score }]
-    : [];
+/** Up to this many hidden payloads are rescanned one by one; more are rescanned together (see below). */
+const MAX_SEPARATE_PAYLOADS = 16;
+const MIN_PAYLOAD = 4;
+
+/**
+ * Text smuggled in tag characters or variation selectors is what the model reads: scan it as a prompt.
+ * Each payload is rescanned on its own; past MAX_SEPARATE_PAYLOADS (text made of thousands of tiny
+ * payloads, where a scanner call per payload cost ~10× prose per byte) they are joined by line breaks
+ * — clause breaks, so no rule pairs words across payloads — and scanned once, each payload taking the
+ * best score of the findings that overlap it.
+ */
+function hiddenInstructions(invisible: readonly Finding[], min: number, deadline: number | undefined): Finding[] {
+  const payloads = invisible.filter((f) => f.detail !== undefined && f.detail.length >= MIN_PAYLOAD);
+  const best = new Float64Array(payloads.length);
+  if (payloads.length <= MAX_SEPARATE_PAYLOADS) {
+    for (let k = 0; k < payloads.length; k++) {
+      const d = payloads[k]!.detail!;
+      for (const g of scanInjection(d, normalize(d), { deadline })) if (g.score > best[k]!) best[k] = g.score;
+    }
+  } else {
+    const starts = new Int32Array(payloads.length + 1);
+    let joined = "";
+    for (let k = 0; k < payloads.length; k++) {
+      starts[k] = joined.length;
+      joined += `${payloads[k]!.detail!}\n`;
+    }
+    starts[payloads.length] = joined.length;
+    for (const g of scanInjection(joined, normalize(joined, deadline), { deadline })) {
+      // the payloads [g.start, g.end) overlaps: from the one holding g.start on
+      let lo = 0;
+      let hi = payloads.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= g.start) lo = mid;
+        else hi = mid - 1;
+      }
+      for (let k = lo; k < payloads.length && starts[k]! < Math.max(g.end, g.start + 1); k++)
+        if (g.score > best[k]!) best[k] = g.score;
+    }
+  }
+  const out: Finding[] = [];
+  for (let k = 0; k < payloads.length; k++) {
+    const f = payloads[k]!;
+    const score = Math.min(0.99, best[k]! + 0.1);
+    if (best[k]! > 0 && score >= min)
+      out.push({ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score });
+  }
+  return out;
 }
 
 export type RedactStyle = "label" | "mask";

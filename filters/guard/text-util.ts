@@ -42,6 +42,81 @@ export function wordNear(lower: string, words: readonly string[], from: number, 
   return false;
 }
 
+/** Windows answered by searching them, before {@link WindowWords} indexes the whole text instead. */
+const DIRECT_WINDOWS = 8;
+
+/**
+ * "Does one of `words` lie wholly inside `t[from, to)`?" for many windows of one text (a context window
+ * per candidate). The first few windows are searched directly; after that every occurrence in the whole
+ * text is indexed once (sorted by end, with the latest start so far), so each further window is a binary
+ * search instead of |words| searches over it: candidates packed every few characters made the windows
+ * overlap and the work O(n · window · words).
+ * With `wholeWord`, an occurrence counts only between non-letters (as in {@link wordNear}).
+ */
+export class WindowWords {
+  readonly #t: string;
+  readonly #words: readonly string[];
+  readonly #wholeWord: boolean;
+  #direct = 0;
+  #ends: Int32Array | null = null;
+  /** maxStart[k]: the largest start among occurrences 0..k (by end). */
+  #maxStart: Int32Array | null = null;
+
+  constructor(t: string, words: readonly string[], wholeWord: boolean) {
+    this.#t = t;
+    this.#words = words;
+    this.#wholeWord = wholeWord;
+  }
+
+  has(from: number, to: number): boolean {
+    const a = Math.max(from, 0);
+    const b = Math.min(to, this.#t.length);
+    if (b <= a) return false;
+    if (this.#ends === null && this.#direct++ < DIRECT_WINDOWS) {
+      if (this.#wholeWord) return wordNear(this.#t, this.#words, a, b);
+      const win = this.#t.slice(a, b);
+      for (const w of this.#words) if (win.includes(w)) return true;
+      return false;
+    }
+    if (this.#ends === null) this.#index();
+    const ends = this.#ends!;
+    let lo = 0;
+    let hi = ends.length; // first occurrence ending after b
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((ends[mid] ?? 0) <= b) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && (this.#maxStart![lo - 1] ?? -1) >= a;
+  }
+
+  #index(): void {
+    const t = this.#t;
+    const occ: number[] = []; // start, end pairs
+    for (const w of this.#words) {
+      for (let i = t.indexOf(w); i !== -1; i = t.indexOf(w, i + 1)) {
+        const e = i + w.length;
+        if (this.#wholeWord && (isAsciiAlpha(t.charCodeAt(i - 1)) || isAsciiAlpha(t.charCodeAt(e)))) continue;
+        occ.push(i, e);
+      }
+    }
+    const order = Array.from({ length: occ.length / 2 }, (_, k) => k).sort(
+      (x, y) => (occ[2 * x + 1] ?? 0) - (occ[2 * y + 1] ?? 0),
+    );
+    const ends = new Int32Array(order.length);
+    const maxStart = new Int32Array(order.length);
+    let best = -1;
+    for (let k = 0; k < order.length; k++) {
+      const o = order[k] ?? 0;
+      ends[k] = occ[2 * o + 1] ?? 0;
+      best = Math.max(best, occ[2 * o] ?? 0);
+      maxStart[k] = best;
+    }
+    this.#ends = ends;
+    this.#maxStart = maxStart;
+  }
+}
+
 export function isAsciiAlpha(u: number): boolean {
   return (u >= 0x61 && u <= 0x7a) || (u >= 0x41 && u <= 0x5a);
 }
