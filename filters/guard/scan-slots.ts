@@ -22,10 +22,14 @@ import type { Finding, FindingType } from "./types.ts";
 
 const RANK: Readonly<Record<ScanAction, number>> = { allow: 0, annotate: 1, redact: 2, block: 3 };
 
-/** Scan several texts under one policy. Throws `guard.too_large` when any text is over the cap. */
-export function scanTexts(texts: readonly string[], policy: GuardPolicy): ScanResult[] {
+/**
+ * Scan several texts under one policy, all within one `deadline` (a `performance.now()` value; the texts
+ * share the budget). Throws `guard.too_large` when any text is over the cap, `guard.scan_timeout` past it.
+ */
+export function scanTexts(texts: readonly string[], policy: GuardPolicy, deadline?: number): ScanResult[] {
   const out: ScanResult[] = new Array(texts.length);
-  for (let i = 0; i < texts.length; i++) out[i] = scanText(texts[i]!, policy);
+  const opts = deadline === undefined ? {} : { deadline };
+  for (let i = 0; i < texts.length; i++) out[i] = scanText(texts[i]!, policy, opts);
   return out;
 }
 
@@ -78,8 +82,16 @@ function validJson(s: string): boolean {
   }
 }
 
-/** Scan `slots` (grouped) under `policy`. Throws `guard.too_large` when a group's text is over the cap. */
-export function scanSlots(slots: readonly TextSlot[], policy: GuardPolicy, style: RedactStyle = "label"): SlotScan {
+/**
+ * Scan `slots` (grouped) under `policy`. Throws `guard.too_large` when a group's text is over the cap and
+ * `guard.scan_timeout` when the scan runs past `deadline`.
+ */
+export function scanSlots(
+  slots: readonly TextSlot[],
+  policy: GuardPolicy,
+  style: RedactStyle = "label",
+  deadline?: number,
+): SlotScan {
   const groups = groupSlots(slots);
   const starts: number[] = new Array(slots.length);
   const texts: string[] = [];
@@ -93,7 +105,7 @@ export function scanSlots(slots: readonly TextSlot[], policy: GuardPolicy, style
     }
     texts.push(text);
   }
-  const results = scanTexts(texts, policy);
+  const results = scanTexts(texts, policy, deadline);
   let action: ScanAction = "allow";
   const findings: SlotFinding[] = [];
   const pieces = new Map<number, Piece[]>();

@@ -47,6 +47,8 @@ export interface StreamScannerOptions {
   /** Most characters held back before a forced release. */
   readonly maxHold?: number;
   readonly redactStyle?: RedactStyle;
+  /** Wall-time budget per push/end scan (ms); over it the scan throws `guard.scan_timeout`. Default: none. */
+  readonly budgetMs?: number;
 }
 
 export interface Released<T> {
@@ -77,6 +79,7 @@ export class StreamScanner<T = undefined> {
   readonly #window: number;
   readonly #maxHold: number;
   readonly #style: RedactStyle;
+  readonly #budgetMs: number | undefined;
   #ctx = ""; // released original text, last `window` chars
   #held = ""; // received, unreleased
   #released = 0; // stream offset where #held starts
@@ -94,6 +97,8 @@ export class StreamScanner<T = undefined> {
     this.#window = opts.window ?? DEFAULT_WINDOW;
     this.#maxHold = opts.maxHold ?? DEFAULT_MAX_HOLD;
     this.#style = opts.redactStyle ?? "label";
+    this.#budgetMs = opts.budgetMs;
+    if (this.#budgetMs !== undefined && !(this.#budgetMs > 0)) throw new TypeError("budgetMs must be > 0");
     if (!(Number.isInteger(this.#window) && this.#window >= 64)) throw new TypeError("window must be an integer ≥ 64");
     if (!(Number.isInteger(this.#maxHold) && this.#maxHold >= this.#window))
       throw new TypeError("maxHold must be an integer ≥ window");
@@ -130,7 +135,11 @@ export class StreamScanner<T = undefined> {
   #step(final: boolean): StreamStep<T> {
     const base = this.#released - this.#ctx.length;
     const text = this.#ctx + this.#held;
-    const { findings } = scanText(text, this.#policy);
+    const { findings } = scanText(
+      text,
+      this.#policy,
+      this.#budgetMs === undefined ? {} : { deadline: performance.now() + this.#budgetMs },
+    );
     const shifted = findings.map((f) => ({ ...f, start: f.start + base, end: f.end + base }));
     const blocking = shifted.filter((f) => actionFor(f, this.#policy) === "block");
     if (blocking.length > 0) return this.#block(blocking);

@@ -183,7 +183,12 @@ export class GuardProcessor implements Processor {
       if (!this.#route.stream) return this.#unscannable("response", CONTINUE.responseHeaders);
       const enc = (this.#responseEncoding ?? "").trim().toLowerCase();
       if (enc !== "" && enc !== "identity") return this.#unscannable("response", CONTINUE.responseHeaders);
-      this.#stream = new StreamGuard(this.#route.stream, this.#route.responsePolicy, this.#route.failMode);
+      this.#stream = new StreamGuard(
+        this.#route.stream,
+        this.#route.responsePolicy,
+        this.#route.failMode,
+        this.#route.scanBudgetMs,
+      );
       return {
         response_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["content-length"] } } },
         mode_override: { response_body_mode: "STREAMED" },
@@ -254,9 +259,14 @@ export class GuardProcessor implements Processor {
     this.#stats.scanned++;
     let result: ReturnType<typeof scanSlots>;
     try {
-      result = scanSlots(read.slots, policy);
-    } catch {
-      return { failure: "unscannable", code: "guard.too_large" }; // one text over the scanner's cap
+      result = scanSlots(read.slots, policy, "label", performance.now() + route.scanBudgetMs);
+    } catch (e) {
+      // one text over the scanner's cap, or the scan past the route's time budget
+      const code = isHexrError(e) ? e.code : "guard.scan_error";
+      if (code === "guard.scan_timeout") {
+        this.#log.warn({ event: "guard_scan_timeout", phase, route: route.name, budget_ms: route.scanBudgetMs });
+      }
+      return { failure: "unscannable", code };
     }
     const { action } = result;
     const findings: ReportedFinding[] = result.findings.map((f) => ({

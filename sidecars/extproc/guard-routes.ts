@@ -37,6 +37,8 @@ export interface GuardRoute {
   readonly failMode: FailMode;
   /** Largest body buffered for scanning (request, or non-streamed response). */
   readonly maxBodyBytes: number;
+  /** Wall-time budget for scanning one body, or one stream event; over it, the route's fail mode. */
+  readonly scanBudgetMs: number;
 }
 
 export interface GuardRouteConfig {
@@ -50,6 +52,7 @@ export interface GuardRouteConfig {
   response_policy?: unknown;
   fail_mode?: FailMode;
   max_body_bytes?: number;
+  scan_budget_ms?: number;
 }
 
 export const OPENAI_HOSTS = ["api.openai.com"];
@@ -123,6 +126,21 @@ function adapterFor(c: GuardRouteConfig, field: string): GuardAdapter {
   }
 }
 
+/**
+ * Default scan budget per body. The scanners are linear in input with a small constant for every input
+ * shape (bench/micro/guard-shapes.ts); a full 256 KiB text of the costliest shape scans in tens of ms,
+ * so this is slack for a loaded machine, and a bound on what one request can cost the guard thread.
+ */
+export const DEFAULT_SCAN_BUDGET_MS = 250;
+const MAX_SCAN_BUDGET_MS = 10_000;
+
+function budget(v: unknown, field: string): number {
+  if (v === undefined) return DEFAULT_SCAN_BUDGET_MS;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_SCAN_BUDGET_MS)
+    throw new HexrError("config.invalid", `${field}: must be an integer in [1, ${MAX_SCAN_BUDGET_MS}]`);
+  return v;
+}
+
 export function compileGuardRoutes(configs: readonly GuardRouteConfig[]): GuardRoute[] {
   return configs.map((c, i) => {
     const field = `ext_proc.routes[${i}]`;
@@ -143,6 +161,7 @@ export function compileGuardRoutes(configs: readonly GuardRouteConfig[]): GuardR
       responsePolicy: parseGuardPolicy(c.response_policy, requestPolicy),
       failMode: c.fail_mode ?? "closed",
       maxBodyBytes: c.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+      scanBudgetMs: budget(c.scan_budget_ms, `${field}.scan_budget_ms`),
     };
   });
 }

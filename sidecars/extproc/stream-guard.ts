@@ -109,7 +109,11 @@ export class StreamGuard {
   #redacted = false;
   #state: "scanning" | "blocked" | "passthrough" = "scanning";
 
-  constructor(provider: StreamProvider, policy: GuardPolicy, failMode: FailMode = "closed") {
+  /** Wall-time budget for scanning what one chunk brings (ms); over it, the fail mode. */
+  readonly #budgetMs: number | undefined;
+
+  constructor(provider: StreamProvider, policy: GuardPolicy, failMode: FailMode = "closed", budgetMs?: number) {
+    this.#budgetMs = budgetMs;
     this.#provider = PROVIDERS[provider];
     this.#policy = policy;
     this.#strict = redactBlocks(policy);
@@ -173,7 +177,10 @@ export class StreamGuard {
     let sc = this.#scanners.get(key);
     if (!sc) {
       if (this.#scanners.size >= MAX_STREAMS) throw new Error("too many parallel text streams to scan");
-      sc = new StreamScanner<Tag>({ policy: s.redactable === false ? this.#strict : this.#policy });
+      sc = new StreamScanner<Tag>({
+        policy: s.redactable === false ? this.#strict : this.#policy,
+        ...(this.#budgetMs !== undefined ? { budgetMs: this.#budgetMs } : {}),
+      });
       this.#scanners.set(key, sc);
     }
     return sc;
@@ -255,6 +262,8 @@ export class StreamGuard {
       const r = scanSlots(
         direct.map((i) => slots[i]!),
         this.#policy,
+        "label",
+        this.#budgetMs === undefined ? undefined : performance.now() + this.#budgetMs,
       );
       if (r.action === "block") throw new Blocked(r.findings);
       for (const f of r.findings) findings.push(f);

@@ -218,3 +218,13 @@ describe("StreamScanner", () => {
     expect(() => new StreamScanner({ window: 512, maxHold: 100 })).toThrow(TypeError);
   });
 });
+
+describe("StreamScanner scan-time budget", () => {
+  it("a push whose scan overruns budgetMs throws guard.scan_timeout (the caller's fail mode); none by default", () => {
+    const delta = "eyJhbGciOi.".repeat(15_000);
+    const s = new StreamScanner({ budgetMs: 0.001 });
+    expect(() => s.push(delta, undefined)).toThrow(expect.objectContaining({ code: "guard.scan_timeout" }));
+    expect(new StreamScanner().push(delta, undefined).action).toBe("pass");
+    expect(() => new StreamScanner({ budgetMs: 0 })).toThrow(TypeError);
+  });
+});

@@ -146,3 +146,25 @@ describe("requests", () => {
     expect(JSON.stringify(log.entries)).not.toContain(key.slice(4));
   });
 });
+
+describe("scan-time budget", () => {
+  // Big enough that no machine scans it within 1 ms, small enough to stay under every size cap.
+  const costly = JSON.stringify({ model: "m", messages: [{ role: "user", content: "eyJhbGciOi.".repeat(15_000) }] });
+
+  it("a body whose scan overruns the route's budget gets the fail mode: 413 closed, passed on open", () => {
+    const closed = request("openai-chat", costly, "application/json", { scan_budget_ms: 1 });
+    expect(status(closed.r)).toBe(413);
+    expect(closed.log.entries.some((e) => e.event === "guard_scan_timeout" && e.budget_ms === 1)).toBe(true);
+    const open = request("openai-chat", costly, "application/json", { scan_budget_ms: 1, fail_mode: "open" });
+    expect(status(open.r)).toBeUndefined();
+    // the same body under the default budget is scanned
+    expect(status(request("openai-chat", costly).r)).toBeUndefined();
+  });
+
+  it.each([0, -5, 1.5, 10_001, "fast"])("scan_budget_ms %j is a config error naming the field", (v) => {
+    const cfg = DEFAULT_GUARD_ROUTES.find((r) => r.name === "openai-chat")!;
+    expect(() => compileGuardRoutes([{ ...cfg, scan_budget_ms: v as number }])).toThrow(
+      /^ext_proc\.routes\[0\]\.scan_budget_ms: must be an integer in \[1, 10000\]/,
+    );
+  });
+});
