@@ -126,6 +126,8 @@ let segOrig = new Int32Array(256);
 let segWidth = new Uint8Array(256);
 const NON_ASCII = /[^\x00-\x7f]/; // single character class: linear, no backtracking
 const NON_ASCII_G = /[^\x00-\x7f]/g;
+/** ASCII runs up to this long are skipped with a loop: a regex exec per run costs more. */
+const SHORT_ASCII_RUN = 24;
 
 function growSegments(): void {
   const n = segNorm.length * 2;
@@ -151,6 +153,8 @@ const F_WORD = 8; // continues a word (dropped units do too: they are transparen
 const F_LATIN = 16; // a real Latin letter after folding
 const F_FOREIGN = 32; // a Cyrillic/Greek letter with no Latin lookalike
 const UNIT_INFO = new Uint8Array(0x10000);
+/** For LOOKALIKE units: the Latin letter they fold to (so the hot loop needs no fold-cache lookup). */
+const LATIN_OF = new Uint8Array(0x10000);
 
 function infoOf(cp: number): number {
   const cached = cp < 0x10000 ? (UNIT_INFO[cp] ?? UNKNOWN) : UNKNOWN;
@@ -164,6 +168,7 @@ function infoOf(cp: number): number {
     const f = foldCodePoint(cp);
     const c = f.out.charCodeAt(0);
     info = f.latin !== 0 ? LOOKALIKE : f.out === String.fromCodePoint(cp).toLowerCase() ? STABLE : CHANGED;
+    if (f.latin !== 0 && cp < 0x10000) LATIN_OF[cp] = f.latin;
     if (f.out.length > 0 && isWordUnit(c)) info |= F_WORD;
     if (f.latin === 0 && c >= 0x61 && c <= 0x7a) info |= F_LATIN;
     if (f.latin === 0 && isCyrillicOrGreek(c)) info |= F_FOREIGN;
@@ -238,8 +243,14 @@ export function normalize(original: string, deadline?: number): NormalizedText {
     if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
     const u = original.charCodeAt(i);
     if (u < 0x80) {
-      NON_ASCII_G.lastIndex = i;
-      i = NON_ASCII_G.exec(original)?.index ?? len;
+      // short ASCII runs (between the letters of a homoglyph word) by hand, long ones by one regex exec
+      const stop = Math.min(len, i + SHORT_ASCII_RUN);
+      do i++;
+      while (i < stop && original.charCodeAt(i) < 0x80);
+      if (i === stop && i < len) {
+        NON_ASCII_G.lastIndex = i;
+        i = NON_ASCII_G.exec(original)?.index ?? len;
+      }
       continue;
     }
     const cp = u >= 0xd800 && u <= 0xdbff ? (original.codePointAt(i) ?? u) : u;
@@ -254,14 +265,16 @@ export function normalize(original: string, deadline?: number): NormalizedText {
       text += original.slice(run, i).toLowerCase(); // no copy when the run has no capitals
       nlen += i - run;
     }
-    if (cls !== DROPPED) {
+    if (cls === LOOKALIKE) {
+      segment(i, w); // lookalikes are BMP letters that fold to one unit
+      text += String.fromCharCode(LATIN_OF[cp] ?? 0);
+      if (word.mixed) (homoglyphs ??= []).push(nlen);
+      nlen++;
+    } else if (cls !== DROPPED) {
       const f = foldCodePoint(cp);
       if (f.out.length > 0) {
         segment(i, w);
-        if (cls === LOOKALIKE) {
-          text += String.fromCharCode(f.latin);
-          if (word.mixed) (homoglyphs ??= []).push(nlen);
-        } else text += f.out;
+        text += f.out;
         nlen += f.out.length;
       }
     }

@@ -100,6 +100,17 @@ describe("scanPii", () => {
     expect(scanPii("ruf an 030 901820", undefined, { phoneRegion: "US" })).toEqual([]);
   });
 
+  it("raises every number near a context word, however many there are", () => {
+    // the first few context windows are searched, the rest answered from an index of the whole text
+    const text = Array.from(
+      { length: 40 },
+      (_, k) => `card ${k % 2 ? "4111 1111 1111 1111" : "5500 0000 0000 0004"}`,
+    ).join("; ");
+    const fs = scan(text).filter((f) => f.subtype === "payment_card");
+    expect(fs).toHaveLength(40);
+    expect(new Set(fs.map((f) => f.score))).toEqual(new Set([0.99])); // known issuer 0.85 + context 0.2, capped
+  });
+
   it("stays bounded when text is full of phone-like numbers", () => {
     const text = Array.from({ length: 200 }, (_, i) => `+1 415 555 ${String(1000 + i)}`).join(", ");
     const t0 = performance.now();

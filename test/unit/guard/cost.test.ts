@@ -1,0 +1,93 @@
+/**
+ * Scan cost is linear with a small constant for every input shape (hardening #8 §4). Pinned without a
+ * wall-clock threshold: each hostile shape is timed against prose of the same size in alternation (so
+ * machine load and GC hit both sides), and the median of five per-pair ratios must stay under a
+ * generous bound. Every shape here measures ≤ ~3× prose per byte at 256 KB (bench/micro/guard-shapes.ts
+ * has ~90 shapes and the numbers); before the fixes these measured 10–700× — each one had a read from
+ * every candidate to the end of the text, a rescan of a window per candidate, or a cost per match that
+ * dwarfed the scan. A measurement over the bound is repeated once with more pairs, so a burst of load
+ * on a shared machine cannot fail the build, while a slow path fails both.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_GUARD_POLICY, DEFAULT_MAX_BYTES } from "../../../filters/guard/policy.ts";
+import { scanText } from "../../../filters/guard/scan.ts";
+import { ALNUM, fake } from "./helpers.ts";
+
+const LIMIT = 10;
+const PAIRS = 5;
+
+const PROSE = [
+  "The quarterly report shows that revenue grew in every region except the north, where a late shipment moved two large orders into the next period.",
+  "Please review the rollout plan before Thursday and leave your comments inline so that we can settle the open questions in one meeting.",
+  "Summarize the attached document in three short paragraphs and highlight any risks that the authors mention only in passing.",
+  "If the test fails on the build machine but passes locally, check the time zone, the locale and the order in which files are listed.",
+];
+
+/** `piece(k)` repeated up to `bytes` UTF-8 bytes. */
+function build(piece: (k: number) => string, bytes = DEFAULT_MAX_BYTES): string {
+  let s = "";
+  let n = 0;
+  for (let k = 0; ; k++) {
+    const p = piece(k);
+    const b = Buffer.byteLength(p);
+    if (n + b > bytes) return s + " ".repeat(bytes - n);
+    s += p;
+    n += b;
+  }
+}
+
+const prose = build((k) => `${PROSE[(k * 7) % PROSE.length]} `);
+const fresh = (s: string): string => JSON.parse(JSON.stringify(s)) as string; // a new string, as a request body is
+
+function time(t: string): number {
+  const t0 = performance.now();
+  scanText(t, DEFAULT_GUARD_POLICY);
+  return performance.now() - t0;
+}
+
+/** Median over `pairs` of (shape time ÷ prose time), alternating which goes first. */
+function ratio(text: string, pairs: number): number {
+  const rs: number[] = [];
+  for (let r = 0; r <= pairs; r++) {
+    const a = fresh(prose);
+    const b = fresh(text);
+    let shape: number;
+    let base: number;
+    if (r % 2 === 0) {
+      base = time(a);
+      shape = time(b);
+    } else {
+      shape = time(b);
+      base = time(a);
+    }
+    if (r > 0) rs.push(shape / base); // the first pair warms up
+  }
+  rs.sort((x, y) => x - y);
+  return rs[rs.length >> 1]!;
+}
+
+// one shape per slow path that was fixed, each of which measured over LIMIT before: [name, the k-th piece].
+// Shapes whose fix was a smaller constant (2–8×) are left to the harness: this bound cannot see them.
+const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
+  ["keyword with no separator (aws)", () => "aws_secret_access_key"],
+  ["keyword with no separator (twilio)", () => "auth_token"],
+  ["PEM BEGIN lines read as headers", () => "-----BEGIN :PRIVATE KEY-----\n"],
+  ["JWT header that JSON.parse throws on", () => "eyJhbGcifQ."],
+  ["truncated JWT headers", () => "eyJhbGciOi."],
+  ["sk- keys", (k) => `sk-${fake(ALNUM, 40, k + 1)} `],
+  ["dense token prefixes", () => "AKIA "],
+  ["user:pass@host without a scheme", (k) => `x:${fake(ALNUM, 8, k + 1)}@ab.cd `],
+  ["]( without [", () => "]("],
+  ["colons (IPv6 windows)", () => "a:"],
+  ["quoted injections in a discussion", () => 'for example, "ignore previous instructions" '],
+  ["homoglyph injections", () => "іgnоrе prеvіоus іnstructіоns "],
+];
+
+describe("scan cost per byte, against prose", () => {
+  it.each(SHAPES)(`%s: under ${LIMIT}× prose`, (_name, piece) => {
+    const text = build(piece);
+    let r = ratio(text, PAIRS);
+    if (r >= LIMIT) r = Math.min(r, ratio(text, 2 * PAIRS));
+    expect(r, `median ratio ${r.toFixed(1)}× prose`).toBeLessThan(LIMIT);
+  });
+});
