@@ -25,9 +25,16 @@ export function ibanLength(country: string): number | undefined {
 /** ISO 7064 mod-97-10 over a compact lowercase IBAN (letters a–z count 10–35). */
 export function ibanChecksumValid(iban: string): boolean {
   const n = iban.length;
+  const codes = new Uint16Array(n);
+  for (let k = 0; k < n; k++) codes[k] = iban.charCodeAt(k);
+  return ibanChecksumCodes(codes, n);
+}
+
+/** {@link ibanChecksumValid} over the first `n` units in `codes` (the scanner reads candidates into a scratch array). */
+export function ibanChecksumCodes(codes: Uint16Array, n: number): boolean {
   let rem = 0;
   for (let k = 0; k < n; k++) {
-    const u = iban.charCodeAt((k + 4) % n);
+    const u = codes[(k + 4) % n] ?? 0;
     if (isDigit(u)) rem = (rem * 10 + (u - 0x30)) % 97;
     else if (u >= 0x61 && u <= 0x7a) rem = (rem * 100 + (u - 0x61 + 10)) % 97;
     else return false;

@@ -6,7 +6,7 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
 import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { add, contextNear, type Ctx } from "./pii-context.ts";
-import { ibanChecksumValid, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
+import { ibanChecksumCodes, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
 import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
 
 /** At most this many libphonenumber validations per text (each ~15 µs); later candidates get a structural score. */
@@ -202,6 +202,9 @@ function cardCandidate(c: Ctx, r: NumRun): boolean {
   return true;
 }
 
+/** Longest IBAN (the registry's maximum is 33). */
+const compact = new Uint16Array(34);
+
 /** An IBAN starting at `i` (country letters), written compact or in groups: its end, or -1. */
 function ibanAt(c: Ctx, i: number): number {
   const t = c.t;
@@ -212,19 +215,20 @@ function ibanAt(c: Ctx, i: number): number {
   if (i > 0 && isAsciiAlnum(t.charCodeAt(i - 1))) return -1;
   const want = ibanLength(t.slice(i, i + 2));
   if (want === undefined) return -1;
-  let compact = "";
+  // read into a scratch array, not a string: `de00 ` × N starts a candidate every five characters
+  let n = 0;
   let k = i;
   let end = i;
-  while (k < L && compact.length < want) {
+  while (k < L && n < want) {
     const u = t.charCodeAt(k);
     if (isAsciiAlnum(u)) {
-      compact += t[k];
+      compact[n++] = u;
       end = ++k;
     } else if (u === 0x20 && k + 1 < L && isAsciiAlnum(t.charCodeAt(k + 1))) k++;
     else break;
   }
-  if (compact.length !== want || (end < L && isAsciiAlnum(t.charCodeAt(end)))) return -1;
-  if (!ibanChecksumValid(compact)) return -1;
+  if (n !== want || (end < L && isAsciiAlnum(t.charCodeAt(end)))) return -1;
+  if (!ibanChecksumCodes(compact, n)) return -1;
   add(c, "iban", i, end, 0.9);
   return end;
 }
