@@ -13,7 +13,7 @@ import OpenAI from "openai";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { renderSidecarBootstrap } from "../../envoy-config/index.ts";
-import { type RunningEnvoy, startEnvoy } from "../../envoy-config/runner.ts";
+import { type RunningEnvoy, startEnvoy, waitFor } from "../../envoy-config/runner.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
 import { type RunningSidecar, startSidecar } from "../../sidecars/authz-sidecar.ts";
 import { parseConfig } from "../../sidecars/config.ts";
@@ -353,7 +353,9 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     expect(r.status).toBe(413);
     expect(JSON.parse(r.text).error.type).toBe("hexr_guard_unscannable");
     expect(llm.received.length).toBe(before);
-    expect(logger.entries.some((e) => e.event === "guard_unscannable" && e.fail_mode === "closed")).toBe(true);
+    await waitFor("the guard thread's log entry", () =>
+      logger.entries.some((e) => e.event === "guard_unscannable" && e.fail_mode === "closed") ? true : undefined,
+    );
   });
 
   it("an unparseable body gets the fail mode too (closed: refused)", async () => {
@@ -408,6 +410,8 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     // the upstream answered: the request was forwarded
     expect(r.status).toBe(200);
     expect(llm.received.at(-1)!.path).toBe("/v1/embeddings");
+    // the guard runs on its own thread: its counters reach this one as a message
+    await waitFor("the guard's counters", () => (authz.guard!.stats.unscannable === unscannable + 1 ? true : undefined));
     expect(authz.guard!.stats.unscannable).toBe(unscannable + 1);
   });
 });
