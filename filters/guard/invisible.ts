@@ -103,16 +103,30 @@ function decodeTags(s: string, start: number, end: number): string {
 
 const latin1 = new TextDecoder("utf-8");
 
+/** Scratch for {@link decodeSelectors} (scanning is synchronous). */
+const selectorBytes = new Uint8Array(MAX_DETAIL * 4);
+
 /** Variation-selector smuggling hides one byte per selector: VS1–16 = 0–15, VS17–256 = 16–255. */
 function decodeSelectors(s: string, start: number, end: number): string {
-  const bytes: number[] = [];
-  for (let i = start; i < end && bytes.length < MAX_DETAIL * 4; ) {
+  let n = 0;
+  let ascii = true;
+  for (let i = start; i < end && n < MAX_DETAIL * 4; ) {
     const cp = cpAt(s, i);
     i += width(cp);
-    bytes.push(cp <= 0xfe0f ? cp - 0xfe00 : cp - 0xe0100 + 16);
+    const b = cp <= 0xfe0f ? cp - 0xfe00 : cp - 0xe0100 + 16;
+    selectorBytes[n++] = b;
+    if (b >= 0x80) ascii = false;
   }
   let out = "";
-  for (const ch of latin1.decode(new Uint8Array(bytes))) {
+  if (ascii) {
+    // what the UTF-8 decode below gives for ASCII, without a decoder call per run of selectors
+    for (let k = 0; k < n && out.length < MAX_DETAIL; k++) {
+      const c = selectorBytes[k] ?? 0;
+      if (c >= 0x20 && c !== 0x7f) out += String.fromCharCode(c);
+    }
+    return out;
+  }
+  for (const ch of latin1.decode(selectorBytes.subarray(0, n))) {
     const c = ch.codePointAt(0) ?? 0;
     if (c >= 0x20 && c !== 0x7f && c !== 0xfffd) out += ch;
     if (out.length >= MAX_DETAIL) break;

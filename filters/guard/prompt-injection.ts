@@ -37,7 +37,8 @@ const DISCUSSION_DAMPING = 0.5;
 const CROSS_CLASS_BOOST = 0.3;
 /** Weaker occurrences are noise: they are neither reported nor allowed to boost other classes. */
 const MIN_OCCURRENCE = 0.25;
-const MIN_B64 = 20;
+/** Shortest base64 run decoded and rescanned (exported for scan.ts, which rescans such payloads alone). */
+export const MIN_B64 = 20;
 const MAX_B64_BLOBS = 8;
 const MAX_B64_DECODED = 16 * 1024;
 

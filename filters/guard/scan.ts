@@ -16,8 +16,9 @@ import { scanInvisible } from "./invisible.ts";
 import { normalize } from "./normalize.ts";
 import { scanPii } from "./pii.ts";
 import { DEFAULT_GUARD_POLICY, type GuardAction, type GuardPolicy } from "./policy.ts";
-import { scanInjection } from "./prompt-injection.ts";
+import { MIN_B64, scanInjection } from "./prompt-injection.ts";
 import { scanSecrets } from "./secrets.ts";
+import { isBase64Char } from "./text-util.ts";
 import type { Finding, FindingType } from "./types.ts";
 
 export type ScanAction = "allow" | "block" | "redact" | "annotate";
@@ -90,54 +91,76 @@ export function scanText(
   return { action, findings };
 }
 
-/** Up to this many hidden payloads are rescanned one by one; more are rescanned together (see below). */
+/** Up to this many hidden payloads are rescanned one by one; more go through one joined scan first. */
 const MAX_SEPARATE_PAYLOADS = 16;
+/** After the joined scan, up to this many suspect payloads are still rescanned one by one. */
+const MAX_SUSPECT_RESCANS = 64;
 const MIN_PAYLOAD = 4;
 
 /**
- * Text smuggled in tag characters or variation selectors is what the model reads: scan it as a prompt.
- * Each payload is rescanned on its own; past MAX_SEPARATE_PAYLOADS (text made of thousands of tiny
- * payloads, where a scanner call per payload cost ~10× prose per byte) they are joined by line breaks
- * — clause breaks, so no rule pairs words across payloads — and scanned once, each payload taking the
- * best score of the findings that overlap it.
+ * Text smuggled in tag characters or variation selectors is what the model reads: scan it as a prompt,
+ * each payload on its own. Text made of thousands of tiny payloads made that a scanner call per payload
+ * (~3–5× prose per byte), so past MAX_SEPARATE_PAYLOADS the payloads are first joined by line breaks
+ * (clause breaks: no rule pairs words across them) and scanned once. A payload that scores on its own
+ * has its signals in the joined text too, so it overlaps a joined finding: only those suspects are
+ * rescanned alone (exact), up to MAX_SUSPECT_RESCANS; past that each takes the best joined finding that
+ * overlaps it. Payloads holding a base64 run are always rescanned alone (the joined scan decodes a few
+ * blobs only; such payloads are long, so this is cheap per byte).
  */
 function hiddenInstructions(invisible: readonly Finding[], min: number, deadline: number | undefined): Finding[] {
   const payloads = invisible.filter((f) => f.detail !== undefined && f.detail.length >= MIN_PAYLOAD);
-  const best = new Float64Array(payloads.length);
-  if (payloads.length <= MAX_SEPARATE_PAYLOADS) {
-    for (let k = 0; k < payloads.length; k++) {
-      const d = payloads[k]!.detail!;
-      for (const g of scanInjection(d, normalize(d), { deadline })) if (g.score > best[k]!) best[k] = g.score;
-    }
-  } else {
-    const starts = new Int32Array(payloads.length + 1);
+  const n = payloads.length;
+  const best = new Float64Array(n);
+  const alone = (k: number): void => {
+    const d = payloads[k]!.detail!;
+    best[k] = 0;
+    for (const g of scanInjection(d, normalize(d), { deadline })) if (g.score > best[k]!) best[k] = g.score;
+  };
+  if (n <= MAX_SEPARATE_PAYLOADS) for (let k = 0; k < n; k++) alone(k);
+  else {
+    const starts = new Int32Array(n + 1);
     let joined = "";
-    for (let k = 0; k < payloads.length; k++) {
+    for (let k = 0; k < n; k++) {
       starts[k] = joined.length;
       joined += `${payloads[k]!.detail!}\n`;
     }
-    starts[payloads.length] = joined.length;
+    starts[n] = joined.length;
+    const suspect = new Uint8Array(n);
     for (const g of scanInjection(joined, normalize(joined, deadline), { deadline })) {
-      // the payloads [g.start, g.end) overlaps: from the one holding g.start on
-      let lo = 0;
-      let hi = payloads.length - 1;
+      let lo = 0; // the payload holding g.start, then every one the finding reaches into
+      let hi = n - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
         if (starts[mid]! <= g.start) lo = mid;
         else hi = mid - 1;
       }
-      for (let k = lo; k < payloads.length && starts[k]! < Math.max(g.end, g.start + 1); k++)
+      for (let k = lo; k < n && starts[k]! < Math.max(g.end, g.start + 1); k++) {
+        suspect[k] = 1;
         if (g.score > best[k]!) best[k] = g.score;
+      }
     }
+    let suspects = 0;
+    for (let k = 0; k < n; k++) suspects += suspect[k]!;
+    for (let k = 0; k < n; k++)
+      if ((suspects <= MAX_SUSPECT_RESCANS && suspect[k] === 1) || hasBase64Run(payloads[k]!.detail!)) alone(k);
   }
   const out: Finding[] = [];
-  for (let k = 0; k < payloads.length; k++) {
+  for (let k = 0; k < n; k++) {
     const f = payloads[k]!;
     const score = Math.min(0.99, best[k]! + 0.1);
     if (best[k]! > 0 && score >= min)
       out.push({ type: "prompt_injection", subtype: "hidden_instructions", start: f.start, end: f.end, score });
   }
   return out;
+}
+
+function hasBase64Run(s: string): boolean {
+  let run = 0;
+  for (let i = 0; i < s.length; i++) {
+    run = isBase64Char(s.charCodeAt(i)) ? run + 1 : 0;
+    if (run >= MIN_B64) return true;
+  }
+  return false;
 }
 
 export type RedactStyle = "label" | "mask";

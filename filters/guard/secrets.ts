@@ -126,10 +126,12 @@ function alternation(words: Iterable<string>): string {
  * Token prefixes only where a token starts (guard: start of input or a character outside
  * [A-Za-z0-9_-], consumed as part of the match), so base64 blobs full of `eyJ`/`sk-` substrings
  * produce no matches at all; then markers and keywords anywhere. No quantifiers: see the module comment.
+ * `u` keeps RE2's Unicode semantics: keywords fold case as Unicode does (the Kelvin sign is a `k`), and
+ * the guard is a whole code point.
  */
 const TRIGGERS = new RegExp(
   `(?:^|[^A-Za-z0-9_-])(${alternation(TOKEN_START.keys())})|${alternation(ANYWHERE.keys())}|(?i:${alternation(KEYWORDS.keys())})`,
-  "g",
+  "gu",
 );
 
 /** Drop findings contained in a higher-or-equal scoring finding (e.g. a JWT inside a URL password). */

@@ -136,6 +136,12 @@ describe("scanSecrets", () => {
     expect(scanSecrets(text)[0]?.subtype).toBe("github_token");
   });
 
+  it("folds keyword case as Unicode does, as the RE2 pass it replaced did", () => {
+    const text = `DefaultEndpointsProtocol=https;Account\u212Aey=${AZURE_KEY};EndpointSuffix=core.windows.net`; // Kelvin sign
+    expect(scan(text).map((f) => f.subtype)).toEqual(["azure_storage_key"]);
+    expect(scan(`😀${GH}`).map((f) => f.subtype)).toEqual(["github_token"]); // an astral guard character
+  });
+
   it("respects minScore", () => {
     expect(scanSecrets(`k ${OTHER_LLM}`, undefined, { minScore: 0.8 })).toEqual([]);
   });
