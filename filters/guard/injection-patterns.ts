@@ -173,8 +173,9 @@ export function exfilSignals(t: string, out: Signal[]): void {
   const instructionContext = (at: number): boolean => instructions.has(at - INSTRUCTION_BEFORE, at);
   // the last `[` before each `](`, by a cursor (a `lastIndexOf` per `](` read back to the start of the text)
   let lb = -1;
-  let nextOpen = t.indexOf("[");
+  let nextOpen = -2; // not searched yet: most texts have no `](`
   for (let i = t.indexOf("]("); i !== -1; i = t.indexOf("](", i + 2)) {
+    if (nextOpen === -2) nextOpen = t.indexOf("[");
     while (nextOpen !== -1 && nextOpen < i) {
       lb = nextOpen;
       nextOpen = t.indexOf("[", nextOpen + 1);

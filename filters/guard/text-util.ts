@@ -42,22 +42,21 @@ export function wordNear(lower: string, words: readonly string[], from: number, 
   return false;
 }
 
-/** Windows answered by searching them, before {@link WindowWords} indexes the whole text instead. */
-const DIRECT_WINDOWS = 8;
-
 /**
  * "Does one of `words` lie wholly inside `t[from, to)`?" for many windows of one text (a context window
- * per candidate). The first few windows are searched directly; after that every occurrence in the whole
- * text is indexed once (sorted by end, with the latest start so far), so each further window is a binary
- * search instead of |words| searches over it: candidates packed every few characters made the windows
- * overlap and the work O(n · window · words).
+ * per candidate). Windows are searched directly until together they cover as many characters as the
+ * text has; then every occurrence in the whole text is indexed once (sorted by end, with the latest start
+ * so far), so each further window is a binary search instead of |words| searches over it. Candidates
+ * packed every few characters made the windows overlap and the work O(n · window · words); this way it
+ * is at most twice a pass over the text, and texts with a few candidates never build the index.
  * With `wholeWord`, an occurrence counts only between non-letters (as in {@link wordNear}).
  */
 export class WindowWords {
   readonly #t: string;
   readonly #words: readonly string[];
   readonly #wholeWord: boolean;
-  #direct = 0;
+  /** Characters searched directly so far. */
+  #searched = 0;
   #ends: Int32Array | null = null;
   /** maxStart[k]: the largest start among occurrences 0..k (by end). */
   #maxStart: Int32Array | null = null;
@@ -72,7 +71,7 @@ export class WindowWords {
     const a = Math.max(from, 0);
     const b = Math.min(to, this.#t.length);
     if (b <= a) return false;
-    if (this.#ends === null && this.#direct++ < DIRECT_WINDOWS) {
+    if (this.#ends === null && (this.#searched += b - a) <= this.#t.length) {
       if (this.#wholeWord) return wordNear(this.#t, this.#words, a, b);
       const win = this.#t.slice(a, b);
       for (const w of this.#words) if (win.includes(w)) return true;
