@@ -22,6 +22,8 @@ import { scanSecrets } from "../../filters/guard/secrets.ts";
 
 /** Every scanner on, and a size cap above the largest size measured. */
 const POLICY = parseGuardPolicy({ maxBytes: 1024 * 1024 });
+/** Pairs run before measuring (the first size of a shape is also its JIT warm-up). */
+const WARMUP = 2;
 /** A call slower than this stops the shape: larger sizes are skipped (reported as `>`). */
 const GIVE_UP_MS = 500;
 
@@ -236,8 +238,8 @@ interface Measured {
  * is over GIVE_UP_MS.
  */
 function measure(step: Step, text: string, proseText: string, runs: number): Measured {
-  const copies = Array.from({ length: runs + 1 }, () => fresh(text));
-  const proseCopies = Array.from({ length: runs + 1 }, () => fresh(proseText));
+  const copies = Array.from({ length: runs + WARMUP }, () => fresh(text));
+  const proseCopies = Array.from({ length: runs + WARMUP }, () => fresh(proseText));
   const times: number[] = [];
   const ratios: number[] = [];
   const timed = (t: string): number => {
@@ -245,14 +247,14 @@ function measure(step: Step, text: string, proseText: string, runs: number): Mea
     step(t);
     return performance.now() - t0;
   };
-  for (let r = 0; r <= runs; r++) {
+  for (let r = 0; r < runs + WARMUP; r++) {
     // alternate which goes first: the second call of a pair tends to pay less (GC debt of the first)
     const proseFirst = r % 2 === 0;
     const base0 = proseFirst ? timed(proseCopies[r]!) : 0;
     const ms = timed(copies[r]!);
     const base = proseFirst ? base0 : timed(proseCopies[r]!);
     if (ms > GIVE_UP_MS) return { ms: Number.NaN, ratio: Number.NaN };
-    if (r === 0) continue; // the first pair warms up
+    if (r < WARMUP) continue;
     times.push(ms);
     ratios.push(ms / base);
   }

@@ -42,10 +42,13 @@ export function wordNear(lower: string, words: readonly string[], from: number, 
   return false;
 }
 
+/** A direct window search costs about this many characters of a whole-text search besides its length. */
+const WINDOW_CALL_COST = 256;
+
 /**
  * "Does one of `words` lie wholly inside `t[from, to)`?" for many windows of one text (a context window
- * per candidate). Windows are searched directly until together they cover as many characters as the
- * text has; then every occurrence in the whole text is indexed once (sorted by end, with the latest start
+ * per candidate). Windows are searched directly until together they cost as much as searching the whole
+ * text (each window its length plus WINDOW_CALL_COST: a slice and a call per word); then every occurrence in the whole text is indexed once (sorted by end, with the latest start
  * so far), so each further window is a binary search instead of |words| searches over it. Candidates
  * packed every few characters made the windows overlap and the work O(n · window · words); this way it
  * is at most twice a pass over the text, and texts with a few candidates never build the index.
@@ -71,7 +74,7 @@ export class WindowWords {
     const a = Math.max(from, 0);
     const b = Math.min(to, this.#t.length);
     if (b <= a) return false;
-    if (this.#ends === null && (this.#searched += b - a) <= this.#t.length) {
+    if (this.#ends === null && (this.#searched += b - a + WINDOW_CALL_COST) <= this.#t.length) {
       if (this.#wholeWord) return wordNear(this.#t, this.#words, a, b);
       const win = this.#t.slice(a, b);
       for (const w of this.#words) if (win.includes(w)) return true;
