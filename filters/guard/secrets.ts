@@ -45,7 +45,7 @@ interface ScanState {
 type Handler = (text: string, at: number, end: number, out: Finding[], st: ScanState) => void;
 
 /**
- * Prefixes too short and common for the RE2 pass ("SK" is in every word in capitals: one native call per
+ * Prefixes too short and common for the trigger pass ("SK" is in every word in capitals: one match per
  * match would dominate); found with indexOf instead.
  */
 const SHORT_PREFIXES = PREFIX_RULES.filter((r) => r.prefix.length < 3);
@@ -114,7 +114,7 @@ function escapeRegex(s: string): string {
   return o;
 }
 
-/** Longest alternatives first: RE2 alternation is leftmost-first, like Perl. */
+/** Longest alternatives first: JavaScript alternation is leftmost-first. */
 function alternation(words: Iterable<string>): string {
   return [...words]
     .sort((a, b) => b.length - a.length)
