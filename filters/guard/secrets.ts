@@ -45,7 +45,7 @@ interface ScanState {
 type Handler = (text: string, at: number, end: number, out: Finding[], st: ScanState) => void;
 
 /**
- * Prefixes too short and common for the trigger pass ("SK" is in every word in capitals: one match per
+ * Prefixes too short and common for the trigger pass ("SK" is in every word in capitals: a match for each
  * match would dominate); found with indexOf instead.
  */
 const SHORT_PREFIXES = PREFIX_RULES.filter((r) => r.prefix.length < 3);
