@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { externalProcessorService } from "../../../sidecars/envoy-protos.ts";
 import { CONTINUE, PASS_THROUGH, type Processor } from "../../../sidecars/extproc/processor.ts";
 import { addExtProcService } from "../../../sidecars/extproc/server.ts";
-import type { ProcessingRequest, ProcessingResponse } from "../../../sidecars/extproc/types.ts";
+import type { ProcessingRequest } from "../../../sidecars/extproc/types.ts";
+import { type ExtProcClient, exchange as exchangeOn } from "../../helpers/extproc.ts";
 import { MemoryLogger } from "../../../sidecars/logger.ts";
 import { SidecarServer } from "../../../sidecars/server.ts";
 
@@ -24,7 +25,7 @@ const THROWING: Processor = {
 };
 const selected: string[] = [];
 let server: SidecarServer;
-let client: grpc.Client & { Process(): grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse> };
+let client: ExtProcClient;
 let stats: { streams: number; errors: number };
 
 beforeAll(async () => {
@@ -50,22 +51,7 @@ afterAll(() => {
   server?.kill();
 });
 
-/** Sends the messages on one stream; resolves with every response. */
-function exchange(msgs: ProcessingRequest[]): Promise<ProcessingResponse[]> {
-  return new Promise((resolve, reject) => {
-    const out: ProcessingResponse[] = [];
-    const call = client.Process();
-    let i = 0;
-    call.on("data", (r: ProcessingResponse) => {
-      out.push(r);
-      if (++i < msgs.length) call.write(msgs[i]!);
-      else call.end();
-    });
-    call.on("end", () => resolve(out));
-    call.on("error", reject);
-    call.write(msgs[0]!);
-  });
-}
+const exchange = (msgs: ProcessingRequest[]) => exchangeOn(client, msgs);
 
 const headers = (p: string, raw = false) => ({
   headers: {

@@ -12,15 +12,14 @@ import { externalProcessorService } from "../../../sidecars/envoy-protos.ts";
 import { parseExtProcSection } from "../../../sidecars/extproc/config.ts";
 import { DEFAULT_GUARD_ROUTES } from "../../../sidecars/extproc/guard-routes.ts";
 import { ExtProcThread } from "../../../sidecars/extproc/thread.ts";
-import type { ProcessingRequest, ProcessingResponse } from "../../../sidecars/extproc/types.ts";
+import type { ProcessingRequest } from "../../../sidecars/extproc/types.ts";
+import { type ExtProcClient, exchange as exchangeOn } from "../../helpers/extproc.ts";
 import { MemoryLogger } from "../../../sidecars/logger.ts";
-
-type EpClient = grpc.Client & { Process(): grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse> };
 
 const enc = new TextEncoder();
 const logger = new MemoryLogger();
 let thread: ExtProcThread;
-let client: EpClient;
+let client: ExtProcClient;
 
 beforeAll(async () => {
   const socket = path.join(mkdtempSync(path.join(tmpdir(), "hexr-ept-")), "ep.sock");
@@ -38,22 +37,7 @@ const headers = (authority: string, p: string) => ({
   headers: { headers: [{ key: ":authority", value: authority }, { key: ":path", value: p }] },
 });
 
-/** Sends the messages on one stream, one after the other; resolves with every response. */
-function exchange(msgs: ProcessingRequest[]): Promise<ProcessingResponse[]> {
-  return new Promise((resolve, reject) => {
-    const out: ProcessingResponse[] = [];
-    const call = client.Process();
-    let i = 0;
-    call.on("data", (r: ProcessingResponse) => {
-      out.push(r);
-      if (++i < msgs.length) call.write(msgs[i]!);
-      else call.end();
-    });
-    call.on("end", () => resolve(out));
-    call.on("error", reject);
-    call.write(msgs[0]!);
-  });
-}
+const exchange = (msgs: ProcessingRequest[]) => exchangeOn(client, msgs);
 
 const chat = (content: string): ProcessingRequest[] => [
   { request_headers: headers("api.openai.com", "/v1/chat/completions") },
