@@ -68,6 +68,11 @@ async function main(): Promise<void> {
   server.health.set("", "SERVING");
 
   port.on("message", (m: ToThread) => {
+    if (m.type === "flush") {
+      publish();
+      post({ type: "flushed", id: m.id });
+      return;
+    }
     if (m.type !== "drain") return;
     server.drain(m.drainMs).then(
       () => {

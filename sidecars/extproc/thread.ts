@@ -34,9 +34,10 @@ export type FromThread =
   | { type: "failed"; message: string }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; fields: Record<string, unknown> }
   | { type: "stats"; stats: GuardStats }
-  | { type: "drained" };
+  | { type: "drained" }
+  | { type: "flushed"; id: number };
 
-export type ToThread = { type: "drain"; drainMs: number };
+export type ToThread = { type: "drain"; drainMs: number } | { type: "flush"; id: number };
 
 export interface ExtProcThreadOptions {
   readonly listen: ExtProcListen;
@@ -139,6 +140,32 @@ export class ExtProcThread {
           );
         }, RESTART_BACKOFF_MS).unref();
       });
+    });
+  }
+
+  #flushes = 0;
+
+  /**
+   * Resolves once every log entry and counter the thread produced before this call has reached this
+   * thread (messages keep their order), e.g. before asserting that something was never logged.
+   */
+  flush(timeoutMs = 5_000): Promise<void> {
+    const w = this.#worker;
+    if (!w) return Promise.resolve();
+    const id = ++this.#flushes;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        w.off("message", onMessage);
+        reject(new Error(`ext_proc thread did not flush within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = (m: FromThread) => {
+        if (m.type !== "flushed" || m.id !== id) return;
+        clearTimeout(timer);
+        w.off("message", onMessage);
+        resolve();
+      };
+      w.on("message", onMessage);
+      w.postMessage({ type: "flush", id } satisfies ToThread);
     });
   }
 

@@ -271,6 +271,8 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     expect(r.text).not.toContain(key);
     expect(JSON.parse(r.text).error.findings[0]).toMatchObject({ type: "secret" });
     expect(llm.received.length).toBe(before);
+    await authz.extProcThread?.flush(); // everything the guard thread logged so far is here
+    expect(logger.entries.some((e) => e.event === "guard_blocked")).toBe(true);
     expect(JSON.stringify(logger.entries)).not.toContain(key);
   });
 

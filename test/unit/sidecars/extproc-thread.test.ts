@@ -59,6 +59,7 @@ describe("ExtProcThread", () => {
     await waitFor("the thread's counters", () => (thread.stats.blocked === blockedBefore + 1 ? true : undefined), 5_000);
     expect(logger.entries.some((e) => e.event === "guard_blocked")).toBe(true);
     // the prompt itself never crosses into the parent's logs
+    await thread.flush();
     expect(JSON.stringify(logger.entries)).not.toContain("system prompt");
   });
 
