@@ -109,4 +109,33 @@ describe("hexr guard scan", () => {
     expect((await hexr(["guard", "nope"], "")).code).toBe(2);
     expect((await hexr(["guard", "scan", "--bogus"], "")).code).toBe(2);
   });
+
+  it("eval scores a labelled file: table by default, --json for machines; bad lines on stderr, texts never printed", async () => {
+    const file = join(dir, "cases.jsonl");
+    await writeFile(
+      file,
+      [
+        JSON.stringify({ id: 1, text: `my token is ${GH}`, expect: ["secret"] }),
+        JSON.stringify({ id: 2, text: "What a lovely day.", expect: [] }),
+        JSON.stringify({ id: 3, text: "x", expect: ["nonsense"] }),
+        "not json",
+      ].join("\n"),
+    );
+    const table = await hexr(["guard", "eval", file], "");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^cases 2 \(benign 1, of which flagged 0\)/);
+    expect(table.stdout).toMatch(/secret\s+1\s+1\s+100\.0 %/);
+    expect(table.stderr).toContain(`${file}:3: guard.bad_input`);
+    expect(table.stderr).toContain(`${file}:4: guard.bad_json`);
+    const json = await hexr(["guard", "eval", file, "--json"], "");
+    const report = JSON.parse(json.stdout) as {
+      cases: number;
+      bad_lines: number;
+      types: { secret: { recall: number } };
+    };
+    expect(report).toMatchObject({ cases: 2, bad_lines: 2, types: { secret: { recall: 1 } } });
+    expect(table.stdout + json.stdout + table.stderr).not.toContain(GH);
+    expect((await hexr(["guard", "eval"], "")).code).toBe(2);
+    expect((await hexr(["guard", "eval", join(dir, "missing.jsonl")], "")).code).toBe(2);
+  });
 });
