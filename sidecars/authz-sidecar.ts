@@ -12,7 +12,6 @@ import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalo
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
-import { GuardRouter } from "./extproc/router.ts";
 import type { GuardStats } from "./extproc/guard-processor.ts";
 import { addExtProcService } from "./extproc/server.ts";
 import { ExtProcThread } from "./extproc/thread.ts";
@@ -212,6 +211,8 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       if (e.isolation === "thread") {
         deps.logger.warn({ event: "ext_proc_inline", reason: "ext_proc shares the authz listener; guard runs inline" });
       }
+      // loaded only here: with the guard on its thread, this thread never loads the scanners
+      const { GuardRouter } = await import("./extproc/router.ts");
       const router = new GuardRouter(e.routes, deps.logger);
       addExtProcService(server.grpc, router, deps.logger);
       await server.bind({

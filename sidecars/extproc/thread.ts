@@ -17,7 +17,10 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../logger.ts";
 import { DEFAULT_EXT_PROC_HEAP_MB, DEFAULT_EXT_PROC_MAX_STREAMS, type ExtProcListen } from "./config.ts";
-import { type GuardStats, newGuardStats } from "./guard-processor.ts";
+// type only: the scanners (~55 MB of modules and tables) load in the thread, not here as well
+import type { GuardStats } from "./guard-processor.ts";
+
+const zeroStats = (): GuardStats => ({ scanned: 0, blocked: 0, redacted: 0, unscannable: 0 });
 
 const RESTART_BACKOFF_MS = 200;
 const START_TIMEOUT_MS = 15_000;
@@ -55,7 +58,7 @@ export class ExtProcThread {
   #stopping = false;
   #restarts = 0;
   /** Guard counters as of the thread's last report (they survive a thread restart). */
-  readonly stats: GuardStats = newGuardStats();
+  readonly stats: GuardStats = zeroStats();
   addresses: string[] = [];
 
   private constructor(opts: ExtProcThreadOptions, log: Logger) {
