@@ -46,6 +46,21 @@ const CONTEXT: Readonly<Record<string, readonly string[]>> = {
   iban: ["iban", "bank", "account", "konto", "cuenta", "compte", "sepa", "transfer"],
   ssn: ["ssn", "social security", "social sec", "ss#", "tax id", "taxpayer"],
   ip: ["ip", "address", "host", "server", "client", "addr"],
+  // national identifiers, one list per subtype (the normalized text is lowercase, diacritics dropped)
+  uk_nhs: ["nhs", "nhs number", "nhs no"],
+  uk_nino: ["nino", "national insurance", "ni number", "ni no"],
+  nl_bsn: ["bsn", "burgerservicenummer", "sofinummer", "sofi"],
+  es_dni: ["dni", "nif", "documento nacional"],
+  es_nie: ["nie", "nif", "extranjero"],
+  it_codice_fiscale: ["codice fiscale", "cf", "tessera sanitaria"],
+  fr_nir: ["nir", "securite sociale", "secu", "insee", "social security"],
+  de_tax_id: ["steuer-id", "steuerid", "steuer-idnr", "steueridentifikationsnummer", "identifikationsnummer", "idnr"],
+  br_cpf: ["cpf"],
+  br_cnpj: ["cnpj"],
+  in_aadhaar: ["aadhaar", "aadhar", "uidai"],
+  in_pan: ["pan", "permanent account number", "income tax"],
+  ca_sin: ["sin", "social insurance", "nas", "assurance sociale"],
+  au_tfn: ["tfn", "tax file number", "tax file"],
 };
 
 export interface Ctx {

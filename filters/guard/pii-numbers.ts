@@ -6,6 +6,7 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
 import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { add, contextNear, type Ctx } from "./pii-context.ts";
+import { nationalNumber } from "./pii-national.ts";
 import { ibanChecksumCodes, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
 import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
 
@@ -154,6 +155,7 @@ export function numbers(c: Ctx, region: CountryCode): void {
     if (nd < 7) continue;
     if (dotsOnly && r.groups > 3) continue; // version numbers, OIDs
     if (looksLikeDate(t, r)) continue;
+    if (nationalNumber(c, r.start, r.end, nd)) continue;
     if (nd === 9 && ssnCandidate(c, r)) continue;
     if (nd >= 12 && nd <= 19 && cardCandidate(c, r)) continue;
     if (nd > 15) continue;

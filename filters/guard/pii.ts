@@ -1,5 +1,6 @@
 /**
- * PII scanner: email, phone, payment card, IBAN, US SSN, IPv4/IPv6. One pass per family over the
+ * PII scanner: email, phone, payment card, IBAN, US SSN, IPv4/IPv6, national identifiers
+ * (pii-national.ts: NHS, NINO, BSN, DNI/NIE, codice fiscale, NIR, Steuer-IdNr, CPF/CNPJ, Aadhaar/PAN, SIN, TFN). One pass per family over the
  * normalized text (so fullwidth digits and zero-width-split numbers are seen), offsets mapped back.
  * Numbers are validated, not just shaped: Luhn + issuer ranges for cards, mod-97 for IBAN, SSA ranges
  * for SSN, libphonenumber metadata for phones, real parses for IPs. Context words nearby ("card",
@@ -14,6 +15,7 @@ import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import type { Finding, ScanOptions } from "./types.ts";
 import { type NormalizedText, normalize } from "./normalize.ts";
 import { add, type Ctx } from "./pii-context.ts";
+import { nationalTokens } from "./pii-national.ts";
 import { numbers } from "./pii-numbers.ts";
 import { isAsciiAlnum, isHex } from "./text-util.ts";
 import { ipv6Score, parseIpv6 } from "./pii-formats.ts";
@@ -145,6 +147,7 @@ export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiSca
   const c: Ctx = { t: n.text, n, out: [], deadline, context: new Map() };
   emails(c);
   numbers(c, opts?.phoneRegion ?? "US");
+  nationalTokens(c);
   ipv6s(c);
   checkDeadline(deadline);
   const min = opts?.minScore ?? 0;
