@@ -161,12 +161,17 @@ function tokenAt(c: Ctx, i: number): number {
   const next = t.charCodeAt(i + letters);
   if (letters === 0) {
     // ES DNI `12345678Z` / `12345678-Z`; FR NIR of a Corsican department (`2A`/`2B`)
-    let n = readCompact(t, i, 9, SEP_DASH);
-    let s = compactAt(t, 9, n);
-    if (s !== "" && dniValid(s)) return found(c, "es_dni", i, 9, LETTER_CHECKED);
-    n = readCompact(t, i, 15, SEP_SPACE);
-    s = compactAt(t, 15, n);
-    if (s !== "" && (s[6] === "a" || s[6] === "b") && nirValid(s)) {
+    // cheap shape checks first: most digit tokens are ordinary numbers
+    const l8 = t.charCodeAt(i + 8);
+    if (digitsAt(t, i, 8) && (isAsciiAlpha(l8) || (l8 === 0x2d && isAsciiAlpha(t.charCodeAt(i + 9))))) {
+      const s = compactAt(t, 9, readCompact(t, i, 9, SEP_DASH));
+      if (s !== "" && dniValid(s)) return found(c, "es_dni", i, 9, LETTER_CHECKED);
+    }
+    // a Corsican NIR has `2a`/`2b` as its 6th–7th characters
+    if (readCompact(t, i, 7, SEP_SPACE) < 7 || compact[5] !== 0x32 || (compact[6] !== 0x61 && compact[6] !== 0x62))
+      return -1;
+    const s = compactAt(t, 15, readCompact(t, i, 15, SEP_SPACE));
+    if (s !== "" && nirValid(s)) {
       const official = (ends[15] ?? 0) - i === 21; // `1 85 05 2A 006 084 36`
       return found(c, "fr_nir", i, 15, official ? OFFICIAL : NEEDS_CONTEXT);
     }
@@ -189,6 +194,12 @@ function tokenAt(c: Ctx, i: number): number {
     return s !== "" && codiceFiscaleValid(s) ? found(c, "it_codice_fiscale", i, 16, 0.7) : -1;
   }
   return -1;
+}
+
+/** `t[i, i + n)` are all digits. */
+function digitsAt(t: string, i: number, n: number): boolean {
+  for (let k = i; k < i + n; k++) if (!isDigit(t.charCodeAt(k))) return false;
+  return true;
 }
 
 /** Add the identifier of `n` compact characters at `s` (a weak one only when named nearby): its end. */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { normalize } from "../../../filters/guard/normalize.ts";
 import { scanPii } from "../../../filters/guard/pii.ts";
+import { redact } from "../../../filters/guard/scan.ts";
 import { fake } from "./helpers.ts";
 
 const scan = (t: string) => scanPii(t, normalize(t));
@@ -401,5 +402,36 @@ describe("national identifiers beside other numbers", () => {
     })[0]!;
     expect(scan(`BSN ${v}`).find((f) => f.score >= 0.5)?.subtype).toBe("nl_bsn");
     expect(scan(`TFN ${v}`).find((f) => f.score >= 0.5)?.subtype).toBe("au_tfn");
+  });
+});
+
+describe("national identifiers in ordinary numbers and in redaction", () => {
+  const NATIONAL = new Set(FAMILIES.map((f) => f.subtype));
+
+  it("never reports a compact digit run of a national-id length without its context word", () => {
+    // a tenth of these pass some mod-11 or Verhoeff check by chance; none may be reported unnamed
+    for (let len = 8; len <= 15; len++) {
+      for (let seed = 1; seed <= 60; seed++) {
+        const text = `order ${fake("123456789", 1, seed)}${fake(DIGITS, len - 1, seed * 31 + len)} shipped`;
+        const hits = scan(text).filter((f) => NATIONAL.has(f.subtype));
+        expect(hits, text).toEqual([]);
+      }
+    }
+  });
+
+  it("redacts with the type label like other PII", () => {
+    const v = cpf(9);
+    const text = `CPF do cliente: ${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}, obrigado`;
+    const fs = scan(text).filter((f) => f.score >= 0.5);
+    expect(fs.map((f) => f.subtype)).toEqual(["br_cpf"]);
+    expect(redact(text, fs)).toBe("CPF do cliente: [REDACTED:pii], obrigado");
+  });
+
+  it("finds identifiers written in fullwidth digits (normalized text, original offsets)", () => {
+    const v = gen(1, bsn)[0]!;
+    const wide = [...v].map((ch) => String.fromCharCode(0xff10 + Number(ch))).join("");
+    const text = `BSN ${wide}`;
+    const f = scan(text).find((x) => x.subtype === "nl_bsn");
+    expect(f && text.slice(f.start, f.end)).toBe(wide);
   });
 });
