@@ -145,6 +145,17 @@ function sin(seed: number): string {
   const b = `${fake("1234567", 1, seed)}${fake(DIGITS, 7, seed)}`;
   return b + String(luhnCheck(b));
 }
+/** An "omocodia" code: the last digit replaced by its letter (L M N P Q R S T U V for 0–9), check recomputed. */
+function cfOmocode(seed: number): string {
+  const v = cf(seed);
+  const body = v.slice(0, 14) + "LMNPQRSTUV"[Number(v[14])]!;
+  return body + cfCheck(body);
+}
+function tfn8(seed: number): string | null {
+  const b = fake(DIGITS, 7, seed);
+  const c = (11 - (wsum(ds(b), [10, 7, 8, 4, 6, 3, 5]) % 11)) % 11;
+  return c === 10 ? null : b + String(c);
+}
 function tfn(seed: number): string | null {
   const b = fake(DIGITS, 8, seed);
   const s = wsum(ds(b), [1, 4, 3, 7, 5, 8, 6, 9]);
@@ -242,6 +253,7 @@ const FAMILIES: readonly Family[] = [
       ["the ministry's example", "codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"],
       ...gen(N, cf).map((v) => ["generated", `CF: ${v}`, v] as const),
       ...gen(N, cf).map((v) => ["without context", `intestatario ${v.toLowerCase()}`, v.toLowerCase()] as const),
+      ...gen(N, cfOmocode).map((v) => ["omocodia (a digit written as a letter)", `CF ${v}`, v] as const),
     ],
     negatives: [
       ...gen(N, cf).map((v) => ["wrong check letter", `codice fiscale ${bumpLetter(v)}`] as const),
@@ -340,7 +352,7 @@ const FAMILIES: readonly Family[] = [
     positives: gen(N, tfn).flatMap((v) => [
       ["with context", `TFN ${v}`, v],
       ["spaced with context", `tax file number ${group(v, [3, 3, 3], " ")}`, group(v, [3, 3, 3], " ")],
-    ]) as [string, string, string][],
+    ]).concat(gen(N, tfn8).map((v) => ["old 8-digit TFN with context", `TFN ${v}`, v])) as [string, string, string][],
     negatives: [
       ...gen(N, tfn).map((v) => ["without context", `shipment ${v} arrived`] as const),
       ...gen(N, tfn).map((v) => ["wrong check digit", `TFN ${bumpLast(v)}`] as const),
@@ -433,5 +445,19 @@ describe("national identifiers in ordinary numbers and in redaction", () => {
     const text = `BSN ${wide}`;
     const f = scan(text).find((x) => x.subtype === "nl_bsn");
     expect(f && text.slice(f.start, f.end)).toBe(wide);
+  });
+});
+
+describe("the generators agree with published examples", () => {
+  it.each([
+    ["Verhoeff (236 → 3)", () => verhoeffCheck("236"), 3],
+    ["codice fiscale check letter (RSSMRA85T10A562 → S)", () => cfCheck("RSSMRA85T10A562"), "S"],
+    ["NHS check digit (943 476 591 → 9)", () => (11 - (wsum(ds("943476591"), [10, 9, 8, 7, 6, 5, 4, 3, 2]) % 11)) % 11, 9],
+  ])("%s", (_name, f, want) => {
+    expect(f()).toBe(want);
+  });
+
+  it("finds the NHS number in NHS Digital's documentation", () => {
+    expect(scan("NHS number 943 476 5919").map((f) => f.subtype)).toEqual(["uk_nhs"]);
   });
 });
