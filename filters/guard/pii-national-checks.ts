@@ -178,7 +178,10 @@ const VERHOEFF_D = [
   [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
 ];
 /** Verhoeff permutations: p[k] is the k-th power of p[1]. */
-const VERHOEFF_P: number[][] = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]];
+const VERHOEFF_P: number[][] = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+];
 for (let k = 2; k < 8; k++) VERHOEFF_P.push(VERHOEFF_P[1]!.map((v) => VERHOEFF_P[k - 1]![v]!));
 
 /** IN Aadhaar: 12 digits, first 2–9, valid under Verhoeff. */

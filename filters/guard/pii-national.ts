@@ -157,7 +157,7 @@ function compactAt(t: string, n: number, got: number): string {
 function tokenAt(c: Ctx, i: number): number {
   const t = c.t;
   let letters = 0;
-  while (letters < 7 && isAsciiAlpha(t.charCodeAt(i + letters))) letters++;
+  while (letters < 8 && isAsciiAlpha(t.charCodeAt(i + letters))) letters++;
   const next = t.charCodeAt(i + letters);
   if (letters === 0) {
     // ES DNI `12345678Z` / `12345678-Z`; FR NIR of a Corsican department (`2A`/`2B`)
@@ -189,7 +189,8 @@ function tokenAt(c: Ctx, i: number): number {
     const s = compactAt(t, 10, readCompact(t, i, 10, SEP_NONE));
     return s !== "" && panValid(s) ? found(c, "in_pan", i, 10, NEEDS_CONTEXT) : -1;
   }
-  if (letters === 6 && isAsciiAlnum(next)) {
+  // six letters of name, then the year: digits, or letters in a fully "omocodic" code
+  if ((letters === 6 && isDigit(next)) || letters === 8) {
     const s = compactAt(t, 16, readCompact(t, i, 16, SEP_NONE));
     return s !== "" && codiceFiscaleValid(s) ? found(c, "it_codice_fiscale", i, 16, 0.7) : -1;
   }

@@ -109,7 +109,7 @@ function cnpj(seed: number): string {
 /** Verhoeff from the group D5 (not a table): rotations 0–4, reflections 5–9. */
 function d5(i: number, j: number): number {
   if (i < 5) return j < 5 ? (i + j) % 5 : 5 + ((i + j - 5) % 5);
-  return j < 5 ? 5 + ((i - j) % 5 + 5) % 5 : (i - j + 5) % 5;
+  return j < 5 ? 5 + ((((i - j) % 5) + 5) % 5) : (i - j + 5) % 5;
 }
 const P1 = [1, 5, 7, 6, 2, 8, 3, 0, 9, 4];
 function perm(k: number, v: number): number {
@@ -151,6 +151,13 @@ function cfOmocode(seed: number): string {
   const body = v.slice(0, 14) + "LMNPQRSTUV"[Number(v[14])]!;
   return body + cfCheck(body);
 }
+/** Every digit written as its omocodia letter. */
+function cfAllLetters(seed: number): string {
+  const v = cf(seed);
+  let body = "";
+  for (let k = 0; k < 15; k++) body += /\d/.test(v[k]!) ? "LMNPQRSTUV"[Number(v[k])]! : v[k]!;
+  return body + cfCheck(body);
+}
 function tfn8(seed: number): string | null {
   const b = fake(DIGITS, 7, seed);
   const c = (11 - (wsum(ds(b), [10, 7, 8, 4, 6, 3, 5]) % 11)) % 11;
@@ -174,8 +181,7 @@ const group = (s: string, sizes: number[], sep: string): string => {
 };
 /** Change the last digit (a wrong check digit). */
 const bumpLast = (s: string): string => s.slice(0, -1) + String((Number(s.at(-1)) + 1) % 10);
-const bumpLetter = (s: string): string =>
-  s.slice(0, -1) + LETTERS[(LETTERS.indexOf(s.at(-1)!) + 1) % 26]!;
+const bumpLetter = (s: string): string => s.slice(0, -1) + LETTERS[(LETTERS.indexOf(s.at(-1)!) + 1) % 26]!;
 
 const N = 4;
 
@@ -254,6 +260,7 @@ const FAMILIES: readonly Family[] = [
       ...gen(N, cf).map((v) => ["generated", `CF: ${v}`, v] as const),
       ...gen(N, cf).map((v) => ["without context", `intestatario ${v.toLowerCase()}`, v.toLowerCase()] as const),
       ...gen(N, cfOmocode).map((v) => ["omocodia (a digit written as a letter)", `CF ${v}`, v] as const),
+      ...gen(N, cfAllLetters).map((v) => ["omocodia (every digit a letter)", `CF ${v}`, v] as const),
     ],
     negatives: [
       ...gen(N, cf).map((v) => ["wrong check letter", `codice fiscale ${bumpLetter(v)}`] as const),
@@ -294,7 +301,11 @@ const FAMILIES: readonly Family[] = [
   {
     subtype: "br_cpf",
     positives: gen(N, cpf).flatMap((v) => [
-      ["formatted", `cliente ${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}`, `${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}`],
+      [
+        "formatted",
+        `cliente ${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}`,
+        `${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}`,
+      ],
       ["compact with context", `CPF ${v}`, v],
     ]) as [string, string, string][],
     negatives: [
@@ -324,7 +335,10 @@ const FAMILIES: readonly Family[] = [
     ]) as [string, string, string][],
     negatives: [
       ...gen(N, aadhaar).map((v) => ["wrong check digit", `Aadhaar ${group(bumpLast(v), [4, 4, 4], " ")}`] as const),
-      ["first digit 1", `Aadhaar ${group(`1${aadhaar(3).slice(1, 11)}${verhoeffCheck(`1${aadhaar(3).slice(1, 11)}`)}`, [4, 4, 4], " ")}`],
+      [
+        "first digit 1",
+        `Aadhaar ${group(`1${aadhaar(3).slice(1, 11)}${verhoeffCheck(`1${aadhaar(3).slice(1, 11)}`)}`, [4, 4, 4], " ")}`,
+      ],
     ],
   },
   {
@@ -349,10 +363,12 @@ const FAMILIES: readonly Family[] = [
   },
   {
     subtype: "au_tfn",
-    positives: gen(N, tfn).flatMap((v) => [
-      ["with context", `TFN ${v}`, v],
-      ["spaced with context", `tax file number ${group(v, [3, 3, 3], " ")}`, group(v, [3, 3, 3], " ")],
-    ]).concat(gen(N, tfn8).map((v) => ["old 8-digit TFN with context", `TFN ${v}`, v])) as [string, string, string][],
+    positives: gen(N, tfn)
+      .flatMap((v) => [
+        ["with context", `TFN ${v}`, v],
+        ["spaced with context", `tax file number ${group(v, [3, 3, 3], " ")}`, group(v, [3, 3, 3], " ")],
+      ])
+      .concat(gen(N, tfn8).map((v) => ["old 8-digit TFN with context", `TFN ${v}`, v])) as [string, string, string][],
     negatives: [
       ...gen(N, tfn).map((v) => ["without context", `shipment ${v} arrived`] as const),
       ...gen(N, tfn).map((v) => ["wrong check digit", `TFN ${bumpLast(v)}`] as const),
@@ -452,7 +468,11 @@ describe("the generators agree with published examples", () => {
   it.each([
     ["Verhoeff (236 → 3)", () => verhoeffCheck("236"), 3],
     ["codice fiscale check letter (RSSMRA85T10A562 → S)", () => cfCheck("RSSMRA85T10A562"), "S"],
-    ["NHS check digit (943 476 591 → 9)", () => (11 - (wsum(ds("943476591"), [10, 9, 8, 7, 6, 5, 4, 3, 2]) % 11)) % 11, 9],
+    [
+      "NHS check digit (943 476 591 → 9)",
+      () => (11 - (wsum(ds("943476591"), [10, 9, 8, 7, 6, 5, 4, 3, 2]) % 11)) % 11,
+      9,
+    ],
   ])("%s", (_name, f, want) => {
     expect(f()).toBe(want);
   });
