@@ -401,6 +401,11 @@ describe("national identifiers beside other numbers", () => {
     ["amounts", "total 1 234 567 EUR"],
     ["prose with numbers", "Between 2019 and 2024 the team grew from 12 to 340 people in 9 offices."],
     ["words that start like identifiers", "The Abcdef team; Mr. Ab reads; ABCDE fields"],
+    ["UK phones", "ring 020 7946 0958 or 07700 900123"],
+    ["a Brazilian mobile", "ligue (11) 91234-5678"],
+    ["order numbers of every national-id length", "orders 48291337, 482913375, 4829133752, 48291337521, 482913375219"],
+    ["hex and ids in code", "commit 4e180c1a, build 20260115-1234, uuid 9f1c2d3e-4b5a"],
+    ["prices and measurements", "costs 1.234.567,89 EUR for 12 345 678 units"],
   ])("reports no national identifier in %s", (_name, text) => {
     expect(scan(text).filter((f) => NATIONAL.has(f.subtype) && f.score >= 0.5)).toEqual([]);
   });
