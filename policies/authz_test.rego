@@ -138,6 +138,15 @@ test_writer_copy_object_denied_reads_the_source if {
 	)
 }
 
+test_writer_put_under_a_foreign_kms_key_denied if {
+	# SSE-KMS with a named key: kms:GenerateDataKey on that key as well
+	key := {"kms_key": "arn:aws:kms:us-east-1:999999999999:key/k"}
+	denied(
+		s3_req("writer", [put, {"action": "kms:GenerateDataKey", "resource": key}], put.resource),
+		["role writer may not perform kms:GenerateDataKey on aws_s3"],
+	)
+}
+
 test_copy_object_allowed_when_reading_the_source_is_granted if {
 	dest := object.union(put.resource, {"copy_source": copy_source})
 	r := s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest)

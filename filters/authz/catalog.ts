@@ -133,6 +133,12 @@ interface HostMatch {
   readonly entry: CompiledEntry;
   /** Labels matched by a leading `*.`. */
   readonly prefix: string;
+  /**
+   * Two patterns claim the host and read it differently (`s3.dualstack.s3.amazonaws.com` is path-style by
+   * `s3.dualstack.*.amazonaws.com` and the bucket `s3.dualstack` by `*.s3.amazonaws.com`): which bucket the
+   * cloud acts on is not known here, so every request to it is `unknown`.
+   */
+  readonly ambiguous?: boolean;
 }
 
 interface WildcardHost {
@@ -393,6 +399,7 @@ export class ServiceCatalog {
     const match = this.#entryFor(normalizeHost(host));
     if (!match) return undefined;
     const { entry } = match;
+    if (match.ambiguous) return entry.unknown;
     if (path.charCodeAt(0) !== 0x2f || path.includes("#") || overridden(method, headers)) return entry.unknown;
     const q = path.indexOf("?");
     const bare = q === -1 ? path : path.slice(0, q);
@@ -424,8 +431,15 @@ export class ServiceCatalog {
       }
       const prefix = labels.slice(0, off);
       if (ok && (!w.anyPrefix || prefix.every((l) => l.length > 0))) {
-        found = { entry: w.entry, prefix: prefix.join(".") };
-        break;
+        const here = { entry: w.entry, prefix: prefix.join(".") };
+        if (found === null) {
+          found = here;
+          continue;
+        }
+        if (found.entry !== here.entry || found.prefix !== here.prefix) {
+          found = { ...found, ambiguous: true };
+          break;
+        }
       }
     }
     if (this.#hostCache.size >= HOST_CACHE_MAX) this.#hostCache.clear();

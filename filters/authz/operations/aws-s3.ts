@@ -188,6 +188,8 @@ function setsAcl(headers: Readonly<Record<string, string>>): boolean {
 /** `bucket/key[?versionId=v]`, URL-encoded, optionally with a leading slash; undefined when anything else. */
 export function parseCopySource(value: string): Resource | undefined {
   let v = value.trim();
+  // SDKs percent-encode a comma; a raw one is two copy-source headers Envoy joined: which one S3 reads is unknown
+  if (v.includes(",")) return undefined;
   let versionId: string | undefined;
   const q = v.indexOf("?");
   if (q !== -1) {
@@ -309,6 +311,16 @@ function objectHeaders(
       actions.push({ action: A.PutObjectRetention, resource });
     }
     if (h["x-amz-object-lock-legal-hold"] !== undefined) actions.push({ action: A.PutObjectLegalHold, resource });
+    // SSE-KMS under a named key: AWS also checks kms:GenerateDataKey on that key (a caller's own key in
+    // another account would let a writer re-encrypt objects out of the owner's reach)
+    const kmsKey = h["x-amz-server-side-encryption-aws-kms-key-id"];
+    if (kmsKey !== undefined) {
+      const id = kmsKey.trim();
+      actions.push({
+        action: "kms:GenerateDataKey",
+        resource: id.length > 0 && id.length <= 2048 ? { kms_key: id } : {},
+      });
+    }
   }
   if (
     h["x-amz-bypass-governance-retention"] !== undefined &&

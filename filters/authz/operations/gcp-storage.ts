@@ -281,6 +281,8 @@ function classifyXml(req: CatalogRequest, bucket: string, rawObject: string): Cl
     if (sub !== "" || (!XML_BUCKET_SUB.has(name) && name !== "versions")) return undefined;
     sub = name;
   }
+  // both spellings at once: which one the service reads is not ours to guess
+  if (headers["x-goog-copy-source"] !== undefined && headers["x-amz-copy-source"] !== undefined) return undefined;
   const copySource = headers["x-goog-copy-source"] ?? headers["x-amz-copy-source"];
   const setsAcl = headers["x-goog-acl"] !== undefined || headers["x-amz-acl"] !== undefined;
   const uploadId = query.get("uploadId");

@@ -20,6 +20,8 @@ export interface Resource {
   readonly dataset?: string;
   readonly table?: string;
   readonly job?: string;
+  /** The KMS key a write encrypts under (S3 `x-amz-server-side-encryption-aws-kms-key-id`). */
+  readonly kms_key?: string;
   /** What a copy reads (S3 `x-amz-copy-source`, Azure `x-ms-copy-source`, GCS rewrite/copy source). */
   readonly copy_source?: Resource;
 }

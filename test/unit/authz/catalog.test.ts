@@ -692,3 +692,74 @@ describe("normalizeHost", () => {
     expect(normalizeHost(input)).toBe(expected);
   });
 });
+
+describe("requests a reviewer found under-classified", () => {
+  const op = (method: string, host: string, path: string, headers: Headers = H) =>
+    catalog.classify(method, host, path, headers);
+
+  it("a host two patterns read differently is unknown (s3.dualstack.s3… is path-style or the bucket s3.dualstack)", () => {
+    expect(op("PUT", "s3.dualstack.s3.amazonaws.com", "/drafts/secret.csv")).toMatchObject({
+      service: "aws_s3",
+      action: UNKNOWN_ACTION,
+    });
+    expect(op("GET", "s3.dualstack.s3.amazonaws.com", "/?prefix=x")?.action).toBe(UNKNOWN_ACTION);
+    // the unambiguous spellings still classify
+    expect(names("PUT", "s3.dualstack.us-west-2.amazonaws.com", "/drafts/k")).toEqual(["s3:PutObject"]);
+    expect(names("PUT", "drafts.s3.amazonaws.com", "/k")).toEqual(["s3:PutObject"]);
+  });
+
+  it("SSE-KMS under a named key also needs kms:GenerateDataKey on that key", () => {
+    const key = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const r = op("PUT", "s3.amazonaws.com", "/drafts/k", {
+      "x-amz-server-side-encryption": "aws:kms",
+      "x-amz-server-side-encryption-aws-kms-key-id": key,
+    });
+    expect(r?.actions).toEqual([
+      { action: "s3:PutObject", resource: { bucket: "drafts", key: "k" } },
+      { action: "kms:GenerateDataKey", resource: { kms_key: key } },
+    ]);
+    // on a copy and on a multipart upload as well
+    expect(
+      names("PUT", "s3.amazonaws.com", "/drafts/k", {
+        "x-amz-copy-source": "drafts/src",
+        "x-amz-server-side-encryption-aws-kms-key-id": key,
+      }),
+    ).toEqual(["s3:PutObject", "s3:GetObject", "kms:GenerateDataKey"]);
+    expect(
+      names("POST", "s3.amazonaws.com", "/drafts/k?uploads", { "x-amz-server-side-encryption-aws-kms-key-id": key }),
+    ).toEqual(["s3:PutObject", "kms:GenerateDataKey"]);
+  });
+
+  it.each([
+    [
+      "S3: two copy-source headers joined by Envoy",
+      "PUT",
+      "s3.amazonaws.com",
+      "/drafts/k",
+      { "x-amz-copy-source": "a-b/k1,c-d/k2" },
+    ],
+    [
+      "Azure: a copy source with dot segments",
+      "PUT",
+      "acct1.blob.core.windows.net",
+      "/ctr1/b",
+      { "x-ms-copy-source": "https://acct2.blob.core.windows.net/ctr2/x/../../secret/b" },
+    ],
+    [
+      "Azure: encoded dot segments",
+      "PUT",
+      "acct1.blob.core.windows.net",
+      "/ctr1/b",
+      { "x-ms-copy-source": "https://acct2.blob.core.windows.net/ctr2/x/%2E%2e/secret/b" },
+    ],
+    [
+      "GCS: both copy-source spellings",
+      "PUT",
+      "storage.googleapis.com",
+      "/bkt1/o",
+      { "x-goog-copy-source": "bkt2/a", "x-amz-copy-source": "bkt3/b" },
+    ],
+  ])("%s → unknown", (_label, method, host, path, headers) => {
+    expect(op(method, host, path, headers)?.action).toBe(UNKNOWN_ACTION);
+  });
+});
