@@ -52,6 +52,7 @@ describe("guard load does not reach ext_authz", () => {
   it("a flood of pathological prompts from one agent leaves another agent's authz-only requests allowed", async () => {
     const writer = await dp.identity([WRITER]);
     const researcher = await dp.identity([RESEARCHER]);
+    await dp.sidecar.extProcThread?.flush();
     const scannedBefore = dp.sidecar.guard!.stats.scanned;
     let flooding = true;
     let floodReplies = 0;
@@ -89,6 +90,7 @@ describe("guard load does not reach ext_authz", () => {
     const floodsDuring = floodReplies - floodsBefore;
     flooding = false;
     await Promise.all(floods);
+    await dp.sidecar.extProcThread?.flush(); // the thread's counters as of now
 
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     // and none came near Envoy's deadline (end to end, so Envoy and the upstream are in it too)
