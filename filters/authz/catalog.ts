@@ -30,7 +30,7 @@ import { classifyS3 } from "./operations/aws-s3.ts";
 import { classifyAzureBlob } from "./operations/azure-blob.ts";
 import { classifyGcs } from "./operations/gcp-storage.ts";
 import type { CatalogRequest, Classified, Classifier, RequiredAction, Resource } from "./operations/types.ts";
-import { decodeName, EMPTY_RESOURCE } from "./operations/types.ts";
+import { decodeName, EMPTY_RESOURCE, hasDotSegment } from "./operations/types.ts";
 
 export type CredentialKind = "aws" | "gcp" | "azure";
 export type ClassifierName = "aws_s3" | "azure_blob" | "gcp_storage";
@@ -167,21 +167,6 @@ export function normalizeHost(host: string): string {
   return h.toLowerCase();
 }
 
-/** True when a raw path holds a `.`/`..` segment, plain or percent-encoded (Envoy may not have normalized it). */
-function hasDotSegment(path: string): boolean {
-  let start = 1;
-  while (start <= path.length) {
-    let end = path.indexOf("/", start);
-    if (end === -1) end = path.length;
-    const n = end - start;
-    if (n >= 1 && n <= 6) {
-      const s = path.slice(start, end).toLowerCase();
-      if (s === "." || s === ".." || s === "%2e" || s === "%2e%2e" || s === ".%2e" || s === "%2e.") return true;
-    }
-    start = end + 1;
-  }
-  return false;
-}
 
 /** Decoded query parameters; undefined when malformed, repeated, too many, or a method override. */
 function parseQuery(qs: string): Map<string, string> | undefined {

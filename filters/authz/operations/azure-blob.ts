@@ -12,6 +12,7 @@ import {
   type CatalogRequest,
   type Classified,
   decodeName,
+  hasDotSegment,
   type RequiredAction,
   type Resource,
   single,
@@ -118,15 +119,6 @@ const CONTAINER_RE = /^(?:\$root|\$logs|\$web|[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[
 const BLOB_HOST_SUFFIX = ".blob.core.windows.net";
 
 /** `https://<account>.blob.core.windows.net/<container>/<blob>[?snapshot=…|versionid=…]`; undefined otherwise. */
-/** A `.` or `..` segment, plain or percent-encoded (`%2e`, any case). */
-function hasDotSegments(path: string): boolean {
-  for (const seg of path.split("/")) {
-    const s = seg.toLowerCase().replaceAll("%2e", ".");
-    if (s === "." || s === "..") return true;
-  }
-  return false;
-}
-
 export function parseBlobUrl(url: string): Resource | undefined {
   const v = url.trim();
   const scheme = v.startsWith("https://") ? 8 : v.startsWith("http://") ? 7 : -1;
@@ -148,7 +140,7 @@ export function parseBlobUrl(url: string): Resource | undefined {
     path = path.slice(0, q);
   }
   // the service normalizes dot segments: `/c/x/../../secret/b` reads container `secret`, not `c`
-  if (path.includes("#") || v.includes(",") || hasDotSegments(path)) return undefined;
+  if (path.includes("#") || v.includes(",") || hasDotSegment(path)) return undefined;
   const split = splitBlobPath(path);
   if (!split || split.blob === undefined) return undefined;
   return { account, container: split.container, blob: split.blob };

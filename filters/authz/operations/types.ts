@@ -78,3 +78,19 @@ export function decodeName(raw: string): string | undefined {
   }
   return s.length === 0 || s.length > MAX_RESOURCE_NAME_LENGTH ? undefined : s;
 }
+
+/** True when a raw path holds a `.`/`..` segment, plain or percent-encoded (Envoy may not have normalized it). */
+export function hasDotSegment(path: string): boolean {
+  let start = 1;
+  while (start <= path.length) {
+    let end = path.indexOf("/", start);
+    if (end === -1) end = path.length;
+    const n = end - start;
+    if (n >= 1 && n <= 6) {
+      const s = path.slice(start, end).toLowerCase();
+      if (s === "." || s === ".." || s === "%2e" || s === "%2e%2e" || s === ".%2e" || s === "%2e.") return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
