@@ -1,4 +1,5 @@
 /** Test data builders for the guard tests: synthetic secrets (never real ones) from a seeded generator. */
+import { expect } from "vitest";
 
 /** Deterministic pseudo-random string over `alphabet` (xorshift32), so tests are stable. */
 export function fake(alphabet: string, len: number, seed: number): string {
@@ -24,4 +25,18 @@ export const B64URL = `${ALNUM}-_`;
 /** The substring a finding points at. */
 export function spanOf(text: string, f: { start: number; end: number }): string {
   return text.slice(f.start, f.end);
+}
+
+/** A PII finding of `subtype` in `findings` covering exactly `value` of `text`, at or above the default threshold. */
+export function expectPiiFinding(
+  findings: readonly { type: string; subtype: string; start: number; end: number; score: number }[],
+  text: string,
+  subtype: string,
+  value: string,
+): void {
+  const f = findings.find((x) => x.subtype === subtype);
+  expect(f, JSON.stringify(findings)).toBeDefined();
+  expect(text.slice(f!.start, f!.end)).toBe(value);
+  expect(f!.score).toBeGreaterThanOrEqual(0.5);
+  expect(f!.type).toBe("pii");
 }

@@ -1,3 +1,4 @@
+import { expectPiiFinding } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import { normalize } from "../../../filters/guard/normalize.ts";
 import { scanPii } from "../../../filters/guard/pii.ts";
@@ -27,12 +28,7 @@ describe("scanPii", () => {
     ["IPv6", "ip 2001:4860:4860::8888", "ipv6", "2001:4860:4860::8888"],
     ["full IPv6", "addr 2a00:1450:4001:0829:0000:0000:0000:200e", "ipv6", "2a00:1450:4001:0829:0000:0000:0000:200e"],
   ])("finds %s", (_name, text, subtype, value) => {
-    const fs = scan(text);
-    const f = fs.find((x) => x.subtype === subtype);
-    expect(f, JSON.stringify(fs)).toBeDefined();
-    expect(text.slice(f!.start, f!.end)).toBe(value);
-    expect(f!.score).toBeGreaterThanOrEqual(0.5);
-    expect(f!.type).toBe("pii");
+    expectPiiFinding(scan(text), text, subtype, value);
   });
 
   it.each([
