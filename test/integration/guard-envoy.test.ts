@@ -196,6 +196,17 @@ const failure = (p: Promise<unknown>) =>
     (e: unknown) => e as Error,
   );
 
+/** A chat stream whose reply carries `secret` ends in an error, and no piece of the secret reached the client. */
+async function expectChatStreamCut(prompt: string, secret: string): Promise<void> {
+  const s = openai.chat.completions.stream({ model: "m", messages: [{ role: "user", content: prompt }] });
+  const chunks: unknown[] = [];
+  s.on("chunk", (c) => chunks.push(c));
+  const err = await failure(s.finalChatCompletion());
+  expect(err).toBeInstanceOf(Error);
+  expect(everything(chunks, err)).not.toContain(secret.slice(0, 8));
+  expect(streamText(chunks)).not.toContain(secret.slice(0, 5));
+}
+
 async function rawPost(host: string, p: string, body: string): Promise<{ status: number; text: string }> {
   const r = await undiciFetch(`https://${host}:${port}${p}`, {
     method: "POST",
@@ -751,26 +762,14 @@ describe("every field reaches the guard — streams, with the SDKs' final helper
 
     const key = awsKeyId();
     llm.toolCall = { name: "deploy", arguments: JSON.stringify({ key }) };
-    const s2 = openai.chat.completions.stream({ model: "m", messages: [{ role: "user", content: "deploy" }] });
-    const chunks2: unknown[] = [];
-    s2.on("chunk", (c) => chunks2.push(c));
-    const err = await failure(s2.finalChatCompletion());
-    expect(err).toBeInstanceOf(Error);
-    expect(everything(chunks2, err)).not.toContain(key.slice(0, 8));
-    expect(streamText(chunks2)).not.toContain(key.slice(0, 5));
+    await expectChatStreamCut("deploy", key);
   });
 
   it("chat refusal deltas carrying a secret end the stream", async () => {
     const key = awsKeyId();
     llm.refusal = `I will not reveal ${key} to anyone, sorry about that.`;
     llm.deltaSize = 6;
-    const s = openai.chat.completions.stream({ model: "m", messages: [{ role: "user", content: "key?" }] });
-    const chunks: unknown[] = [];
-    s.on("chunk", (c) => chunks.push(c));
-    const err = await failure(s.finalChatCompletion());
-    expect(err).toBeInstanceOf(Error);
-    expect(everything(chunks, err)).not.toContain(key.slice(0, 8));
-    expect(streamText(chunks)).not.toContain(key.slice(0, 5));
+    await expectChatStreamCut("key?", key);
   });
 
   it("messages.stream().finalMessage(): input_json_delta is redacted into the final tool_use input", async () => {
