@@ -254,6 +254,10 @@ describe("SPIRE agent outages", () => {
       expect(dp.spire.agentRunning).toBe(false);
       expect((await envoyLeaf()).serial).toBe(atStop.serial);
 
+      // The SVIDs in hand were issued just before the stop (right after a rotation). Envoy reports expiry to
+      // the second, so let a second pass before the agent returns: only then is "the new SVID expires later"
+      // a claim about a new SVID rather than about the clock. No readiness signal exists for time passing.
+      await waitFor("a second since the stop", () => (Date.now() - stoppedAt > 1_100 ? true : undefined));
       await dp.spire.startAgent();
       // recovery: the restarted agent issues new SVIDs; Envoy re-opens SDS and the Workload API streams reconnect
       const recovered = await waitFor(
