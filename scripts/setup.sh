@@ -16,8 +16,10 @@ SPIRE_VERSION=v1.13.3        # Go module proxy: github.com/spiffe/spire (built w
 OPA_ENVOY_VERSION=v0.70.0-envoy-1  # Go module proxy: github.com/open-policy-agent/opa-envoy-plugin (benchmark peer)
 FORTIO_VERSION=v1.68.2       # Go module proxy: fortio.org/fortio (load generator; v1.69+ need grol.io, which the proxy refuses)
 REDIS_PACKAGE=redis-server   # Debian
+OTELCOL_VERSION=v0.161.0     # Go module proxy: go.opentelemetry.io/collector/cmd/builder + otlpreceiver, contrib fileexporter (test OTLP receiver)
+PROMETHEUS_DEB=2.42.0+ds-5+deb12u1  # Debian: prometheus (server and promtool), unpacked into the cache, not installed
 
-export NODE_VERSION ENVOY_VERSION OPA_VERSION SPIRE_VERSION OPA_ENVOY_VERSION FORTIO_VERSION
+export NODE_VERSION ENVOY_VERSION OPA_VERSION SPIRE_VERSION OPA_ENVOY_VERSION FORTIO_VERSION OTELCOL_VERSION PROMETHEUS_DEB
 CACHE=${HEXR_CACHE:-$HOME/.cache/hexr}
 TOOLS=$CACHE/tools
 mkdir -p "$TOOLS"
@@ -217,6 +219,67 @@ tool fortio "fortio@$FORTIO_VERSION $FORTIO_FLAGS $GO_VERSION" check_fortio buil
   "the Go module proxy refused fortio.org/fortio@$FORTIO_VERSION, or the build failed"
 FORTIO_DIR=$TOOL_DIR
 
+# --- OpenTelemetry Collector (tests' OTLP receiver) ------------------------------
+# The collector builder (ocb) generates a distribution with only what the tests need: the OTLP receiver and
+# the file exporter (every span received, as OTLP JSON lines, for tests to read and grep). All collector
+# modules at one release: contrib's fileexporter is served at v0.161.0, newer releases were refused.
+OTELCOL_FLAGS="CGO_ENABLED=0 ocb otlpreceiver,fileexporter"
+check_otelcol() {
+  "$DIR/bin/otelcol-hexr" --version | grep -q "${OTELCOL_VERSION#v}" || { echo "otelcol-hexr --version is not $OTELCOL_VERSION"; return 1; }
+  cat >"$DIR/.check.yaml" <<CONF
+receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:0"}}}}
+exporters: {file: {path: "$DIR/.check.jsonl"}}
+service: {pipelines: {traces: {receivers: [otlp], exporters: [file]}}}
+CONF
+  "$DIR/bin/otelcol-hexr" validate --config "file:$DIR/.check.yaml"
+  echo "$OTELCOL_VERSION (otlp receiver, file exporter)" >"$DIR/.summary"
+}
+build_otelcol() {
+  GOBIN=$DIR/builder CGO_ENABLED=0 go install "go.opentelemetry.io/collector/cmd/builder@$OTELCOL_VERSION"
+  cat >"$DIR/manifest.yaml" <<MANIFEST
+dist:
+  name: otelcol-hexr
+  description: OpenTelemetry Collector for Hexr tests (OTLP receiver, file exporter)
+  output_path: $DIR/src
+  version: ${OTELCOL_VERSION#v}
+receivers:
+  - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver $OTELCOL_VERSION
+exporters:
+  - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter $OTELCOL_VERSION
+MANIFEST
+  CGO_ENABLED=0 "$DIR/builder/builder" --config "$DIR/manifest.yaml"
+  mkdir -p "$DIR/bin" && mv "$DIR/src/otelcol-hexr" "$DIR/bin/" && rm -rf "$DIR/src"
+}
+need_go otelcol
+export -f check_otelcol build_otelcol
+tool otelcol "otelcol-builder@$OTELCOL_VERSION $OTELCOL_FLAGS $GO_VERSION" check_otelcol build_otelcol \
+  "building an OpenTelemetry Collector $OTELCOL_VERSION (OTLP receiver + file exporter) from the Go module proxy (about 1-4 minutes)" \
+  "the Go module proxy refused the collector builder or a component at $OTELCOL_VERSION, or the build failed"
+OTELCOL_DIR=$TOOL_DIR
+
+# --- Prometheus (Debian package, unpacked) ---------------------------------------
+# `apt-get download` fetches the pinned .deb and `dpkg -x` unpacks it into the cache: no system install, no
+# service started. The Go build from the module proxy takes ~14 minutes cold; Debian's 2.42 has what the
+# tests use (scraping, the HTTP query API, promtool check rules).
+check_prometheus() {
+  "$DIR/usr/bin/prometheus" --version 2>&1 | grep -q "^prometheus, version ${PROMETHEUS_DEB%%+*}" || { echo "prometheus --version is not ${PROMETHEUS_DEB%%+*}"; return 1; }
+  printf 'global: {scrape_interval: 1s}\nscrape_configs: [{job_name: check, static_configs: [{targets: ["127.0.0.1:9"]}]}]\n' >"$DIR/.check.yml"
+  "$DIR/usr/bin/promtool" check config "$DIR/.check.yml"
+  echo "${PROMETHEUS_DEB%%+*} (Debian)" >"$DIR/.summary"
+}
+build_prometheus() {
+  local tmp; tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get download "prometheus=$PROMETHEUS_DEB" ) 2>&1 | grep -v "unsandboxed" || true
+  ls "$tmp"/prometheus_*.deb >/dev/null
+  dpkg -x "$tmp"/prometheus_*.deb "$DIR"
+  rm -rf "$tmp"
+}
+export -f check_prometheus build_prometheus
+tool prometheus "prometheus=$PROMETHEUS_DEB apt-get-download dpkg-x" check_prometheus build_prometheus \
+  "unpacking Prometheus $PROMETHEUS_DEB from Debian's packages (seconds)" \
+  "Debian's package archive refused prometheus=$PROMETHEUS_DEB (apt-get download)"
+PROMETHEUS_DIR=$TOOL_DIR
+
 # --- Redis (Debian) -------------------------------------------------------------
 redis_runs() {
   # start a throwaway server on a private socket and PING it: the check goes through its start-up
@@ -256,6 +319,9 @@ export HEXR_OPA="$OPA_DIR/bin/opa"
 export HEXR_SPIRE_BIN="$SPIRE_DIR/bin"
 export HEXR_OPA_ENVOY="$OPA_ENVOY_DIR/bin/opa-envoy-plugin"
 export HEXR_FORTIO="$FORTIO_DIR/bin/fortio"
+export HEXR_OTELCOL="$OTELCOL_DIR/bin/otelcol-hexr"
+export HEXR_PROMETHEUS="$PROMETHEUS_DIR/usr/bin/prometheus"
+export HEXR_PROMTOOL="$PROMETHEUS_DIR/usr/bin/promtool"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 
@@ -266,7 +332,7 @@ cd "$ROOT"
 stamp=node_modules/.hexr-lock-stamp
 want=$(sha256sum package-lock.json 2>/dev/null | cut -c1-16 || echo none)-$(node --version)
 # every runtime dependency loads (require of ES modules works on Node 24)
-deps_run() { node -e 'require("reflect-metadata"); for (const m of ["@grpc/grpc-js", "@grpc/proto-loader", "@grpc/grpc-js-xds", "@open-policy-agent/opa-wasm", "@peculiar/x509", "jose", "lru-cache", "ioredis", "undici", "yaml", "libphonenumber-js"]) require(m)'; }
+deps_run() { node -e 'require("reflect-metadata"); for (const m of ["@grpc/grpc-js", "@grpc/proto-loader", "@grpc/grpc-js-xds", "@open-policy-agent/opa-wasm", "@peculiar/x509", "jose", "lru-cache", "ioredis", "undici", "yaml", "libphonenumber-js", "@opentelemetry/api", "@opentelemetry/sdk-trace", "@opentelemetry/exporter-trace-otlp-grpc", "@opentelemetry/semantic-conventions"]) require(m)'; }
 : >"$LOGS/npm-check.log"
 export -f deps_run
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! run_logged deps_run "$LOGS/npm-check.log"; then
