@@ -22,6 +22,19 @@ import { parse as parseYaml } from "yaml";
 import { WorkloadApiClient, type WorkloadSnapshot } from "./workload-api/client.ts";
 import { WorkloadJwtSvidVerifier } from "./workload-api/jwt-svid.ts";
 import { SvidCertificateProvider, svidServerCredentials } from "./workload-api/tls.ts";
+import { AdminServer } from "./telemetry/admin.ts";
+import { AuthzTelemetry } from "./telemetry/authz.ts";
+import { GuardTelemetry } from "./telemetry/guard.ts";
+import {
+  authzMetrics,
+  guardMetrics,
+  type IdentityMetrics,
+  identityMetrics,
+  processMetrics,
+  telemetryMetrics,
+} from "./telemetry/catalog.ts";
+import { Registry } from "./telemetry/metrics.ts";
+import type { Tracing } from "./telemetry/tracing.ts";
 
 export const AUTHZ_HEALTH_SERVICE = "envoy.service.auth.v3.Authorization";
 export const EXT_PROC_HEALTH_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor";
@@ -41,6 +54,12 @@ export interface RunningSidecar {
   serverIdentity?: SvidCertificateProvider;
   /** The JWT-SVID verifier (with `authz.jwt_svid`); `ready` once JWT bundles arrived. */
   jwtSvid?: WorkloadJwtSvidVerifier;
+  /** This thread's metrics (the guard thread keeps its own; the admin listener serves both). */
+  registry: Registry;
+  /** The admin listener (with `telemetry.admin.listen`): `/metrics`, `/ready`. */
+  admin?: AdminServer;
+  /** The tracer (with `telemetry.tracing`). */
+  tracing?: Tracing;
   stop(drainMs?: number): Promise<void>;
 }
 
@@ -64,13 +83,25 @@ function servedSvid(s: WorkloadSnapshot, id: string | undefined) {
   return id === undefined ? s.svids[0] : s.svids.find((v) => v.spiffeId === id);
 }
 
-/** Opens (or adopts) the Workload API client and logs what it receives: IDs, serials, expiry, never keys. */
-function openWorkloadApi(cfg: WorkloadApiConfig, deps: SidecarDeps): { client: WorkloadApiClient; owned: boolean } {
+/**
+ * Opens (or adopts) the Workload API client and logs what it receives: IDs, serials, expiry, never keys.
+ * The metrics read each SVID's expiry at scrape time.
+ */
+function openWorkloadApi(
+  cfg: WorkloadApiConfig,
+  deps: SidecarDeps,
+  m: IdentityMetrics,
+): { client: WorkloadApiClient; owned: boolean } {
   const client = deps.workloadApi ?? new WorkloadApiClient({ socketPath: cfg.socket });
+  m.svidExpiry.collect = () => {
+    m.svidExpiry.clear();
+    for (const v of client.current().svids) m.svidExpiry.labels(v.spiffeId).set(v.expiresAt.getTime() / 1000);
+  };
   let serial = "";
   const logSvid = (s: WorkloadSnapshot) => {
     const svid = servedSvid(s, cfg.svid);
     if (!svid || svid.serialNumber === serial) return;
+    if (serial !== "") m.svidRotations.labels().inc();
     serial = svid.serialNumber;
     deps.logger.info({
       event: "svid_updated",
@@ -81,7 +112,10 @@ function openWorkloadApi(cfg: WorkloadApiConfig, deps: SidecarDeps): { client: W
   };
   client.onX509Update(logSvid);
   logSvid(client.current());
-  client.onError((e) => deps.logger.warn({ event: "workload_api_error", code: e.code, error: e.message }));
+  client.onError((e) => {
+    m.workloadApiErrors.labels(e.code).inc();
+    deps.logger.warn({ event: "workload_api_error", code: e.code, error: e.message });
+  });
   return { client, owned: deps.workloadApi === undefined };
 }
 
@@ -127,7 +161,15 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
   let pipeline: AuthzPipeline | undefined;
   let serverIdentity: SvidCertificateProvider | undefined;
   let jwtSvid: WorkloadJwtSvidVerifier | undefined;
-  const wl = cfg.workloadApi ? openWorkloadApi(cfg.workloadApi, deps) : undefined;
+  const registry = new Registry();
+  processMetrics(registry);
+  const idMetrics = identityMetrics(registry);
+  const tel = cfg.telemetry;
+  // loaded only when configured: a sidecar without tracing never loads the OpenTelemetry SDK
+  const tracing = tel.tracing
+    ? (await import("./telemetry/tracing.ts")).Tracing.start(tel.tracing, telemetryMetrics(registry))
+    : undefined;
+  const wl = cfg.workloadApi ? openWorkloadApi(cfg.workloadApi, deps, idMetrics) : undefined;
 
   if (cfg.authz) {
     const a = cfg.authz;
@@ -146,6 +188,19 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         : {}),
     });
     store.watch();
+    const am = authzMetrics(registry, { agentLabels: tel.agentLabels });
+    const showRevision = () => {
+      const p = store?.current();
+      am.policyRevision.clear();
+      if (p) am.policyRevision.labels(p.revision).set(1);
+      am.policyLoadedAt.labels().set(Date.now() / 1000);
+    };
+    showRevision();
+    store.onSwap(() => {
+      am.policyReloads.labels("ok").inc();
+      showRevision();
+    });
+    store.onReject(() => am.policyReloads.labels("failed").inc());
     const catalog = ServiceCatalog.compile(
       a.catalogPath ? (parseYaml(readFileSync(a.catalogPath, "utf8")) as never) : DEFAULT_CATALOG,
     );
@@ -157,13 +212,15 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         trustDomains: cfg.trustDomains,
         clockSkewSeconds: a.jwtSvid.clockSkewSeconds,
         maxLifetimeSeconds: a.jwtSvid.maxLifetimeSeconds,
-        onBundles: (u) =>
+        onBundles: (u) => {
+          idMetrics.jwtBundleUpdates.labels().inc();
           deps.logger.info({
             event: "jwt_bundles_updated",
             trust_domains: u.trustDomains,
             keys: u.keys,
             skipped: u.skipped,
-          }),
+          });
+        },
       });
     }
     audit = deps.audit ?? new JsonLinesAudit(openAudit(cfg.audit.path));
@@ -174,6 +231,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       rate: new RateCounter(),
       cache,
       audit,
+      telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels }),
       ...(jwtSvid ? { jwtSvid } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
@@ -202,7 +260,16 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     if (e.isolation === "thread" && !shared) {
       // the guard on its own event loop: no body it parses or scans can queue an authorization answer
       extProcThread = await ExtProcThread.start(
-        { listen: l, routes: e.routesRaw, maxStreams: e.maxStreams, heapMb: e.heapMb },
+        {
+          listen: l,
+          routes: e.routesRaw,
+          maxStreams: e.maxStreams,
+          heapMb: e.heapMb,
+          telemetry: {
+            ...(tel.tracing ? { tracing: tel.tracing } : {}),
+            prices: tel.prices.map((p) => [p.model, p.input, p.output] as const),
+          },
+        },
         deps.logger,
       );
       server.addresses.push(...extProcThread.addresses);
@@ -214,7 +281,12 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       // loaded only here: with the guard on its thread, this thread never loads the scanners
       const { GuardRouter } = await import("./extproc/router.ts");
       const router = new GuardRouter(e.routes, deps.logger);
-      addExtProcService(server.grpc, router, deps.logger);
+      const gt = new GuardTelemetry(
+        guardMetrics(registry),
+        tracing,
+        new Map(tel.prices.map((p) => [p.model, { input: p.input, output: p.output }])),
+      );
+      addExtProcService(server.grpc, router, deps.logger, undefined, undefined, gt);
       await server.bind({
         ...(l.socket && !have.has(`unix:${l.socket}`) ? { socket: l.socket } : {}),
         ...(l.tcp && !have.has(l.tcp) ? { tcp: l.tcp } : {}),
@@ -223,10 +295,19 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     }
     server.health.set(EXT_PROC_HEALTH_SERVICE, "SERVING");
   }
+  let serving = true;
+  const admin = tel.adminListen
+    ? await AdminServer.start(tel.adminListen, {
+        registry,
+        extra: extProcThread ? [() => (extProcThread as ExtProcThread).metrics()] : [],
+        ready: () => serving,
+      })
+    : undefined;
   server.health.set("", "SERVING");
   deps.logger.info({
     event: "sidecar_started",
     addresses: server.addresses,
+    ...(admin ? { admin: admin.address } : {}),
     policy_revision: store?.current()?.revision ?? null,
   });
 
@@ -239,12 +320,18 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     ...(wl ? { workloadApi: wl.client } : {}),
     ...(serverIdentity ? { serverIdentity } : {}),
     ...(jwtSvid ? { jwtSvid } : {}),
+    registry,
+    ...(admin ? { admin } : {}),
+    ...(tracing ? { tracing } : {}),
     addresses: server.addresses,
     async stop(drainMs = cfg.drainTimeoutMs) {
+      serving = false;
       store?.close();
       jwtSvid?.close();
       await Promise.all([server.drain(drainMs), extProcThread?.stop(drainMs)]);
       audit?.flush?.();
+      await admin?.close();
+      await tracing?.shutdown().catch(() => undefined);
       if (wl?.owned) wl.client.close();
       deps.logger.info({ event: "sidecar_stopped" });
     },

@@ -16,6 +16,7 @@ import {
   tryParseSpiffeId,
 } from "../filters/identity/index.ts";
 import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
+import { DEFAULT_TRACING, type TracingConfig } from "./telemetry/tracing-config.ts";
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
 export const DEFAULT_DECISION_CACHE_TTL_MS = 5_000;
@@ -82,6 +83,18 @@ export interface SidecarConfig {
   audit: { path: "stdout" | "stderr" | string };
   log: { level: "debug" | "info" | "warn" | "error" };
   drainTimeoutMs: number;
+  telemetry: TelemetryConfig;
+}
+
+/** Metrics (Prometheus on the admin listener) and traces (OTLP gRPC). Both off unless configured. */
+export interface TelemetryConfig {
+  /** `host:port` of the admin HTTP listener serving `/metrics` (and `/ready`). */
+  adminListen?: string;
+  /** Label per-request metrics with tenant and agent (more series; off by default). */
+  agentLabels: boolean;
+  tracing?: TracingConfig;
+  /** LLM prices for the cost metric and span attribute: USD per million input / output tokens, per model. */
+  prices: { model: string; input: number; output: number }[];
 }
 
 type Obj = Record<string, unknown>;
@@ -109,7 +122,10 @@ function str(v: unknown, field: string): string {
 function int(v: unknown, field: string, min: number, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    fail(field, max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer in [${min}, ${max}]`);
+    fail(
+      field,
+      max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer in [${min}, ${max}]`,
+    );
   }
   return v;
 }
@@ -127,17 +143,82 @@ function spiffeId(v: unknown, field: string): string {
   return r.id.uri;
 }
 
+function hostPort(v: unknown, field: string): string {
+  const t = str(v, field);
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(t);
+  if (!m || Number(m[2]) > 65535) fail(field, "must be host:port");
+  return t;
+}
+
+function telemetry(v: unknown): TelemetryConfig {
+  const o = v === undefined ? {} : obj(v, "telemetry");
+  onlyKeys(o, "telemetry", ["admin", "metrics", "tracing", "llm_prices"]);
+  const prices: TelemetryConfig["prices"] = [];
+  if (o.llm_prices !== undefined) {
+    const ps = obj(o.llm_prices, "telemetry.llm_prices");
+    for (const [model, pv] of Object.entries(ps)) {
+      const f = `telemetry.llm_prices.${model}`;
+      const p = obj(pv, f);
+      onlyKeys(p, f, ["input_per_million", "output_per_million"]);
+      const num = (v: unknown, k: string) => {
+        if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) fail(`${f}.${k}`, "must be a number ≥ 0 (USD)");
+        return v;
+      };
+      prices.push({
+        model,
+        input: num(p.input_per_million, "input_per_million"),
+        output: num(p.output_per_million, "output_per_million"),
+      });
+    }
+  }
+  const admin = o.admin === undefined ? {} : obj(o.admin, "telemetry.admin");
+  onlyKeys(admin, "telemetry.admin", ["listen"]);
+  const metrics = o.metrics === undefined ? {} : obj(o.metrics, "telemetry.metrics");
+  onlyKeys(metrics, "telemetry.metrics", ["agent_labels"]);
+  let tracing: TracingConfig | undefined;
+  if (o.tracing !== undefined) {
+    const f = "telemetry.tracing";
+    const t = obj(o.tracing, f);
+    onlyKeys(t, f, [
+      "endpoint",
+      "sampling_ratio",
+      "service_name",
+      "max_queue",
+      "max_batch",
+      "flush_interval_ms",
+      "export_timeout_ms",
+    ]);
+    const endpoint = str(t.endpoint, `${f}.endpoint`);
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint))
+      fail(`${f}.endpoint`, "must be http://host:port or https://host:port");
+    const ratio = t.sampling_ratio ?? DEFAULT_TRACING.ratio;
+    if (typeof ratio !== "number" || !(ratio >= 0 && ratio <= 1))
+      fail(`${f}.sampling_ratio`, "must be a number in [0, 1]");
+    tracing = {
+      endpoint,
+      ratio,
+      serviceName:
+        t.service_name === undefined ? DEFAULT_TRACING.serviceName : str(t.service_name, `${f}.service_name`),
+      maxQueue: int(t.max_queue, `${f}.max_queue`, 1, DEFAULT_TRACING.maxQueue, 1 << 20),
+      maxBatch: int(t.max_batch, `${f}.max_batch`, 1, DEFAULT_TRACING.maxBatch, 1 << 16),
+      flushIntervalMs: int(t.flush_interval_ms, `${f}.flush_interval_ms`, 1, DEFAULT_TRACING.flushIntervalMs),
+      exportTimeoutMs: int(t.export_timeout_ms, `${f}.export_timeout_ms`, 1, DEFAULT_TRACING.exportTimeoutMs),
+    };
+  }
+  return {
+    ...(admin.listen !== undefined ? { adminListen: hostPort(admin.listen, "telemetry.admin.listen") } : {}),
+    agentLabels: bool(metrics.agent_labels, "telemetry.metrics.agent_labels", false),
+    ...(tracing ? { tracing } : {}),
+    prices,
+  };
+}
+
 function listen(v: unknown, field: string): ListenConfig {
   const o = obj(v, field);
   onlyKeys(o, field, ["socket", "tcp", "mtls"]);
   const out: ListenConfig = {};
   if (o.socket !== undefined) out.socket = str(o.socket, `${field}.socket`);
-  if (o.tcp !== undefined) {
-    const t = str(o.tcp, `${field}.tcp`);
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(t);
-    if (!m || Number(m[2]) > 65535) fail(`${field}.tcp`, "must be host:port");
-    out.tcp = t;
-  }
+  if (o.tcp !== undefined) out.tcp = hostPort(o.tcp, `${field}.tcp`);
   if (!out.socket && !out.tcp) fail(field, "needs socket and/or tcp");
   if (o.mtls !== undefined) {
     const m = obj(o.mtls, `${field}.mtls`);
@@ -198,7 +279,16 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     throw new HexrError("config.bad_yaml", `${file}: ${(e as Error).message.split("\n")[0]}`);
   }
   const root = obj(raw ?? {}, "(root)");
-  onlyKeys(root, "", ["trust_domains", "workload_api", "authz", "ext_proc", "audit", "log", "drain_timeout_ms"]);
+  onlyKeys(root, "", [
+    "trust_domains",
+    "workload_api",
+    "authz",
+    "ext_proc",
+    "audit",
+    "log",
+    "drain_timeout_ms",
+    "telemetry",
+  ]);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(base, p);
 
@@ -276,5 +366,6 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     audit: { path: auditPath === "stdout" || auditPath === "stderr" ? auditPath : abs(auditPath) },
     log: { level },
     drainTimeoutMs: int(root.drain_timeout_ms, "drain_timeout_ms", 0, DEFAULT_DRAIN_TIMEOUT_MS),
+    telemetry: telemetry(root.telemetry),
   };
 }

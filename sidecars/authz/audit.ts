@@ -21,6 +21,8 @@ export interface AuditRecord {
   credential_tier: "l1" | "l2" | "issuer" | null;
   cached: boolean;
   latency_ms: number;
+  /** The W3C trace this decision belongs to (our span's, or the request's `traceparent`); null without one. */
+  trace_id: string | null;
 }
 
 export interface AuditSink {

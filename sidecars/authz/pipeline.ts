@@ -17,7 +17,9 @@ import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
 import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/identity/index.ts";
-import type { AuditSink } from "./audit.ts";
+import type { AuthzTelemetry, TraceHeaders } from "../telemetry/authz.ts";
+import { traceIdOf } from "../telemetry/traceparent.ts";
+import type { AuditRecord, AuditSink } from "./audit.ts";
 import type { CheckResponse } from "./response.ts";
 import { deniedResponse, okResponse } from "./response.ts";
 
@@ -71,6 +73,8 @@ export interface AuthzPipelineDeps {
   jwtSvid?: JwtSvidAuthenticator;
   /** Policy clock (time facts, rate windows). JWT expiry is checked by the authenticator's own clock. */
   now?: () => number;
+  /** Decision metrics and spans (sidecars/telemetry). */
+  telemetry?: AuthzTelemetry;
 }
 
 export interface CheckRequestLike {
@@ -174,15 +178,15 @@ export class AuthzPipeline {
    * One Check. Synchronous unless the request carries a JWT-SVID (and JWT-SVIDs are enabled): then the
    * result is a promise. Never throws and never rejects.
    */
-  check(req: CheckRequestLike): CheckResponse | Promise<CheckResponse> {
+  check(req: CheckRequestLike, trace?: TraceHeaders): CheckResponse | Promise<CheckResponse> {
     const started = performance.now();
     const attrs = req.attributes ?? {};
     const carrier = this.#d.jwtSvid ? jwtSvidCarrier(attrs.request?.http?.headers ?? {}, attrs.source) : undefined;
     if (carrier === undefined) {
       const identity = this.#d.jwtSvid && !hasPeer(attrs.source) ? NO_IDENTITY : this.#peerIdentity(attrs);
-      return this.#decide(attrs, started, identity, undefined);
+      return this.#decide(attrs, started, identity, undefined, trace);
     }
-    return this.#jwtIdentity(attrs, carrier).then((identity) => this.#decide(attrs, started, identity, carrier));
+    return this.#jwtIdentity(attrs, carrier).then((identity) => this.#decide(attrs, started, identity, carrier, trace));
   }
 
   /** 1a. identity from the peer certificate / Envoy's principal only, never from headers. */
@@ -227,6 +231,7 @@ export class AuthzPipeline {
     started: number,
     identity: Identity,
     carrier: JwtSvidCarrier | undefined,
+    trace: TraceHeaders | undefined,
   ): CheckResponse {
     const decisionId = randomUUID();
     const http = attrs.request?.http;
@@ -300,7 +305,7 @@ export class AuthzPipeline {
     } else {
       response = deniedResponse(decisionId, decision.reasons);
     }
-    this.#d.audit.write({
+    const record: AuditRecord = {
       time: new Date().toISOString(),
       decision_id: decisionId,
       spiffe_id: principal?.spiffeId ?? null,
@@ -316,7 +321,15 @@ export class AuthzPipeline {
       credential_tier: null,
       cached,
       latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    });
+      trace_id: null,
+    };
+    // the parent span: Envoy's ext_authz span (gRPC metadata) when Envoy traces, else the agent's own
+    const traceHeaders = trace?.traceparent !== undefined ? trace : { traceparent: headers.traceparent };
+    const tel = this.#d.telemetry;
+    record.trace_id = tel
+      ? tel.decided(record, traceHeaders, started, carrier ? "jwt_svid" : "mtls")
+      : traceIdOf(traceHeaders.traceparent);
+    this.#d.audit.write(record);
     return response;
   }
 }

@@ -47,7 +47,8 @@ function fail(field: string, msg: string): never {
 
 function positiveInt(v: unknown, field: string, dflt: number, max: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) fail(field, `must be an integer in [1, ${max}]`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max)
+    fail(field, `must be an integer in [1, ${max}]`);
   return v;
 }
 

@@ -31,6 +31,8 @@ import type { ScanAction } from "../../filters/guard/scan.ts";
 import { scanSlots } from "../../filters/guard/scan-slots.ts";
 import type { Finding } from "../../filters/guard/types.ts";
 import type { Logger } from "../logger.ts";
+import type { GuardOutcome, StreamTelemetry } from "../telemetry/guard.ts";
+import { readRequestFacts, readResponseFacts } from "../telemetry/llm-facts.ts";
 import { CONTINUE, type Processor } from "./processor.ts";
 import type { GuardRoute } from "./guard-routes.ts";
 import { StreamGuard } from "./stream-guard.ts";
@@ -85,6 +87,22 @@ interface DocScan {
 
 /** Why a body was not scanned: `invalid` is the client's error (400), `unscannable` gets the fail mode. */
 type NotScanned = { readonly failure: "invalid" | "unscannable"; readonly code: string };
+
+/** An unscannable cause as a metric label (a fixed set). */
+function causeOf(code: string): string {
+  if (code === "guard.too_large") return "too_large";
+  if (code === "guard.scan_timeout") return "timeout";
+  if (code === "guard.bad_utf8" || code === "guard.encoding") return "encoding";
+  return "parse";
+}
+
+/** Provider and GenAI operation of a route, for telemetry. */
+function llmKind(route: GuardRoute): { provider: string; operation: string } {
+  const n = route.name;
+  const provider =
+    route.stream ?? (n.startsWith("openai") ? "openai" : n.startsWith("anthropic") ? "anthropic" : "unknown");
+  return { provider, operation: n.includes("embedding") ? "embeddings" : "chat" };
+}
 
 function jsonResponse(status: number, body: object, details: string): ProcessingResponse {
   return {
@@ -145,10 +163,26 @@ export class GuardProcessor implements Processor {
   #responseKind: BodyKind | undefined;
   #stream: StreamGuard | undefined;
 
-  constructor(route: GuardRoute, log: Logger, stats: GuardStats) {
+  readonly #tel: StreamTelemetry | undefined;
+
+  constructor(route: GuardRoute, log: Logger, stats: GuardStats, tel?: StreamTelemetry) {
     this.#route = route;
     this.#log = log;
     this.#stats = stats;
+    this.#tel = tel;
+    if (tel) {
+      const k = llmKind(route);
+      tel.route(route.name, k.provider, k.operation);
+    }
+  }
+
+  /** Telemetry of a scanned body's outcome: the worst action, and every finding by type and subtype. */
+  #report(
+    phase: "request" | "response",
+    action: GuardOutcome,
+    findings: readonly { type: string; subtype: string }[],
+  ): void {
+    this.#tel?.outcome(phase, action, findings);
   }
 
   requestHeaders(headers: Headers, endOfStream: boolean): ProcessingResponse {
@@ -163,12 +197,15 @@ export class GuardProcessor implements Processor {
 
   requestBody(body: HttpBody): ProcessingResponse {
     const raw = body.body ?? new Uint8Array();
-    if (this.#requestKind === undefined) return this.#unscannable("request", CONTINUE.requestBody);
+    if (this.#requestKind === undefined) return this.#unscannable("request", CONTINUE.requestBody, "media");
     const kind = this.#requestKind;
     const scan = this.#scanBody("request", raw, kind, this.#requestEncoding, this.#route.requestPolicy);
     if ("failure" in scan) {
-      if (scan.failure === "invalid") return invalidRequest(scan.code);
-      return this.#unscannable("request", CONTINUE.requestBody);
+      if (scan.failure === "invalid") {
+        this.#report("request", "invalid", []);
+        return invalidRequest(scan.code);
+      }
+      return this.#unscannable("request", CONTINUE.requestBody, causeOf(scan.code));
     }
     if (scan.action === "block") return blockedResponse("request", scan.findings);
     const mutation = this.#mutation(scan, this.#requestEncoding);
@@ -180,14 +217,16 @@ export class GuardProcessor implements Processor {
     this.#responseEncoding = headers.get("content-encoding");
     const type = (headers.get("content-type") ?? "").toLowerCase();
     if (type.startsWith("text/event-stream")) {
-      if (!this.#route.stream) return this.#unscannable("response", CONTINUE.responseHeaders);
+      if (!this.#route.stream) return this.#unscannable("response", CONTINUE.responseHeaders, "stream");
       const enc = (this.#responseEncoding ?? "").trim().toLowerCase();
-      if (enc !== "" && enc !== "identity") return this.#unscannable("response", CONTINUE.responseHeaders);
+      if (enc !== "" && enc !== "identity") return this.#unscannable("response", CONTINUE.responseHeaders, "encoding");
+      const tel = this.#tel;
       this.#stream = new StreamGuard(
         this.#route.stream,
         this.#route.responsePolicy,
         this.#route.failMode,
         this.#route.scanBudgetMs,
+        tel ? (doc) => readResponseFacts(doc, tel.facts) : undefined,
       );
       return {
         response_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["content-length"] } } },
@@ -197,7 +236,7 @@ export class GuardProcessor implements Processor {
     // JSON, NDJSON and text (an HTML error page, text/plain, no content type) are all model output
     // that may carry text: buffered and scanned; binary media cannot be, and gets the fail mode
     this.#responseKind = bodyKind(type, "text");
-    if (this.#responseKind === undefined) return this.#unscannable("response", CONTINUE.responseHeaders);
+    if (this.#responseKind === undefined) return this.#unscannable("response", CONTINUE.responseHeaders, "media");
     return {
       response_headers: { response: { status: "CONTINUE" } },
       mode_override: { response_body_mode: "BUFFERED" },
@@ -207,6 +246,10 @@ export class GuardProcessor implements Processor {
   responseBody(body: HttpBody): ProcessingResponse {
     if (this.#stream) {
       const out = this.#stream.push(body.body ?? new Uint8Array(), body.end_of_stream === true);
+      const reported = out.findings.map(strip);
+      if (out.blocked) this.#report("response", "block", reported);
+      else if (out.error) this.#tel?.unscannable("response", "stream");
+      else if (out.findings.length > 0) this.#report("response", out.redacted ? "redact" : "annotate", reported);
       if (out.blocked) {
         this.#stats.blocked++;
         this.#log.warn({ event: "guard_stream_blocked", route: this.#route.name, findings: out.findings.map(strip) });
@@ -228,7 +271,7 @@ export class GuardProcessor implements Processor {
     const raw = body.body ?? new Uint8Array();
     const kind = this.#responseKind ?? "text";
     const scan = this.#scanBody("response", raw, kind, this.#responseEncoding, this.#route.responsePolicy);
-    if ("failure" in scan) return this.#unscannable("response", CONTINUE.responseBody);
+    if ("failure" in scan) return this.#unscannable("response", CONTINUE.responseBody, causeOf(scan.code));
     if (scan.action === "block") return blockedResponse("response", scan.findings);
     const mutation = this.#mutation(scan, this.#responseEncoding);
     return mutation ? { response_body: { response: mutation } } : CONTINUE.responseBody;
@@ -257,6 +300,11 @@ export class GuardProcessor implements Processor {
       return { failure: invalid ? "invalid" : "unscannable", code };
     }
     this.#stats.scanned++;
+    const tel = this.#tel;
+    if (tel) {
+      tel.scanned(phase);
+      if (read.doc !== undefined) (phase === "request" ? readRequestFacts : readResponseFacts)(read.doc, tel.facts);
+    }
     let result: ReturnType<typeof scanSlots>;
     try {
       result = scanSlots(read.slots, policy, "label", performance.now() + route.scanBudgetMs);
@@ -275,10 +323,15 @@ export class GuardProcessor implements Processor {
     }));
     if (action === "block") {
       this.#stats.blocked++;
+      this.#report(phase, "block", findings);
       this.#log.warn({ event: "guard_blocked", phase, route: route.name, findings });
       return { action, findings };
     }
-    if (result.rewrites.size === 0) return { action, findings };
+    if (result.rewrites.size === 0) {
+      this.#report(phase, findings.length > 0 ? "annotate" : "allow", findings);
+      return { action, findings };
+    }
+    this.#report(phase, "redact", findings);
     const text = read.rewrite(result.rewrites);
     this.#stats.redacted++;
     this.#log.info({ event: "guard_redacted", phase, route: route.name, findings });
@@ -301,8 +354,9 @@ export class GuardProcessor implements Processor {
     };
   }
 
-  #unscannable(phase: "request" | "response", pass: ProcessingResponse): ProcessingResponse {
+  #unscannable(phase: "request" | "response", pass: ProcessingResponse, cause: string): ProcessingResponse {
     this.#stats.unscannable++;
+    this.#tel?.unscannable(phase, cause);
     const route = this.#route;
     this.#log.warn({ event: "guard_unscannable", phase, route: route.name, fail_mode: route.failMode });
     if (route.failMode === "open") return pass;
@@ -323,6 +377,8 @@ export class GuardProcessor implements Processor {
 /** A body read for scanning: its slots, and how to serialize it with some slots rewritten. */
 interface Readable {
   readonly slots: TextSlot[];
+  /** The parsed JSON document (kind json), for the call's telemetry facts. */
+  readonly doc?: unknown;
   rewrite(texts: ReadonlyMap<number, string>): string;
 }
 
@@ -336,6 +392,7 @@ function readBody(text: string, kind: BodyKind, adapter: GuardAdapter, phase: "r
     const slots = phase === "request" ? adapter.extractRequest(doc) : adapter.extractResponse(doc);
     return {
       slots,
+      doc,
       rewrite(texts) {
         for (const [i, t] of texts) {
           adapter.rewrite(doc, slots[i]!, t);

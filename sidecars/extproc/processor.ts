@@ -2,6 +2,7 @@
  * A per-request processor: one method per phase. The server owns the stream; processors only map a
  * phase message to a response. Processors are chosen per request by route (see router.ts).
  */
+import type { StreamTelemetry } from "../telemetry/guard.ts";
 import type { Headers, HttpBody, ProcessingResponse } from "./types.ts";
 
 export interface Processor {
@@ -31,5 +32,6 @@ export const PASS_THROUGH: Processor = {
 
 /** Picks the processor for a request from its request headers (`:authority`, `:path`, `:method`). */
 export interface ProcessorRouter {
-  select(headers: Headers): Processor;
+  /** `tel`: the stream's telemetry, for a processor that reports what it did. */
+  select(headers: Headers, tel?: StreamTelemetry): Processor;
 }

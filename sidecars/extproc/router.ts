@@ -4,6 +4,7 @@ import { GuardProcessor, type GuardStats, newGuardStats } from "./guard-processo
 import { type GuardRoute, matchGuardRoute } from "./guard-routes.ts";
 import { PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import type { Headers } from "./types.ts";
+import type { StreamTelemetry } from "../telemetry/guard.ts";
 
 export class GuardRouter implements ProcessorRouter {
   readonly #routes: readonly GuardRoute[];
@@ -15,10 +16,10 @@ export class GuardRouter implements ProcessorRouter {
     this.#log = log;
   }
 
-  select(headers: Headers): Processor {
+  select(headers: Headers, tel?: StreamTelemetry): Processor {
     const authority = headers.get(":authority") ?? headers.get("host") ?? "";
     const path = headers.get(":path") ?? "";
     const route = matchGuardRoute(this.#routes, authority, path);
-    return route ? new GuardProcessor(route, this.#log, this.stats) : PASS_THROUGH;
+    return route ? new GuardProcessor(route, this.#log, this.stats, tel) : PASS_THROUGH;
   }
 }

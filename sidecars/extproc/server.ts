@@ -5,6 +5,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logger.ts";
+import type { GuardTelemetry } from "../telemetry/guard.ts";
 import { externalProcessorService } from "../envoy-protos.ts";
 import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
@@ -36,12 +37,18 @@ export interface ExtProcLimits {
   readonly afterMessage?: () => void;
 }
 
+function metadataValue(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>, key: string) {
+  const v = call.metadata.get(key)[0];
+  return typeof v === "string" ? v : undefined;
+}
+
 export function addExtProcService(
   server: grpc.Server,
   router: ProcessorRouter,
   logger: Logger,
   stats: ExtProcStats = { streams: 0, errors: 0 },
   limits?: ExtProcLimits,
+  telemetry?: GuardTelemetry,
 ): ExtProcStats {
   server.addService(externalProcessorService().service, {
     Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
@@ -65,12 +72,25 @@ export function addExtProcService(
       }
       stats.streams++;
       let processor: Processor | undefined;
+      // Envoy's ext_proc span, when Envoy traces: our stream span is its child
+      const tel = telemetry?.begin({
+        traceparent: metadataValue(call, "traceparent"),
+        tracestate: metadataValue(call, "tracestate"),
+      });
+      if (tel) {
+        const end = () => tel.end();
+        call.on("finish", end);
+        call.on("close", end);
+        call.on("cancelled", end);
+        call.on("error", end);
+      }
       call.on("data", (msg: ProcessingRequest) => {
         let out: ProcessingResponse;
         try {
           if (msg.request_headers) {
             const headers = readHeaders(msg.request_headers);
-            processor = router.select(headers);
+            tel?.requestTrace(headers.get("traceparent"));
+            processor = router.select(headers, tel);
             out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
           } else if (!processor) {
             // Envoy sends response phases without request headers when an earlier filter answered locally
@@ -93,6 +113,7 @@ export function addExtProcService(
               msg.response_headers.end_of_stream === true,
             );
           } else if (msg.response_body) {
+            tel?.firstChunk();
             out = processor.responseBody(msg.response_body);
           } else if (msg.request_trailers) {
             out = CONTINUE.requestTrailers;

@@ -112,8 +112,18 @@ export class StreamGuard {
   /** Wall-time budget for scanning what one chunk brings (ms); over it, the fail mode. */
   readonly #budgetMs: number | undefined;
 
-  constructor(provider: StreamProvider, policy: GuardPolicy, failMode: FailMode = "closed", budgetMs?: number) {
+  /** Sees each event's parsed data (telemetry reads model and usage from it; never text). */
+  readonly #onDoc: ((doc: unknown) => void) | undefined;
+
+  constructor(
+    provider: StreamProvider,
+    policy: GuardPolicy,
+    failMode: FailMode = "closed",
+    budgetMs?: number,
+    onDoc?: (doc: unknown) => void,
+  ) {
     this.#budgetMs = budgetMs;
+    this.#onDoc = onDoc;
     this.#provider = PROVIDERS[provider];
     this.#policy = policy;
     this.#strict = redactBlocks(policy);
@@ -130,6 +140,7 @@ export class StreamGuard {
       let done = false;
       for (const ev of this.#parser.push(chunk)) {
         const view = this.#provider.event(ev);
+        if (this.#onDoc !== undefined && view.doc !== undefined) this.#onDoc(view.doc);
         const entry: Pending = { ev, view, waiting: 0, texts: new Map() };
         this.#queue.push(entry);
         for (let i = 0; i < view.slots.length; i++) {

@@ -14,6 +14,9 @@ import { compileGuardRoutes, type GuardRouteConfig } from "./guard-routes.ts";
 import { GuardRouter } from "./router.ts";
 import { addExtProcService } from "./server.ts";
 import type { ExtProcThreadData, FromThread, ToThread } from "./thread.ts";
+import { guardMetrics, telemetryMetrics } from "../telemetry/catalog.ts";
+import { GuardTelemetry } from "../telemetry/guard.ts";
+import { Registry } from "../telemetry/metrics.ts";
 
 if (!parentPort) throw new Error("thread-main.ts runs only as a worker thread");
 const port = parentPort;
@@ -23,7 +26,12 @@ const post = (m: FromThread): void => port.postMessage(m);
 function forward(level: "debug" | "info" | "warn" | "error") {
   return (fields: Record<string, unknown>) => post({ type: "log", level, fields });
 }
-const logger: Logger = { debug: forward("debug"), info: forward("info"), warn: forward("warn"), error: forward("error") };
+const logger: Logger = {
+  debug: forward("debug"),
+  info: forward("info"),
+  warn: forward("warn"),
+  error: forward("error"),
+};
 
 /**
  * This thread's nice value. On Linux, nice is per thread (setpriority on the calling thread's id, which
@@ -42,6 +50,14 @@ async function main(): Promise<void> {
     logger.warn({ event: "ext_proc_thread_priority", reason: "setpriority refused; guard thread at normal priority" });
   }
   const router = new GuardRouter(compileGuardRoutes(data.routes as GuardRouteConfig[]), logger);
+  // the thread's own registry (served through the parent's admin listener) and tracer
+  const registry = new Registry();
+  const tel = data.telemetry;
+  const tracing = tel?.tracing
+    ? (await import("../telemetry/tracing.ts")).Tracing.start(tel.tracing, telemetryMetrics(registry))
+    : undefined;
+  const prices = new Map((tel?.prices ?? []).map(([m, i, o]) => [m, { input: i, output: o }]));
+  const telemetry = new GuardTelemetry(guardMetrics(registry), tracing, prices);
   const server = new SidecarServer();
   // Guard counters, mirrored to the parent after the messages of one turn (they change on scanned bodies).
   let last = "";
@@ -54,20 +70,31 @@ async function main(): Promise<void> {
     post({ type: "stats", stats: { ...router.stats } });
   };
   const streams = { open: 0 };
-  addExtProcService(server.grpc, router, logger, undefined, {
-    maxStreams: data.maxStreams,
-    open: streams,
-    onRefused: () => logger.warn({ event: "ext_proc_stream_refused", reason: "max_streams", open: streams.open }),
-    afterMessage: () => {
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(publish);
+  addExtProcService(
+    server.grpc,
+    router,
+    logger,
+    undefined,
+    {
+      maxStreams: data.maxStreams,
+      open: streams,
+      onRefused: () => logger.warn({ event: "ext_proc_stream_refused", reason: "max_streams", open: streams.open }),
+      afterMessage: () => {
+        if (scheduled) return;
+        scheduled = true;
+        setImmediate(publish);
+      },
     },
-  });
+    telemetry,
+  );
   const bound = await server.bind(data.listen);
   server.health.set("", "SERVING");
 
   port.on("message", (m: ToThread) => {
+    if (m.type === "metrics") {
+      post({ type: "metrics", id: m.id, text: registry.exposition() });
+      return;
+    }
     if (m.type === "flush") {
       publish();
       post({ type: "flushed", id: m.id });
@@ -75,8 +102,9 @@ async function main(): Promise<void> {
     }
     if (m.type !== "drain") return;
     server.drain(m.drainMs).then(
-      () => {
+      async () => {
         publish();
+        await tracing?.shutdown().catch(() => undefined);
         post({ type: "drained" });
       },
       () => post({ type: "drained" }),

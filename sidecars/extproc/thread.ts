@@ -19,6 +19,7 @@ import type { Logger } from "../logger.ts";
 import { DEFAULT_EXT_PROC_HEAP_MB, DEFAULT_EXT_PROC_MAX_STREAMS, type ExtProcListen } from "./config.ts";
 // type only: the scanners (~55 MB of modules and tables) load in the thread, not here as well
 import type { GuardStats } from "./guard-processor.ts";
+import type { TracingConfig } from "../telemetry/tracing-config.ts";
 
 const zeroStats = (): GuardStats => ({ scanned: 0, blocked: 0, redacted: 0, unscannable: 0 });
 
@@ -30,6 +31,15 @@ export interface ExtProcThreadData {
   /** The `ext_proc.routes` config as written (plain data: the thread compiles it). */
   readonly routes: unknown;
   readonly maxStreams: number;
+  /** The thread's own tracer (spans of its streams) and LLM price table. */
+  readonly telemetry?: GuardThreadTelemetry;
+}
+
+/** Telemetry settings the guard thread builds its own registry and tracer from. */
+export interface GuardThreadTelemetry {
+  readonly tracing?: TracingConfig;
+  /** [model, USD per million input tokens, per million output tokens]. */
+  readonly prices?: readonly (readonly [string, number, number])[];
 }
 
 export type FromThread =
@@ -38,15 +48,20 @@ export type FromThread =
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; fields: Record<string, unknown> }
   | { type: "stats"; stats: GuardStats }
   | { type: "drained" }
-  | { type: "flushed"; id: number };
+  | { type: "flushed"; id: number }
+  | { type: "metrics"; id: number; text: string };
 
-export type ToThread = { type: "drain"; drainMs: number } | { type: "flush"; id: number };
+export type ToThread =
+  | { type: "drain"; drainMs: number }
+  | { type: "flush"; id: number }
+  | { type: "metrics"; id: number };
 
 export interface ExtProcThreadOptions {
   readonly listen: ExtProcListen;
   readonly routes: unknown;
   readonly maxStreams?: number;
   readonly heapMb?: number;
+  readonly telemetry?: GuardThreadTelemetry;
 }
 
 const ENTRY = new URL("./thread-main.ts", import.meta.url);
@@ -83,6 +98,7 @@ export class ExtProcThread {
       listen: this.#opts.listen,
       routes: this.#opts.routes,
       maxStreams: this.#opts.maxStreams ?? DEFAULT_EXT_PROC_MAX_STREAMS,
+      ...(this.#opts.telemetry ? { telemetry: this.#opts.telemetry } : {}),
     };
     const worker = new Worker(ENTRY, {
       workerData: data,
@@ -147,6 +163,27 @@ export class ExtProcThread {
   }
 
   #flushes = 0;
+
+  /** The thread's metrics in the Prometheus text format ("" while it is down or slow to answer). */
+  metrics(timeoutMs = 2_000): Promise<string> {
+    const w = this.#worker;
+    if (!w) return Promise.resolve("");
+    const id = ++this.#flushes;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        w.off("message", onMessage);
+        resolve("");
+      }, timeoutMs);
+      const onMessage = (m: FromThread) => {
+        if (m.type !== "metrics" || m.id !== id) return;
+        clearTimeout(timer);
+        w.off("message", onMessage);
+        resolve(m.text);
+      };
+      w.on("message", onMessage);
+      w.postMessage({ type: "metrics", id } satisfies ToThread);
+    });
+  }
 
   /**
    * Resolves once every log entry and counter the thread produced before this call has reached this
