@@ -24,8 +24,30 @@ const CONTEXT: Readonly<Record<string, readonly string[]>> = {
     "text me",
     "telefon",
     "telefono",
+    "telefone",
+    "telefoon",
+    "tel.",
+    "tlf",
+    "mob",
+    "ph",
     "handy",
+    "portable",
+    "cellulare",
+    "celular",
+    "movil",
+    "dial",
+    "hotline",
+    "landline",
     "contact",
+    "telegram",
+    "signal",
+    "viber",
+    "電話",
+    "电话",
+    "手机",
+    "携帯",
+    "전화",
+    "телефон",
   ],
   card: [
     "card",
@@ -71,6 +93,8 @@ export interface Ctx {
   readonly deadline: number | undefined;
   /** Context-word lookups per kind, created on first use. */
   readonly context: Map<string, WindowWords>;
+  /** libphonenumber parses so far (bounded by MAX_PHONE_PARSES per text). */
+  phoneParses: number;
 }
 
 /** A context word for `kind` just before or after `[s, e)` (that window only; see WindowWords for the cost). */
@@ -81,7 +105,7 @@ export function contextNear(c: Ctx, kind: string, s: number, e: number): boolean
 }
 
 export function add(c: Ctx, subtype: string, s: number, e: number, base: number, kind = subtype): void {
-  const score = Math.min(0.99, contextNear(c, kind, s, e) ? base + CONTEXT_BOOST : base);
+  const score = Math.min(0.99, Math.round((contextNear(c, kind, s, e) ? base + CONTEXT_BOOST : base) * 100) / 100);
   const [os, oe] = toOriginal(c.n, s, e);
   c.out.push({ type: "pii", subtype, start: os, end: oe, score });
 }

@@ -3,15 +3,13 @@
  * normalized text: a number is read with its single separators, then classified by digit count and
  * shape and validated (Luhn + issuer ranges, SSA ranges, mod-97, libphonenumber, dotted-quad parse).
  */
-import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
+import type { CountryCode } from "libphonenumber-js/max";
 import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { add, contextNear, type Ctx } from "./pii-context.ts";
 import { nationalNumber } from "./pii-national.ts";
+import { phoneCandidate } from "./pii-phones.ts";
 import { ibanChecksumCodes, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
 import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
-
-/** At most this many libphonenumber validations per text (each ~15 µs); later candidates get a structural score. */
-export const MAX_PHONE_PARSES = 32;
 
 /** Separators allowed inside a written number, as bits (a run records which ones it used). */
 const SEP_SPACE = 1;
@@ -74,11 +72,10 @@ function readNumber(t: string, i: number): NumRun | null {
   }
   if (lastDigit < 0) return null;
   const end = lastDigit + 1;
-  if (
-    end < t.length &&
-    (isAsciiAlnum(t.charCodeAt(end)) || (t.charCodeAt(end) === 0x2e && isDigit(t.charCodeAt(end + 1))))
-  )
-    return null;
+  const after = end < t.length ? t.charCodeAt(end) : 0x20;
+  // `415-555-2671x12`: an extension glued on (pii-phones.ts reads it); any other letter glues a word
+  const ext = after === 0x78 && isDigit(t.charCodeAt(end + 1));
+  if ((isAsciiAlnum(after) && !ext) || (after === 0x2e && isDigit(t.charCodeAt(end + 1)))) return null;
   run.start = i;
   run.end = end;
   run.digits = digits;
@@ -116,9 +113,8 @@ function looksLikeDate(t: string, r: NumRun): boolean {
   return r.end - r.start >= 10 && (isDateAt(t, r.start) || isDateAt(t, r.end - 10));
 }
 
-export function numbers(c: Ctx, region: CountryCode): void {
+export function numbers(c: Ctx, regions: readonly CountryCode[]): void {
   const t = c.t;
-  let parses = 0;
   let work = 0;
   for (let i = 0; i < t.length; i++) {
     if ((++work & DEADLINE_EVERY) === 0) checkDeadline(c.deadline);
@@ -142,7 +138,8 @@ export function numbers(c: Ctx, region: CountryCode): void {
     i = r.end - 1;
     const nd = r.digits;
     const dotsOnly = r.seps === SEP_DOT;
-    if (dotsOnly && r.groups === 4) {
+    const plus = t.charCodeAt(r.start) === 0x2b;
+    if (dotsOnly && r.groups === 4 && !plus) {
       const ip = parseIpv4(t.slice(r.start, r.end));
       const before = t.slice(Math.max(0, r.start - 10), r.start);
       // "v1.2.3.4" / "version 1.2.3.4" are versions; the regex runs on ≤ 10 chars
@@ -153,35 +150,14 @@ export function numbers(c: Ctx, region: CountryCode): void {
       continue;
     }
     if (nd < 7) continue;
-    if (dotsOnly && r.groups > 3) continue; // version numbers, OIDs
+    if (dotsOnly && r.groups > 3 && !plus) continue; // version numbers, OIDs
     if (looksLikeDate(t, r)) continue;
     if (nationalNumber(c, r.start, r.end, nd)) continue;
     if (nd === 9 && ssnCandidate(c, r)) continue;
     if (nd >= 12 && nd <= 19 && cardCandidate(c, r)) continue;
     if (nd > 15) continue;
-    if (parses < MAX_PHONE_PARSES) {
-      parses++;
-      if (validPhone(t.slice(r.start, r.end), region))
-        add(c, "phone", r.start, r.end, t.charCodeAt(r.start) === 0x2b ? 0.7 : 0.6);
-    } else if (t.charCodeAt(r.start) === 0x2b || r.groups >= 3) {
-      add(c, "phone", r.start, r.end, 0.5);
-    }
+    phoneCandidate(c, r.start, r.end, regions);
   }
-}
-
-const PHONE_CACHE_MAX = 512;
-const phoneCache = new Map<string, boolean>();
-
-/** libphonenumber validation (~15 µs) behind a small cache: the same numbers recur (signatures, repeats). */
-function validPhone(candidate: string, region: CountryCode): boolean {
-  const key = `${region}:${candidate}`;
-  let ok = phoneCache.get(key);
-  if (ok === undefined) {
-    ok = parsePhoneNumberFromString(candidate, { defaultCountry: region, extract: false })?.isValid() ?? false;
-    if (phoneCache.size >= PHONE_CACHE_MAX) phoneCache.clear();
-    phoneCache.set(key, ok);
-  }
-  return ok;
 }
 
 function ssnCandidate(c: Ctx, r: NumRun): boolean {

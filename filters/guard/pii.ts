@@ -19,13 +19,21 @@ import { nationalTokens } from "./pii-national.ts";
 import { numbers } from "./pii-numbers.ts";
 import { isAsciiAlnum, isHex } from "./text-util.ts";
 import { ipv6Score, parseIpv6 } from "./pii-formats.ts";
+import { DEFAULT_PHONE_REGIONS } from "./policy.ts";
 
 export interface PiiScanOptions extends ScanOptions {
-  /** Region for numbers written without `+country` (ISO 3166 alpha-2). Default "US". */
+  /**
+   * Regions tried, in order, for numbers written without `+country` (ISO 3166 alpha-2).
+   * Default {@link DEFAULT_PHONE_REGIONS}.
+   */
+  readonly phoneRegions?: readonly CountryCode[];
+  /** One region; the older spelling of `phoneRegions: [region]`. */
   readonly phoneRegion?: CountryCode;
+  /** Which subtypes to report (the policy's selection); default all. Applied before overlaps resolve. */
+  readonly enabled?: (subtype: string) => boolean;
 }
 
-export { MAX_PHONE_PARSES } from "./pii-numbers.ts";
+export { MAX_PHONE_PARSES } from "./pii-phones.ts";
 
 const isLocal = (u: number): boolean =>
   isAsciiAlnum(u) || u === 0x2e || u === 0x5f || u === 0x25 || u === 0x2b || u === 0x2d;
@@ -144,13 +152,14 @@ function resolveOverlaps(found: Finding[]): Finding[] {
 export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiScanOptions): Finding[] {
   const deadline = opts?.deadline;
   const n = normalized ?? normalize(text, deadline);
-  const c: Ctx = { t: n.text, n, out: [], deadline, context: new Map() };
+  const c: Ctx = { t: n.text, n, out: [], deadline, context: new Map(), phoneParses: 0 };
   emails(c);
-  numbers(c, opts?.phoneRegion ?? "US");
+  numbers(c, opts?.phoneRegions ?? (opts?.phoneRegion ? [opts.phoneRegion] : DEFAULT_PHONE_REGIONS));
   nationalTokens(c);
   ipv6s(c);
   checkDeadline(deadline);
   const min = opts?.minScore ?? 0;
-  const res = resolveOverlaps(c.out);
+  const enabled = opts?.enabled;
+  const res = resolveOverlaps(enabled === undefined ? c.out : c.out.filter((f) => enabled(f.subtype)));
   return min > 0 ? res.filter((f) => f.score >= min) : res;
 }

@@ -1,7 +1,8 @@
 /**
  * The one entry point that composes the scanners under a policy:
- * size cap → normalize once → each enabled scanner (threshold as its floor) → hidden payloads of
- * invisible text rescanned for injection → strongest action wins (block > redact > annotate > allow).
+ * size cap → normalize once → each enabled scanner (threshold as its floor, then its subtype selection)
+ * → hidden payloads of invisible text rescanned for injection → strongest action wins
+ * (block > redact > annotate > allow).
  * Every scanner is linear in the input with a small constant whatever its shape (bench/micro/guard-shapes.ts
  * measures ~90 hostile shapes against prose); an optional deadline bounds the wall time on top of that.
  *
@@ -15,7 +16,13 @@ import { checkDeadline } from "./deadline.ts";
 import { scanInvisible } from "./invisible.ts";
 import { normalize } from "./normalize.ts";
 import { scanPii } from "./pii.ts";
-import { DEFAULT_GUARD_POLICY, type GuardAction, type GuardPolicy } from "./policy.ts";
+import {
+  DEFAULT_GUARD_POLICY,
+  type GuardAction,
+  type GuardPolicy,
+  type ScannerPolicy,
+  subtypeEnabled,
+} from "./policy.ts";
 import { MIN_B64, scanInjection } from "./prompt-injection.ts";
 import { scanSecrets } from "./secrets.ts";
 import { isBase64Char } from "./text-util.ts";
@@ -73,14 +80,24 @@ export function scanText(
   const findings: Finding[] = [];
   let invisible: Finding[] = [];
   if (on("invisible_text") || on("prompt_injection")) invisible = scanInvisible(text, n, { deadline });
-  if (on("invisible_text")) for (const f of invisible) if (f.score >= sc.invisible_text.threshold) findings.push(f);
-  if (on("secret")) findings.push(...scanSecrets(text, n, { minScore: sc.secret.threshold, deadline }));
-  if (on("pii"))
-    findings.push(...scanPii(text, n, { minScore: sc.pii.threshold, phoneRegion: policy.phoneRegion, deadline }));
+  if (on("invisible_text"))
+    keep(
+      findings,
+      invisible.filter((f) => f.score >= sc.invisible_text.threshold),
+      sc.invisible_text,
+    );
+  if (on("secret")) keep(findings, scanSecrets(text, n, { minScore: sc.secret.threshold, deadline }), sc.secret);
+  if (on("pii")) {
+    const p = sc.pii;
+    // the selection goes in, so overlaps resolve among the enabled subtypes (a disabled NHS number
+    // does not hide the phone it overlaps)
+    const enabled = selective(p) ? (s: string) => subtypeEnabled(p, s) : undefined;
+    findings.push(...scanPii(text, n, { minScore: p.threshold, phoneRegions: policy.phoneRegions, enabled, deadline }));
+  }
   if (on("prompt_injection")) {
     const min = sc.prompt_injection.threshold;
-    findings.push(...scanInjection(text, n, { minScore: min, deadline }));
-    findings.push(...hiddenInstructions(invisible, min, deadline));
+    keep(findings, scanInjection(text, n, { minScore: min, deadline }), sc.prompt_injection);
+    keep(findings, hiddenInstructions(invisible, min, deadline), sc.prompt_injection);
   }
   let action: ScanAction = "allow";
   for (const f of findings) {
@@ -89,6 +106,19 @@ export function scanText(
   }
   findings.sort((a, b) => a.start - b.start || a.end - b.end);
   return { action, findings };
+}
+
+function selective(p: ScannerPolicy): boolean {
+  return p.subtypes !== null || p.disabled !== null;
+}
+
+/** Append the findings whose subtype `p` selects (all of them without a selection). */
+function keep(out: Finding[], found: readonly Finding[], p: ScannerPolicy): void {
+  if (!selective(p)) {
+    for (const f of found) out.push(f);
+    return;
+  }
+  for (const f of found) if (subtypeEnabled(p, f.subtype)) out.push(f);
 }
 
 /** Up to this many hidden payloads are rescanned one by one; more go through one joined scan first. */

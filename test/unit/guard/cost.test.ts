@@ -88,6 +88,12 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
   ["Corsican NIR prefixes", () => "NIR 1 85 05 2a "],
   ["PAN and codice fiscale prefixes", () => "PAN abcpd1 CF rssmra8 "],
   ["national-length digit runs", (k) => `BSN ${String(100000000 + k)} `],
+  // phones: every number below is a candidate the number pass hands to pii-phones.ts (shape, context
+  // window, extension, metadata parse until the per-text budget), each distinct so no cache hit helps
+  ["phone numbers next to their word", (k) => `tel 0151 ${String(2000000 + k)} `],
+  ["NANP shapes with extensions", (k) => `(212) 555-${String(1000 + (k % 9000))} ext. ${k % 100} `],
+  ["bare digit runs near a phone word", (k) => `call ${String(1000000000 + k)} `],
+  ["+ and ( prefixes without numbers", () => "+( +(( (+ "],
 ];
 
 describe("scan cost per byte, against prose", () => {

@@ -205,6 +205,8 @@ describe("parseGuardPolicy", () => {
     expect(parseGuardPolicy({ scanners: { pii: "annotate" } }).scanners.pii).toEqual({
       action: "annotate",
       threshold: 0.5,
+      subtypes: null,
+      disabled: null,
     });
   });
 
