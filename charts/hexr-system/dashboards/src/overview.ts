@@ -179,6 +179,20 @@ export const overview: DashboardSpec = {
         unit: "cps",
         targets: [q(sumRate("hexr_trace_spans_dropped_total", { by: ["instance"] }), "{{instance}}")],
       }),
+      timeseries({
+        title: "Trace spans exported by result",
+        description:
+          "Spans handed to the OTLP exporter per second, by export result. Failed exports with no drops mean the collector rejects spans; check its logs.",
+        unit: "cps",
+        targets: [q(sumRate("hexr_trace_spans_exported_total", { by: ["result"] }), "{{result}}")],
+      }),
+      timeseries({
+        title: "Label sets over the series limit",
+        description:
+          "Label sets recorded as _other because a metric reached its series limit. Non-zero means some panel's breakdown is lumping values together: too many routes, models or reason codes for the limit.",
+        unit: "cps",
+        targets: [q(sumRate("hexr_telemetry_series_overflow_total", { by: ["instance"] }), "{{instance}}")],
+      }),
     ]),
   ],
 };
