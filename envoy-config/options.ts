@@ -28,6 +28,7 @@ const RESERVED_NAMES = [
   DEFAULT_EXT_PROC_CLUSTER,
   SPIRE_AGENT_CLUSTER,
   LOCAL_AGENT_CLUSTER,
+  "hexr_otlp",
   "deny_unknown_hosts",
 ];
 
@@ -159,6 +160,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     "maxConnections",
     "concurrency",
     "accessLog",
+    "tracing",
   ]);
   if (root.node !== undefined) {
     const n = obj(root.node, "node", ["id", "cluster"]);
@@ -226,6 +228,17 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     optInt(o.timeoutMs, `${f}.timeoutMs`, 0, MAX_TIMEOUT_MS);
     routeExtProc(o.extProc, `${f}.extProc`);
   });
+
+  if (root.tracing !== undefined) {
+    const tr = obj(root.tracing, "tracing", ["collector", "serviceName", "samplingPercent", "flushIntervalMs"]);
+    address(tr.collector, "tracing.collector");
+    optInt(tr.flushIntervalMs, "tracing.flushIntervalMs", 100, 60_000);
+    optStr(tr.serviceName, "tracing.serviceName");
+    if (tr.samplingPercent !== undefined) {
+      const p = tr.samplingPercent;
+      if (typeof p !== "number" || !(p >= 0 && p <= 100)) fail("tracing.samplingPercent", "must be a number in 0..100");
+    }
+  }
 
   if (root.http !== undefined) {
     const h = obj(root.http, "http", ["maxRequestHeadersKb", "escapedSlashes", "maxConnectionDurationMs"]);

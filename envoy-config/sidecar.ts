@@ -40,6 +40,7 @@ import type {
   JsonObject,
   RouteExtProc,
   SidecarEnvoyOptions,
+  TracingOptions,
 } from "./types.ts";
 
 const HCM = "envoy.filters.network.http_connection_manager";
@@ -115,6 +116,7 @@ function httpConnectionManager(
     route_config: { name: statPrefix, virtual_hosts: virtualHosts },
   };
   if (xfcc === "SANITIZE_SET") hcm.set_current_client_cert_details = { uri: true };
+  if (o.tracing) hcm.tracing = hcmTracing(o.tracing);
   if (o.accessLog ?? true) {
     hcm.access_log = [
       {
@@ -126,6 +128,26 @@ function httpConnectionManager(
     ];
   }
   return hcm;
+}
+
+export const OTLP_CLUSTER = "hexr_otlp";
+
+/**
+ * Envoy's OpenTelemetry tracer: a span per request (joined to an incoming `traceparent`, else sampled at
+ * `samplingPercent`), W3C context sent upstream and on its ext_authz / ext_proc gRPC calls. Envoy's
+ * spans carry no request headers unless told to (no custom tags here): nothing secret is exported.
+ */
+function hcmTracing(t: TracingOptions): JsonObject {
+  return {
+    random_sampling: { value: t.samplingPercent ?? 100 },
+    provider: {
+      name: "envoy.tracers.opentelemetry",
+      typed_config: typed("envoy.config.trace.v3.OpenTelemetryConfig", {
+        grpc_service: { envoy_grpc: { cluster_name: OTLP_CLUSTER }, timeout: duration(1000) },
+        service_name: t.serviceName ?? "hexr-envoy",
+      }),
+    },
+  };
 }
 
 function listener(
@@ -242,6 +264,7 @@ function clusters(o: SidecarEnvoyOptions): EnvoyCluster[] {
     );
   }
   if (o.inbound) out.push(upstreamCluster(LOCAL_AGENT_CLUSTER, o.inbound.app, LOCAL_CONNECT_TIMEOUT_MS));
+  if (o.tracing) out.push(grpcCluster(OTLP_CLUSTER, { tcp: o.tracing.collector }));
   return out;
 }
 
@@ -270,7 +293,21 @@ export function renderSidecarBootstrap(opts: SidecarEnvoyOptions): EnvoyBootstra
     node,
     admin: { address: socketAddress(admin) },
     static_resources: { listeners, clusters: clusters(o) },
-    layered_runtime: { layers: [{ name: "hexr_static", static_layer: STATIC_RUNTIME }] },
+    layered_runtime: {
+      layers: [
+        {
+          name: "hexr_static",
+          static_layer: o.tracing
+            ? {
+                ...STATIC_RUNTIME,
+                // the OpenTelemetry tracer's batch: sent every interval, or as soon as one span is ready
+                "tracing.opentelemetry.flush_interval_ms": o.tracing.flushIntervalMs ?? 1000,
+                "tracing.opentelemetry.min_flush_spans": 5,
+              }
+            : STATIC_RUNTIME,
+        },
+      ],
+    },
     overload_manager: {
       resource_monitors: [
         {

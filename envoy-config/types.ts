@@ -171,6 +171,22 @@ export interface SidecarEnvoyOptions {
   concurrency?: number;
   /** JSON access log on stdout (no query strings, no header values beyond the decision id). Default true. */
   accessLog?: boolean;
+  /**
+   * Envoy's own spans (OpenTelemetry tracer, OTLP gRPC to `collector`), with W3C `traceparent` propagated
+   * to the upstream and to the ext_authz / ext_proc calls, so the sidecar's spans join the same trace.
+   */
+  tracing?: TracingOptions;
+}
+
+export interface TracingOptions {
+  /** The OTLP gRPC receiver (a node-local collector), plaintext. */
+  collector: SocketAddress;
+  /** Default "hexr-envoy". */
+  serviceName?: string;
+  /** Share of requests Envoy starts a trace for when none came with the request, 0–100; default 100. */
+  samplingPercent?: number;
+  /** How often Envoy sends its buffered spans; default 1000 ms (Envoy's own default is 5 s). */
+  flushIntervalMs?: number;
 }
 
 // ---- rendered shapes ------------------------------------------------------------------------------

@@ -39,8 +39,13 @@ export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline, op
     Check(call: CheckCall, callback: grpc.sendUnaryData<CheckResponse>) {
       const refused = callerRefusal(call, opts.allowedClients);
       if (refused) return callback(refused);
+      // Envoy's ext_authz span (when Envoy traces) comes as gRPC metadata: our decision span is its child
+      const tp = call.metadata.get("traceparent")[0];
+      const ts = call.metadata.get("tracestate")[0];
+      const trace =
+        typeof tp === "string" ? { traceparent: tp, ...(typeof ts === "string" ? { tracestate: ts } : {}) } : undefined;
       // pipeline.check never throws and its promise never rejects: every outcome is a CheckResponse
-      const result = pipeline.check(call.request);
+      const result = pipeline.check(call.request, trace);
       if (!(result instanceof Promise)) return callback(null, result);
       // Belt and braces: should the promise ever reject, answer with an error; Envoy then fails closed.
       result.then(

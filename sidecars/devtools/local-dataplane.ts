@@ -97,6 +97,33 @@ export interface LocalDataPlaneOptions {
   identity?: "dev-ca" | "spire";
   /** Envoy's downstream connection lifetime cap (`http.maxConnectionDurationMs`); default Envoy's template default. */
   maxConnectionDurationMs?: number;
+  /** Metrics on an admin listener (127.0.0.1, a free port) and, with `otlpPort`, traces from Envoy and the sidecar. */
+  telemetry?: { otlpPort?: number; samplingRatio?: number };
+}
+
+/** The sidecar's `telemetry` config section and Envoy's tracing options for {@link LocalDataPlaneOptions.telemetry}. */
+function localTelemetry(t: LocalDataPlaneOptions["telemetry"]): { sidecar: object; envoy: object } {
+  if (!t) return { sidecar: {}, envoy: {} };
+  return {
+    sidecar: {
+      telemetry: {
+        admin: { listen: "127.0.0.1:0" },
+        llm_prices: { "gpt-4o-mini": { input_per_million: 0.15, output_per_million: 0.6 } },
+        ...(t.otlpPort
+          ? {
+              tracing: {
+                endpoint: `http://127.0.0.1:${t.otlpPort}`,
+                sampling_ratio: t.samplingRatio ?? 1,
+                flush_interval_ms: 200,
+              },
+            }
+          : {}),
+      },
+    },
+    envoy: t.otlpPort
+      ? { tracing: { collector: { address: "127.0.0.1", port: t.otlpPort }, flushIntervalMs: 200 } }
+      : {},
+  };
 }
 
 export interface SpireDataPlaneOptions extends LocalDataPlaneOptions {
@@ -227,6 +254,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
     cleanup.add(() => upstream.close());
     const llm = await startLlmUpstream();
     cleanup.add(() => llm.close());
+    const telemetry = localTelemetry(opts.telemetry);
     const authzSocket = path.join(dir, "authz.sock");
     const procSocket = path.join(dir, "ext-proc.sock");
     const cfg = parseConfig(
@@ -235,6 +263,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         authz: { listen: { socket: authzSocket }, bundle: opts.bundlePath, bundle_poll_ms: opts.bundlePollMs ?? 200 },
         ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
+        ...telemetry.sidecar,
       }),
       path.join(dir, "hexr.yaml"),
     );
@@ -254,6 +283,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         upstreams: localUpstreams(upstream, llm),
         accessLog: false,
         ...(opts.maxConnectionDurationMs ? { http: { maxConnectionDurationMs: opts.maxConnectionDurationMs } } : {}),
+        ...telemetry.envoy,
       }),
     );
     cleanup.add(() => envoy.stop());
@@ -343,6 +373,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
     cleanup.add(() => upstream.close());
     const llm = await startLlmUpstream();
     cleanup.add(() => llm.close());
+    const telemetry = localTelemetry(opts.telemetry);
     const procSocket = path.join(dir, "ext-proc.sock");
     const cfg = parseConfig(
       JSON.stringify({
@@ -360,6 +391,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
         // the guard on a Unix socket in the pod's shared volume (plaintext; ext_authz uses mTLS over TCP)
         ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
+        ...telemetry.sidecar,
       }),
       path.join(dir, "hexr.yaml"),
     );
@@ -393,6 +425,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
       extProc: { socket: procSocket },
       upstreams: localUpstreams(upstream, llm),
       accessLog: false,
+      ...telemetry.envoy,
     };
     const envoy = await startEnvoy(renderSidecarBootstrap(envoyOptions));
     cleanup.add(() => envoy.stop());

@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     }
     if (m.type === "flush") {
       publish();
-      post({ type: "flushed", id: m.id });
+      // spans ended before the flush are handed to the exporter and answered before `flushed`
+      const done = () => post({ type: "flushed", id: m.id });
+      if (tracing) tracing.flush().then(done, done);
+      else done();
       return;
     }
     if (m.type !== "drain") return;

@@ -356,6 +356,7 @@ describe("ext_authz through real Envoy", () => {
         "spiffe_id",
         "tenant",
         "time",
+        "trace_id",
       ]);
     }
   });

@@ -1,0 +1,233 @@
+/**
+ * Traces and metrics against real receivers: Envoy (OpenTelemetry tracer) and the sidecar export OTLP to a
+ * real OpenTelemetry Collector whose file exporter holds everything it received; a real Prometheus scrapes
+ * the sidecar's admin listener and Envoy's admin stats. Asserted: Envoy's spans and ours form one trace
+ * (our Check span is a child of Envoy's ext_authz span), the audit record names that trace, the LLM span
+ * carries GenAI attributes from the response's usage, metrics move with decisions, and nothing secret —
+ * tokens, API keys, prompts, replies, certificates — reaches the receiver or the metrics.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../envoy-config/runner.ts";
+import { MemoryAudit } from "../../sidecars/authz/audit.ts";
+import type { ClientIdentity } from "../../sidecars/devtools/client.ts";
+import { type LocalDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
+import { type ReceivedSpan, type RunningCollector, startCollector } from "../../sidecars/devtools/otel-collector.ts";
+import { type RunningPrometheus, startPrometheus } from "../../sidecars/devtools/prometheus.ts";
+import { MemoryLogger } from "../../sidecars/logger.ts";
+import { buildProjectBundle } from "../helpers/bundles.ts";
+
+const TD = "hexr.cloud";
+const RESEARCHER = `spiffe://${TD}/agent/acme-corp/content-crew/researcher`;
+const WRITER = `spiffe://${TD}/agent/acme-corp/content-crew/writer`;
+const START = Date.parse("2026-01-15T10:30:00Z");
+let tick = 0;
+const clock = () => START + 1000 * tick++;
+
+// secrets this test sends; none may reach the receiver, the metrics or the logs
+const API_KEY = `sk-proj-${randomBytes(24).toString("hex")}`;
+const PROMPT_MARK = `zebra-${randomBytes(6).toString("hex")}`;
+const REPLY_MARK = `quokka-${randomBytes(6).toString("hex")}`;
+const AWS_KEY = `AKIA${Array.from(randomBytes(16), (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32]).join("")}`;
+const CLIENT_TRACE = `${randomBytes(16).toString("hex")}`;
+const CLIENT_PARENT = `00-${CLIENT_TRACE}-${randomBytes(8).toString("hex")}-01`;
+
+let collector: RunningCollector;
+let prom: RunningPrometheus;
+let dp: LocalDataPlane;
+let researcher: ClientIdentity;
+let writer: ClientIdentity;
+const logger = new MemoryLogger();
+const audit = new MemoryAudit();
+
+const BIGQUERY = {
+  method: "POST",
+  host: "bigquery.googleapis.com",
+  path: "/bigquery/v2/projects/p1/queries",
+  body: "{}",
+};
+
+function chat(content: string, extraHeaders: Record<string, string> = {}) {
+  return {
+    method: "POST",
+    host: "api.openai.com",
+    path: "/v1/chat/completions",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}`, ...extraHeaders },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] }),
+  };
+}
+
+async function flushAll(): Promise<void> {
+  await dp.sidecar.tracing?.flush();
+  await dp.sidecar.extProcThread?.flush();
+}
+
+function spansOf(trace: string): ReceivedSpan[] {
+  return collector.spans().filter((s) => s.traceId === trace);
+}
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "hexr-tel-"));
+  collector = await startCollector();
+  dp = await startLocalDataPlane({
+    bundlePath: buildProjectBundle(dir, "main.tar.gz"),
+    logger,
+    audit,
+    now: clock,
+    telemetry: { otlpPort: collector.port },
+  });
+  researcher = await dp.identity([RESEARCHER]);
+  writer = await dp.identity([WRITER]);
+  const admin = dp.sidecar.admin?.address;
+  if (!admin) throw new Error("the sidecar has no admin listener");
+  prom = await startPrometheus([
+    { job: "hexr-sidecar", target: admin },
+    { job: "envoy", target: new URL(dp.envoy.adminUrl).host, metricsPath: "/stats/prometheus" },
+  ]);
+  await prom.untilScraped();
+}, 120_000);
+
+afterAll(async () => {
+  await dp?.stop();
+  await prom?.stop();
+  await collector?.stop();
+});
+
+describe("traces through real Envoy to a real OTLP receiver", () => {
+  it("an allowed Check: Envoy's spans and hexr.authz.check form one trace, parent and child, and the audit names it", async () => {
+    const r = await dp.send(researcher, BIGQUERY);
+    expect(r.status).toBe(200);
+    const rec = audit.records.at(-1)!;
+    expect(rec.allow).toBe(true);
+    expect(rec.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    await flushAll();
+    const trace = await waitFor("the decision's trace at the receiver", () => {
+      const spans = spansOf(rec.trace_id!);
+      const ours = spans.find((s) => s.name === "hexr.authz.check");
+      return ours && spans.some((s) => s.service === "hexr-envoy" && s.spanId === ours.parentSpanId)
+        ? spans
+        : undefined;
+    });
+    const ours = trace.find((s) => s.name === "hexr.authz.check")!;
+    expect(ours.service).toBe("hexr-sidecar");
+    expect(ours.attributes).toMatchObject({
+      "hexr.decision": "allow",
+      "hexr.spiffe_id": RESEARCHER,
+      "hexr.tenant": "acme-corp",
+      "hexr.agent": "content-crew",
+      "hexr.role": "researcher",
+      "hexr.service": "gcp_bigquery",
+      "hexr.decision_id": rec.decision_id,
+      "hexr.identity.carrier": "mtls",
+    });
+    expect(ours.attributes["hexr.policy.revision"]).toBe(rec.policy_revision);
+    // Envoy's parent of our span is its ext_authz client span, itself inside Envoy's request span
+    const parent = trace.find((s) => s.spanId === ours.parentSpanId)!;
+    expect(parent.service).toBe("hexr-envoy");
+    expect(trace.filter((s) => s.service === "hexr-envoy").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a denied Check is a span with the deny and its reasons", async () => {
+    const r = await dp.send(writer, BIGQUERY);
+    expect(r.status).toBe(403);
+    const rec = audit.records.at(-1)!;
+    await flushAll();
+    const ours = await waitFor("the denied decision's span", () =>
+      spansOf(rec.trace_id!).find((s) => s.name === "hexr.authz.check"),
+    );
+    expect(ours.attributes["hexr.decision"]).toBe("deny");
+    expect(ours.attributes["hexr.reasons"]).toEqual(rec.reasons);
+    expect(ours.attributes["hexr.reason_code"]).toBe("policy.denied");
+  });
+
+  it("an agent's own traceparent is joined: Envoy continues the agent's trace and our spans are in it", async () => {
+    const r = await dp.send(researcher, { ...BIGQUERY, headers: { traceparent: CLIENT_PARENT } });
+    expect(r.status).toBe(200);
+    expect(audit.records.at(-1)!.trace_id).toBe(CLIENT_TRACE);
+    await flushAll();
+    await waitFor("the agent's trace with our span", () =>
+      spansOf(CLIENT_TRACE).some((s) => s.name === "hexr.authz.check") ? true : undefined,
+    );
+  });
+
+  it("an LLM call: hexr.llm.chat with the GenAI attributes and token usage, in the same trace as the Check", async () => {
+    dp.llm.reply = `The answer is ${REPLY_MARK}.`;
+    const r = await dp.send(researcher, chat(`Tell me about ${PROMPT_MARK} please.`));
+    expect(r.status).toBe(200);
+    const rec = audit.records.at(-1)!;
+    await flushAll();
+    const span = await waitFor("the LLM span", () => spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"));
+    expect(span.attributes).toMatchObject({
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": "openai",
+      "gen_ai.request.model": "gpt-4o-mini",
+      "gen_ai.usage.input_tokens": 10,
+      "gen_ai.usage.output_tokens": 10,
+      "hexr.guard.action": "allow",
+      "hexr.route": "openai-chat",
+    });
+    expect(span.attributes["hexr.llm.cost_usd"]).toBeCloseTo((10 * 0.15 + 10 * 0.6) / 1e6, 12);
+    expect(spansOf(rec.trace_id!).some((s) => s.name === "hexr.authz.check")).toBe(true);
+  });
+
+  it("a blocked prompt: the span names the finding by type, never its text", async () => {
+    const r = await dp.send(researcher, chat(`my key is ${AWS_KEY} keep it`));
+    expect(r.status).toBe(403);
+    const rec = audit.records.at(-1)!;
+    await flushAll();
+    const span = await waitFor("the blocked call's span", () =>
+      spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"),
+    );
+    expect(span.attributes["hexr.guard.action"]).toBe("block");
+    expect(span.attributes["hexr.guard.findings"]).toEqual(expect.arrayContaining(["secret/aws_access_key_id"]));
+  });
+
+  it("nothing the receiver got holds a token, API key, prompt, reply, secret or certificate", async () => {
+    await flushAll();
+    const raw = collector.raw();
+    expect(raw.length).toBeGreaterThan(0);
+    for (const secret of [API_KEY, PROMPT_MARK, REPLY_MARK, AWS_KEY, "BEGIN CERTIFICATE", "Bearer"]) {
+      expect(raw).not.toContain(secret);
+    }
+  });
+});
+
+describe("metrics scraped by a real Prometheus", () => {
+  it("decisions by result and reason, Check latency, guard findings and GenAI tokens are queryable", async () => {
+    const allowed = async () =>
+      Number((await prom.query('sum(hexr_authz_decisions_total{result="allow"})'))[0]?.value[1] ?? 0);
+    const before = await allowed();
+    expect((await dp.send(researcher, BIGQUERY)).status).toBe(200);
+    await waitFor("Prometheus to scrape the new decision", async () => ((await allowed()) > before ? true : undefined));
+    const denied = await prom.query('hexr_authz_decisions_total{result="deny",reason="policy.denied"}');
+    expect(denied.length).toBe(1);
+    const p99 = await prom.query(
+      "histogram_quantile(0.99, sum by (le) (rate(hexr_authz_check_duration_seconds_bucket[1m])))",
+    );
+    expect(p99.length).toBe(1);
+    await waitFor("the guard thread's metrics in the scrape", async () => {
+      const f = await prom.query('hexr_guard_findings_total{type="secret",subtype="aws_access_key_id",action="block"}');
+      return f.length === 1 ? true : undefined;
+    });
+    const tokens = await prom.query(
+      'gen_ai_client_token_usage_sum{gen_ai_request_model="gpt-4o-mini",gen_ai_token_type="output"}',
+    );
+    expect(Number(tokens[0]?.value[1])).toBeGreaterThanOrEqual(10);
+    const rev = await prom.query("hexr_policy_revision_info");
+    expect(rev[0]?.metric.revision).toBe(audit.records.at(-1)!.policy_revision);
+    const envoyAuthz = await prom.query("envoy_http_ext_authz_ok");
+    expect(envoyAuthz.length).toBeGreaterThan(0);
+  });
+
+  it("the exposition holds no SPIFFE ID on per-request series and no secret", async () => {
+    const text = await (await fetch(`http://${dp.sidecar.admin!.address}/metrics`)).text();
+    for (const secret of [API_KEY, PROMPT_MARK, REPLY_MARK, AWS_KEY]) expect(text).not.toContain(secret);
+    for (const line of text.split("\n")) {
+      if (line.includes("spiffe://")) expect(line.startsWith("hexr_svid_expiry_timestamp_seconds")).toBe(true);
+    }
+    expect(text).toContain('hexr_authz_decisions_total{result="allow",reason="none"}');
+  });
+});
