@@ -17,7 +17,7 @@
  */
 import type { TextSlot } from "./adapters/types.ts";
 import type { GuardPolicy } from "./policy.ts";
-import { type RedactStyle, type ScanAction, type ScanResult, scanText } from "./scan.ts";
+import { type RedactStyle, redactionLabel, type ScanAction, type ScanResult, scanText } from "./scan.ts";
 import type { Finding, FindingType } from "./types.ts";
 
 const RANK: Readonly<Record<ScanAction, number>> = { allow: 0, annotate: 1, redact: 2, block: 3 };
@@ -49,6 +49,8 @@ interface Piece {
   start: number;
   end: number;
   type: FindingType;
+  /** What a label redaction writes (scan.ts redactionLabel). */
+  name: string;
   label: boolean;
 }
 
@@ -132,7 +134,7 @@ export function scanSlots(
         }
         let list = pieces.get(i);
         if (!list) pieces.set(i, (list = []));
-        list.push({ start: a, end: b, type: f.type, label: q === p });
+        list.push({ start: a, end: b, type: f.type, name: redactionLabel(f), label: q === p });
       }
     }
   }
@@ -157,19 +159,23 @@ function applyPieces(text: string, pieces: Piece[], style: RedactStyle): string 
     let end = first.end;
     let label = first.label;
     let type = first.type;
+    let name = first.name;
     k++;
     while (k < pieces.length && pieces[k]!.start < end) {
       const g = pieces[k]!;
       if (g.end > end) end = g.end;
       if (g.label) label = true;
-      if (type === "invisible_text") type = g.type;
+      if (type === "invisible_text") {
+        type = g.type;
+        name = g.name;
+      }
       k++;
     }
     const start = Math.max(first.start, at);
     out += text.slice(at, start);
     if (type !== "invisible_text") {
       if (style === "mask") out += "*".repeat(end - start);
-      else if (label) out += `[REDACTED:${type}]`;
+      else if (label) out += `[REDACTED:${name}]`;
     }
     at = end;
   }

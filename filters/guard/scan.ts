@@ -196,8 +196,18 @@ function hasBase64Run(s: string): boolean {
 export type RedactStyle = "label" | "mask";
 
 /**
+ * The name a `label` redaction writes: the subtype for PII (`[REDACTED:phone]`, `[REDACTED:iban]`), so
+ * the model and the reader still know what kind of data stood there; the finding type otherwise
+ * (`[REDACTED:secret]`: a provider's name says more than a reader needs).
+ */
+export function redactionLabel(f: Pick<Finding, "type" | "subtype">): string {
+  return f.type === "pii" ? f.subtype : f.type;
+}
+
+/**
  * Mask `findings` in `text` (offsets into `text`). Overlapping spans merge. `label` writes
- * `[REDACTED:<type>]`, `mask` writes one `*` per UTF-16 unit; invisible-text spans are removed either way.
+ * `[REDACTED:<name>]` ({@link redactionLabel} of the first visible finding of the merged span), `mask`
+ * writes one `*` per UTF-16 unit; invisible-text spans are removed either way.
  */
 export function redact(text: string, findings: readonly Finding[], style: RedactStyle = "label"): string {
   if (findings.length === 0) return text;
@@ -210,21 +220,21 @@ export function redact(text: string, findings: readonly Finding[], style: Redact
   for (let k = 0; k < spans.length; ) {
     const first = spans[k]!;
     let end = first.end;
-    let type: FindingType = first.type;
+    let name = redactionLabel(first);
     let onlyInvisible = first.type === "invisible_text";
     k++;
     while (k < spans.length && spans[k]!.start < end) {
       const g = spans[k]!;
       if (g.end > end) end = g.end;
       if (g.type !== "invisible_text") {
-        if (onlyInvisible) type = g.type;
+        if (onlyInvisible) name = redactionLabel(g);
         onlyInvisible = false;
       }
       k++;
     }
     const start = Math.max(first.start, at);
     out += text.slice(at, start);
-    if (!onlyInvisible) out += style === "mask" ? "*".repeat(end - start) : `[REDACTED:${type}]`;
+    if (!onlyInvisible) out += style === "mask" ? "*".repeat(end - start) : `[REDACTED:${name}]`;
     at = end;
   }
   return out + text.slice(at);

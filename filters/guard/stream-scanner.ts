@@ -30,7 +30,7 @@
  *   for (const r of step.released) forward(r.changed ? rewrite(r.tag, r.text) : r.tag.raw);
  */
 import { DEFAULT_GUARD_POLICY, type GuardPolicy } from "./policy.ts";
-import { actionFor, type RedactStyle, scanText } from "./scan.ts";
+import { actionFor, type RedactStyle, redactionLabel, scanText } from "./scan.ts";
 import { isDigit, isSpace } from "./text-util.ts";
 import type { Finding } from "./types.ts";
 
@@ -72,6 +72,8 @@ interface Span {
   readonly start: number;
   readonly end: number;
   readonly type: Finding["type"];
+  /** What a label redaction writes (scan.ts redactionLabel). */
+  readonly name: string;
 }
 
 export class StreamScanner<T = undefined> {
@@ -159,7 +161,13 @@ export class StreamScanner<T = undefined> {
     for (const f of redactions) {
       if (f.start < this.#released && !this.#covered(f.start, Math.min(f.end, this.#released))) return this.#block([f]);
     }
-    const released = this.#release(rp, mergeSpans([...redactions, ...this.#redacted]));
+    const spans: Span[] = redactions.map((f) => ({
+      start: f.start,
+      end: f.end,
+      type: f.type,
+      name: redactionLabel(f),
+    }));
+    const released = this.#release(rp, mergeSpans([...spans, ...this.#redacted]));
     // redact/annotate findings are reported once, when the text they cover has been released
     const noted: Finding[] = [];
     for (const f of shifted) {
@@ -278,12 +286,14 @@ function mergeSpans(fs: readonly Span[]): Span[] {
   for (const f of sorted) {
     const last = out[out.length - 1];
     if (last && f.start < last.end) {
+      const visible = last.type === "invisible_text" ? f : last;
       out[out.length - 1] = {
         start: last.start,
         end: Math.max(last.end, f.end),
-        type: last.type === "invisible_text" ? f.type : last.type,
+        type: visible.type,
+        name: visible.name,
       };
-    } else out.push({ start: f.start, end: f.end, type: f.type });
+    } else out.push({ start: f.start, end: f.end, type: f.type, name: f.name });
   }
   return out;
 }
@@ -298,7 +308,7 @@ function redactSegment(raw: string, at: number, spans: readonly Span[], style: R
     if (b <= a || a < p) continue;
     out += raw.slice(p, a);
     if (s.type !== "invisible_text")
-      out += style === "mask" ? "*".repeat(b - a) : s.start >= at ? `[REDACTED:${s.type}]` : "";
+      out += style === "mask" ? "*".repeat(b - a) : s.start >= at ? `[REDACTED:${s.name}]` : "";
     p = b;
   }
   return p === 0 && out === "" ? raw : out + raw.slice(p);

@@ -295,7 +295,7 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     });
     const sent = JSON.parse(llm.received.at(-1)!.body).messages[0].content as string;
     expect(sent).not.toContain("jane.doe@example.com");
-    expect(sent).toContain("[REDACTED:pii]");
+    expect(sent).toContain("[REDACTED:email]");
     expect(sent).toContain("Email the report to");
   });
 
@@ -305,7 +305,7 @@ describe("LLM guard through real Envoy — OpenAI", () => {
       model: "m",
       messages: [{ role: "user", content: "How do I reach Jane?" }],
     });
-    expect(r.choices[0]!.message.content).toBe("You can reach Jane at [REDACTED:pii].");
+    expect(r.choices[0]!.message.content).toBe("You can reach Jane at [REDACTED:email].");
   });
 
   it("PII in a streamed response is redacted, even when split across events", async () => {
@@ -318,7 +318,7 @@ describe("LLM guard through real Envoy — OpenAI", () => {
     });
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
-    expect(text).toBe("Her address is [REDACTED:pii] and she replies fast.");
+    expect(text).toBe("Her address is [REDACTED:email] and she replies fast.");
   });
 
   it("a secret in the middle of a stream ends it with an OpenAI-format error event", async () => {
@@ -456,7 +456,7 @@ describe("LLM guard through real Envoy — Anthropic", () => {
       messages: [{ role: "user", content: "Jane's number?" }],
     });
     const block = r.content[0]!;
-    expect(block.type === "text" && block.text).toBe("Call Jane on [REDACTED:pii] after lunch.");
+    expect(block.type === "text" && block.text).toBe("Call Jane on [REDACTED:phone] after lunch.");
   });
 
   it("a secret in the middle of a stream ends it with an Anthropic error event", async () => {
@@ -563,7 +563,7 @@ describe("every field reaches the guard — requests (real SDKs)", () => {
     const sent = llm.received.at(-1)!.body;
     expect(sent).not.toContain("jane.doe@example.com");
     expect(sent).not.toContain("ops@example.org");
-    expect(JSON.parse(sent).input[0].content[0].text).toBe("Write to [REDACTED:pii] please.");
+    expect(JSON.parse(sent).input[0].content[0].text).toBe("Write to [REDACTED:email] please.");
   });
 
   it("an Anthropic tool_result document and a tool_use input are scanned", async () => {
@@ -659,7 +659,7 @@ describe("every field reaches the guard — responses, buffered", () => {
       messages: [{ role: "user", content: "mail" }],
     });
     const tool = r.content.find((b) => b.type === "tool_use")!;
-    expect(tool.type === "tool_use" && tool.input).toEqual({ to: "[REDACTED:pii]", subject: "Hi" });
+    expect(tool.type === "tool_use" && tool.input).toEqual({ to: "[REDACTED:email]", subject: "Hi" });
     expect(everything(r)).not.toContain("jane.doe@example.com");
   });
 
@@ -676,7 +676,7 @@ describe("every field reaches the guard — responses, buffered", () => {
     expect(r.text).not.toContain(key);
     llm.raw = { body: "Contact jane.doe@example.com", contentType: "text/plain" };
     const red = await rawPost("api.openai.com", "/v1/responses", JSON.stringify({ model: "m", input: "x" }));
-    expect(red.text).toBe("Contact [REDACTED:pii]");
+    expect(red.text).toBe("Contact [REDACTED:email]");
   });
 });
 
@@ -702,7 +702,7 @@ describe("every field reaches the guard — streams, with the SDKs' final helper
     const events: unknown[] = [];
     stream.on("event", (e) => events.push(e));
     const final = await stream.finalResponse();
-    expect(final.output_text).toBe("Write to [REDACTED:pii] about the launch.");
+    expect(final.output_text).toBe("Write to [REDACTED:email] about the launch.");
     expect(everything(events, final)).not.toContain("jane.doe");
     expect(everything(events, final)).not.toContain("@example.com");
     expect(llm.lastStream).toContain("jane.doe@example.com"); // it was there upstream
@@ -741,7 +741,7 @@ describe("every field reaches the guard — streams, with the SDKs' final helper
     stream.on("event", (e) => events.push(e));
     const final = await stream.finalResponse();
     const call = final.output.find((o) => o.type === "function_call");
-    expect(call?.type === "function_call" && JSON.parse(call.arguments)).toEqual({ to: "[REDACTED:pii]" });
+    expect(call?.type === "function_call" && JSON.parse(call.arguments)).toEqual({ to: "[REDACTED:email]" });
     expect(everything(events, final)).not.toContain("jane.doe");
   });
 
@@ -755,7 +755,7 @@ describe("every field reaches the guard — streams, with the SDKs' final helper
     const final = await s.finalChatCompletion();
     const args = final.choices[0]!.message.tool_calls![0]!;
     expect(args.type === "function" && JSON.parse(args.function.arguments)).toEqual({
-      to: "[REDACTED:pii]",
+      to: "[REDACTED:email]",
       body: "hi",
     });
     expect(everything(chunks, final)).not.toContain("jane.doe");
@@ -785,7 +785,7 @@ describe("every field reaches the guard — streams, with the SDKs' final helper
     stream.on("streamEvent", (e) => events.push(e));
     const final = await stream.finalMessage();
     const tool = final.content.find((b) => b.type === "tool_use")!;
-    expect(tool.type === "tool_use" && tool.input).toEqual({ to: "[REDACTED:pii]", subject: "Hi" });
+    expect(tool.type === "tool_use" && tool.input).toEqual({ to: "[REDACTED:email]", subject: "Hi" });
     expect(everything(events, final)).not.toContain("jane.doe");
   });
 

@@ -447,12 +447,12 @@ describe("national identifiers in ordinary numbers and in redaction", () => {
     }
   });
 
-  it("redacts with the type label like other PII", () => {
+  it("redacts with the subtype label like other PII", () => {
     const v = cpf(9);
     const text = `CPF do cliente: ${v.slice(0, 3)}.${v.slice(3, 6)}.${v.slice(6, 9)}-${v.slice(9)}, obrigado`;
     const fs = scan(text).filter((f) => f.score >= 0.5);
     expect(fs.map((f) => f.subtype)).toEqual(["br_cpf"]);
-    expect(redact(text, fs)).toBe("CPF do cliente: [REDACTED:pii], obrigado");
+    expect(redact(text, fs)).toBe("CPF do cliente: [REDACTED:br_cpf], obrigado");
   });
 
   it("finds identifiers written in fullwidth digits (normalized text, original offsets)", () => {

@@ -11,7 +11,7 @@ import {
   phoneRegionCodes,
   subtypeEnabled,
 } from "../../../filters/guard/policy.ts";
-import { scanText } from "../../../filters/guard/scan.ts";
+import { redact, scanText } from "../../../filters/guard/scan.ts";
 
 const TEXT = "Mail jo@example.org or call +44 20 7946 0958 from 8.8.8.8";
 const subtypes = (raw: unknown) => scanText(TEXT, parseGuardPolicy(raw)).findings.map((f) => f.subtype);
@@ -102,5 +102,10 @@ describe("PII subtype vocabulary", () => {
   it("groups name only known subtypes", () => {
     const known = new Set<string>(PII_SUBTYPES);
     for (const list of Object.values(PII_SUBTYPE_GROUPS)) for (const s of list) expect(known.has(s)).toBe(true);
+  });
+
+  it("labels a redaction with the PII subtype", () => {
+    const r = scanText(TEXT);
+    expect(redact(TEXT, r.findings)).toBe("Mail [REDACTED:email] or call [REDACTED:phone] from [REDACTED:ipv4]");
   });
 });

@@ -165,8 +165,9 @@ describe("redact", () => {
     score: 1,
   });
 
-  it("labels spans by type", () => {
-    expect(redact("call 555 now", [f("pii", 5, 8)])).toBe("call [REDACTED:pii] now");
+  it("labels spans by type, PII by its subtype", () => {
+    expect(redact("call 555 now", [f("pii", 5, 8)])).toBe("call [REDACTED:x] now");
+    expect(redact("key=abcd;", [f("secret", 4, 8)])).toBe("key=[REDACTED:secret];");
   });
 
   it("masks with the same length", () => {
@@ -178,7 +179,7 @@ describe("redact", () => {
   });
 
   it("merges overlapping spans", () => {
-    expect(redact("0123456789", [f("pii", 2, 6), f("secret", 4, 8)])).toBe("01[REDACTED:pii]89");
+    expect(redact("0123456789", [f("pii", 2, 6), f("secret", 4, 8)])).toBe("01[REDACTED:x]89");
   });
 
   it("a visible finding wins over an overlapping invisible one", () => {
@@ -191,7 +192,7 @@ describe("redact", () => {
 
   it("round-trips scanText findings", () => {
     const text = `token ${GH} and jo@example.com`;
-    expect(redact(text, scanText(text).findings)).toBe("token [REDACTED:secret] and [REDACTED:pii]");
+    expect(redact(text, scanText(text).findings)).toBe("token [REDACTED:secret] and [REDACTED:email]");
   });
 });
 

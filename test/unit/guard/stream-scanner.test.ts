@@ -87,7 +87,7 @@ describe("StreamScanner", () => {
   it("redacts a card number written in groups across events", () => {
     const text = "Your card 4111 1111 1111 1111 was charged.";
     const r = run(pieces(text, [5, 3]), { policy: REDACT });
-    expect(joined(r)).toBe("Your card [REDACTED:pii] was charged.");
+    expect(joined(r)).toBe("Your card [REDACTED:payment_card] was charged.");
   });
 
   it("holds a private key block until it is complete, then redacts all of it", () => {
