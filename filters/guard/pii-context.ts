@@ -83,6 +83,22 @@ const CONTEXT: Readonly<Record<string, readonly string[]>> = {
   in_pan: ["pan", "permanent account number", "income tax"],
   ca_sin: ["sin", "social insurance", "nas", "assurance sociale"],
   au_tfn: ["tfn", "tax file number", "tax file"],
+  crypto_wallet: [
+    "wallet",
+    "bitcoin",
+    "btc",
+    "litecoin",
+    "ltc",
+    "ethereum",
+    "eth",
+    "monero",
+    "xmr",
+    "crypto",
+    "address",
+    "send",
+    "deposit",
+  ],
+  mac_address: ["mac", "hwaddr", "ether", "ethernet", "bssid", "wifi", "wi-fi", "nic", "adapter", "device", "hardware"],
 };
 
 export interface Ctx {
@@ -102,6 +118,16 @@ export function contextNear(c: Ctx, kind: string, s: number, e: number): boolean
   let w = c.context.get(kind);
   if (w === undefined) c.context.set(kind, (w = new WindowWords(c.t, CONTEXT[kind] ?? [], true)));
   return w.has(s - CONTEXT_BEFORE, e + CONTEXT_AFTER);
+}
+
+/**
+ * {@link add} for a span found in the ORIGINAL text (detectors that need case: wallet checksums). The
+ * context word is looked up only when the offsets are shared (ASCII input, the common case).
+ */
+export function addOriginal(c: Ctx, subtype: string, os: number, oe: number, base: number, kind = subtype): void {
+  const near = c.n.map === null && contextNear(c, kind, os, oe);
+  const score = Math.min(0.99, Math.round((near ? base + CONTEXT_BOOST : base) * 100) / 100);
+  c.out.push({ type: "pii", subtype, start: os, end: oe, score });
 }
 
 export function add(c: Ctx, subtype: string, s: number, e: number, base: number, kind = subtype): void {

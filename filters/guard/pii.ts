@@ -1,14 +1,19 @@
 /**
  * PII scanner: email, phone, payment card, IBAN, US SSN, IPv4/IPv6, national identifiers
- * (pii-national.ts: NHS, NINO, BSN, DNI/NIE, codice fiscale, NIR, Steuer-IdNr, CPF/CNPJ, Aadhaar/PAN, SIN, TFN). One pass per family over the
- * normalized text (so fullwidth digits and zero-width-split numbers are seen), offsets mapped back.
+ * (pii-national.ts: NHS, NINO, BSN, DNI/NIE, codice fiscale, NIR, Steuer-IdNr, CPF/CNPJ, Aadhaar/PAN,
+ * SIN, TFN), MAC addresses and crypto wallets (pii-wallets.ts), and the identifiers that need their name
+ * before them: driver's licences, passports, dates of birth (pii-identifiers.ts). Each is its own
+ * subtype (pii-subtypes.ts lists them for the policy). One pass per family over the normalized text (so
+ * fullwidth digits and zero-width-split numbers are seen), offsets mapped back; wallets are read on the
+ * original text, their checksums being case-sensitive.
  * Numbers are validated, not just shaped: Luhn + issuer ranges for cards, mod-97 for IBAN, SSA ranges
- * for SSN, libphonenumber metadata for phones, real parses for IPs. Context words nearby ("card",
- * "iban", "ssn", "phone", "email", …) raise the score.
+ * for SSN, libphonenumber metadata for phones (pii-phones.ts), real parses for IPs, Base58Check /
+ * bech32 / EIP-55 / Monero checksums for wallets. Context words nearby ("card", "iban", "ssn", "phone",
+ * "wallet", …) raise the score; weak formats are findings only with one.
  *
- * libphonenumber's own text search costs ~1 ms on 4 KB, so phones are found by a digit-run prefilter
- * here and only the candidates (usually none) are validated by libphonenumber, at most
- * {@link MAX_PHONE_PARSES} per text; candidates beyond that get a structural score.
+ * libphonenumber's own text search costs ~1 ms on 4 KB, so phones come from the number pass here and
+ * only phone-shaped candidates (or any with a context word) are parsed, at most
+ * {@link MAX_PHONE_PARSES} times per text; past that strong shapes get a shape score.
  */
 import type { CountryCode } from "libphonenumber-js/max";
 import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
@@ -16,7 +21,9 @@ import type { Finding, ScanOptions } from "./types.ts";
 import { type NormalizedText, normalize } from "./normalize.ts";
 import { add, type Ctx } from "./pii-context.ts";
 import { nationalTokens } from "./pii-national.ts";
+import { triggeredIdentifiers } from "./pii-identifiers.ts";
 import { numbers } from "./pii-numbers.ts";
+import { macs, wallets } from "./pii-wallets.ts";
 import { isAsciiAlnum, isHex } from "./text-util.ts";
 import { ipv6Score, parseIpv6 } from "./pii-formats.ts";
 import { DEFAULT_PHONE_REGIONS } from "./policy.ts";
@@ -157,6 +164,9 @@ export function scanPii(text: string, normalized?: NormalizedText, opts?: PiiSca
   numbers(c, opts?.phoneRegions ?? (opts?.phoneRegion ? [opts.phoneRegion] : DEFAULT_PHONE_REGIONS));
   nationalTokens(c);
   ipv6s(c);
+  macs(c);
+  wallets(c);
+  triggeredIdentifiers(c);
   checkDeadline(deadline);
   const min = opts?.minScore ?? 0;
   const enabled = opts?.enabled;

@@ -94,6 +94,17 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
   ["NANP shapes with extensions", (k) => `(212) 555-${String(1000 + (k % 9000))} ext. ${k % 100} `],
   ["bare digit runs near a phone word", (k) => `call ${String(1000000000 + k)} `],
   ["+ and ( prefixes without numbers", () => "+( +(( (+ "],
+  // MACs, wallets and the triggered identifiers (driver's licence, passport, date of birth)
+  ["colon-hex pairs", () => "0a:1b:2c:3d:4e:"],
+  ["dash-hex pairs", (k) => `${(k % 256).toString(16).padStart(2, "0")}-`],
+  ["MAC addresses next to their word", (k) => `mac 00:1a:2b:3c:${(k % 256).toString(16).padStart(2, "0")}:5e `],
+  ["Base58 wallet-shaped tokens", (k) => `1${fake(ALNUM.replace(/[0OIl]/g, ""), 33, k + 1)} `],
+  ["mixed-case 0x addresses", (k) => `0x${fake("0123456789abcdefABCDEF", 40, k + 1)} `],
+  ["trigger phrases back to back", () => "dob passport DL born "],
+  [
+    "trigger phrases with codes and dates",
+    (k) => `DL: D${String(1000000 + k)} passport ${String(100000000 + k)} DOB 12/03/1985 `,
+  ],
 ];
 
 describe("scan cost per byte, against prose", () => {

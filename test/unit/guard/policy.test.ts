@@ -99,6 +99,18 @@ describe("phone regions", () => {
 });
 
 describe("PII subtype vocabulary", () => {
+  it("the scanner reports only subtypes the policy knows", () => {
+    const text = [
+      TEXT,
+      "card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00, SSN 536-22-8193, ip 2001:4860:4860::8888",
+      "mac 00:1A:2B:3C:4D:5E, BTC 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa, DOB: 03/12/1985, passport 123456789",
+      "driver's license D1234567, NHS 943 476 5919, CPF 111.444.777-35",
+    ].join("\n");
+    const seen = new Set(scanPii(text, normalize(text)).map((f) => f.subtype));
+    expect(seen.size).toBeGreaterThanOrEqual(14);
+    for (const s of seen) expect(PII_SUBTYPES as readonly string[]).toContain(s);
+  });
+
   it("groups name only known subtypes", () => {
     const known = new Set<string>(PII_SUBTYPES);
     for (const list of Object.values(PII_SUBTYPE_GROUPS)) for (const s of list) expect(known.has(s)).toBe(true);
