@@ -64,6 +64,11 @@ export function knownCardIssuer(d: string): boolean {
 /** Numbers published as examples (and never issued), or built from sequential/repeated digits. */
 const SSN_EXAMPLES = new Set(["078051120", "219099999", "123456789", "987654320", "012345678"]);
 
+/** A published example SSN (Woolworth's 078-05-1120, 123-45-6789, …): never issued, but written as one. */
+export function ssnExample(d: string): boolean {
+  return SSN_EXAMPLES.has(d);
+}
+
 /** US SSN validity from its 9 digits: area not 000/666/9xx, group not 00, serial not 0000, no examples. */
 export function ssnValid(d: string): boolean {
   if (d.length !== 9) return false;

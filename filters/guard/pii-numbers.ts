@@ -8,7 +8,15 @@ import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import { add, contextNear, type Ctx } from "./pii-context.ts";
 import { nationalNumber } from "./pii-national.ts";
 import { phoneCandidate } from "./pii-phones.ts";
-import { ibanChecksumCodes, ibanLength, ipv4Score, knownCardIssuer, parseIpv4, ssnValid } from "./pii-formats.ts";
+import {
+  ibanChecksumCodes,
+  ibanLength,
+  ipv4Score,
+  knownCardIssuer,
+  parseIpv4,
+  ssnExample,
+  ssnValid,
+} from "./pii-formats.ts";
 import { isAsciiAlnum, isDigit, luhnValid } from "./text-util.ts";
 
 /** Separators allowed inside a written number, as bits (a run records which ones it used). */
@@ -147,6 +155,8 @@ export function numbers(c: Ctx, regions: readonly CountryCode[]): void {
       // loopback, unspecified, broadcast and documentation addresses identify nobody: not findings
       if (score > 0 && !before.includes("version") && !/v\s?$/.test(before))
         add(c, "ipv4", r.start, r.end, score, "ip");
+      // `4111.1111.1111.1111` is a card written with dots
+      else if (ip === null && nd === 16 && r.end - r.start === 19) cardCandidate(c, r, true);
       continue;
     }
     if (nd < 7) continue;
@@ -162,20 +172,29 @@ export function numbers(c: Ctx, regions: readonly CountryCode[]): void {
 
 function ssnCandidate(c: Ctx, r: NumRun): boolean {
   const s = c.t.slice(r.start, r.end);
-  const grouped = s.length === 11 && (s[3] === "-" || s[3] === " ") && s[6] === s[3];
-  if (!grouped && (r.groups !== 1 || !contextNear(c, "ssn", r.start, r.end))) return false;
-  if (!ssnValid(digitsOf(c.t, r.start, r.end))) return grouped;
+  const sep = s.length === 11 && s[6] === s[3] ? s[3] : "";
+  const grouped = sep === "-" || sep === " ";
+  // `536.22.8193` only next to its name (dotted 3-2-4 is rarer, and reads as other numbers too)
+  const named = contextNear(c, "ssn", r.start, r.end);
+  if (!grouped && !((r.groups === 1 || sep === ".") && named)) return false;
+  const d = digitsOf(c.t, r.start, r.end);
+  if (!ssnValid(d)) {
+    // a published example (078-05-1120, 123-45-6789) written as someone's SSN is redacted all the same
+    if (named && (grouped || r.groups === 1) && ssnExample(d)) add(c, "ssn", r.start, r.end, 0.3);
+    return grouped;
+  }
   add(c, "ssn", r.start, r.end, grouped ? 0.7 : 0.6);
   return true;
 }
 
-function cardCandidate(c: Ctx, r: NumRun): boolean {
-  if (r.seps !== 0 && r.seps !== SEP_SPACE && r.seps !== SEP_DASH) return false;
+function cardCandidate(c: Ctx, r: NumRun, dotted = false): boolean {
+  if (r.seps !== 0 && r.seps !== SEP_SPACE && r.seps !== SEP_DASH && !dotted) return false;
   if (r.start < c.t.length && c.t.charCodeAt(r.start) === 0x2b) return false;
   const d = digitsOf(c.t, r.start, r.end);
   let same = true;
   for (let k = 1; k < d.length; k++) if (d[k] !== d[0]) same = false;
   if (same || !luhnValid(d, 0, d.length)) return false;
+  if (dotted && !knownCardIssuer(d)) return false;
   add(c, "payment_card", r.start, r.end, knownCardIssuer(d) ? 0.85 : 0.45, "card");
   return true;
 }
