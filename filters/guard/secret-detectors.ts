@@ -21,8 +21,10 @@ import {
 } from "./text-util.ts";
 import { jwtHeaderHasAlg } from "./secrets-formats.ts";
 
-/** Documented example values (AWS, Azure emulator, GitHub docs, jwt.io). Exact tokens; never findings. */
+/** Documented example values (AWS, Azure emulator, GitHub docs, Stripe docs, jwt.io). Exact tokens; never findings. */
 const ALLOW = new Set([
+  "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+  "pk_test_TYooMQauvdEDq54NiTphI7jx",
   "AKIAIOSFODNN7EXAMPLE",
   "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
   "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
@@ -34,15 +36,12 @@ const ALLOW_LENGTHS = new Uint8Array(256);
 for (const a of ALLOW) ALLOW_LENGTHS[a.length] = 1;
 
 /** `text[s, e)` is a documented example value (hashed only when its length matches one). */
-function allowed(text: string, s: number, e: number): boolean {
+export function allowed(text: string, s: number, e: number): boolean {
   return e - s < 256 && ALLOW_LENGTHS[e - s] === 1 && ALLOW.has(text.slice(s, e));
 }
 
 export const alnum = isAsciiAlnum;
-const upperAlnum = (u: number): boolean => isDigit(u) || (u >= 0x41 && u <= 0x5a);
 export const alnumDash = (u: number): boolean => alnum(u) || u === 0x2d || u === 0x5f;
-const alnumUnderscore = (u: number): boolean => alnum(u) || u === 0x5f;
-const alnumDashDot = (u: number): boolean => alnumDash(u) || u === 0x2e;
 const lowerHex = (u: number): boolean => isDigit(u) || (u >= 0x61 && u <= 0x66);
 const b64 = (u: number): boolean => alnum(u) || u === 0x2b || u === 0x2f;
 const b64Pad = (u: number): boolean => b64(u) || u === 0x3d;
@@ -51,101 +50,10 @@ const B64_PAD = classTable(b64Pad);
 const LOWER_HEX = classTable(lowerHex);
 const HEX = classTable(isHex);
 
-export interface PrefixRule {
-  readonly prefix: string;
-  readonly subtype: string;
-  readonly body: (u: number) => boolean;
-  readonly min: number;
-  readonly max: number;
-  readonly score: number;
-  /** Bits/char floor for the body. */
-  readonly entropy: number;
-}
-
-export const PREFIX_RULES: readonly PrefixRule[] = [
-  { prefix: "AKIA", subtype: "aws_access_key_id", body: upperAlnum, min: 16, max: 16, score: 0.9, entropy: 2.5 },
-  { prefix: "ASIA", subtype: "aws_access_key_id", body: upperAlnum, min: 16, max: 16, score: 0.9, entropy: 2.5 },
-  { prefix: "AIza", subtype: "gcp_api_key", body: alnumDash, min: 35, max: 35, score: 0.9, entropy: 3.2 },
-  { prefix: "ghp_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "gho_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "ghu_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "ghs_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "ghr_", subtype: "github_token", body: alnum, min: 30, max: 255, score: 0.95, entropy: 3.5 },
-  {
-    prefix: "github_pat_",
-    subtype: "github_token",
-    body: alnumUnderscore,
-    min: 50,
-    max: 255,
-    score: 0.95,
-    entropy: 3.5,
-  },
-  { prefix: "glpat-", subtype: "gitlab_token", body: alnumDashDot, min: 20, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "npm_", subtype: "npm_token", body: alnum, min: 36, max: 36, score: 0.9, entropy: 3.5 },
-  { prefix: "xoxb-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "xoxp-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "xoxa-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "xoxr-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "xoxs-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "xapp-", subtype: "slack_token", body: alnumDash, min: 10, max: 255, score: 0.9, entropy: 3.0 },
-  { prefix: "sk_live_", subtype: "stripe_key", body: alnum, min: 20, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "rk_live_", subtype: "stripe_key", body: alnum, min: 20, max: 255, score: 0.95, entropy: 3.5 },
-  { prefix: "sk_test_", subtype: "stripe_test_key", body: alnum, min: 20, max: 255, score: 0.4, entropy: 3.5 },
-  { prefix: "SK", subtype: "twilio_api_key", body: lowerHex, min: 32, max: 32, score: 0.8, entropy: 3.0 },
-  {
-    prefix: "hooks.slack.com/services/",
-    subtype: "slack_webhook",
-    body: (u) => alnum(u) || u === 0x2f || u === 0x5f,
-    min: 20,
-    max: 255,
-    score: 0.9,
-    entropy: 3.0,
-  },
-];
-
 export function pushFinding(out: Finding[], subtype: string, start: number, end: number, score: number): void {
   out.push({ type: "secret", subtype, start, end, score });
 }
 
-/** Each rule's body class as a table (see classTable). */
-const RULE_TABLES: ReadonlyMap<PrefixRule, Uint8Array> = new Map(PREFIX_RULES.map((r) => [r, classTable(r.body)]));
-
-export function tryRule(r: PrefixRule, text: string, i: number, out: Finding[]): void {
-  const bodyStart = i + r.prefix.length;
-  const table = RULE_TABLES.get(r);
-  const end = table
-    ? spanTable(text, bodyStart, bodyStart + r.max + 1, table)
-    : spanWhile(text, bodyStart, bodyStart + r.max + 1, r.body);
-  const n = end - bodyStart;
-  if (n < r.min || n > r.max) return;
-  if (end < text.length && (alnum(text.charCodeAt(end)) || r.body(text.charCodeAt(end)))) return;
-  if (entropy(text, bodyStart, end) < r.entropy || looksPlaceholder(text, bodyStart, end)) return;
-  if (allowed(text, i, end)) return;
-  pushFinding(out, r.subtype, i, end, r.score);
-}
-
-/** OpenAI (`sk-…`, `sk-proj-…`), Anthropic (`sk-ant-…`) and other `sk-` provider keys. */
-export function llmKeyAt(text: string, i: number, out: Finding[]): void {
-  const end = spanTable(text, i + 3, i + 3 + 512, ALNUM_DASH);
-  const n = end - i - 3;
-  if (n < 32 || n >= 512) return;
-  if (entropy(text, i + 3, end) < 3.5 || looksPlaceholder(text, i + 3, end)) return;
-  if (text.startsWith("ant-", i + 3)) pushFinding(out, "anthropic_key", i, end, 0.95);
-  else if (text.startsWith("proj-", i + 3) || text.startsWith("svcacct-", i + 3) || text.startsWith("admin-", i + 3))
-    pushFinding(out, "openai_key", i, end, 0.95);
-  // the legacy marker inside this key only: an indexOf from `i` would read to the end of the text
-  else if (text.slice(i, end).includes("T3BlbkFJ")) pushFinding(out, "openai_key", i, end, 0.95);
-  else pushFinding(out, "llm_api_key", i, end, 0.7);
-}
-/** SendGrid: `SG.` + 22 + `.` + 43 (base64url). */
-export function sendgridAt(text: string, i: number, out: Finding[]): void {
-  const a = spanTable(text, i + 3, i + 3 + 64, ALNUM_DASH);
-  if (a - i - 3 < 16 || text.charCodeAt(a) !== 0x2e) return;
-  const b = spanTable(text, a + 1, a + 1 + 128, ALNUM_DASH);
-  if (b - a - 1 < 30 || b - a - 1 > 100) return;
-  if (entropy(text, a + 1, b) < 3.5 || looksPlaceholder(text, i + 3, b)) return;
-  pushFinding(out, "sendgrid_key", i, b, 0.95);
-}
 /** Separators between a context word and its value: spaces, quotes, `:`, `=`, `,`, `(`. */
 function isAssignSep(u: number): boolean {
   return (
@@ -164,15 +72,16 @@ function isAssignSep(u: number): boolean {
 }
 
 /**
- * The first token of exactly `want` body characters that starts within `limit` chars after `from`
+ * The first token of `min`..`max` body characters that starts within `limit` chars after `from`
  * (e.g. the 40-char value after `aws_secret_access_key = `). Tokens of other lengths are skipped, and
  * only as far as the window: a keyword repeated with no separator must not read to the end each time.
  */
-function tokenAfter(
+export function tokenAfter(
   text: string,
   from: number,
   limit: number,
-  want: number,
+  min: number,
+  max: number,
   body: Uint8Array,
 ): [number, number] | null {
   const stop = Math.min(text.length, from + limit);
@@ -180,25 +89,17 @@ function tokenAfter(
   while (i < stop) {
     while (i < stop && isAssignSep(text.charCodeAt(i))) i++;
     if (i >= stop) return null;
-    const end = spanTable(text, i, i + want + 1, body);
-    if (end - i === want && (end >= text.length || spanTable(text, end, end + 1, body) === end)) return [i, end];
+    const end = spanTable(text, i, i + max + 1, body);
+    const n = end - i;
+    if (n >= min && n <= max && (end >= text.length || !alnum(text.charCodeAt(end)))) return [i, end];
     i = spanWhile(text, end, stop, (u) => !isAssignSep(u));
   }
   return null;
 }
 
-/** The 40-char AWS secret access key after an `aws_secret_access_key`-style keyword ending at `from`. */
-export function awsSecretAfter(text: string, from: number, out: Finding[]): void {
-  const tok = tokenAfter(text, from, 80, 40, B64_PAD);
-  if (!tok) return;
-  const [s, e] = tok;
-  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, s, e) || allowed(text, s, e)) return;
-  pushFinding(out, "aws_secret_access_key", s, e, 0.9);
-}
-
 /** The 32-hex Twilio auth token after an `auth_token`-style keyword ending at `from`. */
 export function twilioTokenAfter(text: string, from: number, out: Finding[]): void {
-  const tok = tokenAfter(text, from, 60, 32, HEX);
+  const tok = tokenAfter(text, from, 60, 32, 32, HEX);
   if (!tok) return;
   const [s, e] = tok;
   if (entropy(text, s, e) < 3.0 || looksPlaceholder(text, s, e)) return;
@@ -214,17 +115,6 @@ export function twilioAccountSids(text: string, out: Finding[]): void {
     if (entropy(text, i + 2, end) < 3.0 || looksPlaceholder(text, i + 2, end)) continue;
     pushFinding(out, "twilio_account_sid", i, end, 0.7);
   }
-}
-
-const AZURE_MAX_KEY = 100;
-
-/** Azure `AccountKey=` (storage, 88 base64) / `SharedAccessKey=` (Service Bus, 44) values starting at `start`. */
-export function azureKeyAt(text: string, start: number, min: number, subtype: string, out: Finding[]): void {
-  const end = spanTable(text, start, start + AZURE_MAX_KEY + 1, B64_PAD);
-  const n = end - start;
-  if (n < min || n > AZURE_MAX_KEY || text.charCodeAt(end - 1) !== 0x3d) return;
-  if (entropy(text, start, end) < 4.0 || looksPlaceholder(text, start, end) || allowed(text, start, end)) return;
-  pushFinding(out, subtype, start, end, 0.95);
 }
 
 const PEM_MIN_BODY = 64;
@@ -377,4 +267,81 @@ export function urlCredentialsAt(text: string, i: number, out: Finding[]): void 
     if (URL_PASSWORD_PLACEHOLDERS.has(low) || low.includes("password") || looksPlaceholder(pw, 0, pw.length)) return;
     pushFinding(out, "url_credentials", colon + 1, at, 0.85);
   }
+}
+
+/**
+ * Where the last {@link puttyAt} search for `Private-Lines:` ended: the occurrence it found (or −1,
+ * none up to the end). A later trigger before that occurrence reuses it, so each part of the text is
+ * searched once however many `PuTTY-User-Key-File-` lines precede it.
+ */
+export interface PuttyWalk {
+  found: number;
+  searched: boolean;
+}
+
+/** A `Private-Lines:` header this far after the file's first line at most. */
+const PUTTY_WINDOW = 4096;
+const PUTTY_MAX_LINES = 64;
+
+/**
+ * A PuTTY `.ppk` private key: `PuTTY-User-Key-File-N:` … `Private-Lines: N`, N base64 lines, and
+ * the `Private-MAC:` line. Spans from the first line through the MAC (or the private lines).
+ */
+export function puttyAt(text: string, i: number, out: Finding[], walk: PuttyWalk): void {
+  if (!(walk.searched && (walk.found === -1 || walk.found >= i))) {
+    walk.found = text.indexOf("Private-Lines:", i);
+    walk.searched = true;
+  }
+  const p = walk.found;
+  if (p === -1 || p - i > PUTTY_WINDOW) return;
+  let k = p + 14;
+  while (text.charCodeAt(k) === 0x20) k++;
+  let lines = 0;
+  for (let d = 0; d < 3 && isDigit(text.charCodeAt(k)); d++, k++) lines = lines * 10 + text.charCodeAt(k) - 0x30;
+  if (lines === 0 || lines > PUTTY_MAX_LINES) return;
+  let body = 0;
+  let end = k;
+  for (let n = 0; n < lines; n++) {
+    const br = lineBreakAt(text, k);
+    if (br === 0) return;
+    k += br;
+    const from = k;
+    k = spanTable(text, k, k + 128, B64_PAD);
+    if (k === from) return;
+    body += k - from;
+    end = k;
+  }
+  if (body < 40) return;
+  const br = lineBreakAt(text, k);
+  if (br > 0 && text.startsWith("Private-MAC:", k + br)) {
+    let m = k + br + 12;
+    while (text.charCodeAt(m) === 0x20) m++;
+    const macEnd = spanTable(text, m, m + 129, HEX);
+    if (macEnd > m) end = macEnd;
+  }
+  pushFinding(out, "private_key", i, end, 0.95);
+}
+
+const MAX_DOCKER_AUTH = 1024;
+
+/** Docker `config.json` / `.dockerconfigjson`: `"auth": "<base64 of user:password>"` after the `"auth"` key at `i`. */
+export function dockerAuthAt(text: string, i: number, out: Finding[]): void {
+  let k = i + 6;
+  while (text.charCodeAt(k) === 0x20) k++;
+  if (text.charCodeAt(k) !== 0x3a) return;
+  k++;
+  while (text.charCodeAt(k) === 0x20) k++;
+  if (text.charCodeAt(k) !== 0x22) return;
+  const s = k + 1;
+  const e = spanTable(text, s, s + MAX_DOCKER_AUTH + 1, B64_PAD);
+  if (e - s < 8 || e - s > MAX_DOCKER_AUTH || text.charCodeAt(e) !== 0x22) return;
+  const plain = Buffer.from(text.slice(s, e), "base64").toString("latin1");
+  const colon = plain.indexOf(":");
+  if (colon < 1 || colon === plain.length - 1) return;
+  for (let c = 0; c < plain.length; c++) {
+    const u = plain.charCodeAt(c);
+    if (u < 0x20 || u > 0x7e) return;
+  }
+  if (looksPlaceholder(plain, colon + 1, plain.length)) return;
+  pushFinding(out, "docker_config_auth", s, e, 0.85);
 }

@@ -1,9 +1,15 @@
 /**
- * Secrets scanner. One regex pass over the ORIGINAL text finds every trigger — token prefixes
- * (`AKIA`, `ghp_`, `sk-`, `eyJ`, …), structural markers (`://`, `-----BEGIN `) and context keywords
- * (`aws_secret_access_key`, `AccountKey=`, `auth_token`, case-insensitive) — and each trigger runs
- * its hand-written detector (secret-detectors.ts). One alternation is cheaper than an `indexOf` per
- * prefix (measured ~9 µs vs ~22 µs on 4 KB) and than a character loop with a dispatch table.
+ * Secrets scanner. One regex pass over the ORIGINAL text finds every trigger — token prefixes of the
+ * declarative rules (`AKIA`, `ghp_`, `sk-proj-`, `xoxb-`, … see secret-rules/), structural markers
+ * (`://`, `-----BEGIN `, `hooks.slack.com/services/`) and context words (`datadog`, `accountkey=`,
+ * `password`, case-insensitive) — and each trigger runs its rules or hand-written detector
+ * (secret-rules/engine.ts, secret-detectors.ts). One alternation is cheaper than an `indexOf` per
+ * prefix (measured ~9 µs vs ~22 µs on 4 KB) and than a character loop with a dispatch table; ~300
+ * literals cost about as much as 30 (V8 checks each alternative with a quick mask compare).
+ *
+ * A literal that contains another trigger's word (`x-postmark-server-token` holds `token`, the
+ * prefix `secret_` holds `secret`) runs that word's handlers too: the pass consumes the longer literal,
+ * so the shorter one is never matched on its own there.
  *
  * The pattern is V8's own RegExp, not RE2: it is an alternation of literals behind a one-character
  * guard class, with no quantifier anywhere, so an attempt at one position compares at most the longest
@@ -19,20 +25,18 @@ import { checkDeadline, DEADLINE_EVERY } from "./deadline.ts";
 import type { Finding, ScanOptions } from "./types.ts";
 import type { NormalizedText } from "./normalize.ts";
 import {
-  alnumDash,
-  awsSecretAfter,
-  azureKeyAt,
+  dockerAuthAt,
   jwtAt,
-  llmKeyAt,
   pemAt,
   type PemWalk,
-  PREFIX_RULES,
-  sendgridAt,
-  tryRule,
+  type PuttyWalk,
+  puttyAt,
   twilioAccountSids,
   twilioTokenAfter,
   urlCredentialsAt,
 } from "./secret-detectors.ts";
+import { tryContextRule, tryPrefixRule } from "./secret-rules/engine.ts";
+import { GENERIC_WORDS, genericAssignmentAt, SECRET_RULES, type SecretRule } from "./secret-rules/index.ts";
 
 /** What one scan's detectors share. */
 interface ScanState {
@@ -40,70 +44,191 @@ interface ScanState {
   twilio: boolean;
   /** Lines the last PEM walk read (see PemWalk): a BEGIN line inside them adds nothing. */
   readonly pem: PemWalk;
+  readonly putty: PuttyWalk;
+  /** Per prefix rule, how far its last long-body read went (see engine.ts). */
+  readonly readUntil: Int32Array;
 }
 
-type Handler = (text: string, at: number, end: number, out: Finding[], st: ScanState) => void;
+/**
+ * `at`: where the literal starts; `end`: where it ends. Returns whether it found something. `wordsOnly`:
+ * run only the context words in and around the literal (a token prefix right after `_` or `-` starts
+ * no token).
+ */
+type Handler = (text: string, at: number, end: number, out: Finding[], st: ScanState, wordsOnly?: boolean) => boolean;
+
+const PREFIX_RULES = SECRET_RULES.filter((r) => r.prefix !== undefined);
+const RULE_INDEX: ReadonlyMap<SecretRule, number> = new Map(PREFIX_RULES.map((r, k) => [r, k]));
+
+function prefixHandler(r: SecretRule): Handler {
+  const idx = RULE_INDEX.get(r)!;
+  return (t, at, _e, out, st) => tryPrefixRule(r, idx, t, at, out, st.readUntil);
+}
+
+/** Hand-written detectors behind a literal (the same prefix fallback applies: `eyJrIjoi` falls back to `eyJ`). */
+const SPECIAL_TOKEN_START: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    "eyJ",
+    (t, at, _e, out) => {
+      const n = out.length;
+      jwtAt(t, at, out);
+      return out.length > n;
+    },
+  ],
+]);
+
+const SPECIAL_ANYWHERE: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    "://",
+    (t, at, _e, out) => {
+      urlCredentialsAt(t, at, out);
+      return false;
+    },
+  ],
+  [
+    "-----BEGIN ",
+    (t, at, _e, out, st) => {
+      pemAt(t, at, out, st.pem);
+      return false;
+    },
+  ],
+  [
+    "PuTTY-User-Key-File-",
+    (t, at, _e, out, st) => {
+      puttyAt(t, at, out, st.putty);
+      return false;
+    },
+  ],
+  [
+    '"auth"',
+    (t, at, _e, out) => {
+      dockerAuthAt(t, at, out);
+      return false;
+    },
+  ],
+]);
 
 /**
- * Prefixes too short and common for the trigger pass ("SK" is in every word in capitals: a match for each
- * match would dominate); found with indexOf instead.
+ * For each literal, the attempts at it: the rules (and detectors) of every literal that is a prefix
+ * of it, longest first, until one finds its token.
  */
-const SHORT_PREFIXES = PREFIX_RULES.filter((r) => r.prefix.length < 3);
+function prefixChains(rules: readonly SecretRule[], specials: ReadonlyMap<string, Handler>): Map<string, Handler[]> {
+  const byPrefix = new Map<string, Handler[]>();
+  for (const r of rules) {
+    const list = byPrefix.get(r.prefix!) ?? [];
+    list.push(prefixHandler(r));
+    byPrefix.set(r.prefix!, list);
+  }
+  for (const [lit, h] of specials) byPrefix.set(lit, [...(byPrefix.get(lit) ?? []), h]);
+  const literals = [...byPrefix.keys()].sort((a, b) => b.length - a.length);
+  const chains = new Map<string, Handler[]>();
+  for (const lit of literals)
+    chains.set(
+      lit,
+      literals.filter((p) => lit.startsWith(p)).flatMap((p) => byPrefix.get(p)!),
+    );
+  return chains;
+}
 
-const TOKEN_START: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ...PREFIX_RULES.filter((r) => !r.prefix.startsWith("hooks.") && r.prefix.length >= 3).map((r): [string, Handler] => [
-    r.prefix,
-    (t, at, _e, out) => tryRule(r, t, at, out),
-  ]),
-  ["sk-", (t, at, _e, out) => llmKeyAt(t, at, out)],
-  ["SG.", (t, at, _e, out) => sendgridAt(t, at, out)],
-  ["eyJ", (t, at, _e, out) => jwtAt(t, at, out)],
+const TOKEN_START = prefixChains(
+  PREFIX_RULES.filter((r) => !r.anywhere),
+  SPECIAL_TOKEN_START,
+);
+const ANYWHERE = prefixChains(
+  PREFIX_RULES.filter((r) => r.anywhere),
+  SPECIAL_ANYWHERE,
+);
+
+// Context words: each word's handlers (context rules, the generic assignment reader, Twilio's flags).
+const wordHandlers = new Map<string, Handler[]>();
+function addWord(word: string, h: Handler): void {
+  const w = word.toLowerCase();
+  wordHandlers.set(w, [...(wordHandlers.get(w) ?? []), h]);
+}
+for (const r of SECRET_RULES)
+  for (const w of r.context ?? []) addWord(w, (t, _at, end, out) => tryContextRule(r, t, end, out));
+for (const w of GENERIC_WORDS) {
+  addWord(w, (t, at, end, out) => {
+    genericAssignmentAt(t, at, end, w, out);
+    return false;
+  });
+}
+const twilioContext: Handler = (_t, _at, _e, _out, st) => {
+  st.twilio = true;
+  return false;
+};
+for (const w of ["auth_token", "authtoken", "auth token"]) {
+  addWord(w, (t, _at, end, out, st) => {
+    st.twilio = true;
+    twilioTokenAfter(t, end, out);
+    return false;
+  });
+}
+addWord("twilio", twilioContext);
+addWord("account_sid", twilioContext);
+
+/**
+ * Words are matched at a word start (after a character outside [A-Za-z0-9], so `DB_PASSWORD` counts);
+ * inside camelCase identifiers (`dbPassword`, `clientSecret`, `awsSecretAccessKey`) their capitalized
+ * spelling is matched anywhere, case-sensitively: an unguarded case-insensitive group would cost as
+ * much per byte as the guarded one.
+ */
+const CAMEL_WORDS: ReadonlyMap<string, string> = new Map([
+  ["Password", "password"],
+  ["Passwd", "passwd"],
+  ["Passphrase", "passphrase"],
+  ["Pwd", "pwd"],
+  ["Pass", "pass"],
+  ["Secret", "secret"],
+  ["Token", "token"],
+  ["ApiKey", "apikey"],
+  ["AccessKey", "access_key"],
+  ["PrivateKey", "private_key"],
+  ["Credential", "credential"],
+  ["SecretAccessKey", "secretaccesskey"],
+  ["AuthToken", "authtoken"],
 ]);
 
-const ANYWHERE: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ...PREFIX_RULES.filter((r) => r.prefix.startsWith("hooks.")).map((r): [string, Handler] => [
-    r.prefix,
-    (t, at, _e, out) => tryRule(r, t, at, out),
-  ]),
-  ["://", (t, at, _e, out) => urlCredentialsAt(t, at, out)],
-  ["-----BEGIN ", (t, at, _e, out, st) => pemAt(t, at, out, st.pem)],
-]);
+/**
+ * A literal's own handlers plus those of every word inside it (case-insensitively), each called with
+ * that word's position, and of every longer word that starts with it when the text spells that word
+ * there (`SCW` is a Scaleway prefix and `scw_secret_key` a context word: the pass matched the prefix).
+ * Prefix chains stop at the first rule that finds its token; word handlers all run.
+ */
+function withInnerWords(literal: string, own: readonly Handler[], ownIsChain: boolean): Handler {
+  const low = literal.toLowerCase();
+  const inner: [number, number, Handler][] = [];
+  const longer: [string, Handler][] = [];
+  for (const [w, hs] of wordHandlers) {
+    if (w === low) continue;
+    if (w.length > low.length && w.startsWith(low)) for (const h of hs) longer.push([w, h]);
+    for (let k = low.indexOf(w); k !== -1; k = low.indexOf(w, k + 1))
+      for (const h of hs) inner.push([k, k + w.length, h]);
+  }
+  return (t, at, end, out, st, wordsOnly) => {
+    let found = false;
+    if (!wordsOnly) {
+      for (const h of own) {
+        if (h(t, at, end, out, st)) {
+          found = true;
+          if (ownIsChain) break;
+        }
+      }
+    }
+    for (const [a, b, h] of inner) h(t, at + a, at + b, out, st);
+    for (const [w, h] of longer) if (t.slice(at, at + w.length).toLowerCase() === w) h(t, at, at + w.length, out, st);
+    return found;
+  };
+}
 
-const AWS_KEYWORDS = [
-  "aws_secret_access_key",
-  "secret_access_key",
-  "secretaccesskey",
-  "aws_secret_key",
-  "secret access key",
-  "aws secret key",
-  "aws_secret",
-];
-const AUTH_KEYWORDS = ["auth_token", "authtoken", "auth token"];
-
-/** Case-insensitive keywords, keyed lowercase. */
-const KEYWORDS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
-  ["accountkey=", (t, _at, end, out) => azureKeyAt(t, end, 80, "azure_storage_key", out)],
-  ["sharedaccesskey=", (t, _at, end, out) => azureKeyAt(t, end, 40, "azure_shared_access_key", out)],
-  ...AWS_KEYWORDS.map((k): [string, Handler] => [k, (t, _at, end, out) => awsSecretAfter(t, end, out)]),
-  ...AUTH_KEYWORDS.map((k): [string, Handler] => [
-    k,
-    (t, _at, end, out, st) => {
-      st.twilio = true;
-      twilioTokenAfter(t, end, out);
-    },
-  ]),
-  [
-    "twilio",
-    (_t, _at, _e, _out, st) => {
-      st.twilio = true;
-    },
-  ],
-  [
-    "account_sid",
-    (_t, _at, _e, _out, st) => {
-      st.twilio = true;
-    },
-  ],
+const TOKEN_HANDLERS: ReadonlyMap<string, Handler> = new Map(
+  [...TOKEN_START].map(([lit, chain]): [string, Handler] => [lit, withInnerWords(lit, chain, true)]),
+);
+const WORD_HANDLERS: ReadonlyMap<string, Handler> = new Map(
+  [...wordHandlers].map(([w, hs]): [string, Handler] => [w, withInnerWords(w, hs, false)]),
+);
+const ANYWHERE_HANDLERS: ReadonlyMap<string, Handler> = new Map([
+  ...[...ANYWHERE].map(([lit, chain]): [string, Handler] => [lit, withInnerWords(lit, chain, true)]),
+  ...[...CAMEL_WORDS].map(([camel, w]): [string, Handler] => [camel, WORD_HANDLERS.get(w)!]),
 ]);
 
 const REGEX_SPECIAL = new Set([".", "*", "+", "?", "^", "$", "{", "}", "(", ")", "|", "[", "]", "\\", "/"]);
@@ -123,29 +248,54 @@ function alternation(words: Iterable<string>): string {
 }
 
 /**
- * Token prefixes only where a token starts (guard: start of input or a character outside
- * [A-Za-z0-9_-], consumed as part of the match), so base64 blobs full of `eyJ`/`sk-` substrings
- * produce no matches at all; then markers and keywords anywhere. No quantifiers: see the module comment.
- * `u` keeps RE2's Unicode semantics: keywords fold case as Unicode does (the Kelvin sign is a `k`), and
- * the guard is a whole code point.
+ * One guard for token prefixes and context words — start of input or a character outside
+ * [A-Za-z0-9], consumed as part of the match — so base64 blobs full of `eyJ`/`sk-` substrings produce
+ * no matches at all (each guarded group costs about as much as the rest of the pass: there is one).
+ * A prefix right after `_` or `-` is not a token start (the loop checks). Then markers and camelCase
+ * words anywhere. No quantifiers: see the module comment. `u` keeps RE2's Unicode semantics: words
+ * fold case as Unicode does (the Kelvin sign is a `k`), and the guard is a whole code point.
  */
 const TRIGGERS = new RegExp(
-  `(?:^|[^A-Za-z0-9_-])(${alternation(TOKEN_START.keys())})|${alternation(ANYWHERE.keys())}|(?i:${alternation(KEYWORDS.keys())})`,
+  `(?:^|[^A-Za-z0-9])(?:(${alternation(TOKEN_HANDLERS.keys())})|(?i:(${alternation(wordHandlers.keys())})))` +
+    `|${alternation(ANYWHERE_HANDLERS.keys())}`,
   "gu",
 );
 
-/** Drop findings contained in a higher-or-equal scoring finding (e.g. a JWT inside a URL password). */
+const isGeneric = (f: Finding): boolean => f.subtype.startsWith("generic_");
+
+/**
+ * Drop generic assignments that overlap a provider format (`token: sk_test_…` is a Stripe test key at
+ * its own, lower score, not a generic secret at 0.6), then findings contained in a higher-or-equal
+ * scoring finding (e.g. a JWT inside a URL password). `found` is sorted by start.
+ */
 function dedupe(found: Finding[]): Finding[] {
   if (found.length < 2) return found;
-  found.sort((a, b) => a.start - b.start || b.end - a.end);
+  found.sort((a, b) => a.start - b.start || b.end - a.end || b.score - a.score);
+  const drop = new Uint8Array(found.length);
+  let lastEnd = -1; // of provider findings starting at or before this one
+  for (let k = 0; k < found.length; k++) {
+    const f = found[k]!;
+    if (!isGeneric(f)) lastEnd = Math.max(lastEnd, f.end);
+    else if (f.start < lastEnd) drop[k] = 1;
+  }
+  let nextStart = Number.POSITIVE_INFINITY; // of provider findings starting at or after this one
+  for (let k = found.length - 1; k >= 0; k--) {
+    const f = found[k]!;
+    if (!isGeneric(f)) nextStart = Math.min(nextStart, f.start);
+    else if (nextStart < f.end) drop[k] = 1;
+  }
   const out: Finding[] = [];
-  for (const f of found) {
+  for (let k = 0; k < found.length; k++) {
+    const f = found[k]!;
+    if (drop[k] === 1) continue;
     const prev = out[out.length - 1];
     if (prev && f.start >= prev.start && f.end <= prev.end && prev.score >= f.score) continue;
     out.push(f);
   }
   return out;
 }
+
+const readUntil = new Int32Array(PREFIX_RULES.length);
 
 /**
  * Scan for credentials and keys in `text`. Tokens are case-sensitive, so this reads the original text;
@@ -155,25 +305,33 @@ function dedupe(found: Finding[]): Finding[] {
 export function scanSecrets(text: string, _normalized?: NormalizedText, opts?: ScanOptions): Finding[] {
   const deadline = opts?.deadline;
   const out: Finding[] = [];
-  const st: ScanState = { twilio: false, pem: { from: 0, until: 0 } };
+  readUntil.fill(0); // scanning is synchronous: one table serves every scan
+  const st: ScanState = { twilio: false, pem: { from: 0, until: 0 }, putty: { found: -1, searched: false }, readUntil };
   let work = 0;
   TRIGGERS.lastIndex = 0;
   for (let m = TRIGGERS.exec(text); m !== null; m = TRIGGERS.exec(text)) {
     const end = m.index + m[0].length;
     const prefix = m[1];
-    if (prefix !== undefined) TOKEN_START.get(prefix)?.(text, end - prefix.length, end, out, st);
-    else (ANYWHERE.get(m[0]) ?? KEYWORDS.get(m[0].toLowerCase()))?.(text, m.index, end, out, st);
+    const word = m[2];
+    if (prefix !== undefined) {
+      const at = end - prefix.length;
+      const g = at > 0 ? text.charCodeAt(at - 1) : 0;
+      TOKEN_HANDLERS.get(prefix)?.(text, at, end, out, st, g === 0x5f || g === 0x2d);
+    } else if (word !== undefined) WORD_HANDLERS.get(word.toLowerCase())?.(text, end - word.length, end, out, st);
+    else ANYWHERE_HANDLERS.get(m[0])?.(text, m.index, end, out, st);
     // the next match may need this match's last character as its token-start guard ("x://ghp_…")
     TRIGGERS.lastIndex = end - 1;
     if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
   }
-  for (const r of SHORT_PREFIXES) {
-    for (let i = text.indexOf(r.prefix); i !== -1; i = text.indexOf(r.prefix, i + 1)) {
-      if (i === 0 || !alnumDash(text.charCodeAt(i - 1))) tryRule(r, text, i, out);
-      if ((++work & DEADLINE_EVERY) === 0) checkDeadline(deadline);
-    }
-  }
   if (st.twilio) twilioAccountSids(text, out);
   const min = opts?.minScore ?? 0;
-  return dedupe(min > 0 ? out.filter((f) => f.score >= min) : out);
+  const kept = dedupe(out); // before the score filter: a low-scoring format still hides a generic finding over it
+  return min > 0 ? kept.filter((f) => f.score >= min) : kept;
 }
+
+/** Every trigger literal, for the cost tests (hostile text made of triggers). */
+export const TRIGGER_LITERALS: readonly string[] = [
+  ...TOKEN_HANDLERS.keys(),
+  ...ANYWHERE_HANDLERS.keys(),
+  ...wordHandlers.keys(),
+];

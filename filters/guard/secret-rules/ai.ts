@@ -1,0 +1,201 @@
+/**
+ * LLM and AI providers: OpenAI (`sk-proj-`, `sk-svcacct-`, `sk-admin-`, legacy keys with the
+ * `T3BlbkFJ` marker — base64 of "OpenAI"), Anthropic (`sk-ant-api03-`, `sk-ant-admin01-`, OAuth),
+ * Hugging Face (`hf_`, `api_org_`), Groq, Replicate, Perplexity, xAI, OpenRouter, Cerebras, NVIDIA,
+ * Fireworks, LangSmith, Pinecone, Together, DeepSeek, Mistral, Cohere, Weights & Biases, ElevenLabs,
+ * AssemblyAI, Deepgram, Tavily, Firecrawl, LlamaCloud, Voyage, Anyscale, other `sk-` keys.
+ */
+import { ALNUM, ALNUM_UNDER, B64URL, HEX_DASH, isUuid, LOWER_HEX, partsAre, SCORE, type SecretRule } from "./rule.ts";
+import { classTable, isAsciiAlnum } from "../text-util.ts";
+
+const LETTERS = classTable((u) => (u >= 0x41 && u <= 0x5a) || (u >= 0x61 && u <= 0x7a));
+
+/** The legacy OpenAI marker inside this key only (an indexOf from the start would read past it). */
+const hasOpenAiMarker = (t: string, s: number, e: number): boolean => t.slice(s, e).includes("T3BlbkFJ");
+
+function prefixed(
+  provider: string,
+  subtype: string,
+  prefix: string,
+  body: Uint8Array,
+  min: number,
+  max: number,
+  template: string,
+  score: number = SCORE.unique,
+): SecretRule {
+  return {
+    provider,
+    subtype,
+    prefix,
+    body,
+    min,
+    max,
+    score,
+    entropy: body === LOWER_HEX ? 3.0 : 3.5,
+    examples: {
+      match: [`${prefix}${template}`],
+      nomatch: [`${prefix}[[a:8]]`, `${prefix}${"x".repeat(min)}`, `${prefix}your-api-key-here`],
+    },
+  };
+}
+
+function contextKey(
+  provider: string,
+  subtype: string,
+  context: readonly string[],
+  body: Uint8Array,
+  length: number,
+  template: string,
+): SecretRule {
+  const name = context[0]!.toUpperCase();
+  return {
+    provider,
+    subtype,
+    context,
+    body,
+    min: length,
+    max: length,
+    score: SCORE.context,
+    entropy: 3.0,
+    examples: { match: [`${name}=«${template}»`], nomatch: [`${name}=[[a:8]]`, `${name}=<your key>`] },
+  };
+}
+
+export const AI_RULES: readonly SecretRule[] = [
+  prefixed("OpenAI", "openai_key", "sk-proj-", B64URL, 40, 300, "[[w:156]]", 0.95),
+  prefixed("OpenAI", "openai_key", "sk-svcacct-", B64URL, 40, 300, "[[w:156]]", 0.95),
+  prefixed("OpenAI", "openai_key", "sk-admin-", B64URL, 40, 300, "[[w:156]]", 0.95),
+  prefixed("OpenAI", "openai_key", "sk-None-", B64URL, 40, 300, "[[w:48]]", 0.9),
+  {
+    provider: "OpenAI",
+    subtype: "openai_key",
+    prefix: "sk-",
+    body: B64URL,
+    min: 32,
+    max: 300,
+    score: 0.95,
+    entropy: 3.5,
+    shape: hasOpenAiMarker,
+    examples: { match: ["sk-[[a:20]]T3BlbkFJ[[a:20]]"], nomatch: ["sk-T3BlbkFJ", "sk-[[a:48]]"] },
+  },
+  prefixed("Anthropic", "anthropic_key", "sk-ant-api03-", B64URL, 80, 120, "[[w:93]]AA", 0.95),
+  prefixed("Anthropic", "anthropic_admin_key", "sk-ant-admin01-", B64URL, 80, 120, "[[w:93]]AA", 0.95),
+  prefixed("Anthropic", "anthropic_oauth_token", "sk-ant-oat01-", B64URL, 80, 120, "[[w:93]]AA", 0.95),
+  prefixed("Anthropic", "anthropic_oauth_token", "sk-ant-ort01-", B64URL, 80, 120, "[[w:93]]AA", 0.95),
+  prefixed("Anthropic", "anthropic_key", "sk-ant-", B64URL, 32, 200, "[[w:60]]", 0.9),
+  prefixed("OpenRouter", "openrouter_api_key", "sk-or-v1-", LOWER_HEX, 64, 64, "[[h:64]]"),
+  {
+    provider: "DeepSeek",
+    subtype: "deepseek_api_key",
+    context: ["deepseek_api_key", "deepseek"],
+    body: classTable((u) => isAsciiAlnum(u) || u === 0x2d),
+    min: 35,
+    max: 35,
+    score: SCORE.context,
+    entropy: 3.0,
+    shape: (t, s) => t.startsWith("sk-", s),
+    examples: { match: ["DEEPSEEK_API_KEY=«sk-[[h:32]]»"], nomatch: ["DEEPSEEK_API_KEY=sk-[[h:8]]"] },
+  },
+  {
+    provider: "LLM provider",
+    subtype: "llm_api_key",
+    prefix: "sk-",
+    body: classTable((u) => isAsciiAlnum(u) || u === 0x2d || u === 0x5f),
+    min: 32,
+    max: 511,
+    score: 0.7,
+    entropy: 3.2,
+    examples: {
+      match: ["sk-[[a:40]]", "sk-[[h:32]]"],
+      nomatch: ["sk-your-api-key-here-replace-with-your-own", "sk-[[a:10]]", "task-[[a:40]]"],
+    },
+  },
+  prefixed("Hugging Face", "huggingface_token", "hf_", LETTERS, 34, 34, "[[L:34]]", 0.9),
+  prefixed("Hugging Face", "huggingface_org_token", "api_org_", LETTERS, 34, 34, "[[L:34]]", 0.9),
+  prefixed("Groq", "groq_api_key", "gsk_", ALNUM, 52, 52, "[[a:52]]"),
+  prefixed("Replicate", "replicate_api_token", "r8_", ALNUM, 37, 37, "[[a:37]]"),
+  prefixed("Perplexity", "perplexity_api_key", "pplx-", ALNUM, 40, 64, "[[a:48]]"),
+  prefixed("xAI", "xai_api_key", "xai-", ALNUM, 80, 80, "[[a:80]]"),
+  prefixed("Cerebras", "cerebras_api_key", "csk-", ALNUM, 48, 48, "[[l:48]]"),
+  prefixed("NVIDIA", "nvidia_api_key", "nvapi-", B64URL, 64, 64, "[[w:64]]"),
+  prefixed("Fireworks", "fireworks_api_key", "fw_", ALNUM, 20, 48, "[[a:24]]", SCORE.prefixed),
+  {
+    provider: "LangSmith",
+    subtype: "langsmith_api_key",
+    prefix: "lsv2_pt_",
+    body: ALNUM_UNDER,
+    min: 43,
+    max: 43,
+    score: SCORE.unique,
+    entropy: 3.0,
+    shape: (t, s, e) => partsAre(t, s + 8, e, 0x5f, [32, 10]),
+    examples: { match: ["lsv2_pt_[[h:32]]_[[h:10]]"], nomatch: ["lsv2_pt_[[h:32]]"] },
+  },
+  {
+    provider: "LangSmith",
+    subtype: "langsmith_api_key",
+    prefix: "lsv2_sk_",
+    body: ALNUM_UNDER,
+    min: 43,
+    max: 43,
+    score: SCORE.unique,
+    entropy: 3.0,
+    shape: (t, s, e) => partsAre(t, s + 8, e, 0x5f, [32, 10]),
+    examples: { match: ["lsv2_sk_[[h:32]]_[[h:10]]"], nomatch: ["lsv2_sk_[[h:12]]"] },
+  },
+  prefixed("Pinecone", "pinecone_api_key", "pcsk_", ALNUM_UNDER, 50, 100, "[[a:5]]_[[a:63]]"),
+  {
+    provider: "Pinecone",
+    subtype: "pinecone_api_key",
+    context: ["pinecone_api_key", "pinecone"],
+    body: HEX_DASH,
+    min: 36,
+    max: 36,
+    score: SCORE.context,
+    entropy: 3.0,
+    shape: isUuid,
+    examples: {
+      match: ["PINECONE_API_KEY=«[[h:8]]-[[h:4]]-[[h:4]]-[[h:4]]-[[h:12]]»"],
+      nomatch: ["PINECONE_API_KEY=abc"],
+    },
+  },
+  prefixed("Together AI", "together_api_key", "tgp_v1_", B64URL, 43, 43, "[[w:43]]"),
+  contextKey("Together AI", "together_api_key", ["together_api_key", "together"], LOWER_HEX, 64, "[[h:64]]"),
+  contextKey("Mistral", "mistral_api_key", ["mistral_api_key", "mistral"], ALNUM, 32, "[[a:32]]"),
+  contextKey("Cohere", "cohere_api_key", ["cohere_api_key", "co_api_key", "cohere"], ALNUM, 40, "[[a:40]]"),
+  contextKey("Weights & Biases", "wandb_api_key", ["wandb_api_key", "wandb"], LOWER_HEX, 40, "[[h:40]]"),
+  contextKey(
+    "ElevenLabs",
+    "elevenlabs_api_key",
+    ["elevenlabs_api_key", "xi-api-key", "elevenlabs"],
+    LOWER_HEX,
+    32,
+    "[[h:32]]",
+  ),
+  prefixed("ElevenLabs", "elevenlabs_api_key", "sk_", LOWER_HEX, 48, 48, "[[h:48]]", SCORE.prefixed),
+  contextKey("AssemblyAI", "assemblyai_api_key", ["assemblyai_api_key", "assemblyai"], LOWER_HEX, 32, "[[h:32]]"),
+  contextKey("Deepgram", "deepgram_api_key", ["deepgram_api_key", "deepgram"], LOWER_HEX, 40, "[[h:40]]"),
+  prefixed(
+    "Tavily",
+    "tavily_api_key",
+    "tvly-",
+    classTable((u) => isAsciiAlnum(u) || u === 0x2d),
+    32,
+    48,
+    "[[a:32]]",
+  ),
+  prefixed("Firecrawl", "firecrawl_api_key", "fc-", LOWER_HEX, 32, 32, "[[h:32]]", SCORE.prefixed),
+  prefixed("LlamaIndex", "llamacloud_api_key", "llx-", ALNUM, 48, 48, "[[a:48]]"),
+  prefixed("Voyage AI", "voyage_api_key", "pa-", B64URL, 43, 43, "[[w:43]]", SCORE.prefixed),
+  prefixed("Anyscale", "anyscale_api_key", "esecret_", ALNUM, 26, 40, "[[l:26]]"),
+  contextKey(
+    "Stability AI",
+    "stability_api_key",
+    ["stability_api_key"],
+    classTable((u) => isAsciiAlnum(u) || u === 0x2d),
+    51,
+    "sk-[[a:48]]",
+  ),
+  contextKey("Clarifai", "clarifai_pat", ["clarifai_pat", "clarifai_api_key"], LOWER_HEX, 32, "[[h:32]]"),
+  prefixed("Runway", "runway_api_key", "key_", LOWER_HEX, 128, 128, "[[h:128]]", SCORE.prefixed),
+];

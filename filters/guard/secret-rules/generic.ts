@@ -1,0 +1,398 @@
+/**
+ * Generic assignments: `password = …`, `DB_PASSWORD: …`, `"client_secret": "…"`, `api_key=…`,
+ * `<password>…</password>`, `--password …`, "the password is …". A context word inside an identifier,
+ * an assignment operator, then a value that looks like a secret: not a placeholder, template, env or
+ * code reference, function call, boolean, number, keyword or sequence, with enough character classes
+ * and entropy. Scores stay low (0.35–0.65): a route that blocks only provider formats sets a secret
+ * threshold above them.
+ *
+ * Cost: the identifier is read at most IDENT_MAX either side of the word and the value at most
+ * VALUE_MAX: a constant per trigger.
+ */
+import type { Finding } from "../types.ts";
+import { entropy, isAsciiAlnum, isDigit, looksPlaceholder } from "../text-util.ts";
+import type { DetectorRule } from "./rule.ts";
+
+/** Context words (matched case-insensitively anywhere, so `dbPassword` and `clientSecret` count). */
+export const PASSWORD_WORDS = ["password", "passwd", "passphrase", "pwd", "pass"] as const;
+export const SECRET_WORDS = [
+  "secret",
+  "token",
+  "api_key",
+  "apikey",
+  "api-key",
+  "access_key",
+  "private_key",
+  "credential",
+] as const;
+export const GENERIC_WORDS: readonly string[] = [...PASSWORD_WORDS, ...SECRET_WORDS];
+
+const IDENT_MAX = 40;
+const VALUE_MAX = 200;
+
+/** Identifier parts that name something about a secret rather than the secret. */
+const NOT_A_SECRET_NAME = [
+  "hash",
+  "length",
+  "_len",
+  "min",
+  "max",
+  "policy",
+  "field",
+  "input",
+  "label",
+  "prompt",
+  "regex",
+  "pattern",
+  "file",
+  "path",
+  "name",
+  "type",
+  "url",
+  "uri",
+  "endpoint",
+  "expir",
+  "ttl",
+  "count",
+  "limit",
+  "reset",
+  "confirm",
+  "forgot",
+  "strength",
+  "valid",
+  "placeholder",
+  "mode",
+  "format",
+  "header",
+  "usage",
+  "budget",
+  "tokens",
+  "tokeniz",
+  "bypass",
+  "compass",
+  "passport",
+  "passeng",
+  "passage",
+  "passive",
+  "passthrough",
+  "hint",
+  "secretary",
+  "_ref",
+  "manager",
+  "provider",
+  "store",
+  "keyring",
+  "vault",
+  "arn",
+  "_id",
+  "enabled",
+  "required",
+  "_key_id",
+];
+
+/** Values that are words, not secrets. */
+const NOT_A_SECRET_VALUE = new Set([
+  "true",
+  "false",
+  "null",
+  "none",
+  "nil",
+  "undefined",
+  "yes",
+  "no",
+  "on",
+  "off",
+  "required",
+  "optional",
+  "string",
+  "str",
+  "text",
+  "int",
+  "integer",
+  "boolean",
+  "bool",
+  "secret",
+  "password",
+  "passwd",
+  "changeme",
+  "hidden",
+  "redacted",
+  "empty",
+  "default",
+  "test",
+  "testing",
+  "dummy",
+  "sample",
+  "qwerty",
+  "qwertyuiop",
+  "asdfgh",
+  "letmein",
+  "admin",
+  "administrator",
+  "root",
+  "guest",
+  "tbd",
+  "todo",
+  "unknown",
+  "notset",
+  "not-set",
+  "unset",
+  "masked",
+  "mypassword",
+  "yourpassword",
+  "p@ssw0rd",
+  "password123",
+  "secret123",
+]);
+
+const isIdent = (u: number): boolean => isAsciiAlnum(u) || u === 0x5f || u === 0x2e || u === 0x2d;
+const isBlank = (u: number): boolean => u === 0x20 || u === 0x09;
+const isQuote = (u: number): boolean => u === 0x22 || u === 0x27 || u === 0x60;
+/** Where an unquoted value ends. */
+const endsValue = (u: number): boolean =>
+  u <= 0x20 ||
+  u === 0x2c ||
+  u === 0x3b ||
+  u === 0x26 ||
+  u === 0x29 ||
+  u === 0x7d ||
+  u === 0x5d ||
+  u === 0x22 ||
+  u === 0x27 ||
+  u === 0x3c ||
+  u === 0x3e ||
+  u === 0x60;
+
+/** Whether most neighbours differ by one (`abcdef123456`, `987654`). */
+function sequential(t: string, s: number, e: number): boolean {
+  let steps = 0;
+  for (let i = s + 1; i < e; i++) {
+    const d = t.charCodeAt(i) - t.charCodeAt(i - 1);
+    if (d === 1 || d === -1) steps++;
+  }
+  return steps >= (e - s - 1) * 0.6;
+}
+
+/** `a.b.c` / `process.env.X` / `settings.DB_PASSWORD`: a code reference, not a value. */
+function codeReference(t: string, s: number, e: number): boolean {
+  let dots = 0;
+  let segStart = true;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u === 0x2e) {
+      if (segStart) return false;
+      dots++;
+      segStart = true;
+    } else if (segStart) {
+      if (!(isAsciiAlnum(u) || u === 0x5f || u === 0x24) || isDigit(u)) return false;
+      segStart = false;
+    } else if (!(isAsciiAlnum(u) || u === 0x5f || u === 0x24)) return false;
+  }
+  return dots > 0 && !segStart;
+}
+
+/** `SECRET_KEY`, `db_password`, `api-key`, `MYSECRET`: an identifier (env var, enum, variable), not a value. */
+function identifierLike(t: string, s: number, e: number): boolean {
+  let upper = 0;
+  let lower = 0;
+  let sep = 0;
+  let digit = 0;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u >= 0x41 && u <= 0x5a) upper++;
+    else if (u >= 0x61 && u <= 0x7a) lower++;
+    else if (u === 0x5f || u === 0x2d) sep++;
+    else if (isDigit(u)) digit++;
+    else return false;
+  }
+  if (sep > 0 && (upper === 0 || lower === 0) && digit <= 2) return true;
+  return lower === 0 && digit === 0;
+}
+
+/** Character classes present: lower, upper, digit, other. */
+function classes(t: string, s: number, e: number): number {
+  let m = 0;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u >= 0x61 && u <= 0x7a) m |= 1;
+    else if (u >= 0x41 && u <= 0x5a) m |= 2;
+    else if (isDigit(u)) m |= 4;
+    else m |= 8;
+  }
+  return (m & 1) + ((m >> 1) & 1) + ((m >> 2) & 1) + ((m >> 3) & 1);
+}
+
+function push(out: Finding[], subtype: string, start: number, end: number, score: number): void {
+  out.push({ type: "secret", subtype, start, end, score });
+}
+
+/**
+ * A generic assignment around the context word `text[at, end)` (one of {@link GENERIC_WORDS}).
+ * @example genericAssignmentAt('DB_PASSWORD="h7Gq2!LmZ9"', 3, 11, out) // generic_password over h7Gq2!LmZ9
+ */
+export function genericAssignmentAt(text: string, at: number, end: number, word: string, out: Finding[]): void {
+  const password = (PASSWORD_WORDS as readonly string[]).includes(word);
+  // the whole identifier around the word
+  let s = at;
+  while (s > 0 && at - s < IDENT_MAX && isIdent(text.charCodeAt(s - 1))) s--;
+  let e = end;
+  while (e < text.length && e - end < IDENT_MAX && isIdent(text.charCodeAt(e))) e++;
+  if (e < text.length && isIdent(text.charCodeAt(e))) return;
+  const ident = text.slice(s, e).toLowerCase();
+  if (word === "pass" && !ident.endsWith("pass")) return;
+  for (const w of NOT_A_SECRET_NAME) if (ident.includes(w)) return;
+
+  // the operator
+  let k = e;
+  const xml = s > 0 && text.charCodeAt(s - 1) === 0x3c && text.charCodeAt(e) === 0x3e;
+  let prose = false;
+  if (xml) k++;
+  else {
+    while (k < text.length && k - e < 3 && (isQuote(text.charCodeAt(k)) || text.charCodeAt(k) === 0x5d)) k++;
+    const ws0 = k;
+    while (k < text.length && k - ws0 < 4 && isBlank(text.charCodeAt(k))) k++;
+    const u = text.charCodeAt(k);
+    const next = text.charCodeAt(k + 1);
+    if (u === 0x3d) {
+      if (next === 0x3d || next === 0x7e) return; // == / =~: a comparison
+      k += next === 0x3e ? 2 : 1;
+    } else if (u === 0x3a) {
+      if (next === 0x3a) return; // a path (`Secret::new`)
+      k += next === 0x3d ? 2 : 1;
+    } else if (ident.startsWith("--") && k > ws0) {
+      // `--password value`
+    } else if (
+      password &&
+      k > ws0 &&
+      (u === 0x69 || u === 0x49) &&
+      (next === 0x73 || next === 0x53) &&
+      isBlank(text.charCodeAt(k + 2))
+    ) {
+      k += 2; // "the password is …"
+      prose = true;
+    } else return;
+  }
+  const ws1 = k;
+  while (k < text.length && k - ws1 < 4 && isBlank(text.charCodeAt(k))) k++;
+
+  // the value
+  let vs = k;
+  let ve: number;
+  const q = text.charCodeAt(k);
+  if (isQuote(q)) {
+    vs = k + 1;
+    ve = vs;
+    while (ve < text.length && ve - vs <= VALUE_MAX && text.charCodeAt(ve) !== q && text.charCodeAt(ve) !== 0x0a) ve++;
+    if (text.charCodeAt(ve) !== q) return;
+  } else {
+    ve = vs;
+    while (ve < text.length && ve - vs <= VALUE_MAX && !endsValue(text.charCodeAt(ve))) ve++;
+    if (ve - vs > VALUE_MAX) return;
+    if (prose) while (ve > vs && (text.charCodeAt(ve - 1) === 0x2e || text.charCodeAt(ve - 1) === 0x21)) ve--;
+    if (xml && !(text.charCodeAt(ve) === 0x3c && text.charCodeAt(ve + 1) === 0x2f)) return; // <password>…</
+  }
+  if (isSecretValue(text, vs, ve, password)) {
+    const n = ve - vs;
+    const h = entropy(text, vs, ve);
+    const c = classes(text, vs, ve);
+    const strong = (n >= 8 && c >= 3 && h >= 2.8) || (n >= 16 && c >= 2 && h >= 3.5) || (n >= 24 && h >= 4.0);
+    let score = password ? (strong ? 0.65 : 0.45) : strong ? 0.6 : 0.35;
+    if (prose) score -= 0.1;
+    push(out, password ? "generic_password" : "generic_secret", vs, ve, score);
+  }
+}
+
+function isSecretValue(t: string, s: number, e: number, password: boolean): boolean {
+  const n = e - s;
+  if (n < (password ? 6 : 8) || n > VALUE_MAX) return false;
+  const c0 = t.charCodeAt(s);
+  // `$VAR`, `%VAR%`, `{{x}}`, `<password>`, `[…]`, `(…)`, `*****`, `#{x}`, `@var`
+  if (c0 === 0x24 || c0 === 0x25 || c0 === 0x7b || c0 === 0x3c || c0 === 0x5b || c0 === 0x28 || c0 === 0x2a)
+    return false;
+  if (c0 === 0x23 && t.charCodeAt(s + 1) === 0x7b) return false;
+  if (c0 === 0x2f || (c0 === 0x2e && t.charCodeAt(s + 1) === 0x2f) || (c0 === 0x7e && t.charCodeAt(s + 1) === 0x2f))
+    return false;
+  const v = t.slice(s, e);
+  const low = v.toLowerCase();
+  if (NOT_A_SECRET_VALUE.has(low)) return false;
+  if (v.includes("(") || v.includes("[") || v.includes("://") || v.includes("${") || v.includes("{{")) return false;
+  let digits = 0;
+  for (let i = s; i < e; i++) if (isDigit(t.charCodeAt(i))) digits++;
+  if (digits === n) return false;
+  if (codeReference(t, s, e) || identifierLike(t, s, e)) return false;
+  if (looksPlaceholder(t, s, e) || sequential(t, s, e)) return false;
+  if (low.includes("password") || low.includes("secret") || low.includes("token") || low.includes("here")) return false;
+  return classes(t, s, e) >= 2 && entropy(t, s, e) >= 2.5;
+}
+
+export const GENERIC_RULES: readonly DetectorRule[] = [
+  {
+    provider: "generic",
+    subtype: "generic_password",
+    detector: "genericAssignmentAt",
+    score: 0.65,
+    examples: {
+      match: [
+        'password = "«[[a:12]]!»"',
+        "DB_PASSWORD=«[[a:14]]#»",
+        "spring.datasource.password: «[[a:10]]9»",
+        "<password>«[[a:12]]$»</password>",
+        '"dbPassword": "«[[a:16]]»"',
+        "mysql --user=app --password «[[a:12]]%»",
+        "jdbc:postgresql://db:5432/x?user=u&password=«[[a:14]]»",
+        "Server=db;Database=app;User Id=sa;Password=«[[a:14]]»;",
+      ],
+      nomatch: [
+        "password = get_password()",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: template references are the point
+        'password: "${DB_PASSWORD}"',
+        "password: {{ .Values.db.password }}",
+        'password = os.environ["DB_PASSWORD"]',
+        "password: process.env.DB_PASSWORD",
+        "password = true",
+        "password: null",
+        'password: "********"',
+        'password = "changeme"',
+        "password_length = 12",
+        "password: abcdef123456",
+        "if password == user_input:",
+        "password_hash: [[b:40]]",
+        "PASSWORD=your_password_here",
+        "password: <your-password>",
+        "Please enter your password: ",
+        "min_password_length: 8",
+      ],
+    },
+  },
+  {
+    provider: "generic",
+    subtype: "generic_secret",
+    detector: "genericAssignmentAt",
+    score: 0.6,
+    examples: {
+      match: [
+        'client_secret = "«[[a:32]]»"',
+        "API_KEY=«[[a:40]]»",
+        "apiKey: '«[[w:32]]»'",
+        "x-api-key: «[[h:32]]»",
+        "SECRET_KEY = '«[[b:50]]»'",
+        "token: «[[w:40]]»",
+        "accessToken = «[[a:36]]»",
+      ],
+      nomatch: [
+        "max_tokens = 4096",
+        "token_type: bearer",
+        "secret_name: prod/db",
+        'api_key = config.get("api_key")',
+        "API_KEY=<your-api-key>",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub Actions expression is the point
+        "token: ${{ secrets.GITHUB_TOKEN }}",
+        "SECRET_KEY = env('SECRET_KEY')",
+        "tokens: 128",
+        "the secret to good bread is time",
+        "secret_key_base: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "api_key: EXAMPLE_API_KEY",
+      ],
+    },
+  },
+];
