@@ -160,7 +160,12 @@ export function numbers(c: Ctx, regions: readonly CountryCode[]): void {
       continue;
     }
     if (nd < 7) continue;
-    if (dotsOnly && r.groups > 3 && !plus) continue; // version numbers, OIDs
+    if (dotsOnly && r.groups > 3 && !plus) {
+      // version numbers, OIDs; but `06.12.34.56.78` (pairs after a trunk 0) is how France writes phones
+      if (r.groups === 5 && nd === 10 && r.end - r.start === 14 && t.charCodeAt(r.start) === 0x30)
+        phoneCandidate(c, r.start, r.end, regions);
+      continue;
+    }
     if (looksLikeDate(t, r)) continue;
     if (nationalNumber(c, r.start, r.end, nd)) continue;
     if (nd === 9 && ssnCandidate(c, r)) continue;
