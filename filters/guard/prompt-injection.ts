@@ -9,6 +9,7 @@
  *   exfiltration          markdown/HTML images and links whose URL carries data; "send the history to …"
  *   tool_manipulation     tool-call JSON/XML in text, "call the tool …", "without telling the user"
  *   encoded_payload       base64 blobs that decode to an injection (rescanned once)
+ *   learned_classifier    the learned tier (injection-model.ts), when no rule reaches the flagging score
  *   model                 the optional local model (see {@link setInjectionModel}) when it outscores the rules
  * Obfuscation (leetspeak, spaced letters, homoglyphs) raises a class's score; questions about the topic
  * ("how do I …", "what is a …") and quoted examples in text that discusses injection lower it.
@@ -29,6 +30,7 @@ import {
   roleHijack,
   toolManipulation,
 } from "./injection-rules.ts";
+import { defaultLinearModel, type LinearInjectionModel } from "./injection-model.ts";
 import { isBase64Char } from "./text-util.ts";
 
 const OBFUSCATION_BONUS = 0.1;
@@ -46,6 +48,16 @@ const MAX_B64_DECODED = 16 * 1024;
 export type InjectionModel = (text: string) => number;
 
 let model: InjectionModel | null = null;
+
+/** The learned score at which the calibrated classifier flags (its ≤ 1 % FPR operating point). */
+export const LEARNED_FLAG_SCORE = 0.5;
+
+let learned: LinearInjectionModel | null = defaultLinearModel();
+
+/** Replace (or with `null`, turn off) the learned tier; on by default with the committed model. */
+export function setLearnedInjectionModel(m: LinearInjectionModel | null): void {
+  learned = m;
+}
 
 /**
  * Install (or with `null`, remove) a local model. Off by default. Its score is used when it exceeds the
@@ -265,8 +277,31 @@ function scanInjectionAt(
       if (other > 0) findings[k] = { ...f, score: Math.min(0.99, 1 - (1 - f.score) * (1 - CROSS_CLASS_BOOST * other)) };
     }
   }
+  if (depth === 0 && learned !== null) applyLearned(learned, n, findings, minScore, deadline);
   if (depth === 0 && model !== null) applyModel(text, findings);
   return merge(findings).filter((f) => f.score >= minScore && f.score > 0);
+}
+
+function applyLearned(
+  m: LinearInjectionModel,
+  n: NormalizedText,
+  findings: Finding[],
+  minScore: number,
+  deadline: number | undefined,
+): void {
+  const flag = Math.max(minScore, LEARNED_FLAG_SCORE);
+  for (const f of findings) if (f.score >= flag) return;
+  checkDeadline(deadline);
+  const r = m.score(n, deadline);
+  if (!(r.score >= flag)) return;
+  const [start, end] = toOriginal(n, r.start, r.end);
+  findings.push({
+    type: "prompt_injection",
+    subtype: "learned_classifier",
+    start,
+    end,
+    score: Math.min(r.score, 0.99),
+  });
 }
 
 function applyModel(text: string, findings: Finding[]): void {
