@@ -155,8 +155,16 @@ export function phoneCandidate(c: Ctx, s: number, e: number, regions: readonly C
   const strong = plus || nanp || (!isThousands(sh) && isTrunkGrouped(sh, first));
   if (!strong && (isIsbn(t, s, sh) || !contextNear(c, "phone", s, e))) return false;
   const end = extensionEnd(t, e);
-  let base: number;
-  if (c.phoneParses >= MAX_PHONE_PARSES) {
+  let base = 0;
+  // `00 44 …` / `011 44 …` / `001-555-…`: the international call prefix spelled out, read as `+`
+  const idd = plus ? -1 : iddEnd(t, firstDigit, e);
+  if (idd > 0 && c.phoneParses < MAX_PHONE_PARSES) {
+    const k = classify(c, `+${t.slice(idd, e)}`, regions, true, false);
+    base = k === VALID ? PLUS_VALID : k === POSSIBLE ? PLUS_POSSIBLE : 0;
+  }
+  if (base > 0) {
+    // scored as an international number
+  } else if (c.phoneParses >= MAX_PHONE_PARSES) {
     if (!plus && !nanp) return false;
     base = plus ? PLUS_UNPARSED : NANP_SHAPE;
   } else {
@@ -168,6 +176,25 @@ export function phoneCandidate(c: Ctx, s: number, e: number, regions: readonly C
   if (base === 0) return false;
   add(c, "phone", s, end, base);
   return true;
+}
+
+/**
+ * Where the number after an international call prefix starts (`00` then not `0`, or North America's
+ * `011`), if at least 8 digits follow it; else -1.
+ */
+function iddEnd(t: string, k: number, e: number): number {
+  const pos = [-1, -1, -1];
+  let n = 0;
+  for (let i = k; i < e && n < 3; i++) if (isDigit(t.charCodeAt(i))) pos[n++] = i;
+  if (n < 3) return -1;
+  const d = (j: number): number => t.charCodeAt(pos[j]!);
+  let after: number;
+  if (d(0) === 0x30 && d(1) === 0x30 && d(2) !== 0x30) after = pos[1]! + 1;
+  else if (d(0) === 0x30 && d(1) === 0x31 && d(2) === 0x31) after = pos[2]! + 1;
+  else return -1;
+  let rest = 0;
+  for (let i = after; i < e; i++) if (isDigit(t.charCodeAt(i))) rest++;
+  return rest >= 8 ? after : -1;
 }
 
 /** `978-3-16-148410-0`: ISBN-13 grouping (a 1-digit group inside) or the word `isbn` just before. */
