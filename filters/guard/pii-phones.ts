@@ -159,8 +159,10 @@ export function phoneCandidate(c: Ctx, s: number, e: number, regions: readonly C
   // `00 44 …` / `011 44 …` / `001-555-…`: the international call prefix spelled out, read as `+`
   const idd = plus ? -1 : iddEnd(t, firstDigit, e);
   if (idd > 0 && c.phoneParses < MAX_PHONE_PARSES) {
+    // possible-only needs more than a `+` here (`0042-1234-5678` is an invoice): `001` + a NANP shape
     const k = classify(c, `+${t.slice(idd, e)}`, regions, true, false);
-    base = k === VALID ? PLUS_VALID : k === POSSIBLE ? PLUS_POSSIBLE : 0;
+    const nanpAfter = sh.n === 4 && groups[0] === 3 && groups[1] === 3 && groups[2] === 3 && groups[3] === 4;
+    base = k === VALID ? PLUS_VALID : k === POSSIBLE ? (nanpAfter ? NANP_SHAPE : STRONG_POSSIBLE) : 0;
   }
   if (base > 0) {
     // scored as an international number
