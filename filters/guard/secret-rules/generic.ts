@@ -238,10 +238,6 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
   let e = end;
   while (e < text.length && e - end < IDENT_MAX && isIdent(text.charCodeAt(e))) e++;
   if (e < text.length && isIdent(text.charCodeAt(e))) return;
-  const ident = text.slice(s, e).toLowerCase();
-  if (word === "pass" && !ident.endsWith("pass")) return;
-  for (const w of NOT_A_SECRET_NAME) if (ident.includes(w)) return;
-
   // the operator
   let k = e;
   const xml = s > 0 && text.charCodeAt(s - 1) === 0x3c && text.charCodeAt(e) === 0x3e;
@@ -259,7 +255,7 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     } else if (u === 0x3a) {
       if (next === 0x3a) return; // a path (`Secret::new`)
       k += next === 0x3d ? 2 : 1;
-    } else if (ident.startsWith("--") && k > ws0) {
+    } else if (text.charCodeAt(s) === 0x2d && text.charCodeAt(s + 1) === 0x2d && k > ws0) {
       // `--password value`
     } else if (
       password &&
@@ -272,6 +268,10 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
       prose = true;
     } else return;
   }
+  // the name, only once an operator follows it (most mentions of the word have none)
+  const ident = text.slice(s, e).toLowerCase();
+  if (word === "pass" && !ident.endsWith("pass")) return;
+  for (const w of NOT_A_SECRET_NAME) if (ident.includes(w)) return;
   const ws1 = k;
   while (k < text.length && k - ws1 < 4 && isBlank(text.charCodeAt(k))) k++;
 

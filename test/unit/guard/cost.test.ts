@@ -11,6 +11,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_GUARD_POLICY, DEFAULT_MAX_BYTES } from "../../../filters/guard/policy.ts";
 import { scanText } from "../../../filters/guard/scan.ts";
+import { TRIGGER_LITERALS } from "../../../filters/guard/secrets.ts";
 import { ALNUM, fake } from "./helpers.ts";
 
 const LIMIT = 10;
@@ -75,6 +76,22 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
   ["JWT header that JSON.parse throws on", () => "eyJhbGcifQ."],
   ["truncated JWT headers", () => "eyJhbGciOi."],
   ["sk- keys", (k) => `sk-${fake(ALNUM, 40, k + 1)} `],
+  // secret rules: every trigger literal (token prefixes, context words, markers) packed densely, bare,
+  // with an assignment after it and with a body; long bodies that hold a guard character; walks that
+  // could re-read (PuTTY, base64 PEM); generic assignments that all match
+  ["every secret trigger", (k) => `${TRIGGER_LITERALS[k % TRIGGER_LITERALS.length]} `],
+  ["every secret trigger with =", (k) => `${TRIGGER_LITERALS[k % TRIGGER_LITERALS.length]}=`],
+  [
+    "every secret trigger with a body",
+    (k) => `${TRIGGER_LITERALS[k % TRIGGER_LITERALS.length]}${fake(ALNUM, 30, k + 1)} `,
+  ],
+  ["base64 PEM starts inside one base64 run", () => "LS0tLS1CRUdJTi/"],
+  ["PuTTY first lines", () => "PuTTY-User-Key-File-3: ssh-rsa\n"],
+  ["Docker auth keys", () => '"auth":"dXNlcjpwYXNzd29yZA=="'],
+  ["password assignments", (k) => `password = "${fake(ALNUM, 12, k + 1)}" `],
+  ["camelCase secret words", () => "dbPasswordTokenSecret "],
+  ["context words run into long identifiers", () => "DATADOG_API_KEY_DATADOG_API_KEY_DATADOG_"],
+  ["lead literals (Q~, -us, @o, :AA)", (k) => `${fake(ALNUM, 4, k + 1)}Q~@o-us${100000000 + k}:AA`],
   ["dense token prefixes", () => "AKIA "],
   ["user:pass@host without a scheme", (k) => `x:${fake(ALNUM, 8, k + 1)}@ab.cd `],
   ["]( without [", () => "]("],
