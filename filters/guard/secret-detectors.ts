@@ -265,6 +265,8 @@ export function urlCredentialsAt(text: string, i: number, out: Finding[]): void 
     // `$VAR`, `%s`, `{{x}}`, `<password>`, `[redacted]`, `***`: templates, not credentials
     if (c0 === 0x24 || c0 === 0x25 || c0 === 0x7b || c0 === 0x3c || c0 === 0x5b || c0 === 0x2a) return;
     if (URL_PASSWORD_PLACEHOLDERS.has(low) || low.includes("password") || looksPlaceholder(pw, 0, pw.length)) return;
+    // `postgres:postgres@`, `guest:guest@`: a default account, the user name repeated
+    if (colon - (i + 3) === pw.length && text.startsWith(pw, i + 3)) return;
     pushFinding(out, "url_credentials", colon + 1, at, 0.85);
   }
 }
@@ -342,6 +344,8 @@ export function dockerAuthAt(text: string, i: number, out: Finding[]): void {
     const u = plain.charCodeAt(c);
     if (u < 0x20 || u > 0x7e) return;
   }
-  if (looksPlaceholder(plain, colon + 1, plain.length)) return;
+  const pw = plain.slice(colon + 1).toLowerCase();
+  if (looksPlaceholder(plain, colon + 1, plain.length) || URL_PASSWORD_PLACEHOLDERS.has(pw) || pw.includes("password"))
+    return;
   pushFinding(out, "docker_config_auth", s, e, 0.85);
 }

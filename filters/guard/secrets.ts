@@ -203,7 +203,7 @@ function withInnerWords(literal: string, own: readonly Handler[], ownIsChain: bo
   const inner: [number, number, Handler][] = [];
   const longer: [string, Handler][] = [];
   for (const [w, hs] of wordHandlers) {
-    if (w === low) continue;
+    if (w === low && !ownIsChain) continue; // a word's own handlers are `own`; a prefix spelled as a word runs it
     if (w.length > low.length && w.startsWith(low)) for (const h of hs) longer.push([w, h]);
     for (let k = low.indexOf(w); k !== -1; k = low.indexOf(w, k + 1))
       for (const h of hs) inner.push([k, k + w.length, h]);

@@ -11,9 +11,12 @@
  */
 import type { Finding } from "../types.ts";
 import { entropy, isAsciiAlnum, isDigit, looksPlaceholder } from "../text-util.ts";
-import type { DetectorRule } from "./rule.ts";
+import { type DetectorRule, TEMPLATE_ALPHABETS } from "./rule.ts";
 
-/** Context words (matched case-insensitively anywhere, so `dbPassword` and `clientSecret` count). */
+/**
+ * Context words, matched case-insensitively at a word start (`DB_PASSWORD`), and in camelCase by their
+ * capitalized spelling (`dbPassword`, `clientSecret`; see secrets.ts).
+ */
 export const PASSWORD_WORDS = ["password", "passwd", "passphrase", "pwd", "pass"] as const;
 export const SECRET_WORDS = [
   "secret",
@@ -25,7 +28,37 @@ export const SECRET_WORDS = [
   "private_key",
   "credential",
 ] as const;
-export const GENERIC_WORDS: readonly string[] = [...PASSWORD_WORDS, ...SECRET_WORDS];
+/** `Authorization: Bearer …` / `Basic …` and a bare `Bearer …`. */
+export const HEADER_WORDS = ["authorization", "bearer"] as const;
+/** `*_KEY=…` is read more strictly: `key` names many things that are not secrets. */
+export const GENERIC_WORDS: readonly string[] = [...PASSWORD_WORDS, ...SECRET_WORDS, ...HEADER_WORDS, "key"];
+
+/** More names that `key` is part of without being a secret. */
+const NOT_A_SECRET_KEY = [
+  "public",
+  "publish",
+  "primary",
+  "foreign",
+  "sort",
+  "partition",
+  "cache",
+  "idempot",
+  "board",
+  "keyword",
+  "monkey",
+  "turkey",
+  "hotkey",
+  "shortcut",
+  "region",
+  "lookup",
+  "unique",
+  "dedup",
+  "map_key",
+  "keys",
+];
+
+/** Authorization schemes that precede the credential. */
+const SCHEMES = ["bearer", "token", "basic", "ssws", "apikey", "api-key", "key"];
 
 const IDENT_MAX = 40;
 const VALUE_MAX = 200;
@@ -255,8 +288,8 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     } else if (u === 0x3a) {
       if (next === 0x3a) return; // a path (`Secret::new`)
       k += next === 0x3d ? 2 : 1;
-    } else if (text.charCodeAt(s) === 0x2d && text.charCodeAt(s + 1) === 0x2d && k > ws0) {
-      // `--password value`
+    } else if (k > ws0 && (word === "bearer" || (text.charCodeAt(s) === 0x2d && text.charCodeAt(s + 1) === 0x2d))) {
+      // `Bearer <token>`, `--password value`
     } else if (
       password &&
       k > ws0 &&
@@ -272,8 +305,22 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
   const ident = text.slice(s, e).toLowerCase();
   if (word === "pass" && !ident.endsWith("pass")) return;
   for (const w of NOT_A_SECRET_NAME) if (ident.includes(w)) return;
+  if (word === "key") for (const w of NOT_A_SECRET_KEY) if (ident.includes(w)) return;
   const ws1 = k;
   while (k < text.length && k - ws1 < 4 && isBlank(text.charCodeAt(k))) k++;
+  let basic = false;
+  if (word === "authorization") {
+    // `Authorization: Bearer <credential>`: skip the scheme
+    const q0 = isQuote(text.charCodeAt(k)) ? 1 : 0;
+    let w = k + q0;
+    while (w < text.length && w - k < 8 && isAsciiAlnum(text.charCodeAt(w))) w++;
+    const scheme = text.slice(k + q0, w).toLowerCase();
+    if (SCHEMES.includes(scheme) && isBlank(text.charCodeAt(w))) {
+      basic = scheme === "basic";
+      if (q0 === 1) return basicOrBearer(text, w + 1, out, basic, text.charCodeAt(k));
+      k = w + 1;
+    }
+  }
 
   // the value
   let vs = k;
@@ -291,6 +338,11 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     if (prose) while (ve > vs && (text.charCodeAt(ve - 1) === 0x2e || text.charCodeAt(ve - 1) === 0x21)) ve--;
     if (xml && !(text.charCodeAt(ve) === 0x3c && text.charCodeAt(ve + 1) === 0x2f)) return; // <password>…</
   }
+  if (word === "authorization" || word === "bearer") {
+    credentialAt(text, vs, ve, out, basic);
+    return;
+  }
+  if (word === "key" && !strictKeyValue(text, vs, ve)) return;
   if (isSecretValue(text, vs, ve, password)) {
     const n = ve - vs;
     const h = entropy(text, vs, ve);
@@ -300,6 +352,44 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     if (prose) score -= 0.1;
     push(out, password ? "generic_password" : "generic_secret", vs, ve, score);
   }
+}
+
+/** `*_KEY` values: random-looking, mixed case, long (hex digests and ids after `key` are not reported). */
+function strictKeyValue(t: string, s: number, e: number): boolean {
+  let upper = false;
+  let lower = false;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u >= 0x41 && u <= 0x5a) upper = true;
+    else if (u >= 0x61 && u <= 0x7a) lower = true;
+  }
+  return upper && lower && e - s >= 16 && entropy(t, s, e) >= 3.8;
+}
+
+/** After a quoted `"Bearer …"`: the credential runs to the closing quote `q`. */
+function basicOrBearer(t: string, s: number, out: Finding[], basic: boolean, q: number): void {
+  let e = s;
+  while (e < t.length && e - s <= VALUE_MAX && t.charCodeAt(e) !== q && !endsValue(t.charCodeAt(e))) e++;
+  if (t.charCodeAt(e) !== q) return;
+  credentialAt(t, s, e, out, basic);
+}
+
+/** An HTTP credential: Basic must decode to `user:password`; anything else must look random. */
+function credentialAt(t: string, s: number, e: number, out: Finding[], basic: boolean): void {
+  if (basic) {
+    if (e - s < 8 || e - s > VALUE_MAX) return;
+    const plain = Buffer.from(t.slice(s, e), "base64").toString("latin1");
+    const colon = plain.indexOf(":");
+    if (colon < 1 || colon === plain.length - 1) return;
+    for (let c = 0; c < plain.length; c++) if (plain.charCodeAt(c) < 0x20 || plain.charCodeAt(c) > 0x7e) return;
+    const pw = plain.slice(colon + 1).toLowerCase();
+    if (looksPlaceholder(plain, colon + 1, plain.length) || NOT_A_SECRET_VALUE.has(pw) || pw.includes("password"))
+      return;
+    push(out, "http_basic_auth", s, e, 0.8);
+    return;
+  }
+  if (e - s < 16 || !isSecretValue(t, s, e, false) || entropy(t, s, e) < 3.5) return;
+  push(out, "http_bearer_token", s, e, 0.7);
 }
 
 function isSecretValue(t: string, s: number, e: number, password: boolean): boolean {
@@ -326,6 +416,41 @@ function isSecretValue(t: string, s: number, e: number, password: boolean): bool
 }
 
 export const GENERIC_RULES: readonly DetectorRule[] = [
+  {
+    provider: "HTTP",
+    subtype: "http_bearer_token",
+    detector: "genericAssignmentAt",
+    score: 0.7,
+    examples: {
+      match: [
+        "Authorization: Bearer «[[w:40]]»",
+        'curl -H "Authorization: token «[[a:36]]»" https://api.example.com',
+        "-H 'Bearer «[[a:32]]»'",
+      ],
+      nomatch: [
+        "Authorization: Bearer <token>",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a template reference is the point
+        "Authorization: Bearer ${TOKEN}",
+        "Authorization: Bearer $ACCESS_TOKEN",
+        "the bearer of bad news",
+        "authorization: required",
+      ],
+    },
+  },
+  {
+    provider: "HTTP",
+    subtype: "http_basic_auth",
+    detector: "genericAssignmentAt",
+    score: 0.8,
+    examples: {
+      match: [(r) => `Authorization: Basic «${Buffer.from(`svc:${r(TEMPLATE_ALPHABETS.a!, 16)}`).toString("base64")}»`],
+      nomatch: [
+        "Authorization: Basic <credentials>",
+        `Authorization: Basic ${Buffer.from("username:password").toString("base64")}`,
+        `Authorization: Basic ${Buffer.from("nocolon").toString("base64")}`,
+      ],
+    },
+  },
   {
     provider: "generic",
     subtype: "generic_password",
@@ -373,6 +498,7 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
       match: [
         'client_secret = "«[[a:32]]»"',
         "API_KEY=«[[a:40]]»",
+        "MAPS_KEY=«[[a:39]]»",
         "apiKey: '«[[w:32]]»'",
         "x-api-key: «[[h:32]]»",
         "SECRET_KEY = '«[[b:50]]»'",
@@ -392,6 +518,11 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "the secret to good bread is time",
         "secret_key_base: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "api_key: EXAMPLE_API_KEY",
+        "cache_key: [[h:40]]",
+        "primary_key: id",
+        "idempotency_key: [[h:32]]",
+        "public_key: [[b:44]]",
+        "key: [[h:32]]",
       ],
     },
   },

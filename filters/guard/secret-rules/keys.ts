@@ -136,6 +136,7 @@ export const DETECTOR_RULES: readonly DetectorRule[] = [
       ],
       nomatch: [
         "postgres://user:password@localhost/db",
+        "postgres://postgres:postgres@localhost:5432/test",
         // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell-style reference is the point
         "redis://:${REDIS_PASSWORD}@host:6379",
         "amqp://guest:<password>@mq:5672",
