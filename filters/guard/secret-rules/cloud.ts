@@ -450,7 +450,7 @@ export const CLOUD_RULES: readonly SecretRule[] = [
   {
     provider: "Scaleway",
     subtype: "scaleway_secret_key",
-    context: ["scw_secret_key", "scaleway_secret_key", "scaleway"],
+    context: ["scw_secret_key", "scaleway_secret_key", "scaleway secret key"],
     body: classTable((u) => (u >= 0x30 && u <= 0x39) || (u >= 0x61 && u <= 0x66) || u === 0x2d),
     min: 36,
     max: 36,

@@ -66,7 +66,7 @@ export const MESSAGING_RULES: readonly SecretRule[] = [
     body: LOWER_HEX,
     min: 32,
     max: 32,
-    score: SCORE.prefixed,
+    score: 0.65,
     entropy: 3.0,
     examples: { match: ["key-[[h:32]]"], nomatch: ["key-[[h:16]]", "key-value"] },
   },
@@ -120,7 +120,13 @@ export const MESSAGING_RULES: readonly SecretRule[] = [
   uuidAfter(
     "Postmark",
     "postmark_server_token",
-    ["postmark", "x-postmark-server-token", "x-postmark-account-token"],
+    [
+      "postmark_server_token",
+      "postmark_api_token",
+      "postmark_token",
+      "x-postmark-server-token",
+      "x-postmark-account-token",
+    ],
     "POSTMARK_SERVER_TOKEN",
   ),
   {

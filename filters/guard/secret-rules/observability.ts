@@ -63,11 +63,16 @@ const SENTRY_ORG = classTable(
 const DSN_HOST = classTable((u) => isAsciiAlnum(u) || u === 0x2e || u === 0x2d);
 
 export const OBSERVABILITY_RULES: readonly SecretRule[] = [
-  hexAfter("Datadog", "datadog_api_key", ["dd_api_key", "datadog_api_key", "dd-api-key", "datadog"], 32),
+  hexAfter(
+    "Datadog",
+    "datadog_api_key",
+    ["dd_api_key", "datadog_api_key", "dd-api-key", "datadog api key", "datadog_key", "datadogapikey"],
+    32,
+  ),
   hexAfter(
     "Datadog",
     "datadog_app_key",
-    ["dd_app_key", "datadog_app_key", "dd-application-key", "dd_application_key", "datadog"],
+    ["dd_app_key", "datadog_app_key", "dd-application-key", "dd_application_key", "datadog app key", "datadogappkey"],
     40,
   ),
   ...[
@@ -193,7 +198,12 @@ export const OBSERVABILITY_RULES: readonly SecretRule[] = [
       examples: { match: [`${prefix}01[[l:56]]`], nomatch: [`${prefix}[[l:20]]`] },
     }),
   ),
-  hexAfter("Honeycomb", "honeycomb_api_key", ["honeycomb_api_key", "x-honeycomb-team", "honeycomb"], 32),
+  hexAfter(
+    "Honeycomb",
+    "honeycomb_api_key",
+    ["honeycomb_api_key", "x-honeycomb-team", "honeycomb_key", "honeycomb api key"],
+    32,
+  ),
   ...["dt0c01.", "dt0s01.", "dt0s16."].map(
     (prefix): SecretRule => ({
       provider: "Dynatrace",
@@ -225,7 +235,7 @@ export const OBSERVABILITY_RULES: readonly SecretRule[] = [
     ["pagerduty_integration_key", "pagerduty_routing_key", "routing_key"],
     32,
   ),
-  uuidAfter("Splunk", "splunk_hec_token", ["splunk_hec_token", "splunk_token", "splunk"]),
+  uuidAfter("Splunk", "splunk_hec_token", ["splunk_hec_token", "splunk_token", "hec_token", "splunk hec token"]),
   {
     provider: "Splunk",
     subtype: "splunk_observability_token",
@@ -253,7 +263,7 @@ export const OBSERVABILITY_RULES: readonly SecretRule[] = [
   ),
   hexAfter("Rollbar", "rollbar_access_token", ["rollbar_access_token", "rollbar_token", "rollbar"], 32),
   hexAfter("Bugsnag", "bugsnag_api_key", ["bugsnag_api_key", "bugsnag"], 32),
-  uuidAfter("Opsgenie", "opsgenie_api_key", ["opsgenie_api_key", "opsgenie"]),
+  uuidAfter("Opsgenie", "opsgenie_api_key", ["opsgenie_api_key", "opsgenie_key", "geniekey"]),
   {
     provider: "PostHog",
     subtype: "posthog_personal_api_key",

@@ -353,7 +353,7 @@ export const SAAS_RULES: readonly SecretRule[] = [
       body: HEX_DASH,
       min: 36,
       max: 36,
-      score: SCORE.prefixed,
+      score: 0.6,
       entropy: 3.0,
       shape: (t, s, e) => isUuid(t, s + prefix.length, e),
       examples: { match: [`${prefix}${uuid}`], nomatch: [`${prefix}docs`, `${prefix}[[h:32]]`] },

@@ -363,7 +363,7 @@ export const SOURCE_RULES: readonly SecretRule[] = [
   {
     provider: "Snyk",
     subtype: "snyk_token",
-    context: ["snyk_token", "snyk_api_token", "snyk"],
+    context: ["snyk_token", "snyk_api_token", "snyk api token"],
     body: hexDash,
     min: 36,
     max: 36,

@@ -249,3 +249,40 @@ describe("jwtHeaderHasAlg", () => {
     expect(jwtHeaderHasAlg(Buffer.from(header).toString("base64url"))).toBe(want);
   });
 });
+
+describe("scanSecrets: how triggers combine", () => {
+  const STRIPE_TEST = `sk_test_${fake(ALNUM, 24, 70)}`;
+
+  it("reports a low-scoring provider format at its own score, not as a generic secret over it", () => {
+    const text = `token: ${STRIPE_TEST}`;
+    expect(scan(text).map((f) => [f.subtype, f.score])).toEqual([["stripe_test_key", 0.4]]);
+    expect(scanSecrets(text, undefined, { minScore: 0.5 })).toEqual([]); // a route can leave test keys alone
+  });
+
+  it("runs a context word that sits inside a longer trigger (a prefix, or another word)", () => {
+    const value = fake(ALNUM, 32, 71);
+    // `SCW` is a Scaleway prefix, `secret_` a Notion prefix: both start these names
+    expect(scan(`SCW_SECRET_KEY=${value}`).map((f) => f.subtype)).toEqual(["generic_secret"]);
+    expect(scan(`secret_key = "${value}"`).map((f) => f.subtype)).toEqual(["generic_secret"]);
+    expect(scan(`X-Postmark-Server-Token: ${fake(ALNUM, 36, 72)}`).map((f) => f.subtype)).toEqual(["generic_secret"]);
+  });
+
+  it("finds context words in camelCase and after an underscore", () => {
+    const pw = `${fake(ALNUM, 12, 73)}!`;
+    for (const text of [`dbPassword: "${pw}"`, `MY_DB_PASSWORD=${pw}`, `<password>${pw}</password>`])
+      expect(
+        scan(text).map((f) => spanOf(text, f)),
+        text,
+      ).toEqual([pw]);
+  });
+
+  it("starts no token right after _ or -", () => {
+    expect(scan(`x_${GH}`)).toEqual([]);
+    expect(scan(`x-${GH}`)).toEqual([]);
+  });
+
+  it("names the provider when a generic word and a provider format find the same value", () => {
+    expect(scan(`API_KEY=${GH}`).map((f) => f.subtype)).toEqual(["github_token"]);
+    expect(scan(`password=${STRIPE}`).map((f) => f.subtype)).toEqual(["stripe_key"]);
+  });
+});
