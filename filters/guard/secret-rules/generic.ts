@@ -317,7 +317,10 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     const scheme = text.slice(k + q0, w).toLowerCase();
     if (SCHEMES.includes(scheme) && isBlank(text.charCodeAt(w))) {
       basic = scheme === "basic";
-      if (q0 === 1) return basicOrBearer(text, w + 1, out, basic, text.charCodeAt(k));
+      if (q0 === 1) {
+        basicOrBearer(text, w + 1, out, basic, text.charCodeAt(k));
+        return;
+      }
       k = w + 1;
     }
   }
