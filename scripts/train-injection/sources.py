@@ -216,6 +216,10 @@ def negatives(r: dict[str, Path]) -> list[dict]:
         out.append(rec(q, 0, "inspect_evals/writingbench", lang="zh" if re.search(r"[\u4e00-\u9fff]{4}", q) else "en"))
     for d in json.load(gzip.open(ie / "tau2" / "data" / "domains" / "banking_knowledge" / "documents.json.gz")):
         out.append(rec(f"{d['title']}\n\n{d['content']}", 0, "inspect_evals/tau2-banking-docs"))
+    for f in sorted((ie / "tau2" / "data" / "domains").rglob("*")):
+        if f.suffix in (".md", ".txt") and f.is_file():
+            for k, chunk in enumerate(chunks(f.read_text())):
+                out.append(rec(chunk, 0, "inspect_evals/tau2-policies", f"tau2-policy:{f.parent.name}/{f.name}"))
     for q in json.loads((ie / "cyberseceval_4" / "malware_analysis" / "questions.json").read_text()):
         out.append(rec(q["question"] + "\n" + "\n".join(q.get("options", [])), 0, "inspect_evals/cyberseceval4-malware"))
     for q in json.loads((ie / "cyberseceval_4" / "threat_intel_reasoning" / "report_questions.json").read_text()):
@@ -227,8 +231,12 @@ def negatives(r: dict[str, Path]) -> list[dict]:
         out.append(rec(row["query"], 0, "inspect_evals/persistbench"))
     for row in csv.DictReader((ie / "gdm_stealth" / "solver" / "cover_your_tracks" / "email.csv").open()):
         out.append(rec(f"Subject: {row['subject']}\n\n{row['content']}", 0, "inspect_evals/gdm_stealth-email"))
+    apps: set[str] = set()
     for f in sorted((ie / "b3" / "data" / "threat_snapshots").glob("*.json")):
         d = json.loads(f.read_text())
+        if d["app_name"] in apps:  # the _0/_1 snapshots of an app share a near-identical system prompt
+            continue
+        apps.add(d["app_name"])
         out.append(rec(d["system_prompt"], 0, "inspect_evals/b3-system-prompts", f"b3:{d['app_name']}"))
     jbb = r["blastcontain-drill"] / "blastcontain_drill" / "corpus" / "data" / "jbb" / "benign-behaviors.csv"
     for row in csv.DictReader(jbb.open()):
@@ -284,7 +292,20 @@ def negatives(r: dict[str, Path]) -> list[dict]:
     return out
 
 
+def chunks(text: str, size: int = 1200) -> list[str]:
+    """Paragraph-aligned pieces of at most about `size` characters (agent policies are long)."""
+    out, cur = [], ""
+    for para in re.split(r"\n\s*\n", text):
+        if cur and len(cur) + len(para) > size:
+            out.append(cur)
+            cur = ""
+        cur = f"{cur}\n\n{para}" if cur else para
+    if cur.strip():
+        out.append(cur)
+    return [c for c in out if len(c.strip()) >= 40]
+
+
 def documents(neg: list[dict]) -> list[dict]:
     """Benign carrier documents for indirect injections: the longer negatives of document-like sources."""
-    kinds = ("tau2", "swe_lancer", "gdm_stealth", "agentdojo", "writingbench", "cyberseceval4-ti")
+    kinds = ("tau2-banking", "swe_lancer", "gdm_stealth", "agentdojo", "writingbench", "cyberseceval4-ti")
     return [d for d in neg if len(d["text"]) >= 300 and any(k in d["source"] for k in kinds)]

