@@ -37,6 +37,17 @@ export interface ExtProcLimits {
   readonly afterMessage?: () => void;
 }
 
+/** The ext_proc phase a message carries, as a metric label. */
+function phaseOf(m: ProcessingRequest): string {
+  if (m.request_headers) return "request_headers";
+  if (m.request_body) return "request_body";
+  if (m.response_headers) return "response_headers";
+  if (m.response_body) return "response_body";
+  if (m.request_trailers) return "request_trailers";
+  if (m.response_trailers) return "response_trailers";
+  return "other";
+}
+
 function metadataValue(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>, key: string) {
   const v = call.metadata.get(key)[0];
   return typeof v === "string" ? v : undefined;
@@ -86,6 +97,7 @@ export function addExtProcService(
       }
       call.on("data", (msg: ProcessingRequest) => {
         let out: ProcessingResponse;
+        const started = tel ? performance.now() : 0;
         try {
           if (msg.request_headers) {
             const headers = readHeaders(msg.request_headers);
@@ -128,6 +140,7 @@ export function addExtProcService(
           out = INTERNAL_ERROR;
         }
         call.write(out);
+        if (tel) telemetry?.message(phaseOf(msg), performance.now() - started);
         limits?.afterMessage?.();
       });
       call.on("end", () => call.end());

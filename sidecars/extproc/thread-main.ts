@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   }
   const router = new GuardRouter(compileGuardRoutes(data.routes as GuardRouteConfig[]), logger);
   // the thread's own registry (served through the parent's admin listener) and tracer
-  const registry = new Registry();
+  const registry = new Registry({ constLabels: { thread: "guard" } });
   const tel = data.telemetry;
   const tracing = tel?.tracing
     ? (await import("../telemetry/tracing.ts")).Tracing.start(tel.tracing, telemetryMetrics(registry))

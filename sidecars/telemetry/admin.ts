@@ -5,7 +5,7 @@
  * address: metrics name routes, services and SVIDs.
  */
 import { createServer, type Server } from "node:http";
-import { EXPOSITION_CONTENT_TYPE, type Registry } from "./metrics.ts";
+import { EXPOSITION_CONTENT_TYPE, mergeExpositions, type Registry } from "./metrics.ts";
 
 export interface AdminSources {
   readonly registry: Registry;
@@ -52,7 +52,7 @@ export class AdminServer {
       if (path === "/metrics") {
         const parts = [sources.registry.exposition()];
         for (const s of sources.extra ?? []) parts.push(await withTimeout(s()));
-        const body = parts.join("");
+        const body = mergeExpositions(parts);
         res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
         res.end(req.method === "HEAD" ? undefined : body);
         return;

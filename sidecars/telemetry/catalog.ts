@@ -12,7 +12,28 @@
  */
 import { LATENCY_BUCKETS, Registry, TOKEN_BUCKETS } from "./metrics.ts";
 
+/**
+ * Series that must read 0 rather than be absent before their first event (alerts and panels on a rate of
+ * them would otherwise see nothing): created at start.
+ */
+function zeroes(m: { labels(...v: string[]): unknown }, sets: readonly (readonly string[])[]): void {
+  for (const v of sets) m.labels(...v);
+}
+
 export function authzMetrics(r: Registry, opts: { agentLabels: boolean }) {
+  const m = authzMetricFamilies(r, opts);
+  if (!opts.agentLabels) {
+    zeroes(m.decisions, [
+      ["deny", "internal.error"],
+      ["deny", "policy.unavailable"],
+    ]);
+    zeroes(m.rateLimited, [[]]);
+  }
+  zeroes(m.policyReloads, [["ok"], ["failed"]]);
+  return m;
+}
+
+function authzMetricFamilies(r: Registry, opts: { agentLabels: boolean }) {
   const who = opts.agentLabels ? ["tenant", "agent"] : [];
   return {
     decisions: r.counter("hexr_authz_decisions_total", "ext_authz decisions by result (allow, deny) and reason code.", [
@@ -57,6 +78,13 @@ export function authzMetrics(r: Registry, opts: { agentLabels: boolean }) {
 }
 
 export function identityMetrics(r: Registry) {
+  const m = identityMetricFamilies(r);
+  zeroes(m.svidRotations, [[]]);
+  zeroes(m.jwtBundleUpdates, [[]]);
+  return m;
+}
+
+function identityMetricFamilies(r: Registry) {
   return {
     svidExpiry: r.gauge(
       "hexr_svid_expiry_timestamp_seconds",
@@ -130,6 +158,13 @@ export function guardMetrics(r: Registry) {
 }
 
 export function telemetryMetrics(r: Registry) {
+  const m = telemetryMetricFamilies(r);
+  zeroes(m.spansDropped, [[]]);
+  zeroes(m.spansExported, [["ok"], ["failed"]]);
+  return m;
+}
+
+function telemetryMetricFamilies(r: Registry) {
   return {
     spansDropped: r.counter(
       "hexr_trace_spans_dropped_total",

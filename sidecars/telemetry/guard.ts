@@ -47,6 +47,11 @@ export class GuardTelemetry {
   begin(trace: TraceHeaders): StreamTelemetry {
     return new StreamTelemetry(this, trace);
   }
+
+  /** Time the guard spent answering one ext_proc message. */
+  message(phase: string, ms: number): void {
+    this.metrics.phaseDuration.labels(phase).observe(ms / 1000);
+  }
 }
 
 export class StreamTelemetry {

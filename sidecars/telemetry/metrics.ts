@@ -51,6 +51,8 @@ abstract class Family<C> {
   readonly maxSeries: number;
   readonly onOverflow: () => void;
 
+  readonly constText: string;
+
   constructor(
     name: string,
     help: string,
@@ -58,7 +60,9 @@ abstract class Family<C> {
     labelNames: readonly string[],
     maxSeries: number,
     onOverflow: () => void,
+    constText = "",
   ) {
+    this.constText = constText;
     this.name = name;
     this.help = help;
     this.kind = kind;
@@ -88,7 +92,8 @@ abstract class Family<C> {
     }
     c = this.create();
     this.#children.set(values.length === 1 ? values[0]! : values.join(SEP), c);
-    this.#labelText.set(c, this.labelNames.map((n, i) => `${n}="${escapeLabel(values[i]!)}"`).join(","));
+    const own = this.labelNames.map((n, i) => `${n}="${escapeLabel(values[i]!)}"`).join(",");
+    this.#labelText.set(c, this.constText && own ? `${this.constText},${own}` : this.constText || own);
     return c;
   }
 
@@ -178,8 +183,9 @@ export class Histogram extends Family<HistogramChild> {
     buckets: readonly number[],
     maxSeries: number,
     onOverflow: () => void,
+    constText = "",
   ) {
-    super(name, help, "histogram", labelNames, maxSeries, onOverflow);
+    super(name, help, "histogram", labelNames, maxSeries, onOverflow, constText);
     this.buckets = buckets;
   }
   protected create(): HistogramChild {
@@ -204,10 +210,21 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 export class Registry {
   readonly #families = new Map<string, Family<unknown>>();
   readonly #maxSeries: number;
+  readonly #constText: string;
   readonly overflow: CounterChild;
 
-  constructor(opts: { maxSeries?: number } = {}) {
+  /**
+   * `constLabels` go on every series (e.g. `{ thread: "guard" }` for the guard thread's registry, whose
+   * exposition is merged with the main thread's: see {@link mergeExpositions}).
+   */
+  constructor(opts: { maxSeries?: number; constLabels?: Readonly<Record<string, string>> } = {}) {
     this.#maxSeries = opts.maxSeries ?? DEFAULT_MAX_SERIES;
+    this.#constText = Object.entries(opts.constLabels ?? {})
+      .map(([k, v]) => {
+        if (!LABEL.test(k)) throw new TypeError(`bad label name ${k}`);
+        return `${k}="${escapeLabel(v)}"`;
+      })
+      .join(",");
     this.overflow = this.counter(
       "hexr_telemetry_series_overflow_total",
       "Label sets recorded as _other because their metric reached its series limit.",
@@ -228,15 +245,19 @@ export class Registry {
   };
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.#add(new Counter(name, help, "counter", labelNames, this.#maxSeries, this.#onOverflow));
+    return this.#add(
+      new Counter(name, help, "counter", labelNames, this.#maxSeries, this.#onOverflow, this.#constText),
+    );
   }
 
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    return this.#add(new Gauge(name, help, "gauge", labelNames, this.#maxSeries, this.#onOverflow));
+    return this.#add(new Gauge(name, help, "gauge", labelNames, this.#maxSeries, this.#onOverflow, this.#constText));
   }
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
-    return this.#add(new Histogram(name, help, labelNames, buckets, this.#maxSeries, this.#onOverflow));
+    return this.#add(
+      new Histogram(name, help, labelNames, buckets, this.#maxSeries, this.#onOverflow, this.#constText),
+    );
   }
 
   /** Every registered family: name, kind and label names. */
@@ -250,6 +271,38 @@ export class Registry {
     for (const f of this.#families.values()) f.write(out);
     return `${out.join("\n")}\n`;
   }
+}
+
+/**
+ * Several registries' expositions as one: a family present in more than one (the series-overflow and
+ * span counters exist on both threads) keeps one HELP/TYPE header with every registry's samples under it
+ * (their series differ by the registries' const labels). The text format allows one header per name.
+ */
+export function mergeExpositions(texts: readonly string[]): string {
+  const families = new Map<string, { head: string[]; samples: string[] }>();
+  for (const text of texts) {
+    let current: { head: string[]; samples: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      if (line.startsWith("# HELP ")) {
+        const name = line.slice(7, line.indexOf(" ", 7) === -1 ? undefined : line.indexOf(" ", 7));
+        current = families.get(name);
+        if (current === undefined) {
+          current = { head: [line], samples: [] };
+          families.set(name, current);
+        }
+        continue;
+      }
+      if (line.startsWith("# TYPE ")) {
+        if (current && current.head.length === 1) current.head.push(line);
+        continue;
+      }
+      current?.samples.push(line);
+    }
+  }
+  const out: string[] = [];
+  for (const f of families.values()) out.push(...f.head, ...f.samples);
+  return `${out.join("\n")}\n`;
 }
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

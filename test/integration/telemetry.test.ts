@@ -7,25 +7,27 @@
  * tokens, API keys, prompts, replies, certificates — reaches the receiver or the metrics.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../envoy-config/runner.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
 import type { ClientIdentity } from "../../sidecars/devtools/client.ts";
-import { type LocalDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
+import { type SpireDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
 import { type ReceivedSpan, type RunningCollector, startCollector } from "../../sidecars/devtools/otel-collector.ts";
 import { type RunningPrometheus, startPrometheus } from "../../sidecars/devtools/prometheus.ts";
 import { MemoryLogger } from "../../sidecars/logger.ts";
+import { allPanels } from "../../charts/hexr-system/dashboards/src/index.ts";
 import { buildProjectBundle } from "../helpers/bundles.ts";
 
 const TD = "hexr.cloud";
 const RESEARCHER = `spiffe://${TD}/agent/acme-corp/content-crew/researcher`;
 const WRITER = `spiffe://${TD}/agent/acme-corp/content-crew/writer`;
+// a fixed policy clock (inside business hours): the per-agent rate window never slides, so the last test
+// can drive one agent over its per-minute limit
 const START = Date.parse("2026-01-15T10:30:00Z");
-let tick = 0;
-const clock = () => START + 1000 * tick++;
+const clock = () => START;
 
 // secrets this test sends; none may reach the receiver, the metrics or the logs
 const API_KEY = `sk-proj-${randomBytes(24).toString("hex")}`;
@@ -37,7 +39,8 @@ const CLIENT_PARENT = `00-${CLIENT_TRACE}-${randomBytes(8).toString("hex")}-01`;
 
 let collector: RunningCollector;
 let prom: RunningPrometheus;
-let dp: LocalDataPlane;
+let dp: SpireDataPlane;
+let bundlePath: string;
 let researcher: ClientIdentity;
 let writer: ClientIdentity;
 const logger = new MemoryLogger();
@@ -72,8 +75,14 @@ function spansOf(trace: string): ReceivedSpan[] {
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "hexr-tel-"));
   collector = await startCollector();
+  bundlePath = path.join(dir, "bundle.tar.gz");
+  copyFileSync(buildProjectBundle(dir, "main.tar.gz"), bundlePath);
+  // SPIRE mode: the sidecar's own SVID and JWT bundles come from the Workload API (identity metrics)
   dp = await startLocalDataPlane({
-    bundlePath: buildProjectBundle(dir, "main.tar.gz"),
+    identity: "spire",
+    identities: [RESEARCHER, WRITER],
+    bundlePath,
+    bundlePollMs: 100,
     logger,
     audit,
     now: clock,
@@ -173,6 +182,37 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
     expect(spansOf(rec.trace_id!).some((s) => s.name === "hexr.authz.check")).toBe(true);
   });
 
+  it("a streamed Anthropic call: tokens from the stream's usage events, and the time to the first chunk", async () => {
+    dp.llm.reply = `Streaming ${REPLY_MARK} back to you in small pieces.`;
+    const r = await dp.send(researcher, {
+      method: "POST",
+      host: "api.anthropic.com",
+      path: "/v1/messages",
+      headers: { "content-type": "application/json", "x-api-key": API_KEY, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 64,
+        stream: true,
+        messages: [{ role: "user", content: `Stream about ${PROMPT_MARK}.` }],
+      }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toContain("message_stop");
+    const rec = audit.records.at(-1)!;
+    await flushAll();
+    const span = await waitFor("the streamed call's span", () =>
+      spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"),
+    );
+    expect(span.attributes).toMatchObject({
+      "gen_ai.provider.name": "anthropic",
+      "gen_ai.request.model": "claude-sonnet-4-5",
+      "gen_ai.request.stream": true,
+      "gen_ai.usage.input_tokens": 10,
+      "gen_ai.usage.output_tokens": 10,
+    });
+    expect(span.attributes["gen_ai.response.time_to_first_chunk"]).toBeGreaterThan(0);
+  });
+
   it("a blocked prompt: the span names the finding by type, never its text", async () => {
     const r = await dp.send(researcher, chat(`my key is ${AWS_KEY} keep it`));
     expect(r.status).toBe(403);
@@ -204,10 +244,18 @@ describe("metrics scraped by a real Prometheus", () => {
     await waitFor("Prometheus to scrape the new decision", async () => ((await allowed()) > before ? true : undefined));
     const denied = await prom.query('hexr_authz_decisions_total{result="deny",reason="policy.denied"}');
     expect(denied.length).toBe(1);
-    const p99 = await prom.query(
-      "histogram_quantile(0.99, sum by (le) (rate(hexr_authz_check_duration_seconds_bucket[1m])))",
+    // a rate needs two scrapes of the series: wait for the second, not a fixed time
+    const p99 = await waitFor("two scrapes of the Check latency histogram", async () => {
+      const q = await prom.query(
+        "histogram_quantile(0.99, sum by (le) (rate(hexr_authz_check_duration_seconds_bucket[1m])))",
+      );
+      return q.length === 1 ? q : undefined;
+    });
+    expect(p99[0]!.metric).toEqual({});
+    const overall = await prom.query(
+      "histogram_quantile(0.99, sum by (le) (hexr_authz_check_duration_seconds_bucket))",
     );
-    expect(p99.length).toBe(1);
+    expect(Number(overall[0]!.value[1])).toBeGreaterThan(0);
     await waitFor("the guard thread's metrics in the scrape", async () => {
       const f = await prom.query('hexr_guard_findings_total{type="secret",subtype="aws_access_key_id",action="block"}');
       return f.length === 1 ? true : undefined;
@@ -230,4 +278,51 @@ describe("metrics scraped by a real Prometheus", () => {
     }
     expect(text).toContain('hexr_authz_decisions_total{result="allow",reason="none"}');
   });
+
+  it("every dashboard panel's query returns a series from what this data plane exposes", async () => {
+    // events the panels count that the tests above did not produce:
+    // an identity failure (a JWT-SVID for another audience on the JWT-only listener)
+    const wrongAud = await dp.jwtSvid(RESEARCHER, "not-hexr");
+    expect((await dp.send(dp.anonymous(), { ...BIGQUERY, headers: { "x-hexr-svid": wrongAud } })).status).toBe(403);
+    // a refused policy bundle, then the good one back
+    const good = readFileSync(bundlePath);
+    const failedBefore = dp.sidecar.store!.stats.rejections;
+    writeFileSync(`${bundlePath}.tmp`, "not a bundle");
+    renameSync(`${bundlePath}.tmp`, bundlePath);
+    await waitFor("the broken bundle to be refused", () =>
+      dp.sidecar.store!.stats.rejections > failedBefore ? true : undefined,
+    );
+    writeFileSync(`${bundlePath}.tmp`, good);
+    renameSync(`${bundlePath}.tmp`, bundlePath);
+    // an unscannable body (binary media on an LLM route: fail closed) and an upstream 5xx
+    const media = { ...chat("x"), headers: { "content-type": "image/png", authorization: `Bearer ${API_KEY}` } };
+    expect((await dp.send(researcher, media)).status).toBe(413);
+    dp.llm.raw = { status: 500, contentType: "application/json", body: '{"error":"overloaded"}' };
+    expect((await dp.send(researcher, chat("hello"))).status).toBe(500);
+    // one agent over its per-minute limit (the policy clock is fixed: the window never slides)
+    let limited = 0;
+    for (let i = 0; i < 110 && limited === 0; i++) {
+      const r = await dp.send(writer, { method: "GET", host: "storage.googleapis.com", path: "/storage/v1/b/x/o" });
+      if (r.status === 403 && r.body.includes("rate limit exceeded")) limited++;
+    }
+    expect(limited).toBe(1);
+
+    // A rate needs two scrapes of a series: each panel is waited for (a readiness signal), then judged.
+    // The panels of features not built yet (credential injection, A2A) must still be valid PromQL.
+    const panels = allPanels();
+    const missing: string[] = [];
+    for (const p of panels) {
+      if (p.needs !== undefined) {
+        await prom.query(p.expr);
+        continue;
+      }
+      try {
+        await waitFor(p.title, async () => ((await prom.query(p.expr)).length > 0 ? true : undefined), 20_000);
+      } catch {
+        missing.push(`${p.dashboard} / ${p.title}: ${p.expr}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(panels.filter((p) => p.needs === undefined).length).toBeGreaterThanOrEqual(42);
+  }, 300_000);
 });

@@ -8,7 +8,7 @@ import {
   readResponseFacts,
   type LlmFacts,
 } from "../../../sidecars/telemetry/llm-facts.ts";
-import { Registry } from "../../../sidecars/telemetry/metrics.ts";
+import { mergeExpositions, Registry } from "../../../sidecars/telemetry/metrics.ts";
 import { traceIdOf } from "../../../sidecars/telemetry/traceparent.ts";
 
 describe("Registry", () => {
@@ -134,5 +134,20 @@ describe("LLM facts", () => {
     expect(costUsd(prices, "m", { inputTokens: 1000, outputTokens: 500 })).toBeCloseTo(0.006, 12);
     expect(costUsd(prices, "other", { inputTokens: 1000 })).toBeUndefined();
     expect(costUsd(prices, "m", {})).toBeUndefined();
+  });
+});
+
+describe("mergeExpositions", () => {
+  it("one header per family, every registry's samples under it", () => {
+    const main = new Registry();
+    const guard = new Registry({ constLabels: { thread: "guard" } });
+    main.counter("x_total", "X.").labels().inc(1);
+    guard.counter("x_total", "X.").labels().inc(2);
+    guard.counter("y_total", "Y.", ["k"]).labels("v").inc(3);
+    const text = mergeExpositions([main.exposition(), guard.exposition()]);
+    expect(text.match(/# TYPE x_total counter/g)).toHaveLength(1);
+    expect(text.match(/# TYPE hexr_telemetry_series_overflow_total counter/g)).toHaveLength(1);
+    expect(text).toContain('x_total 1\nx_total{thread="guard"} 2\n');
+    expect(text).toContain('y_total{thread="guard",k="v"} 3\n');
   });
 });

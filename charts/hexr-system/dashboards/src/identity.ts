@@ -2,6 +2,14 @@
 import { type DashboardSpec, q, row, stat, timeseries } from "./panels.ts";
 import { sumRate } from "./promql.ts";
 
+/**
+ * Envoy's certificate expiry gauge. Envoy's tag extractor takes the certificate name only up to its first
+ * dot, so an SDS certificate named by a SPIFFE ID (`spiffe://hexr.cloud/hexr/envoy`) leaves the rest of
+ * the name in the metric name (`envoy_listener_ssl_certificate_cloud_hexr_envoy_expiration_unix_time_seconds`,
+ * seen on Envoy 1.40 with SPIRE): match every such name.
+ */
+const ENVOY_CERT_EXPIRY = '{__name__=~"envoy_listener_ssl_certificate_(.+_)?expiration_unix_time_seconds"}';
+
 export const identity: DashboardSpec = {
   uid: "hexr-identity",
   title: "Hexr / Identity",
@@ -29,7 +37,7 @@ export const identity: DashboardSpec = {
         description:
           "Time until the first certificate Envoy serves on a listener expires (its SVID from SPIRE's SDS). Envoy and the sidecar rotate separately: both must stay healthy.",
         unit: "s",
-        targets: [q("min(envoy_listener_ssl_certificate_expiration_unix_time_seconds - time())")],
+        targets: [q(`min(${ENVOY_CERT_EXPIRY}) - time()`)],
         thresholds: {
           base: "red",
           steps: [
@@ -67,10 +75,7 @@ export const identity: DashboardSpec = {
           "Time until each certificate Envoy holds on a listener expires (the SVID and the trust bundle's CA), per listener address.",
         unit: "s",
         targets: [
-          q(
-            "min by (instance, envoy_listener_address, envoy_tls_certificate) (envoy_listener_ssl_certificate_expiration_unix_time_seconds - time())",
-            "{{envoy_listener_address}} {{envoy_tls_certificate}}",
-          ),
+          q(`min by (instance, envoy_listener_address) (${ENVOY_CERT_EXPIRY}) - time()`, "{{envoy_listener_address}}"),
         ],
       }),
     ]),
@@ -86,7 +91,8 @@ export const identity: DashboardSpec = {
         description:
           "Errors on the Workload API stream by gRPC code. UNAVAILABLE means the SPIRE agent socket is gone (agent restart); PERMISSION_DENIED means no registration entry matches this workload.",
         unit: "cps",
-        targets: [q(sumRate("hexr_workload_api_errors_total", { by: ["code"] }), "{{code}}")],
+        // `or vector(0)`: a healthy sidecar has no error series at all; the panel reads 0, not "no data"
+        targets: [q(`${sumRate("hexr_workload_api_errors_total", { by: ["code"] })} or vector(0)`, "{{code}}")],
       }),
       timeseries({
         title: "JWT bundle updates per hour",

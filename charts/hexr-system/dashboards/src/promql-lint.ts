@@ -272,6 +272,9 @@ function labelList(toks: Tok[], open: number, pairs: Map<number, number>): strin
     .map((t) => t.text);
 }
 
+/** Marks a selector's metric as a `__name__` regex (in {@link SelectorRef.metric}). */
+export const NAME_REGEX = "__name__=~";
+
 export function promqlRefs(expr: string): PromqlRefs {
   const toks = tokenize(expr);
   const pairs = brackets(toks);
@@ -285,6 +288,25 @@ export function promqlRefs(expr: string): PromqlRefs {
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     if (skip.has(i)) continue;
+    if (t.kind === "op" && t.text === "{" && toks[i - 1]?.kind !== "id") {
+      // a bare selector `{__name__=~"re", …}`: the metric is every known name the regex matches
+      const close = pairs.get(i)!;
+      const labels: string[] = [];
+      let metric: string | undefined;
+      for (let j = i + 1; j < close; j++) {
+        const m = toks[j]!;
+        const op = toks[j + 1]?.text ?? "";
+        if (m.kind === "id" && ["=", "!=", "=~", "!~"].includes(op)) {
+          if (m.text === "__name__" && (op === "=" || op === "=~") && toks[j + 2]?.kind === "str") {
+            metric = op === "=" ? toks[j + 2]!.text : `${NAME_REGEX}${toks[j + 2]!.text}`;
+          } else labels.push(m.text);
+        }
+      }
+      for (let j = i; j <= close; j++) skip.add(j);
+      if (metric === undefined) throw new SyntaxError(`a bare selector without __name__ in ${expr}`);
+      selectors.push({ metric, labels, fn: undefined, range: toks[close + 1]?.text === "[", index: i });
+      continue;
+    }
     if (t.kind === "op" && (t.text === "[" || t.text === "{")) {
       // ranges and bare matchers are handled with their selector; skip a range's content
       if (t.text === "[") for (let j = i; j <= pairs.get(i)!; j++) skip.add(j);
@@ -377,7 +399,14 @@ export function lintPromql(expr: string, known: Map<string, KnownSeries>): strin
   for (const f of refs.unknownFunctions) problems.push(`unknown function ${f}()`);
   if (refs.selectors.length === 0) problems.push("selects no metric");
   for (const s of refs.selectors) {
-    const k = known.get(s.metric);
+    let k = known.get(s.metric);
+    if (!k && s.metric.startsWith(NAME_REGEX)) {
+      // `__name__=~"re"`: judged as the first known metric it matches (they must all be of one kind)
+      const re = new RegExp(`^(?:${s.metric.slice(NAME_REGEX.length)})$`);
+      const hits = [...known.entries()].filter(([n]) => re.test(n));
+      if (new Set(hits.map(([, v]) => v.kind)).size > 1) problems.push(`${s.metric} matches metrics of several kinds`);
+      k = hits[0]?.[1];
+    }
     if (!k) {
       problems.push(`unknown metric ${s.metric}`);
       continue;
