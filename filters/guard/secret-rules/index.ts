@@ -2,6 +2,7 @@
 import { AI_RULES } from "./ai.ts";
 import { CHAT_RULES } from "./chat.ts";
 import { CLOUD_RULES } from "./cloud.ts";
+import { CLOUD_PLATFORM_RULES } from "./cloud-platforms.ts";
 import { GENERIC_RULES } from "./generic.ts";
 import { DETECTOR_RULES, KEY_RULES } from "./keys.ts";
 import { MESSAGING_RULES } from "./messaging.ts";
@@ -19,6 +20,7 @@ export { GENERIC_WORDS, genericAssignmentAt } from "./generic.ts";
 /** Prefix and context rules, in the order they are tried (for one prefix: longest prefix first, then this order). */
 export const SECRET_RULES: readonly SecretRule[] = [
   ...CLOUD_RULES,
+  ...CLOUD_PLATFORM_RULES,
   ...SOURCE_RULES,
   ...REGISTRY_RULES,
   ...CHAT_RULES,
