@@ -9,7 +9,8 @@ import { Bench } from "tinybench";
 import { scanInvisible } from "../../filters/guard/invisible.ts";
 import { normalize } from "../../filters/guard/normalize.ts";
 import { scanPii } from "../../filters/guard/pii.ts";
-import { scanInjection } from "../../filters/guard/prompt-injection.ts";
+import { defaultLinearModel } from "../../filters/guard/injection-model.ts";
+import { scanInjection, setLearnedInjectionModel } from "../../filters/guard/prompt-injection.ts";
 import { scanText } from "../../filters/guard/scan.ts";
 import { scanSecrets } from "../../filters/guard/secrets.ts";
 
@@ -46,6 +47,12 @@ const bench = new Bench({ time, warmupTime: 200 });
  * the last string it saw, and a request body is always a new string.
  */
 const COPIES = 32;
+/** The learned injection tier alone, and the rules without it ("injection" is both, as in scanText). */
+const learned = defaultLinearModel();
+const rulesOnly = {
+  beforeAll: () => setLearnedInjectionModel(null),
+  afterAll: () => setLearnedInjectionModel(learned),
+};
 
 for (const size of SIZES) {
   const texts = Array.from(
@@ -61,6 +68,8 @@ for (const size of SIZES) {
   bench.add(`secrets ${label}`, () => scanSecrets(texts[next()]!, norms[k]));
   bench.add(`pii ${label}`, () => scanPii(texts[next()]!, norms[k]));
   bench.add(`injection ${label}`, () => scanInjection(texts[next()]!, norms[k]));
+  bench.add(`injection rules only ${label}`, () => scanInjection(texts[next()]!, norms[k]), rulesOnly);
+  bench.add(`injection learned tier ${label}`, () => learned.score(norms[next()]!));
   bench.add(`scanText (all) ${label}`, () => scanText(texts[next()]!));
 }
 
