@@ -84,7 +84,8 @@ function readNumber(t: string, i: number): NumRun | null {
   // `415-555-2671x12`: an extension glued on (pii-phones.ts reads it); any other letter glues a word
   const ext = after === 0x78 && isDigit(t.charCodeAt(end + 1));
   if ((isAsciiAlnum(after) && !ext) || (after === 0x2e && isDigit(t.charCodeAt(end + 1)))) return null;
-  run.start = i;
+  // an opening parenthesis closed nowhere in the number is the text's, not the number's: `(078-05-1120, …)`
+  run.start = t.charCodeAt(i) === 0x28 && !t.slice(i, end).includes(")") ? i + 1 : i;
   run.end = end;
   run.digits = digits;
   run.seps = seps;

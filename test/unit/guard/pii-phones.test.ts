@@ -50,6 +50,7 @@ describe("phone numbers as people write them", () => {
     ["area code in parentheses, 5 digits", "(05412) 12345", "(05412) 12345"],
     ["bare run with a context word", "phone 9876543210", "9876543210"],
     ["7-digit local number with a context word", "call 555-0100", "555-0100"],
+    ["in parentheses", "Jane (020 7946 0958) called", "020 7946 0958"],
     ["fullwidth digits", "ｔｅｌ ０２０ ７９４６ ０９５８", "０２０ ７９４６ ０９５８"],
   ])("finds %s", (_name, text, value) => {
     expectPiiFinding(scan(text), text, "phone", value);
@@ -80,6 +81,7 @@ describe("phone numbers as people write them", () => {
     ["bare 10 digits", "ref 4155552671"],
     ["digits glued to a word", "SKU-4155552671 and abc2125550123"],
     ["hex hash", "commit 4155552671abcdef"],
+    ["an example SSN in parentheses", "a published example (078-05-1120, 123-45-6789)"],
   ])("ignores %s", (_name, text) => {
     expect(phones(text)).toEqual([]);
   });
