@@ -152,7 +152,8 @@ export function phoneCandidate(c: Ctx, s: number, e: number, regions: readonly C
   const first = t.charCodeAt(firstDigit);
   const sh = readShape(t, s, e);
   const nanp = !plus && isNanp(sh, first);
-  const strong = plus || nanp || (!isThousands(sh) && isTrunkGrouped(sh, first));
+  const thousands = isThousands(sh);
+  const strong = plus || nanp || (!thousands && isTrunkGrouped(sh, first));
   if (!strong && (isIsbn(t, s, sh) || !contextNear(c, "phone", s, e))) return false;
   const end = extensionEnd(t, e);
   let base = 0;
@@ -173,7 +174,8 @@ export function phoneCandidate(c: Ctx, s: number, e: number, regions: readonly C
     const k = classify(c, t.slice(s, e), regions, plus, first === 0x30);
     if (plus) base = k === VALID ? PLUS_VALID : k === POSSIBLE ? PLUS_POSSIBLE : 0;
     else if (strong) base = k === VALID ? STRONG_VALID : nanp ? NANP_SHAPE : k === POSSIBLE ? STRONG_POSSIBLE : 0;
-    else base = k === VALID ? WEAK_VALID : k === POSSIBLE && sh.n >= 2 ? WEAK_POSSIBLE : 0;
+    // amount-like grouping (`12 345 678`) must be a valid number even next to a phone word
+    else base = k === VALID ? WEAK_VALID : k === POSSIBLE && sh.n >= 2 && !thousands ? WEAK_POSSIBLE : 0;
   }
   if (base === 0) return false;
   add(c, "phone", s, end, base);

@@ -61,6 +61,7 @@ describe("phone numbers as people write them", () => {
     ["order number with a dash", "order 2024-001234 shipped"],
     ["year range", "between 2019-2023 revenue grew"],
     ["amount with spaces", "price 1 234 567 EUR"],
+    ["amount next to a phone word", "mobile data used: 12 345 678 bytes"],
     ["amount with dots", "total 1.234.567,00"],
     ["ISBN-13", "ISBN 978-3-16-148410-0"],
     ["ISBN-10", "ISBN 0-306-40615-2"],
