@@ -6,9 +6,10 @@
  *
  * | shape                                                           | valid | possible only | no context needed |
  * | `+` country code                                                | 0.75  | 0.55          | yes               |
+ * | `00` / `011` international prefix written out (`0049 30 …`)    | 0.75  | 0.4 (0.55 `001`+NANP) | valid only |
  * | NANP `ddd-ddd-dddd` / `(ddd) ddd-dddd` / `ddd.ddd.dddd` (± `1-`) | 0.65  | 0.55          | yes               |
  * | trunk `0` in groups (`020 7946 0958`), `(area)` in parentheses  | 0.65  | 0.4           | valid only        |
- * | anything else (a bare run, `612 345 678`, `98765 43210`)        | 0.45  | 0.35 (≥2 groups) | never          |
+ * | anything else (a bare run, `612 345 678`, `98765 43210`)        | 0.45  | 0.35 (≥2 groups, not `1 234 567`) | never |
  *
  * A context word (phone, tel, mobile, Handy, téléphone, 電話, …) adds 0.2, so every shape is a finding
  * with one, and a bare digit run without one is never even parsed: order numbers, timestamps, amounts
