@@ -301,6 +301,11 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
       prose = true;
     } else return;
   }
+  // a file path (`"/src/secrets.ts": "<hash>"`, `token.json`), not a name holding a secret
+  if (s > 0 && (text.charCodeAt(s - 1) === 0x2f || text.charCodeAt(s - 1) === 0x5c)) return;
+  if (hasExtension(text, s, e)) return;
+  // README badges (`badge.svg?token=…`) embed a public read token
+  if (at > 0 && isBadge(text, at)) return;
   // the name, only once an operator follows it (most mentions of the word have none)
   const ident = text.slice(s, e).toLowerCase();
   if (word === "pass" && !ident.endsWith("pass")) return;
@@ -357,6 +362,22 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
   }
 }
 
+/** Whether the name `t[s, e)` ends like a file name: `.` and 1–4 lower-case letters (`secrets.ts`, `token.json`). */
+function hasExtension(t: string, s: number, e: number): boolean {
+  for (let k = 1; k <= 5 && e - k > s; k++) {
+    const u = t.charCodeAt(e - k);
+    if (u === 0x2e) return k > 1;
+    if (!(u >= 0x61 && u <= 0x7a)) return false;
+  }
+  return false;
+}
+
+/** Whether the 24 characters before `at` name a badge image (`…/badge.svg?token=`). */
+function isBadge(t: string, at: number): boolean {
+  const before = t.slice(Math.max(0, at - 24), at).toLowerCase();
+  return before.includes("badge") || before.includes(".svg?");
+}
+
 /** `*_KEY` values: random-looking, mixed case, long (hex digests and ids after `key` are not reported). */
 function strictKeyValue(t: string, s: number, e: number): boolean {
   let upper = false;
@@ -386,8 +407,9 @@ function credentialAt(t: string, s: number, e: number, out: Finding[], basic: bo
     if (colon < 1 || colon === plain.length - 1) return;
     for (let c = 0; c < plain.length; c++) if (plain.charCodeAt(c) < 0x20 || plain.charCodeAt(c) > 0x7e) return;
     const pw = plain.slice(colon + 1).toLowerCase();
-    if (looksPlaceholder(plain, colon + 1, plain.length) || NOT_A_SECRET_VALUE.has(pw) || pw.includes("password"))
-      return;
+    // `foo:bar`, `user:password`: documentation
+    if (pw.length < 6 || pw.includes("password") || NOT_A_SECRET_VALUE.has(pw)) return;
+    if (looksPlaceholder(plain, colon + 1, plain.length)) return;
     push(out, "http_basic_auth", s, e, 0.8);
     return;
   }
@@ -398,6 +420,15 @@ function credentialAt(t: string, s: number, e: number, out: Finding[], basic: bo
 function isSecretValue(t: string, s: number, e: number, password: boolean): boolean {
   const n = e - s;
   if (n < (password ? 6 : 8) || n > VALUE_MAX) return false;
+  // prose (`"Enter passphrase for …"`), and words or names (`privateKeyAssociatedWithCert`, `_callApiKey`):
+  // random tokens hold a digit or a symbol (32 random base62 characters lack both 0.4 % of the time)
+  let letters = 0;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u === 0x20 || u === 0x09) return false;
+    if ((u >= 0x41 && u <= 0x5a) || (u >= 0x61 && u <= 0x7a) || u === 0x5f || u === 0x2d || u === 0x2e) letters++;
+  }
+  if (letters === n && !(password && isQuote(t.charCodeAt(s - 1)))) return false;
   const c0 = t.charCodeAt(s);
   // `$VAR`, `%VAR%`, `{{x}}`, `<password>`, `[…]`, `(…)`, `*****`, `#{x}`, `@var`
   if (c0 === 0x24 || c0 === 0x25 || c0 === 0x7b || c0 === 0x3c || c0 === 0x5b || c0 === 0x28 || c0 === 0x2a)
@@ -467,8 +498,8 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "<password>«[[a:12]]$»</password>",
         '"dbPassword": "«[[a:16]]»"',
         "mysql --user=app --password «[[a:12]]%»",
-        "jdbc:postgresql://db:5432/x?user=u&password=«[[a:14]]»",
-        "Server=db;Database=app;User Id=sa;Password=«[[a:14]]»;",
+        "jdbc:postgresql://db:5432/x?user=u&password=«[[a:12]]7%»",
+        "Server=db;Database=app;User Id=sa;Password=«[[a:12]]4#»;",
       ],
       nomatch: [
         "password = get_password()",
@@ -489,6 +520,8 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "password: <your-password>",
         "Please enter your password: ",
         "min_password_length: 8",
+        "Enter passphrase for key: ",
+        'passphrase: "Enter passphrase for the key"',
       ],
     },
   },
@@ -518,6 +551,12 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "token: ${{ secrets.GITHUB_TOKEN }}",
         "SECRET_KEY = env('SECRET_KEY')",
         "tokens: 128",
+        '"/src/guard/secrets.ts": "[[h:40]]",',
+        "token.json: [[h:40]]",
+        "key: privateKeyAssociatedWithCert,",
+        'token: "ContainerScopedFoo";',
+        '{key:"_getNationalPrefixFormattingRule",value:function(t){',
+        "https://codecov.io/gh/o/r/branch/main/graph/badge.svg?token=[[a:10]]",
         "the secret to good bread is time",
         "secret_key_base: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "api_key: EXAMPLE_API_KEY",
