@@ -24,7 +24,21 @@ export const SCENARIO_IDS = [
 ] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 /** Helper scenarios: baselines for the guard scenarios, and the Node gRPC floor. */
-export type HelperId = "node-grpc-noop" | "envoy-llm-1k" | "envoy-llm-16k" | "envoy-llm-stream";
+export type HelperId =
+  | "node-grpc-noop"
+  | "envoy-llm-1k"
+  | "envoy-llm-16k"
+  | "envoy-llm-stream"
+  | "hexr-authz-trace-0"
+  | "hexr-authz-trace-10"
+  | "hexr-authz-trace-100";
+
+/** Sampling percent of each tracing scenario (Envoy's `random_sampling`; the sidecar follows its parent). */
+export const TRACE_SAMPLING: Readonly<Record<string, number>> = {
+  "hexr-authz-trace-0": 0,
+  "hexr-authz-trace-10": 10,
+  "hexr-authz-trace-100": 100,
+};
 
 /** Which processes serve a scenario: an Envoy (or none) and the gRPC server behind it (or none). */
 export type StackId =
@@ -36,7 +50,10 @@ export type StackId =
   | "opa-envoy-rbac"
   | "hexr-proc"
   | "hexr-guard"
-  | "hexr-authz-guard";
+  | "hexr-authz-guard"
+  | "hexr-authz-trace-0"
+  | "hexr-authz-trace-10"
+  | "hexr-authz-trace-100";
 export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream" | "chat-flood";
 
 export interface Scenario {
@@ -136,6 +153,16 @@ export const SCENARIOS: readonly Scenario[] = [
     request: "chat-stream",
     baseline: "envoy-llm-stream",
   },
+  ...([0, 10, 100] as const).map(
+    (pct): Scenario => ({
+      id: `hexr-authz-trace-${pct}`,
+      summary: `hexr-authz-rbac with tracing on (Envoy and the sidecar exporting OTLP to a collector), ${pct} % sampled`,
+      stack: `hexr-authz-trace-${pct}`,
+      request: "s3-put",
+      baseline: "envoy",
+      helper: true,
+    }),
+  ),
   {
     id: "hexr-authz-under-guard-load",
     summary:
@@ -179,7 +206,14 @@ export function chatBody(bytes: number, stream: boolean): string {
 }
 
 /** Shapes that cost the guard's scanners the most per byte (issue #8), one after another in one prompt. */
-const FLOOD_SHAPES = ["eyJhbGciOi.", "-----BEGIN ", "https://a.b/c?d=e&", "\u200b\u200d\u2060", "AKIA", "ignore previous "];
+const FLOOD_SHAPES = [
+  "eyJhbGciOi.",
+  "-----BEGIN ",
+  "https://a.b/c?d=e&",
+  "\u200b\u200d\u2060",
+  "AKIA",
+  "ignore previous ",
+];
 
 /** An OpenAI chat request whose prompt is `bytes` of pathological (but not secret) text. */
 export function floodBody(bytes: number): string {

@@ -15,6 +15,7 @@ import {
   renderSidecarBootstrap,
   type UpstreamOptions,
 } from "../../envoy-config/index.ts";
+import type { TracingOptions } from "../../envoy-config/types.ts";
 import { type RunningEnvoy, startEnvoy } from "../../envoy-config/runner.ts";
 import { DEFAULT_AUTHZ_CLUSTER } from "../../envoy-config/defaults.ts";
 import type { BenchPki } from "./pki.ts";
@@ -32,6 +33,8 @@ export interface BenchEnvoySpec {
   /** ext_proc server; omitted → no ext_proc filter. */
   extProc?: GrpcTarget;
   concurrency: number;
+  /** Envoy's OpenTelemetry tracer (the tracing scenarios). */
+  tracing?: TracingOptions;
 }
 
 function stripAuthz(b: EnvoyBootstrap): void {
@@ -61,6 +64,7 @@ export function benchBootstrap(spec: BenchEnvoySpec): EnvoyBootstrap {
     upstreams: spec.upstreams,
     concurrency: spec.concurrency,
     accessLog: false,
+    ...(spec.tracing ? { tracing: spec.tracing } : {}),
   });
   if (!spec.authz) stripAuthz(b);
   b.stats_config = {

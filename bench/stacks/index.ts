@@ -13,9 +13,12 @@ import {
   type RequestKind,
   S3_PATH,
   type StackId,
+  TRACE_SAMPLING,
 } from "../scenarios.ts";
 import { type BenchEnvoy, startBenchEnvoy } from "./envoy.ts";
 import type { BenchPki } from "./pki.ts";
+import type { TracingOptions } from "../../envoy-config/types.ts";
+import { startCollector } from "../../sidecars/devtools/otel-collector.ts";
 import {
   type GrpcServer,
   type Server,
@@ -104,7 +107,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       // without the guard scenarios, OpenAI requests (parity checks only) go to the echo server
       { name: "llm", domains: [LLM_HOST], address: "127.0.0.1", port: llm?.port ?? echo.port },
     ];
-    const envoyFor = async (id: StackId, authz?: GrpcServer, extProc?: GrpcServer) => {
+    const envoyFor = async (id: StackId, authz?: GrpcServer, extProc?: GrpcServer, tracing?: TracingOptions) => {
       note(`envoy for ${id}`);
       const e = await startBenchEnvoy({
         pki: ctx.pki,
@@ -112,6 +115,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
         ...(authz ? { authz: { socket: authz.socket } } : {}),
         ...(extProc ? { extProc: { socket: extProc.socket } } : {}),
         concurrency: ctx.envoyConcurrency,
+        ...(tracing ? { tracing } : {}),
       });
       processes.push(e);
       return e;
@@ -155,6 +159,30 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       const s = await startNoopAuthz(ctx.dir, "grpc-noop", ctx.nodeOptions);
       processes.push(s);
       add("grpc-noop", await envoyFor("grpc-noop", s), s);
+    }
+    const traced = (["hexr-authz-trace-0", "hexr-authz-trace-10", "hexr-authz-trace-100"] as const).filter((id) =>
+      needed.has(id),
+    );
+    if (traced.length > 0) {
+      // one real collector for all tracing stacks (the file exporter: every span is received and written)
+      note("OpenTelemetry Collector");
+      const collector = await startCollector();
+      processes.push(collector);
+      for (const id of traced) {
+        const pct = TRACE_SAMPLING[id] ?? 0;
+        note(`hexr sidecar (${id})`);
+        const s = await startHexrSidecar({
+          dir: ctx.dir,
+          name: id,
+          trustDomain: TRUST_DOMAIN,
+          bundle: ctx.bundles.rbac,
+          tracing: { endpoint: collector.endpoint, ratio: pct / 100 },
+          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+        });
+        processes.push(s);
+        const tracing = { collector: { address: "127.0.0.1", port: collector.port }, samplingPercent: pct };
+        add(id, await envoyFor(id, s, undefined, tracing), s);
+      }
     }
     if (needed.has("hexr-proc")) await sidecar("hexr-proc", { extProc: "headers" });
     if (needed.has("hexr-guard")) await sidecar("hexr-guard", { extProc: "guard" });

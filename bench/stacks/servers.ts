@@ -78,6 +78,8 @@ export interface SidecarOptions {
   extProc?: "headers" | "guard";
   /** Extra NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=…`). */
   nodeOptions?: string;
+  /** Export spans to this OTLP gRPC endpoint (`telemetry.tracing`). */
+  tracing?: { endpoint: string; ratio: number };
 }
 
 /**
@@ -101,6 +103,9 @@ export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer & 
       audit: { path: "/dev/null" },
       log: { level: "info" },
       drain_timeout_ms: 1000,
+      ...(o.tracing
+        ? { telemetry: { tracing: { endpoint: o.tracing.endpoint, sampling_ratio: o.tracing.ratio } } }
+        : {}),
     }),
   );
   const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
