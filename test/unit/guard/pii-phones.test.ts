@@ -35,6 +35,8 @@ describe("phone numbers as people write them", () => {
     ["Spanish international", "+34 612 34 56 78", "+34 612 34 56 78"],
     ["Indian international", "+91 98765 43210", "+91 98765 43210"],
     ["Indian national with WhatsApp", "WhatsApp 98765 43210", "98765 43210"],
+    ["German compound word", "Telefonnummer: 30 12345678", "30 12345678"],
+    ["Dutch mobiel", "mobiel 6 12345678", "6 12345678"],
     ["Brazilian", "+55 11 91234-5678", "+55 11 91234-5678"],
     ["Italian", "+39 06 1234 5678", "+39 06 1234 5678"],
     ["Dutch", "+31 6 12345678", "+31 6 12345678"],
