@@ -32,8 +32,8 @@ import {
   identityMetrics,
   processMetrics,
   telemetryMetrics,
-} from "./telemetry/catalog.ts";
-import { Registry } from "./telemetry/metrics.ts";
+} from "../filters/telemetry/catalog.ts";
+import { Registry } from "../filters/telemetry/metrics.ts";
 import type { Tracing } from "./telemetry/tracing.ts";
 
 export const AUTHZ_HEALTH_SERVICE = "envoy.service.auth.v3.Authorization";

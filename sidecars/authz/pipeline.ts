@@ -18,7 +18,7 @@ import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
 import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/identity/index.ts";
 import type { AuthzTelemetry, TraceHeaders } from "../telemetry/authz.ts";
-import { traceIdOf } from "../telemetry/traceparent.ts";
+import { traceIdOf } from "../../filters/telemetry/traceparent.ts";
 import type { AuditRecord, AuditSink } from "./audit.ts";
 import type { CheckResponse } from "./response.ts";
 import { deniedResponse, okResponse } from "./response.ts";

@@ -32,7 +32,7 @@ import { scanSlots } from "../../filters/guard/scan-slots.ts";
 import type { Finding } from "../../filters/guard/types.ts";
 import type { Logger } from "../logger.ts";
 import type { GuardOutcome, StreamTelemetry } from "../telemetry/guard.ts";
-import { readRequestFacts, readResponseFacts } from "../telemetry/llm-facts.ts";
+import { readRequestFacts, readResponseFacts } from "../../filters/telemetry/llm-facts.ts";
 import { CONTINUE, type Processor } from "./processor.ts";
 import type { GuardRoute } from "./guard-routes.ts";
 import { StreamGuard } from "./stream-guard.ts";

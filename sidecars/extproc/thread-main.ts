@@ -14,9 +14,9 @@ import { compileGuardRoutes, type GuardRouteConfig } from "./guard-routes.ts";
 import { GuardRouter } from "./router.ts";
 import { addExtProcService } from "./server.ts";
 import type { ExtProcThreadData, FromThread, ToThread } from "./thread.ts";
-import { guardMetrics, telemetryMetrics } from "../telemetry/catalog.ts";
+import { guardMetrics, telemetryMetrics } from "../../filters/telemetry/catalog.ts";
 import { GuardTelemetry } from "../telemetry/guard.ts";
-import { Registry } from "../telemetry/metrics.ts";
+import { Registry } from "../../filters/telemetry/metrics.ts";
 
 if (!parentPort) throw new Error("thread-main.ts runs only as a worker thread");
 const port = parentPort;

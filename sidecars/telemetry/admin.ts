@@ -5,7 +5,7 @@
  * address: metrics name routes, services and SVIDs.
  */
 import { createServer, type Server } from "node:http";
-import { EXPOSITION_CONTENT_TYPE, mergeExpositions, type Registry } from "./metrics.ts";
+import { EXPOSITION_CONTENT_TYPE, mergeExpositions, type Registry } from "../../filters/telemetry/metrics.ts";
 
 export interface AdminSources {
   readonly registry: Registry;

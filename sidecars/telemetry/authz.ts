@@ -10,8 +10,8 @@
  */
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { AuditRecord } from "../authz/audit.ts";
-import type { AuthzMetrics } from "./catalog.ts";
-import { traceIdOf } from "./traceparent.ts";
+import type { AuthzMetrics } from "../../filters/telemetry/catalog.ts";
+import { traceIdOf } from "../../filters/telemetry/traceparent.ts";
 import type { Tracing } from "./tracing.ts";
 
 export interface TraceHeaders {

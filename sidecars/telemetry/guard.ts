@@ -21,10 +21,10 @@ import {
   ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-} from "./semconv.ts";
+} from "../../filters/telemetry/semconv.ts";
 import type { TraceHeaders } from "./authz.ts";
-import type { GuardMetrics } from "./catalog.ts";
-import { costUsd, type LlmFacts, type PriceTable } from "./llm-facts.ts";
+import type { GuardMetrics } from "../../filters/telemetry/catalog.ts";
+import { costUsd, type LlmFacts, type PriceTable } from "../../filters/telemetry/llm-facts.ts";
 import type { Tracing } from "./tracing.ts";
 
 export type GuardPhase = "request" | "response";

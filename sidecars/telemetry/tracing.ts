@@ -27,7 +27,7 @@ import {
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
-import type { TelemetryMetrics } from "./catalog.ts";
+import type { TelemetryMetrics } from "../../filters/telemetry/catalog.ts";
 import type { TracingConfig } from "./tracing-config.ts";
 
 const SAMPLED = 1;

@@ -20,7 +20,7 @@ import {
   renderDashboardFiles,
   toPrometheus,
 } from "../../../charts/hexr-system/dashboards/src/index.ts";
-import { allMetricFamilies } from "../../../sidecars/telemetry/catalog.ts";
+import { allMetricFamilies } from "../../../filters/telemetry/catalog.ts";
 
 const DIR = path.resolve(import.meta.dirname, "../../../charts/hexr-system/dashboards");
 const MIN_PANELS = 42;

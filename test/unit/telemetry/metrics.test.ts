@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { reasonCode } from "../../../sidecars/telemetry/authz.ts";
-import { allMetricFamilies } from "../../../sidecars/telemetry/catalog.ts";
+import { allMetricFamilies } from "../../../filters/telemetry/catalog.ts";
 import {
   costUsd,
   modelLabel,
   readRequestFacts,
   readResponseFacts,
   type LlmFacts,
-} from "../../../sidecars/telemetry/llm-facts.ts";
-import { mergeExpositions, Registry } from "../../../sidecars/telemetry/metrics.ts";
-import { traceIdOf } from "../../../sidecars/telemetry/traceparent.ts";
+} from "../../../filters/telemetry/llm-facts.ts";
+import { mergeExpositions, Registry } from "../../../filters/telemetry/metrics.ts";
+import { traceIdOf } from "../../../filters/telemetry/traceparent.ts";
 
 describe("Registry", () => {
   it("writes counters, gauges and cumulative histogram buckets in the text format", () => {

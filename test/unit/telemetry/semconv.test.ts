@@ -1,6 +1,6 @@
 import * as incubating from "@opentelemetry/semantic-conventions/incubating";
 import { expect, it } from "vitest";
-import * as ours from "../../../sidecars/telemetry/semconv.ts";
+import * as ours from "../../../filters/telemetry/semconv.ts";
 
 it("every GenAI attribute name we copied equals the package's (semantic conventions 1.45)", () => {
   const theirs = incubating as unknown as Record<string, string>;

@@ -2,8 +2,8 @@ import { ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../sidecars/config.ts";
-import { telemetryMetrics } from "../../../sidecars/telemetry/catalog.ts";
-import { Registry } from "../../../sidecars/telemetry/metrics.ts";
+import { telemetryMetrics } from "../../../filters/telemetry/catalog.ts";
+import { Registry } from "../../../filters/telemetry/metrics.ts";
 import { Tracing } from "../../../sidecars/telemetry/tracing.ts";
 
 /** An exporter that holds every export's callback until the test releases it (a stalled receiver). */

@@ -11,7 +11,7 @@
  *   lintPromql('sum by (reason) (rate(hexr_authz_decisions_total{result="deny"}[5m]))', knownMetrics());
  *   // → [] (no problems)
  */
-import { allMetricFamilies } from "../../../../sidecars/telemetry/catalog.ts";
+import { allMetricFamilies } from "../../../../filters/telemetry/catalog.ts";
 import { ENVOY_METRICS } from "./envoy-metrics.ts";
 
 export type MetricKind = "counter" | "gauge" | "histogram";
