@@ -167,6 +167,10 @@ export function pemAt(text: string, i: number, out: Finding[], walk: PemWalk): v
   let k = close + 5;
   if (k > walk.from && k < walk.until) return; // see PemWalk
   const limit = text.length;
+  if (lineBreakAt(text, k) === 0) {
+    pemInline(text, i, k, out);
+    return;
+  }
   let body = 0;
   let end = k;
   walk.from = k;
@@ -200,6 +204,33 @@ export function pemAt(text: string, i: number, out: Finding[], walk: PemWalk): v
     end = tail !== -1 && tail - k < 80 ? tail + 5 : tail === -1 && text.length - k < 80 ? text.length : k + 9;
   } else if (k + rest.length === text.length && "-----END ".startsWith(rest)) end = text.length;
   pushFinding(out, "private_key", i, end, 0.95);
+}
+
+/**
+ * A PEM key pasted on one line (an environment variable, a chat message): `-----BEGIN … KEY-----`, the
+ * base64 body with single spaces or nothing between its lines, then the END line. Reads one run of
+ * base64 and spaces, which a later BEGIN line cannot be inside (its dashes end the run).
+ */
+function pemInline(text: string, i: number, from: number, out: Finding[]): void {
+  let j = from;
+  let body = 0;
+  let last = from;
+  for (;;) {
+    const s = j;
+    j = spanTable(text, j, text.length, B64_PAD);
+    body += j - s;
+    if (j > s) last = j;
+    if (text.charCodeAt(j) === 0x20 && B64_PAD[text.charCodeAt(j + 1)] === 1) j++;
+    else break;
+  }
+  if (body < PEM_MIN_BODY) return;
+  let end = last;
+  if (text.startsWith("-----END ", last) || text.startsWith(" -----END ", last)) {
+    const at = text.indexOf("-----END ", last);
+    const tail = text.indexOf("-----", at + 9);
+    end = tail !== -1 && tail - at < 80 ? tail + 5 : at + 9;
+  }
+  pushFinding(out, "private_key", i, end, 0.9);
 }
 
 /** JWTs: three base64url parts whose first decodes to a JSON header with `alg`. */

@@ -98,13 +98,6 @@ const SPECIAL_ANYWHERE: ReadonlyMap<string, Handler> = new Map<string, Handler>(
       return false;
     },
   ],
-  [
-    '"auth"',
-    (t, at, _e, out) => {
-      dockerAuthAt(t, at, out);
-      return false;
-    },
-  ],
 ]);
 
 /**
@@ -163,6 +156,11 @@ for (const w of ["auth_token", "authtoken", "auth token"]) {
     return false;
   });
 }
+// Docker config `"auth": "<base64 user:password>"` (the generic reader also runs on `auth`; dedupe keeps this one)
+addWord("auth", (t, at, _e, out) => {
+  if (t.charCodeAt(at - 1) === 0x22 && t.charCodeAt(at + 4) === 0x22) dockerAuthAt(t, at - 1, out);
+  return false;
+});
 addWord("twilio", twilioContext);
 addWord("account_sid", twilioContext);
 

@@ -28,8 +28,8 @@ export const SECRET_WORDS = [
   "private_key",
   "credential",
 ] as const;
-/** `Authorization: Bearer …` / `Basic …` and a bare `Bearer …`. */
-export const HEADER_WORDS = ["authorization", "bearer"] as const;
+/** `Authorization: Bearer …` / `Basic …`, a bare `Bearer …`, and `auth = …` (read as a generic secret). */
+export const HEADER_WORDS = ["authorization", "bearer", "auth"] as const;
 /** `*_KEY=…` is read more strictly: `key` names many things that are not secrets. */
 export const GENERIC_WORDS: readonly string[] = [...PASSWORD_WORDS, ...SECRET_WORDS, ...HEADER_WORDS, "key"];
 
@@ -271,6 +271,10 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
   let e = end;
   while (e < text.length && e - end < IDENT_MAX && isIdent(text.charCodeAt(e))) e++;
   if (e < text.length && isIdent(text.charCodeAt(e))) return;
+  // the word ends a segment of the name (`db_password`, `apiTokenValue`), not a longer word
+  // (`AuthenticatedSafe`, `tokenizer`, `passwords`); `credentials` is the exception
+  const after = text.charCodeAt(end);
+  if (end < e && after >= 0x61 && after <= 0x7a && !(word === "credential" && after === 0x73)) return;
   // the operator
   let k = e;
   const xml = s > 0 && text.charCodeAt(s - 1) === 0x3c && text.charCodeAt(e) === 0x3e;
@@ -540,6 +544,7 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "SECRET_KEY = '«[[b:50]]»'",
         "token: «[[w:40]]»",
         "accessToken = «[[a:36]]»",
+        'auth = "«[[a:24]]=[[w:8]]»"',
       ],
       nomatch: [
         "max_tokens = 4096",
@@ -551,6 +556,10 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "token: ${{ secrets.GITHUB_TOKEN }}",
         "SECRET_KEY = env('SECRET_KEY')",
         "tokens: 128",
+        "auth: true",
+        "AuthenticatedSafe = AuthenticatedSafe_1 = class AuthenticatedSafe",
+        "auth_method: oauth2",
+        'auth: { user: "admin" }',
         '"/src/guard/secrets.ts": "[[h:40]]",',
         "token.json: [[h:40]]",
         "key: privateKeyAssociatedWithCert,",

@@ -84,9 +84,13 @@ export const DETECTOR_RULES: readonly DetectorRule[] = [
         `-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n${PEM_BODY}\n=[[b:4]]\n-----END PGP PRIVATE KEY BLOCK-----`,
         `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,[[H:32]]\n\n${PEM_BODY}\n-----END RSA PRIVATE KEY-----`,
         `{"private_key": "«-----BEGIN PRIVATE KEY-----\\n[[b:64]]\\n[[b:64]]\\n-----END PRIVATE KEY-----»"}`,
+        "PRIVATE_KEY=«-----BEGIN RSA PRIVATE KEY----- [[b:64]] [[b:64]] [[b:20]]== -----END RSA PRIVATE KEY-----»",
+        "«-----BEGIN PRIVATE KEY-----[[b:64]][[b:64]]-----END PRIVATE KEY-----»",
       ],
       nomatch: [
         "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY----- ... -----END PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY----- <paste your key here> -----END RSA PRIVATE KEY-----",
         "-----BEGIN PUBLIC KEY-----\n[[b:64]]\n[[b:64]]\n-----END PUBLIC KEY-----",
         "-----BEGIN CERTIFICATE-----\n[[b:64]]\n[[b:64]]\n-----END CERTIFICATE-----",
       ],
