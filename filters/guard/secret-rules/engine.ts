@@ -14,6 +14,20 @@ import { CONTEXT_WINDOW, type SecretRule } from "./rule.ts";
 /** Bodies at least this long are tracked in `readUntil`. */
 export const LONG_BODY = 256;
 
+/**
+ * Whether at least half the neighbours in `t[s, e)` differ by one (`abcdef123456…`, `0123456789abcdef…`):
+ * a typed sequence, not a random body (random base62 does that for 1 pair in 31).
+ */
+export function mostlySequential(t: string, s: number, e: number): boolean {
+  if (e - s < 8) return false;
+  let steps = 0;
+  for (let i = s + 1; i < e; i++) {
+    const d = t.charCodeAt(i) - t.charCodeAt(i - 1);
+    if (d === 1 || d === -1) steps++;
+  }
+  return steps * 2 >= e - s - 1;
+}
+
 function inTable(table: Uint8Array, u: number): boolean {
   return u < 128 && table[u] === 1;
 }
@@ -52,6 +66,7 @@ export function tryPrefixRule(
   const rs = leadLonger ? start : bodyStart;
   const re = leadLonger ? i : end;
   if (re > rs && (entropy(text, rs, re) < r.entropy || looksPlaceholder(text, rs, re))) return false;
+  if (mostlySequential(text, rs, re)) return false;
   if (r.shape && !r.shape(text, start, end)) return false;
   if (allowed(text, start, end)) return false;
   let score = r.score;
@@ -65,7 +80,7 @@ export function tryContextRule(r: SecretRule, text: string, from: number, out: F
   const tok = tokenAfter(text, from, CONTEXT_WINDOW, r.min, r.max, r.body);
   if (!tok) return false;
   const [s, e] = tok;
-  if (entropy(text, s, e) < r.entropy || looksPlaceholder(text, s, e)) return false;
+  if (entropy(text, s, e) < r.entropy || looksPlaceholder(text, s, e) || mostlySequential(text, s, e)) return false;
   if (r.shape && !r.shape(text, s, e)) return false;
   if (allowed(text, s, e)) return false;
   pushFinding(out, r.subtype, s, e, r.score);

@@ -37,7 +37,13 @@ function github(prefix: string, kind: string): SecretRule {
     checksum: crc32Base62(prefix.length),
     examples: {
       match: [`${prefix}[[a:30]][[sum]]`, `${prefix}[[a:36]]`],
-      nomatch: [`${prefix}[[a:12]]`, `${prefix}${"x".repeat(36)}`, `my${prefix}[[a:36]]`, `${kind} ${prefix}<token>`],
+      nomatch: [
+        `${prefix}[[a:12]]`,
+        `${prefix}${"x".repeat(36)}`,
+        `${prefix}${"abcdef123456".repeat(3)}`,
+        `my${prefix}[[a:36]]`,
+        `${kind} ${prefix}<token>`,
+      ],
     },
   };
 }
