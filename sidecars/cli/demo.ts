@@ -18,8 +18,9 @@ import {
 import { spireBinary } from "../devtools/spire.ts";
 import { MemoryLogger } from "../logger.ts";
 import { type Command, parseFlags } from "./command.ts";
+import { drawPanels, printTelemetry, startDemoCollector, startDemoPrometheus } from "./demo-telemetry.ts";
 
-const USAGE = `Usage: hexr demo [--once] [--bundle FILE] [--real-clock] [--dev-ca]
+const USAGE = `Usage: hexr demo [--once] [--bundle FILE] [--real-clock] [--dev-ca] [--panels DIR [--panels-seconds N]]
 
 Starts a local data plane on loopback — a SPIRE server and agent, real Envoy taking its X.509-SVID over
 SDS from the agent (mTLS listener, plus a listener for JWT-SVID-only agents), the Hexr authz sidecar
@@ -33,7 +34,12 @@ Options:
       --real-clock  use the wall clock; by default the sidecar's clock starts at 10:30 UTC today so the
                     policy's business-hours rule allows researchers whenever you run the demo
       --dev-ca      certificates from a throwaway CA instead of SPIRE (also used when SPIRE is not installed)
+      --panels DIR  after the table, send the script again for --panels-seconds (default 120) with 60 s SVIDs,
+                    then draw the main dashboard panels from Prometheus range queries as SVGs in DIR
   -h, --help        this help
+
+Traces go to a real OpenTelemetry Collector and metrics to a real Prometheus started beside the data plane
+(both built by scripts/setup.sh); the demo prints where to query them and keeps them up until Ctrl-C.
 `;
 
 const TD = LOCAL_TRUST_DOMAIN;
@@ -334,7 +340,14 @@ const command: Command = {
       bundle: { type: "string" },
       "real-clock": { type: "boolean" },
       "dev-ca": { type: "boolean" },
+      panels: { type: "string" },
+      "panels-seconds": { type: "string" },
     });
+    const panelSeconds = Number(values["panels-seconds"] ?? 120);
+    if (!(panelSeconds >= 10)) {
+      process.stderr.write("hexr demo: --panels-seconds must be a number ≥ 10\n");
+      return 2;
+    }
     const bundle = path.resolve(values.bundle ?? ".hexr/build/bundle.tar.gz");
     if (!existsSync(bundle)) {
       process.stderr.write(`hexr demo: no policy bundle at ${bundle}; run 'bin/hexr policy build' (make demo does)\n`);
@@ -359,10 +372,23 @@ const command: Command = {
         ? "Starting SPIRE (server + agent), Envoy (SVID over SDS), the Hexr authz sidecar and a sample upstream on loopback…\n"
         : "Starting Envoy, the Hexr authz sidecar and a sample upstream on loopback (dev CA)…\n",
     );
+    const collector = await startDemoCollector();
+    const telemetry = collector ? { otlpPort: collector.port } : {};
     const dp =
       mode === "spire"
-        ? await startLocalDataPlane({ identity: "spire", bundlePath: bundle, logger, audit, now, identities: svidIds })
-        : await startLocalDataPlane({ bundlePath: bundle, logger, audit, now });
+        ? await startLocalDataPlane({
+            identity: "spire",
+            bundlePath: bundle,
+            logger,
+            audit,
+            now,
+            identities: svidIds,
+            telemetry,
+            ...(values.panels ? { svidTtlSeconds: 60 } : {}),
+          })
+        : await startLocalDataPlane({ bundlePath: bundle, logger, audit, now, telemetry });
+    const prom = await startDemoPrometheus(dp);
+    const startedS = Date.now() / 1000;
     try {
       const policy = dp.sidecar.store?.current()?.revision;
       if (dp.mode === "spire") {
@@ -436,8 +462,41 @@ const command: Command = {
         `\n${tokens} decisions audited; the cloud upstream received ${dp.upstream.seen.length} requests and the model ` +
           `${dp.llm.received.length} (only allowed, unblocked ones; JWT-SVIDs and x-hexr-* headers removed).\n`,
       );
+      const flush = async () => {
+        await dp.sidecar.tracing?.flush();
+        await dp.sidecar.extProcThread?.flush();
+      };
+      await printTelemetry(dp, collector, prom, flush, audit.records.length);
+      if (values.panels && prom) {
+        process.stdout.write(`\nSending the script again for ${panelSeconds} s, then drawing the main panels…\n`);
+        const until = Date.now() + panelSeconds * 1000;
+        while (Date.now() < until) {
+          for (const step of steps) {
+            const { id, headers } = await prepare(dp, step, ids).catch(() => ({ id: undefined, headers: {} }));
+            if (!id) continue;
+            if (step.llmReply !== undefined) dp.llm.reply = step.llmReply;
+            await dp
+              .send(id, {
+                method: step.method,
+                host: step.host,
+                path: step.path,
+                headers: { ...step.headers, ...headers, ...(step.body ? { "content-type": "application/json" } : {}) },
+                ...(step.body ? { body: step.body } : {}),
+              })
+              .catch(() => undefined);
+          }
+        }
+        await flush();
+        // one more scrape after the last request, so the last point is drawn
+        const last = Date.now() / 1000;
+        await prom.untilScraped();
+        for (const f of await drawPanels(prom, path.resolve(values.panels), startedS, last + 2))
+          process.stdout.write(`  ${f}\n`);
+      }
       if (values.once) return 0;
-      process.stdout.write("\nThe data plane keeps running; Ctrl-C to stop.\n");
+      process.stdout.write(
+        "\nThe data plane keeps running (and its traces and metrics stay queryable); Ctrl-C to stop.\n",
+      );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());
@@ -445,6 +504,8 @@ const command: Command = {
       return 0;
     } finally {
       await dp.stop();
+      await prom?.stop();
+      await collector?.stop();
     }
   },
 };

@@ -108,7 +108,9 @@ interface OtlpLine {
 
 export function parseOtlpJsonLines(text: string): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
-  for (const line of text.split("\n")) {
+  // the exporter may be writing the last line right now: only complete lines are read
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  for (const line of complete.split("\n")) {
     if (line.trim() === "") continue;
     const doc = JSON.parse(line) as OtlpLine;
     for (const rs of doc.resourceSpans ?? []) {

@@ -27,10 +27,17 @@ export interface PromSeries {
   value: [number, string];
 }
 
+export interface PromRange {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
 export interface RunningPrometheus {
   url: string;
   /** An instant query; rejects with Prometheus's error for a bad query. */
   query(expr: string): Promise<PromSeries[]>;
+  /** A range query (Unix seconds), `stepS` apart. */
+  queryRange(expr: string, startS: number, endS: number, stepS: number): Promise<PromRange[]>;
   /** Resolves once every target has been scraped successfully (`up == 1`). */
   untilScraped(timeoutMs?: number): Promise<void>;
   logs(): string;
@@ -104,9 +111,17 @@ export async function startPrometheus(targets: readonly ScrapeTarget[]): Promise
     if (body.status !== "success") throw new Error(`prometheus: ${body.error ?? r.status} for ${expr}`);
     return body.data?.result ?? [];
   };
+  const queryRange = async (expr: string, startS: number, endS: number, stepS: number): Promise<PromRange[]> => {
+    const q = new URLSearchParams({ query: expr, start: String(startS), end: String(endS), step: String(stepS) });
+    const r = await fetch(`${url}/api/v1/query_range?${q}`);
+    const body = (await r.json()) as { status: string; error?: string; data?: { result: PromRange[] } };
+    if (body.status !== "success") throw new Error(`prometheus: ${body.error ?? r.status} for ${expr}`);
+    return body.data?.result ?? [];
+  };
   return {
     url,
     query,
+    queryRange,
     async untilScraped(timeoutMs = 30_000) {
       await waitFor(
         "every scrape target to be up",

@@ -179,6 +179,8 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
       "hexr.route": "openai-chat",
     });
     expect(span.attributes["hexr.llm.cost_usd"]).toBeCloseTo((10 * 0.15 + 10 * 0.6) / 1e6, 12);
+    // one ext_proc stream per request: one guard span
+    expect(spansOf(rec.trace_id!).filter((s) => s.name === "hexr.llm.chat")).toHaveLength(1);
     expect(spansOf(rec.trace_id!).some((s) => s.name === "hexr.authz.check")).toBe(true);
   });
 
@@ -211,6 +213,28 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
       "gen_ai.usage.output_tokens": 10,
     });
     expect(span.attributes["gen_ai.response.time_to_first_chunk"]).toBeGreaterThan(0);
+    expect(spansOf(rec.trace_id!).filter((s) => s.name === "hexr.llm.chat")).toHaveLength(1);
+  });
+
+  it("a stream the guard cuts (a key in the reply): one span, the block by type", async () => {
+    dp.llm.reply = `Use ${AWS_KEY} to deploy, then rotate it.`;
+    const r = await dp.send(researcher, {
+      ...chat("How do I deploy?"),
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        stream: true,
+        messages: [{ role: "user", content: "How do I deploy?" }],
+      }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).not.toContain(AWS_KEY);
+    const rec = audit.records.at(-1)!;
+    await flushAll();
+    const span = await waitFor("the cut stream's span", () =>
+      spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"),
+    );
+    expect(span.attributes["hexr.guard.action"]).toBe("block");
+    expect(spansOf(rec.trace_id!).filter((s) => s.name === "hexr.llm.chat")).toHaveLength(1);
   });
 
   it("a blocked prompt: the span names the finding by type, never its text", async () => {
@@ -222,6 +246,7 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
       spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"),
     );
     expect(span.attributes["hexr.guard.action"]).toBe("block");
+    expect(spansOf(rec.trace_id!).filter((s) => s.name === "hexr.llm.chat")).toHaveLength(1);
     expect(span.attributes["hexr.guard.findings"]).toEqual(expect.arrayContaining(["secret/aws_access_key_id"]));
   });
 
