@@ -31,6 +31,17 @@ const AWS_SECRET_WORDS = [
 const SAS_SIG = classTable((u) => isAsciiAlnum(u) || u === 0x25 || u === 0x2b || u === 0x2f || u === 0x3d);
 /** Azure AD client secrets: `[A-Za-z0-9_~.-]`. */
 const AZURE_SECRET = classTable((u) => isAsciiAlnum(u) || u === 0x5f || u === 0x7e || u === 0x2e || u === 0x2d);
+/** Upper case, lower case and a digit: a random base64 secret, not a hex digest or a word. */
+function mixedClasses(t: string, s: number, e: number): boolean {
+  let m = 0;
+  for (let i = s; i < e; i++) {
+    const u = t.charCodeAt(i);
+    if (u >= 0x41 && u <= 0x5a) m |= 1;
+    else if (u >= 0x61 && u <= 0x7a) m |= 2;
+    else if (u >= 0x30 && u <= 0x39) m |= 4;
+  }
+  return m === 7;
+}
 const endsWithEq = (t: string, _s: number, e: number): boolean => t.charCodeAt(e - 1) === 0x3d;
 
 function awsKeyId(prefix: string, kind: string): SecretRule {
@@ -59,6 +70,7 @@ export const CLOUD_RULES: readonly SecretRule[] = [
     provider: "AWS",
     subtype: "aws_secret_access_key",
     context: AWS_SECRET_WORDS,
+    window: 80,
     body: B64,
     min: 40,
     max: 40,
@@ -71,6 +83,23 @@ export const CLOUD_RULES: readonly SecretRule[] = [
         `aws_secret_access_key=${"ab".repeat(20)}`,
         "[[b:40]]",
       ],
+    },
+  },
+  {
+    // the secret next to its key id, as in the console's credentials CSV or `id:secret`
+    provider: "AWS",
+    subtype: "aws_secret_access_key",
+    context: ["akia", "asia"],
+    window: 100,
+    body: B64,
+    min: 40,
+    max: 40,
+    score: 0.8,
+    entropy: 4.5,
+    shape: mixedClasses,
+    examples: {
+      match: ["Access key ID,Secret access key\nAKIA[[Z:16]],«[[b:38]]9a»", "AKIA[[Z:16]]:«[[b:38]]Q1»"],
+      nomatch: ["AKIA[[Z:16]] [[h:40]]", "AKIA[[Z:16]] and the commit [[h:40]] fixed it"],
     },
   },
   {

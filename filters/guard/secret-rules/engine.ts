@@ -77,7 +77,7 @@ export function tryPrefixRule(
 
 /** Try context rule `r` for a context word ending at `from`. */
 export function tryContextRule(r: SecretRule, text: string, from: number, out: Finding[]): boolean {
-  const tok = tokenAfter(text, from, CONTEXT_WINDOW, r.min, r.max, r.body);
+  const tok = tokenAfter(text, from, Math.min(r.window ?? CONTEXT_WINDOW, 128), r.min, r.max, r.body);
   if (!tok) return false;
   const [s, e] = tok;
   if (entropy(text, s, e) < r.entropy || looksPlaceholder(text, s, e) || mostlySequential(text, s, e)) return false;

@@ -71,6 +71,8 @@ export interface SecretRule {
    * and the character before them must not be in `table`.
    */
   readonly lead?: { readonly table: Uint8Array; readonly min: number; readonly max: number };
+  /** With `context`: how far after the word the value may start (default {@link CONTEXT_WINDOW}; at most 128). */
+  readonly window?: number;
   readonly examples: RuleExamples;
 }
 
