@@ -380,3 +380,44 @@ export function dockerAuthAt(text: string, i: number, out: Finding[]): void {
     return;
   pushFinding(out, "docker_config_auth", s, e, 0.85);
 }
+
+/**
+ * The last `"kty"` before the current `"d"` trigger and the next one after it: triggers arrive in
+ * order, so the two pointers only move forward (each `"kty"` is found once per scan).
+ */
+export interface JwkWalk {
+  last: number;
+  next: number;
+  started: boolean;
+}
+
+/** A JWK's private member this close after its `"kty"` at most. */
+const JWK_WINDOW = 2048;
+const JWK_MIN_D = 32;
+
+/**
+ * JSON Web Keys with private parts: `"d": "<base64url>"` (RSA, EC, OKP private exponent or scalar)
+ * within JWK_WINDOW after a `"kty"` member. The finding spans the `d` value.
+ */
+export function jwkPrivateAt(text: string, i: number, out: Finding[], walk: JwkWalk): void {
+  if (!walk.started) {
+    walk.next = text.indexOf('"kty"');
+    walk.started = true;
+  }
+  while (walk.next !== -1 && walk.next < i) {
+    walk.last = walk.next;
+    walk.next = text.indexOf('"kty"', walk.next + 1);
+  }
+  if (walk.last === -1 || i - walk.last > JWK_WINDOW) return;
+  let k = i + 3;
+  while (text.charCodeAt(k) === 0x20) k++;
+  if (text.charCodeAt(k) !== 0x3a) return;
+  k++;
+  while (text.charCodeAt(k) === 0x20) k++;
+  if (text.charCodeAt(k) !== 0x22) return;
+  const s = k + 1;
+  const e = spanTable(text, s, s + 1025, ALNUM_DASH);
+  if (e - s < JWK_MIN_D || e - s > 1024 || text.charCodeAt(e) !== 0x22) return;
+  if (entropy(text, s, e) < 4.0 || looksPlaceholder(text, s, e)) return;
+  pushFinding(out, "jwk_private_key", s, e, 0.9);
+}

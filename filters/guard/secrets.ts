@@ -26,6 +26,8 @@ import type { Finding, ScanOptions } from "./types.ts";
 import type { NormalizedText } from "./normalize.ts";
 import {
   dockerAuthAt,
+  type JwkWalk,
+  jwkPrivateAt,
   jwtAt,
   pemAt,
   type PemWalk,
@@ -45,6 +47,7 @@ interface ScanState {
   /** Lines the last PEM walk read (see PemWalk): a BEGIN line inside them adds nothing. */
   readonly pem: PemWalk;
   readonly putty: PuttyWalk;
+  readonly jwk: JwkWalk;
   /** Per prefix rule, how far its last long-body read went (see engine.ts). */
   readonly readUntil: Int32Array;
 }
@@ -77,6 +80,13 @@ const SPECIAL_TOKEN_START: ReadonlyMap<string, Handler> = new Map<string, Handle
 ]);
 
 const SPECIAL_ANYWHERE: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    '"d"',
+    (t, at, _e, out, st) => {
+      jwkPrivateAt(t, at, out, st.jwk);
+      return false;
+    },
+  ],
   [
     "://",
     (t, at, _e, out) => {
@@ -321,7 +331,13 @@ export function scanSecrets(text: string, _normalized?: NormalizedText, opts?: S
   const deadline = opts?.deadline;
   const out: Finding[] = [];
   readUntil.fill(0); // scanning is synchronous: one table serves every scan
-  const st: ScanState = { twilio: false, pem: { from: 0, until: 0 }, putty: { found: -1, searched: false }, readUntil };
+  const st: ScanState = {
+    twilio: false,
+    pem: { from: 0, until: 0 },
+    putty: { found: -1, searched: false },
+    jwk: { last: -1, next: -1, started: false },
+    readUntil,
+  };
   let work = 0;
   TRIGGERS.lastIndex = 0;
   for (let m = TRIGGERS.exec(text); m !== null; m = TRIGGERS.exec(text)) {

@@ -113,6 +113,19 @@ export const DETECTOR_RULES: readonly DetectorRule[] = [
     },
   },
   {
+    provider: "JWK",
+    subtype: "jwk_private_key",
+    detector: "jwkPrivateAt",
+    score: 0.9,
+    examples: {
+      match: [
+        '{"kty":"RSA","n":"[[w:342]]","e":"AQAB","d":"«[[w:342]]»","p":"[[w:171]]"}',
+        '{"kty": "OKP", "crv": "Ed25519", "x": "[[w:43]]", "d": "«[[w:43]]»"}',
+      ],
+      nomatch: ['{"kty":"RSA","n":"[[w:342]]","e":"AQAB"}', '{"d": "[[w:43]]"}', '{"kty":"EC","d":"<private scalar>"}'],
+    },
+  },
+  {
     provider: "JWT",
     subtype: "jwt",
     detector: "jwtAt",

@@ -88,6 +88,7 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
   ["base64 PEM starts inside one base64 run", () => "LS0tLS1CRUdJTi/"],
   ["one-line PEM BEGIN lines", () => "-----BEGIN PRIVATE KEY----- QUFB QUFB "],
   ["PuTTY first lines", () => "PuTTY-User-Key-File-3: ssh-rsa\n"],
+  ["JWK members", () => '{"kty":"EC","d":"'],
   ["Docker auth keys", () => '"auth":"dXNlcjpwYXNzd29yZA=="'],
   ["password assignments", (k) => `password = "${fake(ALNUM, 12, k + 1)}" `],
   ["camelCase secret words", () => "dbPasswordTokenSecret "],
