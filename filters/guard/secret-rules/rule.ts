@@ -129,7 +129,13 @@ export const TEMPLATE_ALPHABETS: Readonly<Record<string, string>> = {
   z: "abcdefghijklmnopqrstuvwxyz234567",
 };
 
-/** Score bands, so rules read as intent. */
+/**
+ * Score bands, so rules read as intent. With the secret scanner's `threshold` (policy.ts) a route picks
+ * what it acts on: 0.9 keeps checksummed tokens and long unique prefixes (and PEM keys, JWK private keys);
+ * the default 0.5 adds short prefixes, provider formats found by their context word (0.75), generic
+ * assignments that look random (0.6–0.65) and checksummed tokens whose checksum fails; test-mode keys
+ * (0.4), weak generic assignments (0.35–0.45) and publishable keys (0.2–0.45) stay below it.
+ */
 export const SCORE = {
   /** Long unique prefix with a checksum that verified. */
   checksummed: 0.99,
