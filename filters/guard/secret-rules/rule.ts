@@ -133,7 +133,8 @@ export const TEMPLATE_ALPHABETS: Readonly<Record<string, string>> = {
  * Score bands, so rules read as intent. With the secret scanner's `threshold` (policy.ts) a route picks
  * what it acts on: 0.9 keeps checksummed tokens and long unique prefixes (and PEM keys, JWK private keys);
  * the default 0.5 adds short prefixes, provider formats found by their context word (0.75), generic
- * assignments that look random (0.6–0.65) and checksummed tokens whose checksum fails; test-mode keys
+ * assignments that look random (0.6–0.65) and GitLab, Grafana and age tokens whose checksum fails (GitHub
+ * and npm keep 0.95 / 0.9 then: their prefixes alone are near-certain, and a verified one scores 0.99); test-mode keys
  * (0.4), weak generic assignments (0.35–0.45) and publishable keys (0.2–0.45) stay below it.
  */
 export const SCORE = {
