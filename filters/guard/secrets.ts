@@ -188,6 +188,10 @@ const CAMEL_WORDS: ReadonlyMap<string, string> = new Map([
   ["Token", "token"],
   ["ApiKey", "apikey"],
   ["SecretAccessKey", "secretaccesskey"],
+  // and in one-word upper-case names (`PGPASSWORD`, `GITHUBTOKEN`)
+  ["PASSWORD", "password"],
+  ["SECRET", "secret"],
+  ["TOKEN", "token"],
 ]);
 
 /** Whether `t` spells the lowercase ASCII word `w` at `at`, ignoring ASCII case (no copy). */

@@ -294,6 +294,8 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
       k += next === 0x3d ? 2 : 1;
     } else if (k > ws0 && (word === "bearer" || (text.charCodeAt(s) === 0x2d && text.charCodeAt(s + 1) === 0x2d))) {
       // `Bearer <token>`, `--password value`
+    } else if (password && k > ws0 && netrc(text, s)) {
+      // `.netrc`: `machine host login user password value`
     } else if (
       password &&
       k > ws0 &&
@@ -364,6 +366,12 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     if (prose) score -= 0.1;
     push(out, password ? "generic_password" : "generic_secret", vs, ve, score);
   }
+}
+
+/** Whether a `.netrc` line leads up to `s` (`machine …` / `login …` in the 64 characters before). */
+function netrc(t: string, s: number): boolean {
+  const before = t.slice(Math.max(0, s - 64), s);
+  return before.includes("login ") || before.includes("machine ");
 }
 
 /** Whether the name `t[s, e)` ends like a file name: `.` and 1–4 lower-case letters (`secrets.ts`, `token.json`). */
@@ -504,6 +512,8 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "mysql --user=app --password «[[a:12]]%»",
         "jdbc:postgresql://db:5432/x?user=u&password=«[[a:12]]7%»",
         "Server=db;Database=app;User Id=sa;Password=«[[a:12]]4#»;",
+        "machine api.example.com login deploy password «[[a:14]]7»",
+        "PGPASSWORD=«[[a:12]]3!» psql -h db -U app",
       ],
       nomatch: [
         "password = get_password()",
@@ -524,6 +534,7 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "password: <your-password>",
         "Please enter your password: ",
         "min_password_length: 8",
+        "login with your username and password below",
         "Enter passphrase for key: ",
         'passphrase: "Enter passphrase for the key"',
       ],
