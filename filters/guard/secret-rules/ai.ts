@@ -205,4 +205,15 @@ export const AI_RULES: readonly SecretRule[] = [
   ),
   contextKey("Clarifai", "clarifai_pat", ["clarifai_pat", "clarifai_api_key"], LOWER_HEX, 32, "[[h:32]]"),
   prefixed("Runway", "runway_api_key", "key_", LOWER_HEX, 128, 128, "[[h:128]]", SCORE.prefixed),
+  prefixed("Langfuse", "langfuse_secret_key", "sk-lf-", HEX_DASH, 36, 36, "[[h:8]]-[[h:4]]-[[h:4]]-[[h:4]]-[[h:12]]"),
+  prefixed(
+    "Langfuse",
+    "langfuse_public_key",
+    "pk-lf-",
+    HEX_DASH,
+    36,
+    36,
+    "[[h:8]]-[[h:4]]-[[h:4]]-[[h:4]]-[[h:12]]",
+    SCORE.weak,
+  ),
 ];

@@ -300,4 +300,15 @@ export const CLOUD_RULES: readonly SecretRule[] = [
     entropy: 4.0,
     examples: { match: ["AZURE_DEVOPS_PAT=«[[z:52]]»"], nomatch: ["AZURE_DEVOPS_PAT=[[z:20]]"] },
   },
+  {
+    provider: "Amazon",
+    subtype: "amazon_lwa_client_secret",
+    prefix: "amzn1.oa2-cs.v1.",
+    body: LOWER_HEX,
+    min: 64,
+    max: 64,
+    score: SCORE.unique,
+    entropy: 3.0,
+    examples: { match: ["amzn1.oa2-cs.v1.[[h:64]]"], nomatch: ["amzn1.oa2-cs.v1.[[h:20]]"] },
+  },
 ];

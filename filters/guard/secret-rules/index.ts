@@ -12,6 +12,7 @@ import { REGISTRY_RULES } from "./registries.ts";
 import type { DetectorRule, SecretRule } from "./rule.ts";
 import { SAAS_RULES } from "./saas.ts";
 import { SOURCE_RULES } from "./source.ts";
+import { WEB3_RULES } from "./web3.ts";
 
 export type { Checksum, DetectorRule, ExampleFn, RuleExamples, SecretRule } from "./rule.ts";
 export { CONTEXT_WINDOW, TEMPLATE_ALPHABETS } from "./rule.ts";
@@ -29,6 +30,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
   ...AI_RULES,
   ...OBSERVABILITY_RULES,
   ...SAAS_RULES,
+  ...WEB3_RULES,
   ...KEY_RULES,
 ];
 

@@ -332,4 +332,16 @@ export const OBSERVABILITY_RULES: readonly SecretRule[] = [
     entropy: 3.0,
     examples: { match: ["cu_[[h:32]]"], nomatch: ["cu_[[h:10]]"] },
   },
+  {
+    provider: "Sumo Logic",
+    subtype: "sumologic_access_key",
+    context: ["sumologic_access_key", "sumo_access_key", "sumologic_accesskey"],
+    body: ALNUM,
+    min: 64,
+    max: 64,
+    score: SCORE.context,
+    entropy: 4.0,
+    examples: { match: ["SUMOLOGIC_ACCESS_KEY=«[[a:64]]»"], nomatch: ["SUMOLOGIC_ACCESS_KEY=[[a:20]]"] },
+  },
+  uuidAfter("Loggly", "loggly_token", ["loggly_token", "loggly_customer_token"]),
 ];

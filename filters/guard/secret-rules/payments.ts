@@ -292,4 +292,17 @@ export const PAYMENT_RULES: readonly SecretRule[] = [
     shape: (t, s) => t.startsWith("live_", s) || t.startsWith("test_", s),
     examples: { match: ["MOLLIE_API_KEY=«live_[[a:30]]»"], nomatch: ["MOLLIE_API_KEY=[[a:35]]"] },
   },
+  ...["ck_", "cs_"].map(
+    (prefix): SecretRule => ({
+      provider: "WooCommerce",
+      subtype: prefix === "ck_" ? "woocommerce_consumer_key" : "woocommerce_consumer_secret",
+      prefix,
+      body: LOWER_HEX,
+      min: 40,
+      max: 40,
+      score: SCORE.prefixed,
+      entropy: 3.0,
+      examples: { match: [`${prefix}[[h:40]]`], nomatch: [`${prefix}[[h:20]]`, `${prefix}config_value`] },
+    }),
+  ),
 ];

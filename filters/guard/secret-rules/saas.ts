@@ -431,4 +431,20 @@ export const SAAS_RULES: readonly SecretRule[] = [
   contextAlnum("Google", "google_oauth_client_secret", ["google_client_secret"], B64URL, 24, "[[w:24]]"),
   contextAlnum("Airtable", "airtable_api_key", ["airtable_api_key"], ALNUM, 17, "key[[a:14]]"),
   contextAlnum("Webflow", "webflow_api_token", ["webflow_api_token", "webflow_token"], LOWER_HEX, 64, "[[h:64]]"),
+  ...[
+    ["secret-live-", 0.92],
+    ["secret-test-", SCORE.test],
+  ].map(
+    ([prefix, score]): SecretRule => ({
+      provider: "Stytch",
+      subtype: score === SCORE.test ? "stytch_test_secret" : "stytch_secret",
+      prefix: prefix as string,
+      body: B64URL,
+      min: 36,
+      max: 40,
+      score: score as number,
+      entropy: 4.0,
+      examples: { match: [`${prefix}[[w:36]]`], nomatch: [`${prefix}[[w:10]]`] },
+    }),
+  ),
 ];
