@@ -1,12 +1,16 @@
 /**
- * Per-position secret detectors. Each is called by the secrets scanner at a trigger (a prefix or
- * context keyword found by the one prefilter pass), reads its token by hand with a character
- * class and length bounds, applies an entropy floor to the random part, and skips documented example
- * values and placeholders. Tokens are case-sensitive, so all of this runs on the ORIGINAL text.
+ * Hand-written secret detectors, for formats a prefix and a body class cannot describe (the declarative
+ * rules are in secret-rules/): PEM blocks (multi-line, `\n`-escaped or on one line), PuTTY keys, JWK
+ * private members, JWTs, URL credentials, Docker config `auth`, Twilio's context-bound values. Each is
+ * called by the secrets scanner at a trigger, reads by hand with a character class and length bounds,
+ * and skips documented example values and placeholders. Tokens are case-sensitive, so all of this runs
+ * on the ORIGINAL text.
  *
  * Cost: triggers can be packed every few characters, so every read from a trigger is bounded by a
  * constant (the token's maximum length or a context window) — never "to the next separator" or "to the
- * end of the text" — except the PEM walk, which is linear for another reason (see {@link pemAt}).
+ * end of the text" — except the walks that remember how far they read, so that each part of the text is
+ * read once per scan however many triggers precede it: the PEM walk ({@link pemAt}), the PuTTY search
+ * ({@link puttyAt}) and the JWK `"kty"` pointer ({@link jwkPrivateAt}).
  */
 import type { Finding } from "./types.ts";
 import {
