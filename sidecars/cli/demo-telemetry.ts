@@ -175,8 +175,10 @@ export async function drawPanels(
       series.push(...s);
     }
     const unit = /latency|expiry/i.test(title) ? "s" : "";
+    const perSecond = unit === "" && targets.every((t) => t.grafanaExpr.includes("rate("));
     const file = path.join(dir, `${uid}-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.svg`);
-    writeFileSync(file, panelSvg(`${title} (${uid})`, unit, series, startS, endS));
+    const caption = `${title}${perSecond ? ", per second" : ""} (${uid})`;
+    writeFileSync(file, panelSvg(caption, unit, series, startS, endS));
     written.push(file);
   }
   return written;

@@ -67,6 +67,24 @@ describe("the bounded batch processor", () => {
   });
 });
 
+describe("the real OTLP exporter with no receiver listening", () => {
+  it("ending spans never waits; the failed export is counted", async () => {
+    const r = new Registry();
+    // a port nothing listens on: the receiver is down
+    const t = Tracing.start(
+      { ...CFG, endpoint: "http://127.0.0.1:9", maxQueue: 100, maxBatch: 10, exportTimeoutMs: 500 },
+      telemetryMetrics(r),
+    );
+    const started = performance.now();
+    for (let i = 0; i < 25; i++) t.tracer.startSpan(`s${i}`).end();
+    expect(performance.now() - started).toBeLessThan(100);
+    await t.flush();
+    expect(counters(r)).toContain('hexr_trace_spans_exported_total{result="failed"} 25');
+    expect(counters(r)).toContain('hexr_trace_spans_exported_total{result="ok"} 0');
+    await t.shutdown();
+  });
+});
+
 describe("telemetry config", () => {
   const base = { trust_domains: ["hexr.cloud"] };
   it("is off by default", () => {
