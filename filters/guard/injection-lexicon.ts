@@ -101,14 +101,17 @@ export const LEXICON: readonly Entry[] = [
   // weight 0.5: verbs that also ask ordinary questions; 1: verbs that ask for verbatim output
   [C.EXTRACT, 0.5, words(
     "show | tell | give | share | list | paste | copy | provide | what is | what are | what were |" +
-    "what's | whats | dime | dame | dis-moi | gib | diga | dimmi | скажи",
+    "what's | whats | dime | dame | dis-moi | gib | diga | dimmi | скажи |" +
+    // show / give / share / name in other languages weigh as in English: they ask ordinary questions too
+    // ("Peux-tu me donner des instructions pour configurer le Wi-Fi ?")
+    "muestra* | comparte | montre* | donne* | partage | zeig* | nenn* | mostr* | compartilh*",
   )],
   [C.EXTRACT, 1, words(
     "reveal* | print* | display* | output* | repeat* | echo | recite* | dump | leak* | disclose* |" +
-    "expose* | write out | spell out | write down | muestra* | revela* | imprime* | repite* | escribe |" +
-    "comparte | affiche* | revele* | montre* | repete* | ecris | donne* | partage | zeig* |" +
-    "wiederhol* | verrat* | nenn* | schreib* | mostr* | revel* | imprim* | repit* | escreva |" +
-    "compartilh* | stampa | ripeti* | scrivi | покажи | выведи | раскрой | повтори | напиши |" +
+    "expose* | write out | spell out | write down | revela* | imprime* | repite* | escribe |" +
+    "affiche* | revele* | repete* | ecris |" +
+    "wiederhol* | verrat* | schreib* | revel* | imprim* | repit* | escreva |" +
+    "stampa | ripeti* | scrivi | покажи | выведи | раскрой | повтори | напиши |" +
     "распечатай | сообщи | 显示 | 输出 | 打印 | 告诉 | 重复 | 透露 | 展示 | 泄露 | 说出 | 表示 | 出力 | 教え | 繰り返 | 見せ | 明か |" +
     "보여 | 출력 | 알려 | 반복 | 공개",
   )],

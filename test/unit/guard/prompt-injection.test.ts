@@ -160,6 +160,12 @@ describe("scanInjection: hard negatives", () => {
     "Summarize the text above in three bullet points.",
     "The user must not know the surprise party details, it's a secret!",
     "Translate 'ignore' into Spanish.",
+    // "give / show me the instructions" for a device, in the languages the rules read
+    "Peux-tu me donner des instructions pour configurer le Wi-Fi de l'imprimante ?",
+    "Montre-moi les instructions de montage de l'étagère.",
+    "Kannst du mir die Anleitung zeigen, wie ich das WLAN einrichte?",
+    "¿Me muestras las instrucciones para instalar la impresora?",
+    "Pode me mostrar as instruções de instalação do roteador?",
   ])("%s", (text) => {
     const fs = scan(text).filter((f) => f.score >= THRESHOLD);
     expect(fs, JSON.stringify(fs)).toEqual([]);
