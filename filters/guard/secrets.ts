@@ -280,15 +280,16 @@ const SHORT_ANYWHERE: readonly (readonly [string, Handler])[] = [...ANYWHERE_ALL
 );
 
 /**
- * One guard for token prefixes and context words — start of input or a character outside
- * [A-Za-z0-9], consumed as part of the match — so base64 blobs full of `eyJ`/`sk-` substrings produce
+ * One guard for token prefixes and context words — start of input, a `\n`/`\r`/`\t` escape (text
+ * inside a JSON or shell string) or a character outside [A-Za-z0-9], consumed as part of the match —
+ * so base64 blobs full of `eyJ`/`sk-` substrings produce
  * no matches at all (each guarded group costs about as much as the rest of the pass: there is one).
  * A prefix right after `_` or `-` is not a token start (the loop checks). Then markers and camelCase
  * words anywhere. No quantifiers: see the module comment. `u` keeps RE2's Unicode semantics: words
  * fold case as Unicode does (the Kelvin sign is a `k`), and the guard is a whole code point.
  */
 const TRIGGERS = new RegExp(
-  `(?:^|[^A-Za-z0-9])(?:(${alternation(TOKEN_HANDLERS.keys())})|(?i:(${alternation(wordHandlers.keys())})))` +
+  `(?:^|\\\\[nrt]|[^A-Za-z0-9])(?:(${alternation(TOKEN_HANDLERS.keys())})|(?i:(${alternation(wordHandlers.keys())})))` +
     `|${alternation(ANYWHERE_HANDLERS.keys())}`,
   "gu",
 );

@@ -196,6 +196,12 @@ const endsValue = (u: number): boolean =>
   u === 0x3e ||
   u === 0x60;
 
+/** Whether `t[s - 2, s)` is a `\\n`, `\\r` or `\\t` escape (text inside a JSON or shell string): the name starts after it. */
+function escapeBefore(t: string, s: number): boolean {
+  const u = t.charCodeAt(s - 1);
+  return t.charCodeAt(s - 2) === 0x5c && (u === 0x6e || u === 0x72 || u === 0x74);
+}
+
 /** Whether most neighbours differ by one (`abcdef123456`, `987654`). */
 function sequential(t: string, s: number, e: number): boolean {
   let steps = 0;
@@ -267,7 +273,7 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
   const password = (PASSWORD_WORDS as readonly string[]).includes(word);
   // the whole identifier around the word
   let s = at;
-  while (s > 0 && at - s < IDENT_MAX && isIdent(text.charCodeAt(s - 1))) s--;
+  while (s > 0 && at - s < IDENT_MAX && isIdent(text.charCodeAt(s - 1)) && !escapeBefore(text, s)) s--;
   let e = end;
   while (e < text.length && e - end < IDENT_MAX && isIdent(text.charCodeAt(e))) e++;
   if (e < text.length && isIdent(text.charCodeAt(e))) return;
@@ -347,7 +353,8 @@ export function genericAssignmentAt(text: string, at: number, end: number, word:
     if (text.charCodeAt(ve) !== q) return;
   } else {
     ve = vs;
-    while (ve < text.length && ve - vs <= VALUE_MAX && !endsValue(text.charCodeAt(ve))) ve++;
+    while (ve < text.length && ve - vs <= VALUE_MAX && !endsValue(text.charCodeAt(ve)) && !escapeBefore(text, ve + 2))
+      ve++;
     if (ve - vs > VALUE_MAX) return;
     if (prose) while (ve > vs && (text.charCodeAt(ve - 1) === 0x2e || text.charCodeAt(ve - 1) === 0x21)) ve--;
     if (xml && !(text.charCodeAt(ve) === 0x3c && text.charCodeAt(ve + 1) === 0x2f)) return; // <password>…</
@@ -514,6 +521,7 @@ export const GENERIC_RULES: readonly DetectorRule[] = [
         "Server=db;Database=app;User Id=sa;Password=«[[a:12]]4#»;",
         "machine api.example.com login deploy password «[[a:14]]7»",
         "PGPASSWORD=«[[a:12]]3!» psql -h db -U app",
+        '{"env": "A=1\\nDB_PASSWORD=«[[a:12]]5$»\\nB=2"}',
       ],
       nomatch: [
         "password = get_password()",

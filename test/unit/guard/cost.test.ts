@@ -85,6 +85,7 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
     "every secret trigger with a body",
     (k) => `${TRIGGER_LITERALS[k % TRIGGER_LITERALS.length]}${fake(ALNUM, 30, k + 1)} `,
   ],
+  ["every secret trigger after a \\n escape", (k) => `\\n${TRIGGER_LITERALS[k % TRIGGER_LITERALS.length]}`],
   ["base64 PEM starts inside one base64 run", () => "LS0tLS1CRUdJTi/"],
   ["one-line PEM BEGIN lines", () => "-----BEGIN PRIVATE KEY----- QUFB QUFB "],
   ["PuTTY first lines", () => "PuTTY-User-Key-File-3: ssh-rsa\n"],

@@ -276,6 +276,11 @@ describe("scanSecrets: how triggers combine", () => {
       ).toEqual([pw]);
   });
 
+  it("starts tokens and names after a \\n escape inside a JSON string", () => {
+    const text = JSON.stringify({ env: `A=1\n${GH}\nDB_PASSWORD=Xk93!vQz7Lp\n` });
+    expect(scan(text).map((f) => spanOf(text, f))).toEqual([GH, "Xk93!vQz7Lp"]);
+  });
+
   it("starts no token right after _ or -", () => {
     expect(scan(`x_${GH}`)).toEqual([]);
     expect(scan(`x-${GH}`)).toEqual([]);
