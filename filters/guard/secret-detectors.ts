@@ -28,6 +28,7 @@ import { jwtHeaderHasAlg } from "./secrets-formats.ts";
 /** Documented example values (AWS, Azure emulator, GitHub docs, Stripe docs, jwt.io). Exact tokens; never findings. */
 const ALLOW = new Set([
   "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+  "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
   "pk_test_TYooMQauvdEDq54NiTphI7jx",
   "AKIAIOSFODNN7EXAMPLE",
   "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
