@@ -320,6 +320,18 @@ export const SOURCE_RULES: readonly SecretRule[] = [
     examples: { match: ["hvb.AAAAAQ[[w:130]]"], nomatch: ["hvb.[[w:30]]"] },
   },
   {
+    // before Vault 1.10 batch tokens were `b.` + a base64url blob that starts with its version bytes
+    provider: "HashiCorp Vault",
+    subtype: "vault_batch_token",
+    prefix: "b.AAAAAQ",
+    body: B64URL,
+    min: 100,
+    max: 400,
+    score: SCORE.unique,
+    entropy: 4.0,
+    examples: { match: ["b.AAAAAQ[[w:138]]"], nomatch: ["b.AAAAAQ[[w:20]]"] },
+  },
+  {
     provider: "HashiCorp Vault",
     subtype: "vault_recovery_token",
     prefix: "hvr.",
