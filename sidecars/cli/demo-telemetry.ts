@@ -175,7 +175,8 @@ export async function drawPanels(
       series.push(...s);
     }
     const unit = /latency|expiry/i.test(title) ? "s" : "";
-    const perSecond = unit === "" && targets.every((t) => t.grafanaExpr.includes("rate("));
+    const perSecond =
+      unit === "" && !/per second/i.test(title) && targets.every((t) => t.grafanaExpr.includes("rate("));
     const file = path.join(dir, `${uid}-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}.svg`);
     const caption = `${title}${perSecond ? ", per second" : ""} (${uid})`;
     writeFileSync(file, panelSvg(caption, unit, series, startS, endS));

@@ -471,6 +471,9 @@ const command: Command = {
         process.stdout.write(`\nSending the script again for ${panelSeconds} s, then drawing the main panels…\n`);
         const until = Date.now() + panelSeconds * 1000;
         while (Date.now() < until) {
+          // one pass of the script every 15 s keeps each crew under the policy's 100 calls a minute (the
+          // sub-agent's 101-call step is over it on purpose), so the pictures show the script, not a rate limit
+          const next = Date.now() + 15_000;
           for (const step of steps) {
             const { id, headers } = await prepare(dp, step, ids).catch(() => ({ id: undefined, headers: {} }));
             if (!id) continue;
@@ -485,6 +488,7 @@ const command: Command = {
               })
               .catch(() => undefined);
           }
+          if (Date.now() < until) await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
         }
         await flush();
         // one more scrape after the last request, so the last point is drawn
