@@ -82,6 +82,19 @@ go_module_dir() {
 }
 
 export -f go_module_dir
+
+# prints PATTERN CMD...: CMD succeeds and its output (stdout and stderr) matches PATTERN (grep, basic
+# regex). The output is read whole before it is matched: `cmd | grep -q` under pipefail fails at random,
+# when grep exits at its first match and cmd then dies of SIGPIPE writing the rest (seen on a fresh
+# machine: opa-envoy-plugin's check failed with an empty log). `PRINTS_ANY_STATUS=1`: ignore CMD's exit
+# status (a `-h` that exits 2).
+prints() {
+  local pattern=$1 out status=0; shift
+  out=$("$@" 2>&1) || status=$?
+  if [ "$status" != 0 ] && [ "${PRINTS_ANY_STATUS:-0}" != 1 ]; then echo "$* exited $status: $(head -c 300 <<<"$out")"; return 1; fi
+  grep -q -- "$pattern" <<<"$out" || { echo "$* printed nothing matching '$pattern': $(head -c 300 <<<"$out")"; return 1; }
+}
+export -f prints
 need_go() { command -v go >/dev/null || fail "$1: Go is needed to build it from the Go module proxy"; }
 
 echo "hexr setup (cache: $TOOLS)"
@@ -110,7 +123,7 @@ fi
 
 # --- Envoy ------------------------------------------------------------------
 check_envoy() {
-  "$DIR/bin/envoy" --version | grep -q "/$ENVOY_VERSION/" || { echo "envoy --version is not $ENVOY_VERSION"; return 1; }
+  prints "/$ENVOY_VERSION/" "$DIR/bin/envoy" --version
   # --mode validate goes through server start-up (config, runtime, listeners) without serving
   printf 'static_resources: {}\nadmin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}\n' >"$DIR/.check.yaml"
   "$DIR/bin/envoy" --mode validate -c "$DIR/.check.yaml" --log-level error
@@ -131,7 +144,7 @@ ENVOY_DIR=$TOOL_DIR
 # --- OPA --------------------------------------------------------------------
 OPA_FLAGS="CGO_ENABLED=0 go install"
 check_opa() {
-  "$DIR/bin/opa" version | grep -q "^Version: ${OPA_VERSION#v}$" || { echo "opa version is not $OPA_VERSION"; return 1; }
+  prints "^Version: ${OPA_VERSION#v}$" "$DIR/bin/opa" version
   [ "$("$DIR/bin/opa" eval --format raw '1 + 1')" = 2 ]
   echo "$OPA_VERSION" >"$DIR/.summary"
 }
@@ -154,7 +167,7 @@ SPIRE_FLAGS="CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath"
 check_spire() {
   local b
   for b in spire-server spire-agent; do
-    "$DIR/bin/$b" --version 2>&1 | grep -q "^${SPIRE_VERSION#v}" || { echo "$b --version is not $SPIRE_VERSION"; return 1; }
+    prints "^${SPIRE_VERSION#v}" "$DIR/bin/$b" --version
   done
   # start-up proper: parse a config and open the sqlite datastore plugin path (CGO) in validate mode
   cat >"$DIR/.check.conf" <<CONF
@@ -166,7 +179,7 @@ plugins {
 }
 CONF
   "$DIR/bin/spire-server" validate -config "$DIR/.check.conf"
-  "$DIR/bin/oidc-discovery-provider" -h 2>&1 | grep -q config
+  PRINTS_ANY_STATUS=1 prints config "$DIR/bin/oidc-discovery-provider" -h
   echo "$SPIRE_VERSION" >"$DIR/.summary"
 }
 build_spire() {
@@ -186,7 +199,7 @@ SPIRE_DIR=$TOOL_DIR
 # --- opa-envoy-plugin (benchmark reference) -----------------------------------
 OPA_ENVOY_FLAGS="CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath"
 check_opa_envoy() {
-  "$DIR/bin/opa-envoy-plugin" version | grep -q '^Version:'
+  prints '^Version:' "$DIR/bin/opa-envoy-plugin" version
   [ "$("$DIR/bin/opa-envoy-plugin" eval --format raw '1 + 1')" = 2 ]
   echo "$OPA_ENVOY_VERSION" >"$DIR/.summary"
 }
@@ -206,7 +219,7 @@ OPA_ENVOY_DIR=$TOOL_DIR
 # --- fortio (benchmark load generator) -----------------------------------------
 FORTIO_FLAGS="CGO_ENABLED=0 go install"
 check_fortio() {
-  "$DIR/bin/fortio" version | grep -q "${FORTIO_VERSION#v}"
+  prints "${FORTIO_VERSION#v}" "$DIR/bin/fortio" version
   echo "$FORTIO_VERSION" >"$DIR/.summary"
 }
 build_fortio() {
@@ -225,7 +238,7 @@ FORTIO_DIR=$TOOL_DIR
 # modules at one release: contrib's fileexporter is served at v0.161.0, newer releases were refused.
 OTELCOL_FLAGS="CGO_ENABLED=0 ocb otlpreceiver,fileexporter"
 check_otelcol() {
-  "$DIR/bin/otelcol-hexr" --version | grep -q "${OTELCOL_VERSION#v}" || { echo "otelcol-hexr --version is not $OTELCOL_VERSION"; return 1; }
+  prints "${OTELCOL_VERSION#v}" "$DIR/bin/otelcol-hexr" --version
   cat >"$DIR/.check.yaml" <<CONF
 receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:0"}}}}
 exporters: {file: {path: "$DIR/.check.jsonl"}}
@@ -262,7 +275,7 @@ OTELCOL_DIR=$TOOL_DIR
 # service started. The Go build from the module proxy takes ~14 minutes cold; Debian's 2.42 has what the
 # tests use (scraping, the HTTP query API, promtool check rules).
 check_prometheus() {
-  "$DIR/usr/bin/prometheus" --version 2>&1 | grep -q "^prometheus, version ${PROMETHEUS_DEB%%+*}" || { echo "prometheus --version is not ${PROMETHEUS_DEB%%+*}"; return 1; }
+  prints "^prometheus, version ${PROMETHEUS_DEB%%+*}" "$DIR/usr/bin/prometheus" --version
   printf 'global: {scrape_interval: 1s}\nscrape_configs: [{job_name: check, static_configs: [{targets: ["127.0.0.1:9"]}]}]\n' >"$DIR/.check.yml"
   "$DIR/usr/bin/promtool" check config "$DIR/.check.yml"
   echo "${PROMETHEUS_DEB%%+*} (Debian)" >"$DIR/.summary"
