@@ -5,7 +5,7 @@
  * (`opa-envoy-plugin run --server` with its `envoy_ext_authz_grpc` plugin).
  */
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../sidecars/devtools/child-process.ts";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Child, GiveUp, poll, startChild } from "./process.ts";
@@ -122,17 +122,6 @@ export async function startNoopAuthz(dir: string, name: string, nodeOptions?: st
   const child = startChild(name, process.execPath, [...NODE_FLAGS, script, "--socket", socket], { env });
   await child.waitForOutput(/^ready$/m);
   return server(child, { socket });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /**

@@ -10,12 +10,13 @@
  *   const spans = await c.spans();
  *   await c.stop();
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { GiveUp, waitFor } from "../../envoy-config/runner.ts";
+import { freePort, runTool } from "./child-process.ts";
+
+export { freePort } from "./child-process.ts";
 
 export interface OtlpAttribute {
   key: string;
@@ -59,19 +60,6 @@ export function findCollector(env: NodeJS.ProcessEnv = process.env): string {
     throw new Error("HEXR_OTELCOL is not set or missing: run scripts/setup.sh (it builds the OpenTelemetry Collector)");
   }
   return p;
-}
-
-/** A free loopback port (the collector cannot report a port it picked itself). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function value(v: OtlpAttribute["value"]): unknown {
@@ -157,30 +145,19 @@ export async function startCollector(): Promise<RunningCollector> {
         "",
       ].join("\n"),
     );
-    let output = "";
-    const proc: ChildProcess = spawn(bin, ["--config", `file:${config}`], { stdio: ["ignore", "pipe", "pipe"] });
-    proc.stdout?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    proc.stderr?.on("data", (d: Buffer) => {
-      output += d.toString();
-    });
-    let exited = false;
-    proc.once("exit", () => {
-      exited = true;
-    });
+    const proc = runTool(bin, ["--config", `file:${config}`]);
     try {
       await waitFor(
         "the OpenTelemetry Collector to start",
         () => {
-          if (exited) throw new GiveUp(`collector exited: ${output.slice(-2000)}`);
-          return output.includes("Everything is ready") ? true : undefined;
+          if (proc.exited()) throw new GiveUp(`collector exited: ${proc.output().slice(-2000)}`);
+          return proc.output().includes("Everything is ready") ? true : undefined;
         },
         30_000,
       );
     } catch (e) {
       lastError = e;
-      proc.kill("SIGKILL");
+      await proc.stop();
       continue;
     }
     const raw = () => (existsSync(file) ? readFileSync(file, "utf8") : "");
@@ -190,13 +167,9 @@ export async function startCollector(): Promise<RunningCollector> {
       file,
       raw,
       spans: () => parseOtlpJsonLines(raw()),
-      logs: () => output,
+      logs: proc.output,
       async stop() {
-        if (!exited) {
-          const gone = new Promise((r) => proc.once("exit", r));
-          proc.kill("SIGTERM");
-          await gone;
-        }
+        await proc.stop();
         rmSync(dir, { recursive: true, force: true });
       },
     };

@@ -59,6 +59,7 @@ export function panelSvg(
   const y = (v: number) => T + plotH - (v / top) * plotH;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="${L}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];

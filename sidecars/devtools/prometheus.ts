@@ -7,12 +7,11 @@
  *   await p.untilScraped();
  *   const series = await p.query('sum(rate(hexr_authz_decisions_total[1m]))');
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { GiveUp, waitFor } from "../../envoy-config/runner.ts";
-import { freePort } from "./otel-collector.ts";
+import { freePort, runTool } from "./child-process.ts";
 
 export interface ScrapeTarget {
   job: string;
@@ -65,39 +64,20 @@ export async function startPrometheus(targets: readonly ScrapeTarget[]): Promise
     JSON.stringify({ global: { scrape_interval: "1s", evaluation_interval: "1s" }, scrape_configs: scrape }),
   );
   const port = await freePort();
-  let output = "";
-  const proc: ChildProcess = spawn(
-    bin,
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${path.join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  proc.stdout?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  proc.stderr?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  let exited = false;
-  proc.once("exit", () => {
-    exited = true;
-  });
+  const proc = runTool(bin, [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${path.join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--log.level=warn",
+  ]);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (!exited) {
-      const gone = new Promise((r) => proc.once("exit", r));
-      proc.kill("SIGTERM");
-      await gone;
-    }
+    await proc.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitFor("Prometheus to be ready", async () => {
-      if (exited) throw new GiveUp(`prometheus exited: ${output.slice(-2000)}`);
+      if (proc.exited()) throw new GiveUp(`prometheus exited: ${proc.output().slice(-2000)}`);
       const r = await fetch(`${url}/-/ready`);
       return r.ok ? true : undefined;
     });
@@ -132,7 +112,7 @@ export async function startPrometheus(targets: readonly ScrapeTarget[]): Promise
         timeoutMs,
       );
     },
-    logs: () => output,
+    logs: proc.output,
     stop,
   };
 }
