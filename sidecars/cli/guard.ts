@@ -36,13 +36,14 @@ Output (stdout), one JSON line per input:
 Options:
   --policy FILE  guard policy, YAML or JSON:
                    maxBytes: 262144
-                   phoneRegion: US
+                   phoneRegions: [US, GB, DE, FR, IN, BR, ES, IT, NL, CA, AU]
                    scanners:
                      prompt_injection: { action: block, threshold: 0.5 }
                      secret:           { action: block, threshold: 0.5 }
-                     pii:              { action: redact, threshold: 0.5 }
+                     pii:              { action: redact, threshold: 0.5, disable: [ipv4, ipv6] }
                      invisible_text:   { action: redact, threshold: 0.5 }
-                 actions: block, redact, annotate, off; thresholds in [0, 1]
+                 actions: block, redact, annotate, off; thresholds in [0, 1];
+                 subtypes: [..] (only these) or disable: [..] per scanner
   --jsonl        read JSON lines instead of one text
   -h, --help     show this help
 
