@@ -108,11 +108,23 @@ export function nationalNumber(c: Ctx, s: number, e: number, nd: number): boolea
   }
   if (pick === undefined) return false;
   const [subtype, , checked] = pick;
-  const official = checked && (LAYOUT[subtype]?.includes(layoutOf(c.t, s, e)) ?? false);
+  // three years in a row ("2023 2024 2025") pass the Verhoeff check one time in ten: not an Aadhaar
+  // number in the official layout unless named
+  const official =
+    checked && (LAYOUT[subtype]?.includes(layoutOf(c.t, s, e)) ?? false) && !(subtype === "in_aadhaar" && allYears(d));
   // like an SSN without dashes: an unnamed number in no official layout is not reported at all
   if (!official && !named) return false;
   add(c, subtype, s, e, official ? OFFICIAL : NEEDS_CONTEXT);
   return named || (official && nd === 12);
+}
+
+/** Every 4-digit group of `d` reads as a year 1900–2099. */
+function allYears(d: string): boolean {
+  for (let k = 0; k + 4 <= d.length; k += 4) {
+    const y = Number(d.slice(k, k + 4));
+    if (y < 1900 || y > 2099) return false;
+  }
+  return true;
 }
 
 /** Longest identifier with letters (codice fiscale). */

@@ -339,6 +339,9 @@ const FAMILIES: readonly Family[] = [
         "first digit 1",
         `Aadhaar ${group(`1${aadhaar(3).slice(1, 11)}${verhoeffCheck(`1${aadhaar(3).slice(1, 11)}`)}`, [4, 4, 4], " ")}`,
       ],
+      // three years in the 4-4-4 layout that pass the Verhoeff check (one in ten do)
+      ["three years in a row", "Revenue for 2023 2024 2025 grew."],
+      ["three years, another decade", "in 2001 2003 2004 the plant was rebuilt"],
     ],
   },
   {
