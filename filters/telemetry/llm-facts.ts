@@ -9,8 +9,11 @@
  *    `message_delta.usage.output_tokens` is cumulative, OpenAI's last chunk carries the totals).
  *
  * Model names become span attributes and metric labels, so only a plain identifier shape is kept
- * (anything else is `other`), and the metric registry bounds how many distinct ones are counted.
+ * (anything else is `other`, anything the secrets scanner flags `redacted`), and the metric registry
+ * bounds how many distinct ones are counted.
  */
+
+import { scanSecrets } from "../guard/secrets.ts";
 
 export interface LlmFacts {
   requestModel?: string;
@@ -26,10 +29,18 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** A model name as telemetry shows it: the name when it is a plain identifier, else `other`. */
+/** Confidence from which a secret-shaped model name is withheld (the secret scanner's default threshold). */
+const SECRET_SCORE = 0.5;
+
+/**
+ * A model name as telemetry shows it: the name when it is a plain identifier, else `other`; `redacted` when
+ * the secrets scanner finds a credential in it (a key pasted into the `model` field must not become a span
+ * attribute or a metric label). The field is short (≤ 128 characters): the scan costs well under a µs.
+ */
 export function modelLabel(v: unknown): string | undefined {
   if (typeof v !== "string" || v.length === 0) return undefined;
-  return MODEL.test(v) ? v : "other";
+  if (!MODEL.test(v)) return "other";
+  return scanSecrets(v).some((f) => f.score >= SECRET_SCORE) ? "redacted" : v;
 }
 
 function count(v: unknown): number | undefined {

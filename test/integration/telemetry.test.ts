@@ -251,7 +251,19 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
   });
 
   it("nothing the receiver got holds a token, API key, prompt, reply, secret or certificate", async () => {
+    // a key pasted into the model field: the span's model attribute is withheld
+    const pasted = chat("hello");
+    const r = await dp.send(researcher, {
+      ...pasted,
+      body: JSON.stringify({ model: API_KEY, messages: [{ role: "user", content: "hi" }] }),
+    });
+    const rec = audit.records.at(-1)!;
     await flushAll();
+    const span = await waitFor("the pasted-key call's span", () =>
+      spansOf(rec.trace_id!).find((s) => s.name === "hexr.llm.chat"),
+    );
+    expect([200, 403]).toContain(r.status);
+    expect(span.attributes["gen_ai.request.model"]).toBe("redacted");
     const raw = collector.raw();
     expect(raw.length).toBeGreaterThan(0);
     for (const secret of [API_KEY, PROMPT_MARK, REPLY_MARK, AWS_KEY, "BEGIN CERTIFICATE", "Bearer"]) {

@@ -124,6 +124,12 @@ describe("LLM facts", () => {
     expect(modelLabel('x"} evil{')).toBe("other");
     expect(modelLabel("a".repeat(200))).toBe("other");
     expect(modelLabel(42)).toBeUndefined();
+    // a credential pasted into the model field never becomes a label or an attribute
+    const key = `sk-proj-${"Ab3xK9mQ2vL7pR4tW8yZ1cN6".repeat(2)}`;
+    expect(modelLabel(key)).toBe("redacted");
+    expect(modelLabel("ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8")).toBe("redacted");
+    expect(modelLabel("claude-sonnet-4-5-20250929")).toBe("claude-sonnet-4-5-20250929");
+    expect(modelLabel("gpt-4o-mini-2024-07-18")).toBe("gpt-4o-mini-2024-07-18");
     const f: LlmFacts = {};
     readResponseFacts({ usage: { input_tokens: -1, output_tokens: 1.5 } }, f);
     expect(f).toEqual({});
