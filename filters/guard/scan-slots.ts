@@ -33,6 +33,22 @@ export function scanTexts(texts: readonly string[], policy: GuardPolicy, deadlin
   return out;
 }
 
+const SECRETS_ONLY = new WeakMap<GuardPolicy, GuardPolicy>();
+
+/** `policy` with every scanner but secrets off (cached per policy: policies are frozen and long-lived). */
+function secretsOnly(policy: GuardPolicy): GuardPolicy {
+  let p = SECRETS_ONLY.get(policy);
+  if (p === undefined) {
+    const off = Object.freeze({ ...policy.scanners.pii, action: "off" as const });
+    p = Object.freeze({
+      ...policy,
+      scanners: Object.freeze({ ...policy.scanners, pii: off, prompt_injection: off, invisible_text: off }),
+    });
+    SECRETS_ONLY.set(policy, p);
+  }
+  return p;
+}
+
 export interface SlotFinding extends Finding {
   /** Index of the slot where the finding starts; `start`/`end` are relative to that slot's text. */
   readonly slot: number;
@@ -107,7 +123,16 @@ export function scanSlots(
     }
     texts.push(text);
   }
-  const results = scanTexts(texts, policy, deadline);
+  // a group of ids (secrets-only slots) is scanned for secrets alone
+  const idGroup = groups.findIndex((g) => slots[g[0]!]!.secretsOnly === true);
+  const results =
+    idGroup === -1
+      ? scanTexts(texts, policy, deadline)
+      : [
+          ...scanTexts(texts.slice(0, idGroup), policy, deadline),
+          ...scanTexts([texts[idGroup]!], secretsOnly(policy), deadline),
+          ...scanTexts(texts.slice(idGroup + 1), policy, deadline),
+        ];
   let action: ScanAction = "allow";
   const findings: SlotFinding[] = [];
   const pieces = new Map<number, Piece[]>();

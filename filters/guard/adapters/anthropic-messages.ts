@@ -18,7 +18,7 @@ export const anthropicMessages: GuardAdapter = {
   name: "anthropic-messages",
   extractRequest(body) {
     const out: TextSlot[] = [];
-    walkStrings(rootObject(body), [], out, requestGroup);
+    walkStrings(rootObject(body), [], out, requestGroup, { ids: true });
     return out;
   },
   extractResponse(body) {

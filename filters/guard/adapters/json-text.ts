@@ -13,7 +13,7 @@ function extract(body: unknown, request = false): TextSlot[] {
   if (request) refuseTokenInput(doc);
   const out: TextSlot[] = [];
   if (typeof doc === "string") out.push({ path: [], text: doc });
-  else walkStrings(doc, [], out, groupByItem);
+  else walkStrings(doc, [], out, groupByItem, { ids: request });
   return out;
 }
 

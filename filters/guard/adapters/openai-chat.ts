@@ -24,7 +24,7 @@ export const openaiChat: GuardAdapter = {
     const out: TextSlot[] = [];
     const doc = rootObject(body);
     refuseTokenInput(doc); // legacy completions accept token-id prompts
-    walkStrings(doc, [], out, groupByItem);
+    walkStrings(doc, [], out, groupByItem, { ids: true });
     return out;
   },
   extractResponse(body) {

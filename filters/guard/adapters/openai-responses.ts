@@ -15,7 +15,7 @@ export const openaiResponses: GuardAdapter = {
   name: "openai-responses",
   extractRequest(body) {
     const out: TextSlot[] = [];
-    walkStrings(rootObject(body), [], out, groupByItem);
+    walkStrings(rootObject(body), [], out, groupByItem, { ids: true });
     return out;
   },
   extractResponse(body) {

@@ -31,7 +31,16 @@ export interface TextSlot {
   readonly redactable?: boolean;
   /** The string is JSON text (tool-call arguments): a redaction that breaks its syntax blocks instead. */
   readonly json?: boolean;
+  /**
+   * An identifier or enum value of a request (`model`, `*_id`, `user`-less ids, …): not text the model
+   * reads, so PII and injection scanners do not look at it, but a credential pasted there still leaves the
+   * pod, so the secrets scanner does. All of a document's such slots form one group ({@link ID_GROUP}).
+   */
+  readonly secretsOnly?: boolean;
 }
+
+/** The group of a document's {@link TextSlot.secretsOnly} slots: scanned together, for secrets only. */
+export const ID_GROUP = "\u0000ids";
 
 export interface GuardAdapter {
   readonly name: string;

@@ -20,7 +20,7 @@
  */
 import { HexrError } from "../../errors.ts";
 import { MAX_JSON_DEPTH } from "./strict-json.ts";
-import { isRecord, type JsonPath, type TextSlot } from "./types.ts";
+import { ID_GROUP, isRecord, type JsonPath, type TextSlot } from "./types.ts";
 
 /** String values at these keys are identifiers, enums or opaque tokens, never text the model reads. */
 const NOT_TEXT = new Set([
@@ -52,6 +52,19 @@ const NOT_TEXT = new Set([
   "b64_json",
   "partial_image_b64",
 ]);
+/**
+ * Of those, the opaque payloads: binary, encrypted or random by design (scanning them for secrets would
+ * flag their randomness). The other ids, enums and model names of a request are scanned for secrets only.
+ */
+const OPAQUE = new Set(["signature", "encrypted_content", "file_data", "b64_json", "partial_image_b64", "obfuscation"]);
+/**
+ * Which id and enum values are worth a secrets scan: 16 to 1024 characters (the shortest credential
+ * formats are 16+; longer values are opaque) with a digit or an upper-case letter (never `user`,
+ * `assistant`, `function_call`).
+ */
+const MIN_ID_SECRET = 16;
+const MAX_ID_SECRET = 1024;
+const ID_WORTH_SCANNING = /[0-9A-Z]/;
 /** Subtrees never scanned: token-level copies of text that is scanned (and cleared on rewrite). */
 const SKIP_SUBTREE = new Set(["logprobs", "top_logprobs"]);
 /** Object values at these keys are free-form: every key and string inside is scanned. */
@@ -67,14 +80,22 @@ export type GroupOf = (path: JsonPath) => string | undefined;
 
 const isDataUrl = (s: string): boolean => s.startsWith("data:") && s.indexOf(";base64,", 5) !== -1;
 
-function notText(key: string | number | undefined, parent: unknown, parentKey: unknown, value: string): boolean {
-  if (typeof key !== "string") return isDataUrl(value);
-  if (NOT_TEXT.has(key) || key.endsWith("_id") || key.endsWith("_ids")) return true;
-  if ((key === "data" || key === "result") && isRecord(parent)) {
-    if (typeof parent.type === "string" && BINARY_PARENTS.has(parent.type)) return true;
-    if (key === "data" && typeof parentKey === "string" && AUDIO_OBJECTS.has(parentKey)) return true;
+/** How a string value is read: as text, as an id or enum (secrets only, when asked), or not at all. */
+type Reading = "text" | "id" | "skip";
+
+function reading(key: string | number | undefined, parent: unknown, parentKey: unknown, value: string): Reading {
+  if (isDataUrl(value)) return "skip";
+  if (typeof key !== "string") return "text";
+  if (OPAQUE.has(key)) return "skip";
+  if (NOT_TEXT.has(key) || key.endsWith("_id") || key.endsWith("_ids")) {
+    const worth = value.length >= MIN_ID_SECRET && value.length <= MAX_ID_SECRET && ID_WORTH_SCANNING.test(value);
+    return worth ? "id" : "skip";
   }
-  return isDataUrl(value);
+  if ((key === "data" || key === "result") && isRecord(parent)) {
+    if (typeof parent.type === "string" && BINARY_PARENTS.has(parent.type)) return "skip";
+    if (key === "data" && typeof parentKey === "string" && AUDIO_OBJECTS.has(parentKey)) return "skip";
+  }
+  return "text";
 }
 
 /** `…, <array>, j, "text"`: one text part of a parts array. */
@@ -98,8 +119,10 @@ class Walker {
   readonly #shown: (string | number)[];
   #masked = 0;
   readonly #decode: boolean;
+  readonly #ids: boolean;
 
-  constructor(out: TextSlot[], base: JsonPath, group: GroupOf, decode = true) {
+  constructor(out: TextSlot[], base: JsonPath, group: GroupOf, decode = true, ids = false) {
+    this.#ids = ids;
     this.out = out;
     this.#path = [...base];
     this.#shown = [...base];
@@ -127,7 +150,19 @@ class Walker {
   walk(node: unknown, key: string | number | undefined, parent: unknown, free: boolean, depth: number): void {
     if (depth > MAX_JSON_DEPTH) throw new HexrError("guard.too_deep", `JSON nesting is deeper than ${MAX_JSON_DEPTH}`);
     if (typeof node === "string") {
-      if (free || !notText(key, parent, this.#parentKey(), node)) this.#string(node, key, free);
+      const r = free ? "text" : reading(key, parent, this.#parentKey(), node);
+      if (r === "text") this.#string(node, key, free);
+      else if (r === "id" && this.#ids) {
+        const shown = this.#masked > 0 ? { shownPath: this.#shown.slice() } : {};
+        this.out.push({
+          path: this.#path.slice(),
+          text: node,
+          group: ID_GROUP,
+          sep: "\n",
+          secretsOnly: true,
+          ...shown,
+        });
+      }
       return;
     }
     if (typeof node !== "object" || node === null) return;
@@ -187,17 +222,24 @@ class Walker {
 /**
  * Push every text string under `node` (which sits at `base` in its document) onto `out`, grouped by
  * `group(path)`. `decodeArguments: false` skips the decoded view of escaped arguments (stream deltas,
- * which are fragments). Throws `guard.too_deep` past {@link MAX_JSON_DEPTH}.
+ * which are fragments). `ids: true` (requests) adds id and enum values that could hold a credential as
+ * secrets-only slots. Throws `guard.too_deep` past {@link MAX_JSON_DEPTH}.
  */
 export function walkStrings(
   node: unknown,
   base: JsonPath,
   out: TextSlot[],
   group: GroupOf,
-  opts: { readonly decodeArguments?: boolean } = {},
+  opts: { readonly decodeArguments?: boolean; readonly ids?: boolean } = {},
 ): void {
   const key = base.length > 0 ? base[base.length - 1] : undefined;
-  new Walker(out, base, group, opts.decodeArguments ?? true).walk(node, key, undefined, false, base.length);
+  new Walker(out, base, group, opts.decodeArguments ?? true, opts.ids ?? false).walk(
+    node,
+    key,
+    undefined,
+    false,
+    base.length,
+  );
 }
 
 /** Group by the top-level field, or by the element of a top-level array (`messages[3]`, `tools[0]`). */
