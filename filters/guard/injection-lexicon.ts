@@ -31,6 +31,8 @@ export const C = {
   META: 1 << 21, // "prompt injection", "for example": discussion of the topic
   NEW: 1 << 22, // new, updated, real (instructions)
   SELF: 1 << 23, // my, our: a user correcting their own earlier request is not an attack
+  AI_ADDR: 1 << 24, // weighted: text that addresses an AI reader ("if you are an AI", "note to the AI") …
+  DIRECTIVE: 1 << 25, // tell the user, reply, include, forward … (what an instruction to that reader asks)
 } as const;
 
 export type Entry = readonly [concepts: number, weight: number, words: readonly string[]];
@@ -222,6 +224,45 @@ export const LEXICON: readonly Entry[] = [
     "conversation | chat history | history | credentials | password* | api key* | secrets | tokens |" +
     "user data | personal information | personal data | memory | cookies | session | files |" +
     "private data",
+  )],
+  // an instruction hidden in content addresses the AI that will read it (indirect injection); weight 1:
+  // only an injected text talks that way; 0.6: also said of an AI in passing
+  [C.AI_ADDR, 1, words(
+    "if you are an ai | if you're an ai | if you are a language model | if you are an llm |" +
+    "if you're a language model | if you're an llm | if you're an assistant | if you're a chatbot |" +
+    "if youre an ai | if youre a language model |" +
+    "if you are a large language model | if you are an assistant | if you are a chatbot |" +
+    "if you are an ai assistant | if you are an ai model | if you are chatgpt | if you are claude |" +
+    "if you are gpt | if you are a bot | if you are an agent | if you are an ai agent |" +
+    "note to ai | note to the ai | note to llm | note to the llm | note to the assistant | note for the ai |" +
+    "note for ai | notes for the ai | attention ai | attention llm | dear ai | dear assistant |" +
+    "to any ai | to all ai | any ai reading | ai reading this | llm reading this | model reading this |" +
+    "assistant reading this | ai agents reading | instructions for the ai | instructions for ai |" +
+    "instructions for the assistant | instructions for llms | message for the ai | message to the ai |" +
+    "si eres una ia | si eres un asistente | si eres un modelo de lenguaje | nota para la ia |" +
+    "nota para el asistente | si tu es une ia | si vous etes une ia | si tu es un assistant |" +
+    "si vous etes un assistant | note a l'ia | note pour l'ia | note a l'assistant |" +
+    "wenn du eine ki bist | wenn du ein ki | falls du eine ki bist | wenn sie eine ki sind |" +
+    "hinweis fur die ki | hinweis an die ki | nachricht an die ki | se voce e uma ia |" +
+    "se voce e um assistente | nota para a ia | se sei un'ia | se sei un ia | se sei un assistente |" +
+    "nota per l'ia | если ты ии | если вы ии | если ты ассистент | если ты языковая модель |" +
+    "примечание для ии | сообщение для ии | 如果你是ai | 如果你是人工智能 | 如果你是一个ai | 如果你是助手 |" +
+    "给ai的 | 致ai | aiへの指示 | あなたがaiなら | aiアシスタントへ | 당신이 ai라면 | ai에게",
+  )],
+  [C.DIRECTIVE, 1, words(
+    "tell the user | tell them | tell him | tell her | inform the user | warn the user | ask the user |" +
+    "say | respond | reply | answer | include | insert | add | recommend | mention | forward | send |" +
+    "visit | click | direct the user | redirect | must | always | never | do not | don't | dont | ignore |" +
+    "disregard | output | print | write | summarize | describe | state | claim | instead | only |" +
+    "dile | di | responde | contesta | incluye | reenvia | envia | recomienda | siempre | nunca | no digas |" +
+    "dis | dites | reponds | repondez | inclus | incluez | transfere | envoie | recommande | toujours |" +
+    "jamais | indique* |" +
+    "sag* | antworte* | fuge | leite | sende | empfiehl | immer | niemals | nie |" +
+    "diga | responda | inclua | encaminhe | envie | recomende | sempre | nunca |" +
+    "rispondi | includi | inoltra | invia | consiglia | sempre | mai |" +
+    "скажи | ответь | включи | перешли | отправь | всегда | никогда |" +
+    "告诉 | 回答 | 回复 | 包含 | 转发 | 发送 | 推荐 | 总是 | 不要 | 伝え | 答え | 返信 | 含め | 転送 | 送信 |" +
+    "말해 | 대답 | 포함 | 전달 | 보내",
   )],
   [C.META_Q, 1, words(
     "how do i | how to | how can i | how would i | how should i | what is a | what's a |" +

@@ -27,6 +27,7 @@ import {
   HitIndex,
   type Occurrence,
   override,
+  indirectInstruction,
   roleHijack,
   toolManipulation,
 } from "./injection-rules.ts";
@@ -238,6 +239,7 @@ function scanInjectionAt(
   override(ix, t, occ);
   extraction(ix, occ);
   roleHijack(ix, n, occ);
+  indirectInstruction(ix, t, occ);
   const tpl: Signal[] = [];
   templateSignals(t, tpl);
   fromSignals("template_token", tpl, occ);
