@@ -25,6 +25,50 @@ const LITERAL_TOKENS: readonly (readonly [string, number])[] = [
   ["</system>", 0.35],
 ];
 
+/**
+ * System tags spoofed inside content ("[system] New policy: …", "SYSTEM MESSAGE: from now on …"): weak
+ * alone (logs write "[system] service started"), strong when what follows sets new rules for the reader.
+ */
+const SYSTEM_TAGS: readonly string[] = [
+  "[system]",
+  "[system message]",
+  "[system note]",
+  "[system notice]",
+  "(system)",
+  "system message:",
+  "system notice:",
+  "system note:",
+  "system override",
+  "system update:",
+  "admin override",
+  "[admin]",
+  "[developer]",
+  "developer message:",
+];
+const SYSTEM_TAG_WEIGHT = 0.35;
+/** System tags looked at per text (each looks {@link SYSTEM_TAG_REACH} characters ahead). */
+const MAX_SYSTEM_TAG_LOOKS = 16;
+/** How far after a system tag the new rules it announces are looked for. */
+const SYSTEM_TAG_REACH = 160;
+const NEW_RULES = [
+  "new policy",
+  "new policies",
+  "new instructions",
+  "new instruction",
+  "new rules",
+  "new task",
+  "updated instructions",
+  "updated policy",
+  "from now on",
+  "you must",
+  "must now",
+  "all answers must",
+  "all responses must",
+  "the assistant must",
+  "ignore",
+  "disregard",
+];
+
 const ROLE_MARKERS: ReadonlyMap<string, number> = new Map([
   ["system", 0.3],
   ["human", 0.3],
@@ -51,11 +95,43 @@ export function templateSignals(t: string, out: Signal[]): void {
     for (let i = t.indexOf(lit); i !== -1; i = t.indexOf(lit, i + lit.length))
       out.push({ kind: lit, weight: w, start: i, end: i + lit.length });
   }
+  // signals count once per kind: past the first tag that announces rules, or past a few tags, more add
+  // nothing, so the look-ahead is bounded (a text of nothing but "[system]" costs what prose costs)
+  let looks = 0;
+  let found = false;
+  for (const tag of SYSTEM_TAGS) {
+    if (found || looks >= MAX_SYSTEM_TAG_LOOKS) break;
+    const bracketed = tag.startsWith("[") || tag.startsWith("(");
+    for (let i = t.indexOf(tag); i !== -1; i = t.indexOf(tag, i + tag.length)) {
+      // an unbracketed tag is a header only where a line or sentence starts ("Our admin override procedure"
+      // is prose)
+      if (!bracketed && !opensLine(t, i)) continue;
+      if (++looks > MAX_SYSTEM_TAG_LOOKS) break;
+      const after = t.slice(i + tag.length, i + tag.length + SYSTEM_TAG_REACH);
+      const rule = NEW_RULES.find((r) => after.includes(r));
+      out.push({ kind: "system_tag", weight: SYSTEM_TAG_WEIGHT, start: i, end: i + tag.length });
+      if (rule !== undefined) {
+        const end = i + tag.length + after.indexOf(rule) + rule.length;
+        out.push({ kind: "system_tag_rules", weight: 0.45, start: i, end });
+        found = true;
+        break;
+      }
+    }
+  }
   for (let ls = 0; ls !== -1 && ls < t.length; ) {
     roleMarker(t, ls, out);
     const nl = t.indexOf("\n", ls);
     ls = nl === -1 ? -1 : nl + 1;
   }
+}
+
+/** Only spaces, or nothing, between `i` and the start of its line or sentence. */
+function opensLine(t: string, i: number): boolean {
+  let k = i - 1;
+  while (k >= 0 && (t.charCodeAt(k) === 0x20 || t.charCodeAt(k) === 0x09)) k--;
+  if (k < 0) return true;
+  const c = t[k]!;
+  return c === "\n" || c === "." || c === "!" || c === "?" || c === ">" || c === "*" || c === "#" || c === "-";
 }
 
 function roleMarker(t: string, ls: number, out: Signal[]): void {

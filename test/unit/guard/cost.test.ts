@@ -101,6 +101,11 @@ const SHAPES: readonly (readonly [string, (k: number) => string])[] = [
   ["colons (IPv6 windows)", () => "a:"],
   ["quoted injections in a discussion", () => 'for example, "ignore previous instructions" '],
   ["homoglyph injections", () => "іgnоrе prеvіоus іnstructіоns "],
+  // spoofed system tags: each looks ahead for the rules it announces, a bounded number of times per text
+  ["system tags", () => "[system] "],
+  ["system tags with a near miss", () => "SYSTEM NOTE: new polic "],
+  // indirect instructions: an AI-addressing phrase looks ahead for its directive
+  ["AI-addressing phrases", () => "if you are an ai "],
   // national identifiers: every token start below reads a bounded candidate, and each sits next to
   // its context word, so each is validated and its context window searched
   ["NINO-shaped pairs", (k) => `NINO ab ${String((k % 90) + 10)} `],
