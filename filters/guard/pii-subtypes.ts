@@ -4,19 +4,9 @@
  * thread scans), and a unit test checks the scanner emits nothing outside it.
  */
 
-export const PII_SUBTYPES = [
-  "email",
-  "phone",
-  "payment_card",
-  "iban",
+/** National identifiers validated by their own check digits (pii-national.ts), and the US SSN. */
+const NATIONAL_IDS = [
   "ssn",
-  "ipv4",
-  "ipv6",
-  "mac_address",
-  "crypto_wallet",
-  "date_of_birth",
-  "passport",
-  "drivers_license",
   "uk_nhs",
   "uk_nino",
   "nl_bsn",
@@ -33,26 +23,25 @@ export const PII_SUBTYPES = [
   "au_tfn",
 ] as const;
 
+export const PII_SUBTYPES = [
+  "email",
+  "phone",
+  "payment_card",
+  "iban",
+  "ipv4",
+  "ipv6",
+  "mac_address",
+  "crypto_wallet",
+  "date_of_birth",
+  "passport",
+  "drivers_license",
+  ...NATIONAL_IDS,
+] as const;
+
 export type PiiSubtype = (typeof PII_SUBTYPES)[number];
 
 /** Names a policy may use for several subtypes at once. */
 export const PII_SUBTYPE_GROUPS: Readonly<Record<string, readonly PiiSubtype[]>> = {
   ip: ["ipv4", "ipv6"],
-  national_id: [
-    "ssn",
-    "uk_nhs",
-    "uk_nino",
-    "nl_bsn",
-    "es_dni",
-    "es_nie",
-    "it_codice_fiscale",
-    "fr_nir",
-    "de_tax_id",
-    "br_cpf",
-    "br_cnpj",
-    "in_aadhaar",
-    "in_pan",
-    "ca_sin",
-    "au_tfn",
-  ],
+  national_id: NATIONAL_IDS,
 };
