@@ -123,6 +123,9 @@ export const LEXICON: readonly Entry[] = [
     "secret instruction* | pre-prompt | preprompt | developer message* | developer prompt* |" +
     "developer instruction* | meta prompt | meta-prompt | sysprompt | systemprompt* | system-prompt* |" +
     "instructions you were given | prompt del sistema | prompt de sistema | mensaje del sistema |" +
+    "what you were told before | what were you told before | before this conversation started |" +
+    "before our conversation started | your initial configuration | your original configuration |" +
+    "your setup instructions | your hidden rules | the rules you were given |" +
     "instrucciones del sistema | instrucciones iniciales | prompt systeme | invite systeme |" +
     "message systeme | instructions initiales | instructions systeme | systemanweisung* |" +
     "systemnachricht* | ursprunglichen anweisungen | prompt do sistema | mensagem do sistema |" +
@@ -151,6 +154,9 @@ export const LEXICON: readonly Entry[] = [
   // role hijack (noisy-OR weights)
   [C.ROLE, 0.4, words(
     "you are now | you're now | from now on you | from now on, you | you are no longer |" +
+    "from this point forward you | from this point on you | from here on you | you will behave as |" +
+    "you will act as | stop being an assistant | stop being a helpful assistant | stop being an ai |" +
+    "stop acting as an assistant |" +
     "you're no longer | ahora eres | a partir de ahora eres | tu es maintenant | desormais tu es |" +
     "a partir de maintenant tu es | du bist jetzt | ab jetzt bist du | ab sofort bist du |" +
     "agora voce e | a partir de agora voce e | ora sei | d'ora in poi sei | теперь ты | отныне ты |" +
@@ -171,7 +177,11 @@ export const LEXICON: readonly Entry[] = [
   )],
   [C.PERSONA, 0.6, words(
     "developer mode enabled | developer mode is enabled | you have been freed | you've been freed |" +
-    "you have been jailbroken",
+    "you have been jailbroken | safety guidelines are suspended | your guidelines are suspended |" +
+    "your rules are suspended | your restrictions are lifted | your restrictions have been lifted |" +
+    "your rules no longer apply | your guidelines no longer apply | safety rules no longer apply |" +
+    "safety filters are off | safety filters are disabled | your filters are disabled |" +
+    "your content policy is disabled | your guardrails are off | guardrails are disabled for you",
   )],
   [C.PERSONA, 0.45, words(
     "jailbroken | sudo mode | you are not bound | you're not bound | broken free",
@@ -179,6 +189,9 @@ export const LEXICON: readonly Entry[] = [
   [C.PERSONA, 0.35, words(
     "developer mode | god mode | jailbreak* | uncensored | no restrictions | without restrictions |" +
     "without any restrictions | no filters | without filters | without censorship | no ethical |" +
+    "without any content filters | without content filters | no content filters | without any filters |" +
+    "root mode | admin access granted | i am your developer | i'm your developer | i am your creator |" +
+    "i'm your creator | i created you | i am your programmer |" +
     "no moral* | not bound by | can do anything | opposite mode | modo desarrollador |" +
     "mode developpeur | entwicklermodus | modo desenvolvedor | modalita sviluppatore |" +
     "режим разработчика | 开发者模式 | 開発者モード | 개발자 모드 | sin restricciones | sans restrictions |" +
