@@ -31,6 +31,7 @@ export const C = {
   META: 1 << 21, // "prompt injection", "for example": discussion of the topic
   NEW: 1 << 22, // new, updated, real (instructions)
   SELF: 1 << 23, // my, our: a user correcting their own earlier request is not an attack
+  USER_REQ: 1 << 26, // the user's request / question (what an indirect injection tells the model to drop)
   AI_ADDR: 1 << 24, // weighted: text that addresses an AI reader ("if you are an AI", "note to the AI") …
   DIRECTIVE: 1 << 25, // tell the user, reply, include, forward … (what an instruction to that reader asks)
 } as const;
@@ -236,7 +237,8 @@ export const LEXICON: readonly Entry[] = [
   [C.DATA, 1, words(
     "conversation | chat history | history | credentials | password* | api key* | secrets | tokens |" +
     "user data | personal information | personal data | memory | cookies | session | files |" +
-    "private data",
+    "private data | whole thread | entire thread | email thread | inbox | mailbox | id_rsa | ssh key* |" +
+    "private key* | environment variables | env file | address book | contact list",
   )],
   // an instruction hidden in content addresses the AI that will read it (indirect injection); weight 1:
   // only an injected text talks that way; 0.6: also said of an AI in passing
@@ -276,6 +278,15 @@ export const LEXICON: readonly Entry[] = [
     "скажи | ответь | включи | перешли | отправь | всегда | никогда |" +
     "告诉 | 回答 | 回复 | 包含 | 转发 | 发送 | 推荐 | 总是 | 不要 | 伝え | 答え | 返信 | 含め | 転送 | 送信 |" +
     "말해 | 대답 | 포함 | 전달 | 보내",
+  )],
+  [C.USER_REQ, 1, words(
+    "the user's request | the user's question | the user's query | the user's instructions |" +
+    "the user's prompt | the user's message | the users request | the users question | the user request |" +
+    "the user question | what the user asked | what the user wants | the original request |" +
+    "la solicitud del usuario | la pregunta del usuario | la peticion del usuario | la demande de l'utilisateur |" +
+    "la question de l'utilisateur | die anfrage des nutzers | die frage des nutzers | die anfrage des benutzers |" +
+    "a pergunta do usuario | o pedido do usuario | la domanda dell'utente | la richiesta dell'utente |" +
+    "запрос пользователя | вопрос пользователя | 用户的问题 | 用户的请求 | ユーザーの質問 | ユーザーの依頼 | 사용자의 질문 | 사용자의 요청",
   )],
   [C.META_Q, 1, words(
     "how do i | how to | how can i | how would i | how should i | what is a | what's a |" +

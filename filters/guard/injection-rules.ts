@@ -105,7 +105,7 @@ const OVERRIDE_MAX = 0.9;
 
 export function override(ix: HitIndex, t: string, out: Occurrence[]): void {
   // a verb needs an object (prompt, instructions, everything, the above) somewhere in the text
-  const objects = ix.has(C.SYSPROMPT | C.INSTR | C.ALL | C.NOMINAL);
+  const objects = ix.has(C.SYSPROMPT | C.INSTR | C.ALL | C.NOMINAL | C.USER_REQ);
   for (const v of objects ? ix.hits : []) {
     if ((v.bits & (C.OVERRIDE | C.FOLLOW)) === 0) continue;
     const negated = ix.find(C.NEG, v.pos - 2 * W, v.pos - 1, v.clause, v) !== undefined;
@@ -119,6 +119,8 @@ export function override(ix: HitIndex, t: string, out: Occurrence[]): void {
       const hi = Math.max(v.pos, h.pos);
       let sc = 0;
       if ((h.bits & C.SYSPROMPT) !== 0) sc = 0.9;
+      // "ignore the user's request": what content tells the model to drop is the user it serves
+      else if ((h.bits & C.USER_REQ) !== 0 && h.pos > v.pos) sc = 0.8;
       else if ((h.bits & C.INSTR) !== 0) {
         if (ix.find(C.SELF, lo, hi, v.clause) !== undefined) sc = 0.35;
         else sc = ix.find(C.PRIOR | C.POSS | C.ALL, lo, hi, v.clause, h) !== undefined ? 0.9 : 0.45;
