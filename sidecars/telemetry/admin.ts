@@ -15,6 +15,12 @@ export interface AdminSources {
 }
 
 const EXTRA_TIMEOUT_MS = 2000;
+/**
+ * How long one exposition is served again. The listener shares the event loop with ext_authz: a client
+ * polling /metrics in a loop must not make Checks wait on exposition building, so it is built at most
+ * once per interval (scrapers ask every 15–60 s), and one build is in flight at a time.
+ */
+export const EXPOSITION_CACHE_MS = 1000;
 
 function withTimeout(p: Promise<string>): Promise<string> {
   return new Promise((resolve) => {
@@ -42,6 +48,17 @@ export class AdminServer {
   }
 
   static async start(listen: string, sources: AdminSources): Promise<AdminServer> {
+    let cached: { at: number; body: Promise<string> } | undefined;
+    const build = async (): Promise<string> => {
+      const parts = [sources.registry.exposition()];
+      for (const s of sources.extra ?? []) parts.push(await withTimeout(s()));
+      return mergeExpositions(parts);
+    };
+    const exposition = (): Promise<string> => {
+      const now = performance.now();
+      if (cached === undefined || now - cached.at >= EXPOSITION_CACHE_MS) cached = { at: now, body: build() };
+      return cached.body;
+    };
     const server = createServer(async (req, res) => {
       const url = req.url ?? "/";
       const path = url.split("?", 1)[0];
@@ -50,9 +67,7 @@ export class AdminServer {
         return;
       }
       if (path === "/metrics") {
-        const parts = [sources.registry.exposition()];
-        for (const s of sources.extra ?? []) parts.push(await withTimeout(s()));
-        const body = mergeExpositions(parts);
+        const body = await exposition();
         res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
         res.end(req.method === "HEAD" ? undefined : body);
         return;
