@@ -48,7 +48,10 @@ export async function startDemoPrometheus(dp: LocalDataPlane): Promise<RunningPr
 }
 
 /** One trace as an indented tree: service, span name and the attributes worth showing. */
-function traceTree(spans: readonly ReceivedSpan[]): string[] {
+function traceTree(all: readonly ReceivedSpan[]): string[] {
+  // Envoy exports its ext_proc client span twice when the stream ends cancelled (same span id, the second
+  // with grpc.status_code): one line per span id
+  const spans = [...new Map(all.map((s) => [s.spanId, s])).values()];
   const byParent = new Map<string, ReceivedSpan[]>();
   const ids = new Set(spans.map((s) => s.spanId));
   for (const s of spans) {
