@@ -31,6 +31,12 @@ export type GuardPhase = "request" | "response";
 export type GuardOutcome = "allow" | "annotate" | "redact" | "block" | "invalid" | "unscannable";
 
 const RANK: Record<GuardOutcome, number> = { allow: 0, annotate: 1, redact: 2, unscannable: 3, invalid: 4, block: 5 };
+/**
+ * Distinct model names used as metric labels; past these, "other". Models are client-chosen strings: a
+ * flood of made-up names must not crowd the real ones out of the registry's per-metric series budget
+ * (spans still carry the name).
+ */
+export const MAX_MODEL_LABELS = 64;
 const MAX_FINDING_KINDS = 32;
 
 export class GuardTelemetry {
@@ -42,6 +48,16 @@ export class GuardTelemetry {
     this.metrics = metrics;
     this.tracing = tracing;
     this.prices = prices;
+  }
+
+  readonly #models = new Set<string>();
+
+  /** The label for `model`: itself while fewer than {@link MAX_MODEL_LABELS} are known, else `other`. */
+  modelLabel(model: string): string {
+    if (this.#models.has(model)) return model;
+    if (this.#models.size >= MAX_MODEL_LABELS) return "other";
+    this.#models.add(model);
+    return model;
   }
 
   begin(trace: TraceHeaders): StreamTelemetry {
@@ -124,7 +140,7 @@ export class StreamTelemetry {
     m.streams.labels(route).inc();
     m.streamDuration.labels(route).observe(seconds);
     const f = this.facts;
-    const model = f.requestModel ?? f.responseModel ?? "unknown";
+    const model = t.modelLabel(f.requestModel ?? f.responseModel ?? "unknown");
     const llm = this.#route !== undefined;
     let cost: number | undefined;
     if (llm) {

@@ -8,7 +8,9 @@ import {
   readResponseFacts,
   type LlmFacts,
 } from "../../../filters/telemetry/llm-facts.ts";
+import { guardMetrics } from "../../../filters/telemetry/catalog.ts";
 import { mergeExpositions, Registry } from "../../../filters/telemetry/metrics.ts";
+import { GuardTelemetry, MAX_MODEL_LABELS } from "../../../sidecars/telemetry/guard.ts";
 import { traceIdOf } from "../../../filters/telemetry/traceparent.ts";
 
 describe("Registry", () => {
@@ -155,5 +157,29 @@ describe("mergeExpositions", () => {
     expect(text.match(/# TYPE hexr_telemetry_series_overflow_total counter/g)).toHaveLength(1);
     expect(text).toContain('x_total 1\nx_total{thread="guard"} 2\n');
     expect(text).toContain('y_total{thread="guard",k="v"} 3\n');
+  });
+});
+
+describe("model labels", () => {
+  it("a flood of made-up model names ends in 'other' and never crowds out the names seen first", () => {
+    const r = new Registry();
+    const g = new GuardTelemetry(guardMetrics(r));
+    const call = (model: string) => {
+      const s = g.begin({});
+      s.route("openai-chat", "openai", "chat");
+      s.facts.requestModel = model;
+      s.facts.inputTokens = 1;
+      s.end();
+    };
+    call("gpt-4o-mini");
+    for (let i = 0; i < 1000; i++) call(`made-up-${i}`);
+    call("gpt-4o-mini");
+    const text = r.exposition();
+    expect(text).toContain(
+      'gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini"} 2',
+    );
+    expect(text).toContain('gen_ai_request_model="other"');
+    const models = new Set([...text.matchAll(/gen_ai_request_model="([^"]+)"/g)].map((m) => m[1]));
+    expect(models.size).toBeLessThanOrEqual(MAX_MODEL_LABELS + 1);
   });
 });
