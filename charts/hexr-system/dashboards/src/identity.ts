@@ -1,5 +1,5 @@
 /** Identity: the sidecar's X.509-SVIDs from the Workload API, their rotation, and Envoy's own certificates. */
-import { type DashboardSpec, q, row, stat, timeseries } from "./panels.ts";
+import { type DashboardSpec, type PanelSpec, q, row, stat, timeseries } from "./panels.ts";
 import { sumRate } from "./promql.ts";
 
 /**
@@ -10,6 +10,23 @@ import { sumRate } from "./promql.ts";
  */
 const ENVOY_CERT_EXPIRY = '{__name__=~"envoy_listener_ssl_certificate_(.+_)?expiration_unix_time_seconds"}';
 
+/** The soonest X.509-SVID expiry of the selected sidecars (on the overview and the identity dashboard). */
+export const soonestSvidExpiry = (): PanelSpec =>
+  stat({
+    title: "Soonest SVID expiry",
+    description:
+      "Time until the first X.509-SVID held by any selected sidecar expires. SPIRE rotates at half the TTL, so this stays above half a TTL; under 10 minutes rotation has failed and requests start failing soon.",
+    unit: "s",
+    targets: [q("min(hexr_svid_expiry_timestamp_seconds - time())")],
+    thresholds: {
+      base: "red",
+      steps: [
+        { value: 600, color: "orange" },
+        { value: 1200, color: "green" },
+      ],
+    },
+  });
+
 export const identity: DashboardSpec = {
   uid: "hexr-identity",
   title: "Hexr / Identity",
@@ -18,20 +35,7 @@ export const identity: DashboardSpec = {
   tags: ["identity", "spiffe"],
   rows: [
     row("SVIDs", [
-      stat({
-        title: "Soonest SVID expiry",
-        description:
-          "Time until the first X.509-SVID held by any selected sidecar expires. With SPIRE's rotation at half the TTL this stays above half a TTL; under 10 minutes rotation has failed.",
-        unit: "s",
-        targets: [q("min(hexr_svid_expiry_timestamp_seconds - time())")],
-        thresholds: {
-          base: "red",
-          steps: [
-            { value: 600, color: "orange" },
-            { value: 1200, color: "green" },
-          ],
-        },
-      }),
+      soonestSvidExpiry(),
       stat({
         title: "Soonest Envoy certificate expiry",
         description:

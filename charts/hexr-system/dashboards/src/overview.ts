@@ -1,5 +1,6 @@
 /** Data-plane overview: is traffic flowing, how much is refused and why, is anything about to break. */
 import { bars, type DashboardSpec, q, row, stat, timeseries } from "./panels.ts";
+import { soonestSvidExpiry } from "./identity.ts";
 import { mean, orZero, quantile, sumRate } from "./promql.ts";
 
 const DECISIONS = "hexr_authz_decisions_total";
@@ -59,20 +60,7 @@ export const overview: DashboardSpec = {
           ],
         },
       }),
-      stat({
-        title: "Soonest SVID expiry",
-        description:
-          "Time until the first X.509-SVID held by any selected sidecar expires. SPIRE rotates at half the TTL, so this should never drop below half a TTL; below 10 minutes requests start failing soon.",
-        unit: "s",
-        targets: [q("min(hexr_svid_expiry_timestamp_seconds - time())")],
-        thresholds: {
-          base: "red",
-          steps: [
-            { value: 600, color: "orange" },
-            { value: 1200, color: "green" },
-          ],
-        },
-      }),
+      soonestSvidExpiry(),
       stat({
         title: "Guard blocks",
         description:
