@@ -5,7 +5,18 @@
  * Fireworks, LangSmith, Pinecone, Together, DeepSeek, Mistral, Cohere, Weights & Biases, ElevenLabs,
  * AssemblyAI, Deepgram, Tavily, Firecrawl, LlamaCloud, Voyage, Anyscale, other `sk-` keys.
  */
-import { ALNUM, ALNUM_UNDER, B64URL, HEX_DASH, isUuid, LOWER_HEX, partsAre, SCORE, type SecretRule } from "./rule.ts";
+import {
+  ALNUM,
+  ALNUM_UNDER,
+  B64URL,
+  HEX_DASH,
+  isUuid,
+  LOWER_HEX,
+  partsAre,
+  SCORE,
+  type SecretRule,
+  contextRule,
+} from "./rule.ts";
 import { classTable, isAsciiAlnum } from "../text-util.ts";
 
 const LETTERS = classTable((u) => (u >= 0x41 && u <= 0x5a) || (u >= 0x61 && u <= 0x7a));
@@ -39,27 +50,7 @@ function prefixed(
   };
 }
 
-function contextKey(
-  provider: string,
-  subtype: string,
-  context: readonly string[],
-  body: Uint8Array,
-  length: number,
-  template: string,
-): SecretRule {
-  const name = context[0]!.toUpperCase();
-  return {
-    provider,
-    subtype,
-    context,
-    body,
-    min: length,
-    max: length,
-    score: SCORE.context,
-    entropy: 3.0,
-    examples: { match: [`${name}=«${template}»`], nomatch: [`${name}=[[a:8]]`, `${name}=<your key>`] },
-  };
-}
+const contextKey = contextRule;
 
 export const AI_RULES: readonly SecretRule[] = [
   prefixed("OpenAI", "openai_key", "sk-proj-", B64URL, 40, 300, "[[w:156]]", 0.95),

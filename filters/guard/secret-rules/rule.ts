@@ -212,3 +212,30 @@ export interface DetectorRule {
   readonly score: number;
   readonly examples: RuleExamples;
 }
+
+/**
+ * A format known only by the word before it (`NAME=<value>`): a fixed-length `body` after one of
+ * `context`, scored as such, with its examples from `template` (a placeholder value is a no-match).
+ */
+export function contextRule(
+  provider: string,
+  subtype: string,
+  context: readonly string[],
+  body: Uint8Array,
+  length: number,
+  template: string,
+  placeholder = "<your key>",
+): SecretRule {
+  const name = context[0]!.toUpperCase();
+  return {
+    provider,
+    subtype,
+    context,
+    body,
+    min: length,
+    max: length,
+    score: SCORE.context,
+    entropy: 3.0,
+    examples: { match: [`${name}=«${template}»`], nomatch: [`${name}=[[a:8]]`, `${name}=${placeholder}`] },
+  };
+}

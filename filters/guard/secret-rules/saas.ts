@@ -16,6 +16,7 @@ import {
   LOWER_ALNUM,
   LOWER_HEX,
   partsAre,
+  contextRule,
   SCORE,
   type SecretRule,
   UPPER_ALNUM,
@@ -36,27 +37,14 @@ const atlassianTail = (t: string, _s: number, e: number): boolean => {
   return true;
 };
 
-function contextAlnum(
+const contextAlnum = (
   provider: string,
   subtype: string,
   context: readonly string[],
   body: Uint8Array,
   length: number,
   template: string,
-): SecretRule {
-  const name = context[0]!.toUpperCase();
-  return {
-    provider,
-    subtype,
-    context,
-    body,
-    min: length,
-    max: length,
-    score: SCORE.context,
-    entropy: 3.0,
-    examples: { match: [`${name}=«${template}»`], nomatch: [`${name}=[[a:8]]`, `${name}=<${name.toLowerCase()}>`] },
-  };
-}
+): SecretRule => contextRule(provider, subtype, context, body, length, template, `<${context[0]!.toLowerCase()}>`);
 
 export const SAAS_RULES: readonly SecretRule[] = [
   {

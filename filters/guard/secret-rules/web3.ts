@@ -2,30 +2,10 @@
  * Blockchain node and explorer APIs: Infura, Alchemy, Etherscan (and its family of explorers), Moralis,
  * QuickNode. No prefixes: each key is read after its provider's context word.
  */
-import { ALNUM, LOWER_HEX, SCORE, type SecretRule, UPPER_ALNUM } from "./rule.ts";
+import { ALNUM, LOWER_HEX, type SecretRule, UPPER_ALNUM, contextRule } from "./rule.ts";
 import { classTable, isAsciiAlnum } from "../text-util.ts";
 
-function after(
-  provider: string,
-  subtype: string,
-  context: readonly string[],
-  body: Uint8Array,
-  length: number,
-  template: string,
-): SecretRule {
-  const name = context[0]!.toUpperCase();
-  return {
-    provider,
-    subtype,
-    context,
-    body,
-    min: length,
-    max: length,
-    score: SCORE.context,
-    entropy: 3.0,
-    examples: { match: [`${name}=«${template}»`], nomatch: [`${name}=[[a:8]]`, `${name}=<your key>`] },
-  };
-}
+const after = contextRule;
 
 export const WEB3_RULES: readonly SecretRule[] = [
   after("Infura", "infura_api_key", ["infura_api_key", "infura_project_id", "infura_key"], LOWER_HEX, 32, "[[h:32]]"),
