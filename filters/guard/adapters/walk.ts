@@ -58,12 +58,11 @@ const NOT_TEXT = new Set([
  */
 const OPAQUE = new Set(["signature", "encrypted_content", "file_data", "b64_json", "partial_image_b64", "obfuscation"]);
 /**
- * Which id and enum values are worth a secrets scan: 16 to 1024 characters (the shortest credential
- * formats are 16+; longer values are opaque) with a digit or an upper-case letter (never `user`,
- * `assistant`, `function_call`).
+ * Which id and enum values are worth a secrets scan: 16 characters or more (the shortest credential
+ * formats are 16+) with a digit or an upper-case letter (never `user`, `assistant`, `function_call`).
+ * No upper bound: an id field holding a whole private key is exactly what must not pass unread.
  */
 const MIN_ID_SECRET = 16;
-const MAX_ID_SECRET = 1024;
 const ID_WORTH_SCANNING = /[0-9A-Z]/;
 /** Subtrees never scanned: token-level copies of text that is scanned (and cleared on rewrite). */
 const SKIP_SUBTREE = new Set(["logprobs", "top_logprobs"]);
@@ -88,7 +87,7 @@ function reading(key: string | number | undefined, parent: unknown, parentKey: u
   if (typeof key !== "string") return "text";
   if (OPAQUE.has(key)) return "skip";
   if (NOT_TEXT.has(key) || key.endsWith("_id") || key.endsWith("_ids")) {
-    const worth = value.length >= MIN_ID_SECRET && value.length <= MAX_ID_SECRET && ID_WORTH_SCANNING.test(value);
+    const worth = value.length >= MIN_ID_SECRET && ID_WORTH_SCANNING.test(value);
     return worth ? "id" : "skip";
   }
   if ((key === "data" || key === "result") && isRecord(parent)) {

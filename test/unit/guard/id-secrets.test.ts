@@ -50,6 +50,15 @@ describe("a credential in a request's id or enum field is a secret finding", () 
   });
 });
 
+it("a whole private key in an id field (over 1 KB) is read too", () => {
+  const lines = Array.from({ length: 26 }, () => Buffer.from(randomBytes(48)).toString("base64"));
+  const pem = `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----`;
+  expect(pem.length).toBeGreaterThan(1024);
+  const r = scan(jsonText, { input: "hello", session_id: pem });
+  expect(r.action).toBe("block");
+  expect(r.findings.map((f) => f.subtype)).toContain("private_key");
+});
+
 describe("real ids, models and enums are not findings of any kind", () => {
   it.each([
     [
