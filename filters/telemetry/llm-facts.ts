@@ -39,9 +39,16 @@ const SECRET_SCORE = 0.5;
  */
 export function modelLabel(v: unknown): string | undefined {
   if (typeof v !== "string" || v.length === 0) return undefined;
-  if (!MODEL.test(v)) return "other";
-  return scanSecrets(v).some((f) => f.score >= SECRET_SCORE) ? "redacted" : v;
+  // every chunk of an OpenAI stream repeats the model: one check per distinct name, not per event
+  if (v === lastModel) return lastLabel;
+  const label = !MODEL.test(v) ? "other" : scanSecrets(v).some((f) => f.score >= SECRET_SCORE) ? "redacted" : v;
+  lastModel = v;
+  lastLabel = label;
+  return label;
 }
+
+let lastModel: string | undefined;
+let lastLabel: string | undefined;
 
 function count(v: unknown): number | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 40 ? v : undefined;
