@@ -29,22 +29,13 @@ const LITERAL_TOKENS: readonly (readonly [string, number])[] = [
  * System tags spoofed inside content ("[system] New policy: …", "SYSTEM MESSAGE: from now on …"): weak
  * alone (logs write "[system] service started"), strong when what follows sets new rules for the reader.
  */
-const SYSTEM_TAGS: readonly string[] = [
-  "[system]",
-  "[system message]",
-  "[system note]",
-  "[system notice]",
-  "(system)",
-  "system message:",
-  "system notice:",
-  "system note:",
-  "system override",
-  "system update:",
-  "admin override",
-  "[admin]",
-  "[developer]",
-  "developer message:",
-];
+/**
+ * The tags, as one pass (a V8 RegExp of alternatives with only bounded runs of spaces: linear in the text).
+ * Group 1: the bracketed forms, which count anywhere; the others count only where a line or sentence
+ * starts. Spaces inside the brackets are allowed ("[ SYSTEM NOTE ]").
+ */
+const SYSTEM_TAG =
+  /(\[ {0,3}(?:system(?: (?:message|note|notice))?|admin|developer) {0,3}\]|\( {0,3}system {0,3}\))|system (?:message|notice|note|update):|system override|admin override|developer message:/g;
 const SYSTEM_TAG_WEIGHT = 0.35;
 /** System tags looked at per text (each looks {@link SYSTEM_TAG_REACH} characters ahead). */
 const MAX_SYSTEM_TAG_LOOKS = 16;
@@ -98,24 +89,20 @@ export function templateSignals(t: string, out: Signal[]): void {
   // signals count once per kind: past the first tag that announces rules, or past a few tags, more add
   // nothing, so the look-ahead is bounded (a text of nothing but "[system]" costs what prose costs)
   let looks = 0;
-  let found = false;
-  for (const tag of SYSTEM_TAGS) {
-    if (found || looks >= MAX_SYSTEM_TAG_LOOKS) break;
-    const bracketed = tag.startsWith("[") || tag.startsWith("(");
-    for (let i = t.indexOf(tag); i !== -1; i = t.indexOf(tag, i + tag.length)) {
-      // an unbracketed tag is a header only where a line or sentence starts ("Our admin override procedure"
-      // is prose)
-      if (!bracketed && !opensLine(t, i)) continue;
-      if (++looks > MAX_SYSTEM_TAG_LOOKS) break;
-      const after = t.slice(i + tag.length, i + tag.length + SYSTEM_TAG_REACH);
-      const rule = NEW_RULES.find((r) => after.includes(r));
-      out.push({ kind: "system_tag", weight: SYSTEM_TAG_WEIGHT, start: i, end: i + tag.length });
-      if (rule !== undefined) {
-        const end = i + tag.length + after.indexOf(rule) + rule.length;
-        out.push({ kind: "system_tag_rules", weight: 0.45, start: i, end });
-        found = true;
-        break;
-      }
+  SYSTEM_TAG.lastIndex = 0;
+  for (let m = SYSTEM_TAG.exec(t); m !== null && looks < MAX_SYSTEM_TAG_LOOKS; m = SYSTEM_TAG.exec(t)) {
+    const i = m.index;
+    const tagEnd = i + m[0].length;
+    // an unbracketed tag is a header only where a line or sentence starts ("Our admin override procedure"
+    // is prose)
+    if (m[1] === undefined && !opensLine(t, i)) continue;
+    looks++;
+    const after = t.slice(tagEnd, tagEnd + SYSTEM_TAG_REACH);
+    const rule = NEW_RULES.find((r) => after.includes(r));
+    out.push({ kind: "system_tag", weight: SYSTEM_TAG_WEIGHT, start: i, end: tagEnd });
+    if (rule !== undefined) {
+      out.push({ kind: "system_tag_rules", weight: 0.45, start: i, end: tagEnd + after.indexOf(rule) + rule.length });
+      break;
     }
   }
   for (let ls = 0; ls !== -1 && ls < t.length; ) {
