@@ -47,6 +47,14 @@ const LAYOUT: Readonly<Record<string, readonly string[]>> = {
   fr_nir: ["d dd dd dd ddd ddd dd"],
 };
 
+/**
+ * Numbers that pass a subtype's check digit in its official layout by chance and read as something else:
+ * reported only next to their name. Three years in a row ("2023 2024 2025") pass Verhoeff one time in ten.
+ */
+const LOOKS_LIKE_OTHER: Readonly<Record<string, (digits: string) => boolean>> = {
+  in_aadhaar: allYears,
+};
+
 /** Candidates per digit count, strongest first: [subtype, validator, has a check digit worth a finding alone]. */
 type Check = readonly [string, (d: string) => boolean, boolean];
 const BY_LENGTH: ReadonlyMap<number, readonly Check[]> = new Map<number, readonly Check[]>([
@@ -108,10 +116,8 @@ export function nationalNumber(c: Ctx, s: number, e: number, nd: number): boolea
   }
   if (pick === undefined) return false;
   const [subtype, , checked] = pick;
-  // three years in a row ("2023 2024 2025") pass the Verhoeff check one time in ten: not an Aadhaar
-  // number in the official layout unless named
   const official =
-    checked && (LAYOUT[subtype]?.includes(layoutOf(c.t, s, e)) ?? false) && !(subtype === "in_aadhaar" && allYears(d));
+    checked && (LAYOUT[subtype]?.includes(layoutOf(c.t, s, e)) ?? false) && !(LOOKS_LIKE_OTHER[subtype]?.(d) ?? false);
   // like an SSN without dashes: an unnamed number in no official layout is not reported at all
   if (!official && !named) return false;
   add(c, subtype, s, e, official ? OFFICIAL : NEEDS_CONTEXT);
