@@ -8,6 +8,12 @@
  * from fixed sleeps. Everything lives in one temp dir that `stop()` removes; process output goes to
  * `server.log` / `agent.log` there and the tail is quoted in every startup error.
  *
+ * `oidc: true` also sets the server's `jwt_issuer` to `http://127.0.0.1:<port>` and runs SPIRE's
+ * `oidc-discovery-provider` there (plain HTTP on loopback: `insecure_addr` + `allow_insecure_scheme`),
+ * reading the JWT signing keys from the server API socket; an STS verifies JWT-SVIDs against its
+ * `/.well-known/openid-configuration` and `/keys` (log: `oidc.log`). `authorizedDelegates` lists the
+ * SPIFFE IDs the agent lets use its Delegated Identity API on the admin socket.
+ *
  * @example
  *   const spire = await startSpire({ trustDomain: "hexr.cloud" });
  *   await spire.createEntry({ spiffeId: "spiffe://hexr.cloud/agent/acme/crew/researcher",
@@ -84,6 +90,16 @@ export interface StartSpireOptions {
   readonly startTimeoutMs?: number;
   /** Where the SPIRE binaries are (default `$HEXR_SPIRE_BIN`, else `PATH`). */
   readonly binDir?: string;
+  /**
+   * Agent `authorized_delegates`: SPIFFE IDs allowed to call the Delegated Identity API on
+   * {@link SpireHarness.agentAdminSocket} (fetch SVIDs on behalf of other workloads). Default: none.
+   */
+  readonly authorizedDelegates?: readonly string[];
+  /**
+   * Serve the JWT-SVID signing keys as an OIDC issuer: sets the server's `jwt_issuer` (the `iss` of every
+   * JWT-SVID) and starts `oidc-discovery-provider` on that loopback address. See {@link SpireHarness.oidcIssuer}.
+   */
+  readonly oidc?: boolean;
 }
 
 export interface EntrySpec {
@@ -122,6 +138,11 @@ export interface SpireHarness {
   readonly serverAddress: string;
   /** The node alias given to the agent's join token; parent of every entry {@link createEntry} makes. */
   readonly agentId: string;
+  /**
+   * With `oidc: true`: `http://127.0.0.1:<port>`, the JWT-SVIDs' `iss` and the discovery provider's base URL
+   * (`/.well-known/openid-configuration`, `/keys`). `undefined` otherwise.
+   */
+  readonly oidcIssuer: string | undefined;
   /** Registers a workload; resolves with the entry ID. */
   createEntry(spec: EntrySpec): Promise<string>;
   deleteEntry(entryId: string): Promise<void>;
@@ -145,12 +166,16 @@ export interface SpireHarness {
   /** Starts the agent again from its data dir: it loads its stored SVID instead of re-attesting. */
   startAgent(): Promise<void>;
   readonly agentRunning: boolean;
-  logs(): { server: string; agent: string };
-  /** Stops both processes and removes the temp dir. */
+  /** Tails of the logs (`oidc` only with `oidc: true`). */
+  logs(): { server: string; agent: string; oidc?: string };
+  /** Stops every process and removes the temp dir. */
   stop(): Promise<void>;
 }
 
-export function spireBinary(name: "spire-server" | "spire-agent", binDir = process.env.HEXR_SPIRE_BIN): string {
+export function spireBinary(
+  name: "spire-server" | "spire-agent" | "oidc-discovery-provider",
+  binDir = process.env.HEXR_SPIRE_BIN,
+): string {
   const found = locateTool(name, binDir ? path.join(binDir, name) : undefined);
   if (found) return found;
   throw new HexrError("config.spire_missing", `${name} not found in $HEXR_SPIRE_BIN or PATH (run scripts/setup.sh)`);
@@ -330,7 +355,10 @@ function healthChecks(port: number): string {
 function serverConfig(
   l: Layout,
   ports: Ports,
-  o: Required<Pick<StartSpireOptions, "x509SvidTtl" | "jwtSvidTtl" | "logLevel">> & { trustDomain: string },
+  o: Required<Pick<StartSpireOptions, "x509SvidTtl" | "jwtSvidTtl" | "logLevel">> & {
+    trustDomain: string;
+    jwtIssuer: string | undefined;
+  },
 ): string {
   return `server {
   bind_address = "127.0.0.1"
@@ -344,7 +372,7 @@ function serverConfig(
   agent_ttl = "${AGENT_TTL}"
   default_x509_svid_ttl = ${hcl(o.x509SvidTtl)}
   default_jwt_svid_ttl = ${hcl(o.jwtSvidTtl)}
-  experimental {
+${o.jwtIssuer ? `  jwt_issuer = ${hcl(o.jwtIssuer)}\n` : ""}  experimental {
     cache_reload_interval = "${DEFAULT_SERVER_CACHE_RELOAD_INTERVAL}"
   }
 }
@@ -372,7 +400,13 @@ ${healthChecks(ports.serverHealth)}`;
 function agentConfig(
   l: Layout,
   ports: Ports,
-  o: { trustDomain: string; logLevel: string; syncInterval: string; bootstrapBundle: string },
+  o: {
+    trustDomain: string;
+    logLevel: string;
+    syncInterval: string;
+    bootstrapBundle: string;
+    authorizedDelegates: readonly string[];
+  },
 ): string {
   return `agent {
   data_dir = ${hcl(l.agentData)}
@@ -381,6 +415,7 @@ function agentConfig(
   server_port = ${ports.server}
   socket_path = ${hcl(l.agentSocket)}
   admin_socket_path = ${hcl(l.agentAdminSocket)}
+  authorized_delegates = [${o.authorizedDelegates.map(hcl).join(", ")}]
   trust_domain = ${hcl(o.trustDomain)}
   trust_bundle_path = ${hcl(o.bootstrapBundle)}
   sds {
@@ -415,6 +450,24 @@ plugins {
 ${healthChecks(ports.agentHealth)}`;
 }
 
+/**
+ * oidc-discovery-provider: plain HTTP on loopback, keys polled from the server API socket (every second, so
+ * a rotated key shows up quickly), requests allowed only for Host 127.0.0.1.
+ */
+function oidcConfig(l: Layout, port: number, issuer: string, logLevel: string): string {
+  return `log_level = ${hcl(logLevel.toLowerCase())}
+log_requests = true
+domains = ["127.0.0.1"]
+insecure_addr = "127.0.0.1:${port}"
+allow_insecure_scheme = true
+jwt_issuer = ${hcl(issuer)}
+server_api {
+  address = ${hcl(`unix://${l.serverSocket}`)}
+  poll_interval = "1s"
+}
+`;
+}
+
 /** Starts a SPIRE server and agent; see the module comment. */
 export async function startSpire(opts: StartSpireOptions = {}): Promise<SpireHarness> {
   const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
@@ -438,6 +491,7 @@ class LocalSpire implements SpireHarness {
   readonly agentSocket: string;
   readonly agentAdminSocket: string;
   readonly agentId: string;
+  oidcIssuer: string | undefined;
   serverAddress = "";
   readonly #layout: Layout;
   readonly #serverBin: string;
@@ -445,9 +499,13 @@ class LocalSpire implements SpireHarness {
   readonly #startTimeoutMs: number;
   readonly #server: SpireProcess;
   readonly #agent: SpireProcess;
+  readonly #oidc: SpireProcess | undefined;
+  readonly #oidcBin: string | undefined;
+  #oidcPort = 0;
   readonly #agentConf: string;
   readonly #linked = new Map<string, string>();
   readonly #killAll = () => {
+    this.#oidc?.killNow();
     this.#agent.killNow();
     this.#server.killNow();
   };
@@ -469,6 +527,10 @@ class LocalSpire implements SpireHarness {
     this.#startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#server = new SpireProcess("spire-server", path.join(layout.dir, "server.log"));
     this.#agent = new SpireProcess("spire-agent", path.join(layout.dir, "agent.log"));
+    if (opts.oidc) {
+      this.#oidcBin = spireBinary("oidc-discovery-provider", opts.binDir);
+      this.#oidc = new SpireProcess("oidc-discovery-provider", path.join(layout.dir, "oidc.log"));
+    }
     this.#agentConf = path.join(layout.agent, "agent.conf");
     process.once("exit", this.#killAll); // never leave SPIRE behind if the test runner dies
   }
@@ -480,8 +542,18 @@ class LocalSpire implements SpireHarness {
   async start(opts: StartSpireOptions): Promise<void> {
     const l = this.#layout;
     const logLevel = opts.logLevel ?? "DEBUG";
-    const [server, serverHealth, agentHealth] = (await freePorts(3)) as [number, number, number];
+    // all at once, so no two are the same; the issuer's goes into the server config (every JWT-SVID's iss)
+    const [server, serverHealth, agentHealth, oidcPort] = (await freePorts(this.#oidc ? 4 : 3)) as [
+      number,
+      number,
+      number,
+      number | undefined,
+    ];
     const ports: Ports = { server, serverHealth, agentHealth };
+    if (oidcPort !== undefined) {
+      this.#oidcPort = oidcPort;
+      this.oidcIssuer = `http://127.0.0.1:${oidcPort}`;
+    }
     this.serverAddress = `127.0.0.1:${server}`;
     this.#agentHealthPort = agentHealth;
 
@@ -493,6 +565,7 @@ class LocalSpire implements SpireHarness {
         logLevel,
         x509SvidTtl: opts.x509SvidTtl ?? DEFAULT_X509_SVID_TTL,
         jwtSvidTtl: opts.jwtSvidTtl ?? DEFAULT_JWT_SVID_TTL,
+        jwtIssuer: this.oidcIssuer,
       }),
     );
     this.#server.start(this.#serverBin, ["run", "-config", serverConf]);
@@ -519,9 +592,28 @@ class LocalSpire implements SpireHarness {
     const syncInterval = opts.agentSyncInterval ?? DEFAULT_AGENT_SYNC_INTERVAL;
     writeFileSync(
       this.#agentConf,
-      agentConfig(l, ports, { trustDomain: this.trustDomain, logLevel, syncInterval, bootstrapBundle }),
+      agentConfig(l, ports, {
+        trustDomain: this.trustDomain,
+        logLevel,
+        syncInterval,
+        bootstrapBundle,
+        authorizedDelegates: opts.authorizedDelegates ?? [],
+      }),
     );
     await this.startAgent();
+    if (this.#oidc && this.#oidcBin && this.oidcIssuer) await this.#startOidc(logLevel);
+  }
+
+  async #startOidc(logLevel: string): Promise<void> {
+    const oidc = this.#oidc as SpireProcess;
+    const issuer = this.oidcIssuer as string;
+    const conf = path.join(this.#layout.server, "oidc-discovery-provider.conf");
+    writeFileSync(conf, oidcConfig(this.#layout, this.#oidcPort, issuer, logLevel));
+    oidc.start(this.#oidcBin as string, ["-config", conf]);
+    // the discovery document answers as soon as the listener is up; /keys only once the keys were read
+    // from the server API, which is what a verifier needs
+    await oidc.waitReady(`${issuer}/.well-known/openid-configuration`, this.#startTimeoutMs);
+    await oidc.waitReady(`${issuer}/keys`, this.#startTimeoutMs);
   }
 
   async startAgent(): Promise<void> {
@@ -665,14 +757,19 @@ class LocalSpire implements SpireHarness {
     return p;
   }
 
-  logs(): { server: string; agent: string } {
-    return { server: tail(this.#server.logFile), agent: tail(this.#agent.logFile) };
+  logs(): { server: string; agent: string; oidc?: string } {
+    return {
+      server: tail(this.#server.logFile),
+      agent: tail(this.#agent.logFile),
+      ...(this.#oidc ? { oidc: tail(this.#oidc.logFile) } : {}),
+    };
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     process.off("exit", this.#killAll);
+    await this.#oidc?.stop();
     await this.#agent.stop();
     await this.#server.stop();
     rmSync(this.dir, { recursive: true, force: true });
