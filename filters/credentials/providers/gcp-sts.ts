@@ -145,10 +145,9 @@ export class GcpStsProvider implements CredentialProvider {
     // Calling IAM Credentials needs cloud-platform on the federated token; the caller's scopes go on the SA token.
     const federated = await this.#federate(token.token, email ? [GCP_CLOUD_PLATFORM_SCOPE] : this.#scopes, signal);
     if (email === undefined) return { kind: "bearer", ...federated };
-    const lifetime = Math.min(
-      GCP_MAX_LIFETIME_SECONDS,
-      Math.max(GCP_MIN_LIFETIME_SECONDS, Math.ceil(req.durationSeconds)),
-    );
+    // Bounded again here: never above generateAccessToken's default ceiling, and a non-number asks for the least.
+    const asked = Number.isFinite(req.durationSeconds) ? Math.ceil(req.durationSeconds) : GCP_MIN_LIFETIME_SECONDS;
+    const lifetime = Math.min(GCP_MAX_LIFETIME_SECONDS, Math.max(GCP_MIN_LIFETIME_SECONDS, asked));
     return { kind: "bearer", ...(await this.#impersonate(email, federated.token, lifetime, signal)) };
   }
 

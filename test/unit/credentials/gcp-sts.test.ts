@@ -164,6 +164,7 @@ describe("service account impersonation", () => {
     [3600, "3600s"],
     [60, "300s"],
     [899.2, "900s"],
+    [Number.NaN, "300s"],
   ])("asks for a lifetime of %s s as %s (capped at 3600 s)", async (durationSeconds, lifetime) => {
     await impersonating().exchange({ caller: CALLER, durationSeconds }, await svid(), signal());
     expect(fake.requests.iam[0]?.lifetime).toBe(lifetime);
