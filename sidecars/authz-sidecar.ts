@@ -9,7 +9,10 @@ import type { Writable } from "node:stream";
 import type * as grpc from "@grpc/grpc-js";
 import { HexrError } from "../filters/errors.ts";
 import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalog } from "../filters/authz/index.ts";
+import { defineSharedRate, SharedRateCounter } from "../filters/authz/shared-rate.ts";
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
+import { buildCredentialStage } from "./authz/credentials-setup.ts";
+import { createRedis } from "./redis.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
 import type { GuardStats } from "./extproc/guard-processor.ts";
@@ -161,6 +164,8 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
   let pipeline: AuthzPipeline | undefined;
   let serverIdentity: SvidCertificateProvider | undefined;
   let jwtSvid: WorkloadJwtSvidVerifier | undefined;
+  let redis: ReturnType<typeof createRedis> | undefined;
+  let credentials: ReturnType<typeof buildCredentialStage> | undefined;
   const registry = new Registry();
   processMetrics(registry);
   const idMetrics = identityMetrics(registry);
@@ -206,9 +211,18 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     );
     const cache = new DecisionCache({ max: a.decisionCache.maxEntries, ttlMs: a.decisionCache.ttlMs });
     store.onSwap(() => cache.clear());
+    redis = cfg.redis ? createRedis(cfg.redis, deps.logger) : undefined;
+    if (cfg.credentials) {
+      credentials = buildCredentialStage(cfg.credentials, {
+        ...(redis ? { redis } : {}),
+        metrics: am,
+        logger: deps.logger,
+      });
+    }
     if (a.jwtSvid && wl) {
       jwtSvid = new WorkloadJwtSvidVerifier(wl.client, {
-        audiences: a.jwtSvid.audiences,
+        // a JWT-SVID for a credential provider's audience may identify the caller too (then it is exchanged)
+        audiences: [...new Set([...a.jwtSvid.audiences, ...(credentials?.stage.presentedAudiences() ?? [])])],
         trustDomains: cfg.trustDomains,
         clockSkewSeconds: a.jwtSvid.clockSkewSeconds,
         maxLifetimeSeconds: a.jwtSvid.maxLifetimeSeconds,
@@ -228,11 +242,15 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       trustDomains: cfg.trustDomains,
       policy: store,
       catalog,
-      rate: new RateCounter(),
+      rate:
+        cfg.rate.shared && redis
+          ? new SharedRateCounter({ store: defineSharedRate(redis), log: deps.logger })
+          : new RateCounter(),
       cache,
       audit,
       telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels }),
       ...(jwtSvid ? { jwtSvid } : {}),
+      ...(credentials ? { credentials: credentials.stage } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
     const mtls = a.listen.mtls;
@@ -332,6 +350,8 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       audit?.flush?.();
       await admin?.close();
       await tracing?.shutdown().catch(() => undefined);
+      credentials?.close();
+      redis?.disconnect();
       if (wl?.owned) wl.client.close();
       deps.logger.info({ event: "sidecar_stopped" });
     },

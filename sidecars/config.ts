@@ -13,9 +13,16 @@ import {
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   MAX_CLOCK_SKEW_SECONDS,
   MAX_TOKEN_LIFETIME_SECONDS,
-  tryParseSpiffeId,
 } from "../filters/identity/index.ts";
+import {
+  type CredentialsConfig,
+  parseCredentialsSection,
+  parseRateSection,
+  parseRedisSection,
+  type RedisSection,
+} from "./authz/credentials-config.ts";
 import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
+import { bool, fail, hostPort, int, obj, onlyKeys, spiffeId, str } from "./config-fields.ts";
 import { DEFAULT_TRACING, type TracingConfig } from "./telemetry/tracing-config.ts";
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
@@ -84,6 +91,12 @@ export interface SidecarConfig {
   log: { level: "debug" | "info" | "warn" | "error" };
   drainTimeoutMs: number;
   telemetry: TelemetryConfig;
+  /** Shared state for rate counters and the credential L2 cache. */
+  redis?: RedisSection;
+  /** Per-agent rate counters across replicas (in Redis) instead of per sidecar. */
+  rate: { shared: boolean };
+  /** Short-lived cloud credentials injected by the authz pipeline. */
+  credentials?: CredentialsConfig;
 }
 
 /** Metrics (Prometheus on the admin listener) and traces (OTLP gRPC). Both off unless configured. */
@@ -95,59 +108,6 @@ export interface TelemetryConfig {
   tracing?: TracingConfig;
   /** LLM prices for the cost metric and span attribute: USD per million input / output tokens, per model. */
   prices: { model: string; input: number; output: number }[];
-}
-
-type Obj = Record<string, unknown>;
-
-function fail(field: string, msg: string): never {
-  throw new HexrError("config.invalid", `${field}: ${msg}`);
-}
-
-function obj(v: unknown, field: string): Obj {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) fail(field, "must be a mapping");
-  return v as Obj;
-}
-
-function onlyKeys(o: Obj, field: string, allowed: readonly string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) fail(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(", ")})`);
-  }
-}
-
-function str(v: unknown, field: string): string {
-  if (typeof v !== "string" || v.length === 0) fail(field, "must be a non-empty string");
-  return v;
-}
-
-function int(v: unknown, field: string, min: number, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    fail(
-      field,
-      max === Number.MAX_SAFE_INTEGER ? `must be an integer ≥ ${min}` : `must be an integer in [${min}, ${max}]`,
-    );
-  }
-  return v;
-}
-
-function bool(v: unknown, field: string, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== "boolean") fail(field, "must be true or false");
-  return v;
-}
-
-function spiffeId(v: unknown, field: string): string {
-  const s = str(v, field);
-  const r = tryParseSpiffeId(s);
-  if (!r.ok) fail(field, `must be a SPIFFE ID (${r.error.code})`);
-  return r.id.uri;
-}
-
-function hostPort(v: unknown, field: string): string {
-  const t = str(v, field);
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(t);
-  if (!m || Number(m[2]) > 65535) fail(field, "must be host:port");
-  return t;
 }
 
 function telemetry(v: unknown): TelemetryConfig {
@@ -288,6 +248,9 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     "log",
     "drain_timeout_ms",
     "telemetry",
+    "redis",
+    "rate",
+    "credentials",
   ]);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(base, p);
@@ -358,6 +321,18 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     fail("log.level", "must be one of debug, info, warn, error");
   }
   const auditPath = au.path === undefined ? "stdout" : str(au.path, "audit.path");
+  const redis = root.redis === undefined ? undefined : parseRedisSection(root.redis);
+  if (root.credentials !== undefined && !authz)
+    fail("credentials", "needs the authz section (credentials are injected by it)");
+  const credentials =
+    root.credentials === undefined
+      ? undefined
+      : parseCredentialsSection(
+          root.credentials,
+          abs,
+          redis !== undefined,
+          readFile ? (p) => Buffer.from(readFile(p), "utf8") : undefined,
+        );
   return {
     trustDomains,
     ...(wl ? { workloadApi: wl } : {}),
@@ -367,5 +342,8 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     log: { level },
     drainTimeoutMs: int(root.drain_timeout_ms, "drain_timeout_ms", 0, DEFAULT_DRAIN_TIMEOUT_MS),
     telemetry: telemetry(root.telemetry),
+    ...(redis ? { redis } : {}),
+    rate: root.rate === undefined ? { shared: false } : parseRateSection(root.rate, redis !== undefined),
+    ...(credentials ? { credentials } : {}),
   };
 }

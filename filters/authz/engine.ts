@@ -24,7 +24,19 @@ export const MAX_REASON_LENGTH = 256;
 export interface Decision {
   readonly allow: boolean;
   readonly reasons: readonly string[];
+  /**
+   * With an allow: what a credential issued for this call may touch (provider-specific names, ARNs for
+   * AWS). The credential stage narrows the credential to them; absent means the role's own permissions.
+   */
+  readonly resources?: readonly string[];
+  /** With an allow: the credential lifetime this call asks for (seconds, within the provider's bounds). */
+  readonly credentialSeconds?: number;
 }
+
+/** Scopes are echoed into session policies: bounded like reasons, and a malformed one is an error, not "none". */
+export const MAX_DECISION_RESOURCES = 32;
+export const MAX_DECISION_RESOURCE_LENGTH = 1024;
+const MAX_CREDENTIAL_SECONDS = 43_200;
 
 function frozen(allow: boolean, reasons: string[]): Decision {
   return Object.freeze({ allow, reasons: Object.freeze(reasons) });
@@ -61,6 +73,15 @@ function toReasons(v: unknown): string[] | undefined {
     if (out.length < MAX_REASONS) out.push(r.length > MAX_REASON_LENGTH ? `${r.slice(0, MAX_REASON_LENGTH - 1)}…` : r);
   }
   return out;
+}
+
+/** `resources` as returned by a policy: undefined when absent, null when malformed. */
+function toResources(v: unknown): readonly string[] | undefined | null {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > MAX_DECISION_RESOURCES) return null;
+  for (const r of v)
+    if (typeof r !== "string" || r.length === 0 || r.length > MAX_DECISION_RESOURCE_LENGTH) return null;
+  return Object.freeze([...(v as string[])]);
 }
 
 export class PolicyEngine {
@@ -136,10 +157,35 @@ export class PolicyEngine {
       return result === false ? DENIED_BY_POLICY : BAD_RESULT;
     }
     if (result === null || typeof result !== "object") return BAD_RESULT;
-    const { allow, reasons } = result as { allow?: unknown; reasons?: unknown };
+    const { allow, reasons, resources, credential_seconds } = result as {
+      allow?: unknown;
+      reasons?: unknown;
+      resources?: unknown;
+      credential_seconds?: unknown;
+    };
     const list = toReasons(reasons);
     if (typeof allow !== "boolean" || list === undefined) return BAD_RESULT;
-    if (allow) return list.length === 0 ? ALLOWED : frozen(true, list);
+    if (allow) {
+      if (resources === undefined && credential_seconds === undefined) {
+        return list.length === 0 ? ALLOWED : frozen(true, list);
+      }
+      // a scope the policy got wrong must never turn into an unscoped credential: the decision is an error
+      const scope = toResources(resources);
+      const seconds = credential_seconds;
+      if (scope === null) return BAD_RESULT;
+      if (
+        seconds !== undefined &&
+        (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 1 || seconds > MAX_CREDENTIAL_SECONDS)
+      ) {
+        return BAD_RESULT;
+      }
+      return Object.freeze({
+        allow: true,
+        reasons: Object.freeze(list),
+        ...(scope ? { resources: scope } : {}),
+        ...(seconds !== undefined ? { credentialSeconds: seconds } : {}),
+      });
+    }
     return list.length === 0 ? DENIED_BY_POLICY : frozen(false, list);
   }
 }

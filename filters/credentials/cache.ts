@@ -111,7 +111,7 @@ function credentialBytes(c: IssuedCredential): number {
 /** The L1 key: provider, caller and what scopes the exchange (actions only matter with resources). */
 export function credentialKey(provider: string, req: ExchangeRequest): string {
   let key = `${provider}\0${req.caller.spiffeId}\0${req.durationSeconds}`;
-  if (req.resources !== undefined && req.resources.length > 0) {
+  if (req.resources !== undefined) {
     key += `\0${(req.actions ?? []).join("\u0001")}\0${req.resources.join("\u0001")}`;
   }
   return key;

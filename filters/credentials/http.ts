@@ -4,7 +4,7 @@
  * that names the issuer, never the request body (it carries the caller's token).
  *
  * @example
- *   const res = await postIssuer(dispatcher, "aws", url, { "content-type": FORM }, form.toString(), signal);
+ *   const res = await postIssuer("aws", url, { "content-type": FORM }, form.toString(), { signal });
  *   if (res.status !== 200) …
  */
 import { type Dispatcher, request } from "undici";

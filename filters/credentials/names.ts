@@ -30,8 +30,12 @@ const PLACEHOLDER = /\{([a-z_]+)\}/g;
 
 /** Checks a template's placeholders once, at config load (`field` names it in the error). */
 export function checkTemplate(template: string, field: string): void {
+  const rest = template.replace(PLACEHOLDER, "");
+  if (rest.includes("{") || rest.includes("}")) {
+    throw new HexrError("config.invalid", `${field}: a brace that is not a {placeholder} (lowercase names only)`);
+  }
   for (const m of template.matchAll(PLACEHOLDER)) {
-    if (!((m[1] as string) in PLACEHOLDERS)) {
+    if (!Object.hasOwn(PLACEHOLDERS, m[1] as string)) {
       throw new HexrError(
         "config.invalid",
         `${field}: unknown placeholder {${m[1]}} (allowed: ${Object.keys(PLACEHOLDERS).join(", ")})`,
@@ -71,13 +75,18 @@ export function roleSessionName(spiffeId: string): string {
 /**
  * The inline session policy that narrows a role to what the policy decision named: the request's actions
  * on those resources only. Undefined when the decision named no resources (the role's own permissions
- * apply). Throws `credentials.scope_too_large` past AWS's size limit: never a broader credential instead.
+ * apply). Throws `credentials.scope_too_large` past AWS's size limit and `credentials.empty_scope` for an
+ * empty list: never a broader credential instead.
  */
 export function awsSessionPolicy(
   actions: readonly string[],
   resources: readonly string[] | undefined,
 ): string | undefined {
-  if (resources === undefined || resources.length === 0) return undefined;
+  if (resources === undefined) return undefined;
+  // a policy that scoped the call to nothing allowed nothing: never read [] as "unscoped"
+  if (resources.length === 0) {
+    throw new HexrError("credentials.empty_scope", "the policy scoped this call to no resources");
+  }
   const doc = JSON.stringify({
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Action: [...actions], Resource: [...resources] }],

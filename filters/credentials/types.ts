@@ -43,7 +43,7 @@ export interface ExchangeRequest {
   /**
    * Resources the policy scoped this call to (provider-specific: ARNs for AWS). AWS narrows the role with a
    * session policy over them; providers without session policies refuse a scoped request rather than
-   * silently issuing a broader credential.
+   * silently issuing a broader credential. Defined means scoped: an empty list allows nothing.
    */
   readonly resources?: readonly string[];
   /** The permissions the request needs (catalog action names, e.g. `s3:PutObject`), for a session policy. */

@@ -18,7 +18,12 @@ export interface AuditRecord {
   allow: boolean;
   reasons: readonly string[];
   policy_revision: string | null;
+  /** Where the injected credential came from: the in-process cache, the shared cache, or a fresh exchange. */
   credential_tier: "l1" | "l2" | "issuer" | null;
+  /** The configured provider that issued it (`aws`, `gcp`, …). */
+  credential_provider?: string;
+  /** What was down and worked around for this decision (`l2_unavailable`, `issuer_unavailable`, `rate_local`). */
+  degraded?: readonly string[];
   cached: boolean;
   latency_ms: number;
   /** The W3C trace this decision belongs to (our span's, or the request's `traceparent`); null without one. */

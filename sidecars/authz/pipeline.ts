@@ -12,7 +12,7 @@
  * replayed, a TLS handshake cannot, so a token must never lift a connection to another identity.
  */
 import { randomUUID } from "node:crypto";
-import type { Decision, OpaInput, RequiredAction, Resource } from "../../filters/authz/index.ts";
+import type { CredentialKind, Decision, OpaInput, RequiredAction, Resource } from "../../filters/authz/index.ts";
 import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS } from "../../filters/authz/index.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
@@ -20,8 +20,9 @@ import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/iden
 import type { AuthzTelemetry, TraceHeaders } from "../telemetry/authz.ts";
 import { traceIdOf } from "../../filters/telemetry/traceparent.ts";
 import type { AuditRecord, AuditSink } from "./audit.ts";
-import type { CheckResponse } from "./response.ts";
-import { deniedResponse, okResponse } from "./response.ts";
+import type { CredentialResult, CredentialStage } from "./credentials.ts";
+import type { CheckResponse, HeaderValueOption } from "./response.ts";
+import { deniedResponse, headerOption, okResponse } from "./response.ts";
 
 /** Headers a client may never set: ours, and a forwarded client certificate. */
 const CLIENT_FORBIDDEN_PREFIX = "x-hexr-";
@@ -45,11 +46,23 @@ export interface ServiceResolver {
     host: string,
     path: string,
     headers: Readonly<Record<string, string>>,
-  ): { service: string; action: string; actions: readonly RequiredAction[]; resource: Resource } | undefined;
+  ):
+    | {
+        service: string;
+        action: string;
+        actions: readonly RequiredAction[];
+        resource: Resource;
+        credentials?: CredentialKind | undefined;
+      }
+    | undefined;
 }
 
+/**
+ * Calls per agent in the last minute, this one included. In-process counters answer at once; shared ones
+ * (Redis) answer with a promise that never rejects and says whether the count is shared.
+ */
 export interface RateSource {
-  hit(key: string, nowMs: number): number;
+  hit(key: string, nowMs: number): number | Promise<{ count: number; shared: boolean }>;
 }
 
 export interface DecisionCacheLike {
@@ -75,6 +88,8 @@ export interface AuthzPipelineDeps {
   now?: () => number;
   /** Decision metrics and spans (sidecars/telemetry). */
   telemetry?: AuthzTelemetry;
+  /** Short-lived cloud credentials for allowed requests to services the catalog marks `credentials:`. */
+  credentials?: CredentialStage;
 }
 
 export interface CheckRequestLike {
@@ -225,15 +240,14 @@ export class AuthzPipeline {
     return peer;
   }
 
-  /** 2–5: service, rate, policy, response and audit, for an identity (or the reason there is none). */
+  /** 2–5: service, rate, policy, credentials, then response and audit, for an identity (or why there is none). */
   #decide(
     attrs: CheckAttributes,
     started: number,
     identity: Identity,
     carrier: JwtSvidCarrier | undefined,
     trace: TraceHeaders | undefined,
-  ): CheckResponse {
-    const decisionId = randomUUID();
+  ): CheckResponse | Promise<CheckResponse> {
     const http = attrs.request?.http;
     const headers = http?.headers ?? {};
     const method = http?.method ?? "";
@@ -242,96 +256,227 @@ export class AuthzPipeline {
     const path = stripPath(rawPath);
 
     const principal = isHexrError(identity) ? undefined : identity;
-    let service = UNKNOWN_SERVICE;
-    let action = method.toLowerCase();
-    let actions: readonly RequiredAction[] | undefined;
-    let resource: Resource | undefined;
-    let decision: Decision;
-    let revision: string | null = null;
-    let cached = false;
+    const st: Outcome = {
+      decisionId: randomUUID(),
+      started,
+      headers,
+      principal,
+      service: UNKNOWN_SERVICE,
+      action: method.toLowerCase(),
+      actions: undefined,
+      decision: DENIED_INTERNAL,
+      revision: null,
+      cached: false,
+      degraded: [],
+      carrier,
+      trace,
+    };
+    let kind: CredentialKind | undefined;
     try {
       // 2. service, actions and resource from the catalog (also for denied identities: the audit says what was tried)
       const resolved = this.#d.catalog.classify(method, host, rawPath, headers);
+      let resource: Resource | undefined;
       if (resolved) {
-        service = resolved.service;
-        action = resolved.action;
-        actions = resolved.actions;
+        st.service = resolved.service;
+        st.action = resolved.action;
+        st.actions = resolved.actions;
         resource = resolved.resource;
+        kind = resolved.credentials;
       }
       if (principal === undefined) throw identity as HexrError; // 1. no identity: denied with its reason
       // 3. rate facts for the policy
       const now = this.#now();
       const calls = this.#d.rate.hit(`${principal.tenant}/${principal.agent}`, now);
+      const facts: Facts = { principal, method, host, path, rawPath, headers, resource, kind, now };
+      if (!(calls instanceof Promise)) return this.#evaluate(st, facts, calls, attrs);
+      return calls.then((r) => {
+        if (!r.shared) st.degraded.push("rate_local");
+        return this.#evaluate(st, facts, r.count, attrs);
+      });
+    } catch (e) {
+      st.decision = denial(e);
+      return this.#finish(st, undefined);
+    }
+  }
+
+  /** 4–5: policy, then credentials for an allow. */
+  #evaluate(st: Outcome, f: Facts, calls: number, attrs: CheckAttributes): CheckResponse | Promise<CheckResponse> {
+    const { principal, headers } = f;
+    try {
       // 4. policy (fail closed when no policy has loaded)
       const policy = this.#d.policy.current();
       if (!policy) {
-        decision = { allow: false, reasons: ["policy.unavailable: no policy bundle loaded"] };
+        st.decision = NO_POLICY;
       } else {
-        revision = policy.revision;
+        st.revision = policy.revision;
         const input = buildInput({
           principal,
-          service,
-          action,
-          ...(actions ? { actions, resource } : {}),
-          method,
-          host,
-          path,
+          service: st.service,
+          action: st.action,
+          ...(st.actions ? { actions: st.actions, resource: f.resource } : {}),
+          method: f.method,
+          host: f.host,
+          path: f.path,
           headers: allowListHeaders(headers),
-          now,
+          now: f.now,
           callsLastMinute: calls,
         });
         const key = this.#d.cache ? decisionCacheKey(policy.generation, input) : "";
         const hit = this.#d.cache?.get(key);
         if (hit) {
-          decision = hit;
-          cached = true;
+          st.decision = hit;
+          st.cached = true;
         } else {
-          decision = policy.engine.evaluate(input);
-          this.#d.cache?.set(key, decision);
+          st.decision = policy.engine.evaluate(input);
+          this.#d.cache?.set(key, st.decision);
         }
       }
     } catch (e) {
-      decision = { allow: false, reasons: [isHexrError(e) ? e.reason : "internal.error: authorization failed"] };
+      st.decision = denial(e);
     }
 
-    // 5. response: a verified JWT-SVID never travels further than this sidecar
+    // 5. credentials: only after an allow, so a denied request never reaches an exchange
+    const stage = this.#d.credentials;
+    const kind = f.kind;
+    if (!st.decision.allow || kind === undefined || stage === undefined) return this.#finish(st, undefined);
+    const http = attrs.request?.http;
+    const carrier = st.carrier;
+    let cred: CredentialResult | Promise<CredentialResult> | undefined;
+    try {
+      cred = stage.inject({
+        kind,
+        caller: principal,
+        service: st.service,
+        actions: st.actions ? actionNames(st.actions) : [st.action],
+        ...(st.decision.resources ? { resources: st.decision.resources } : {}),
+        ...(st.decision.credentialSeconds !== undefined ? { credentialSeconds: st.decision.credentialSeconds } : {}),
+        method: f.method,
+        authority: f.host,
+        path: f.rawPath,
+        headers,
+        ...(http?.raw_body && http.raw_body.length > 0 && headers[PARTIAL_BODY] !== "true"
+          ? { body: http.raw_body }
+          : {}),
+        ...(carrier ? { presentedToken: carrier.token } : {}),
+      });
+    } catch (e) {
+      st.decision = denial(e);
+      return this.#finish(st, undefined);
+    }
+    if (!(cred instanceof Promise)) return this.#finish(st, cred);
+    // fail closed: a credential that cannot be had (issuer down, refused token) denies with its reason
+    return cred.then(
+      (r) => this.#finish(st, r),
+      (e: unknown) => {
+        st.decision = denial(e);
+        return this.#finish(st, undefined);
+      },
+    );
+  }
+
+  /** 6. response and audit. A verified JWT-SVID never travels further than this sidecar. */
+  #finish(st: Outcome, cred: CredentialResult | undefined): CheckResponse {
+    const { decision, headers } = st;
     let response: CheckResponse;
     if (decision.allow) {
       const remove = headersToRemove(headers);
-      if (carrier?.header === AUTHORIZATION || authorizationHoldsJwtSvid(headers[AUTHORIZATION])) {
+      if (st.carrier?.header === AUTHORIZATION || authorizationHoldsJwtSvid(headers[AUTHORIZATION])) {
         remove.push(AUTHORIZATION);
       }
-      response = okResponse(decisionId, remove);
+      let set: HeaderValueOption[] | undefined;
+      if (cred) {
+        set = [];
+        for (const [name, value] of cred.injection.set) {
+          set.push(headerOption(name, value));
+          // an injected Authorization replaces the client's; never remove what we set
+          const i = remove.indexOf(name);
+          if (i !== -1) remove.splice(i, 1);
+        }
+        for (const name of cred.injection.remove) if (headers[name] !== undefined) remove.push(name);
+      }
+      response = okResponse(st.decisionId, remove, set);
     } else {
-      response = deniedResponse(decisionId, decision.reasons);
+      response = deniedResponse(st.decisionId, decision.reasons);
     }
+    const p = st.principal;
     const record: AuditRecord = {
       time: new Date().toISOString(),
-      decision_id: decisionId,
-      spiffe_id: principal?.spiffeId ?? null,
-      tenant: principal?.tenant ?? null,
-      agent: principal?.agent ?? null,
-      role: principal?.role ?? null,
-      service,
-      action,
-      actions: actions ? actionNames(actions) : [action],
+      decision_id: st.decisionId,
+      spiffe_id: p?.spiffeId ?? null,
+      tenant: p?.tenant ?? null,
+      agent: p?.agent ?? null,
+      role: p?.role ?? null,
+      service: st.service,
+      action: st.action,
+      actions: st.actions ? actionNames(st.actions) : [st.action],
       allow: decision.allow,
       reasons: decision.reasons,
-      policy_revision: revision,
-      credential_tier: null,
-      cached,
-      latency_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      policy_revision: st.revision,
+      credential_tier: cred?.tier ?? null,
+      ...(cred ? { credential_provider: cred.provider } : {}),
+      ...(st.degraded.length > 0 || (cred && cred.degraded.length > 0)
+        ? { degraded: cred ? [...st.degraded, ...cred.degraded] : st.degraded }
+        : {}),
+      cached: st.cached,
+      latency_ms: Math.round((performance.now() - st.started) * 1000) / 1000,
       trace_id: null,
     };
     // the parent span: Envoy's ext_authz span (gRPC metadata) when Envoy traces, else the agent's own
+    const trace = st.trace;
     const traceHeaders = trace?.traceparent !== undefined ? trace : { traceparent: headers.traceparent };
     const tel = this.#d.telemetry;
     record.trace_id = tel
-      ? tel.decided(record, traceHeaders, started, carrier ? "jwt_svid" : "mtls")
+      ? tel.decided(record, traceHeaders, st.started, st.carrier ? "jwt_svid" : "mtls")
       : traceIdOf(traceHeaders.traceparent);
     this.#d.audit.write(record);
     return response;
   }
+}
+
+/** The request facts the later stages read. */
+interface Facts {
+  readonly principal: Principal;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  readonly rawPath: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly resource: Resource | undefined;
+  readonly kind: CredentialKind | undefined;
+  readonly now: number;
+}
+
+/** What one Check has established so far; filled stage by stage, then answered and audited once. */
+interface Outcome {
+  readonly decisionId: string;
+  readonly started: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly principal: Principal | undefined;
+  service: string;
+  action: string;
+  actions: readonly RequiredAction[] | undefined;
+  decision: Decision;
+  revision: string | null;
+  cached: boolean;
+  /** What was down and worked around (`rate_local`, then the credential stage's). */
+  readonly degraded: string[];
+  readonly carrier: JwtSvidCarrier | undefined;
+  readonly trace: TraceHeaders | undefined;
+}
+
+/** Envoy sets this when `with_request_body` sent only the first bytes of a larger body. */
+const PARTIAL_BODY = "x-envoy-auth-partial-body";
+const DENIED_INTERNAL: Decision = Object.freeze({
+  allow: false,
+  reasons: Object.freeze(["internal.error: authorization failed"]),
+});
+const NO_POLICY: Decision = Object.freeze({
+  allow: false,
+  reasons: Object.freeze(["policy.unavailable: no policy bundle loaded"]),
+});
+
+function denial(e: unknown): Decision {
+  return { allow: false, reasons: [isHexrError(e) ? e.reason : "internal.error: authorization failed"] };
 }
 
 /** The audit names every permission a request needed, not only the primary one. */
@@ -346,7 +491,7 @@ function actionNames(actions: readonly RequiredAction[]): string[] {
  * request goes upstream, and method-override headers (`X-HTTP-Method-Override` and kin): the policy judged
  * the request line's method, so the upstream must run that one. Returns a fresh array the caller may extend.
  */
-export function headersToRemove(headers: Record<string, string>): string[] {
+export function headersToRemove(headers: Readonly<Record<string, string>>): string[] {
   const out: string[] = [];
   for (const name of METHOD_OVERRIDE_HEADERS) if (headers[name] !== undefined) out.push(name);
   for (const name in headers) {
