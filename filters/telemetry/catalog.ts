@@ -28,6 +28,7 @@ export function authzMetrics(r: Registry, opts: { agentLabels: boolean }) {
       ["deny", "policy.unavailable"],
     ]);
     zeroes(m.rateLimited, [[]]);
+    zeroes(m.rateLocal, [[]]);
   }
   zeroes(m.policyReloads, [["ok"], ["failed"]]);
   return m;
@@ -56,6 +57,10 @@ function authzMetricFamilies(r: Registry, opts: { agentLabels: boolean }) {
       ["carrier", "result"],
     ),
     rateLimited: r.counter("hexr_authz_rate_limited_total", "Checks denied by a rate limit.", who),
+    rateLocal: r.counter(
+      "hexr_authz_rate_local_total",
+      "Checks whose rate count came from this sidecar alone because the shared counters (Redis) did not answer.",
+    ),
     policyRevision: r.gauge("hexr_policy_revision_info", "The policy bundle in force (value 1, revision label).", [
       "revision",
     ]),

@@ -17,7 +17,7 @@ import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
 import { bearerTokenFrom, identityFromCheckAttributes } from "../../filters/identity/index.ts";
-import type { AuthzTelemetry, TraceHeaders } from "../telemetry/authz.ts";
+import type { AuthzTelemetry, CredentialTiming, TraceHeaders } from "../telemetry/authz.ts";
 import { traceIdOf } from "../../filters/telemetry/traceparent.ts";
 import type { AuditRecord, AuditSink } from "./audit.ts";
 import type { CredentialResult, CredentialStage } from "./credentials.ts";
@@ -342,6 +342,8 @@ export class AuthzPipeline {
     const http = attrs.request?.http;
     const carrier = st.carrier;
     let cred: CredentialResult | Promise<CredentialResult> | undefined;
+    const credStarted = performance.now();
+    st.credential = { started: credStarted, ended: credStarted, provider: kind };
     try {
       cred = stage.inject({
         kind,
@@ -363,6 +365,7 @@ export class AuthzPipeline {
       st.decision = denial(e);
       return this.#finish(st, undefined);
     }
+    if (cred === undefined) st.credential = undefined; // nothing configured for this kind: nothing injected
     if (!(cred instanceof Promise)) return this.#finish(st, cred);
     // fail closed: a credential that cannot be had (issuer down, refused token) denies with its reason
     return cred.then(
@@ -377,6 +380,13 @@ export class AuthzPipeline {
   /** 6. response and audit. A verified JWT-SVID never travels further than this sidecar. */
   #finish(st: Outcome, cred: CredentialResult | undefined): CheckResponse {
     const { decision, headers } = st;
+    if (st.credential) {
+      st.credential = {
+        started: st.credential.started,
+        ended: performance.now(),
+        provider: cred?.provider ?? st.credential.provider,
+      };
+    }
     let response: CheckResponse;
     if (decision.allow) {
       const remove = headersToRemove(headers);
@@ -426,7 +436,7 @@ export class AuthzPipeline {
     const traceHeaders = trace?.traceparent !== undefined ? trace : { traceparent: headers.traceparent };
     const tel = this.#d.telemetry;
     record.trace_id = tel
-      ? tel.decided(record, traceHeaders, st.started, st.carrier ? "jwt_svid" : "mtls")
+      ? tel.decided(record, traceHeaders, st.started, st.carrier ? "jwt_svid" : "mtls", st.credential)
       : traceIdOf(traceHeaders.traceparent);
     this.#d.audit.write(record);
     return response;
@@ -460,6 +470,8 @@ interface Outcome {
   cached: boolean;
   /** What was down and worked around (`rate_local`, then the credential stage's). */
   readonly degraded: string[];
+  /** Set when the credential stage ran (for its span). */
+  credential?: CredentialTiming | undefined;
   readonly carrier: JwtSvidCarrier | undefined;
   readonly trace: TraceHeaders | undefined;
 }

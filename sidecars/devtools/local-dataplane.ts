@@ -60,9 +60,18 @@ export const LOCAL_UPSTREAM_DOMAINS = [
 /** LLM provider hosts, routed to a local OpenAI/Anthropic-compatible upstream through the guard (ext_proc). */
 export const LOCAL_LLM_DOMAINS = ["api.openai.com", "api.anthropic.com"];
 
+/** A further Envoy upstream (e.g. a real S3 for credential tests); its domains win over the sample upstream's. */
+export interface ExtraUpstream {
+  readonly name: string;
+  readonly domains: readonly string[];
+  readonly address: string;
+  readonly port: number;
+}
+
 /** Envoy upstreams of the local data plane: cloud APIs skip ext_proc; LLM routes go through the guard. */
-function localUpstreams(upstream: Upstream, llm: LlmUpstream) {
+function localUpstreams(upstream: Upstream, llm: LlmUpstream, extra: readonly ExtraUpstream[] = []) {
   return [
+    ...extra.map((u) => ({ ...u, domains: [...u.domains], extProc: "off" as const })),
     {
       name: "sample_upstream",
       domains: LOCAL_UPSTREAM_DOMAINS,
@@ -99,6 +108,9 @@ export interface LocalDataPlaneOptions {
   maxConnectionDurationMs?: number;
   /** Metrics on an admin listener (127.0.0.1, a free port) and, with `otlpPort`, traces from Envoy and the sidecar. */
   telemetry?: { otlpPort?: number; samplingRatio?: number };
+  /** More top-level sidecar config sections (`redis`, `rate`, `credentials`), merged into the generated config. */
+  sidecarConfig?: Record<string, unknown>;
+  extraUpstreams?: readonly ExtraUpstream[];
 }
 
 /** The sidecar's `telemetry` config section and Envoy's tracing options for {@link LocalDataPlaneOptions.telemetry}. */
@@ -264,6 +276,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
         ...telemetry.sidecar,
+        ...opts.sidecarConfig,
       }),
       path.join(dir, "hexr.yaml"),
     );
@@ -280,7 +293,7 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
         outbound: { address: "127.0.0.1", port: 0 },
         authz: { socket: authzSocket, timeoutMs: opts.authzTimeoutMs ?? 1000 },
         extProc: { socket: procSocket },
-        upstreams: localUpstreams(upstream, llm),
+        upstreams: localUpstreams(upstream, llm, opts.extraUpstreams),
         accessLog: false,
         ...(opts.maxConnectionDurationMs ? { http: { maxConnectionDurationMs: opts.maxConnectionDurationMs } } : {}),
         ...telemetry.envoy,
@@ -392,6 +405,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
         ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
         ...telemetry.sidecar,
+        ...opts.sidecarConfig,
       }),
       path.join(dir, "hexr.yaml"),
     );
@@ -423,7 +437,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
         timeoutMs: opts.authzTimeoutMs ?? 1000,
       },
       extProc: { socket: procSocket },
-      upstreams: localUpstreams(upstream, llm),
+      upstreams: localUpstreams(upstream, llm, opts.extraUpstreams),
       accessLog: false,
       ...telemetry.envoy,
     };

@@ -8,7 +8,7 @@
  *   const t = new AuthzTelemetry(authzMetrics(registry, { agentLabels: false }), tracing);
  *   record.trace_id = t.decided(record, { traceparent }, started, "mtls");
  */
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AuditRecord } from "../authz/audit.ts";
 import type { AuthzMetrics } from "../../filters/telemetry/catalog.ts";
 import { traceIdOf } from "../../filters/telemetry/traceparent.ts";
@@ -34,6 +34,13 @@ export function reasonCode(reason: string | undefined): string {
   return reason.startsWith(RATE_LIMITED) ? "policy.rate_limited" : "policy.denied";
 }
 
+/** When the credential stage ran for a decision (performance.now() ms) and what it used. */
+export interface CredentialTiming {
+  readonly started: number;
+  readonly ended: number;
+  readonly provider: string;
+}
+
 export class AuthzTelemetry {
   readonly #m: AuthzMetrics;
   readonly #tracing: Tracing | undefined;
@@ -49,7 +56,13 @@ export class AuthzTelemetry {
    * Records a decision; returns the trace id for the audit record (null when there is no trace: tracing
    * off and no `traceparent` came with the request).
    */
-  decided(r: AuditRecord, headers: TraceHeaders, started: number, carrier: "mtls" | "jwt_svid"): string | null {
+  decided(
+    r: AuditRecord,
+    headers: TraceHeaders,
+    started: number,
+    carrier: "mtls" | "jwt_svid",
+    credential?: CredentialTiming,
+  ): string | null {
     const result = r.allow ? "allow" : "deny";
     const code = r.allow ? "none" : reasonCode(r.reasons[0]);
     const m = this.#m;
@@ -58,6 +71,7 @@ export class AuthzTelemetry {
     m.checkDuration.labels(result).observe(r.latency_ms / 1000);
     if (r.policy_revision !== null) m.decisionCache.labels(r.cached ? "hit" : "miss").inc();
     m.identity.labels(carrier, r.spiffe_id === null ? code : "ok").inc();
+    if (r.degraded?.includes("rate_local")) m.rateLocal.labels().inc();
     if (!r.allow && r.reasons.some((x) => x.startsWith(RATE_LIMITED))) {
       if (this.#agentLabels) m.rateLimited.labels(r.tenant ?? "", r.agent ?? "").inc();
       else m.rateLimited.labels().inc();
@@ -93,8 +107,30 @@ export class AuthzTelemetry {
     if (code === "internal.error" || code === "policy.unavailable") {
       span.setStatus({ code: SpanStatusCode.ERROR, message: code });
     }
+    if (credential) this.#credentialSpan(t, span, r, credential);
     const recording = span.isRecording();
     span.end();
     return recording || headers.traceparent !== undefined ? span.spanContext().traceId : null;
+  }
+
+  /** `hexr.cache.lookup`: the credential stage under the decision span (tier, provider, what was degraded). */
+  #credentialSpan(t: Tracing, parent: Span, r: AuditRecord, c: CredentialTiming): void {
+    const child = t.tracer.startSpan(
+      "hexr.cache.lookup",
+      {
+        kind: SpanKind.INTERNAL,
+        startTime: c.started,
+        attributes: {
+          "hexr.credential.provider": c.provider,
+          "hexr.credential.tier": r.credential_tier ?? "none",
+          ...(r.degraded ? { "hexr.degraded": [...r.degraded] } : {}),
+        },
+      },
+      trace.setSpan(context.active(), parent),
+    );
+    if (r.credential_tier === null) {
+      child.setStatus({ code: SpanStatusCode.ERROR, message: reasonCode(r.reasons[0]) });
+    }
+    child.end(c.ended);
   }
 }

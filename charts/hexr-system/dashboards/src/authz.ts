@@ -141,6 +141,13 @@ export const authz: DashboardSpec = {
         unit: "reqps",
         targets: [q(sumRate("hexr_authz_rate_limited_total", { by: ["tenant", "agent"] }), "{{tenant}}/{{agent}}")],
       }),
+      timeseries({
+        title: "Rate counts from one sidecar only",
+        description:
+          "Checks whose per-agent call count came from this sidecar's own counter because the shared counters (Redis) did not answer: limits then hold per replica, not per agent.",
+        unit: "reqps",
+        targets: [q(sumRate("hexr_authz_rate_local_total"))],
+      }),
     ]),
     row("Policy", [
       table({

@@ -1,6 +1,6 @@
 /**
- * Credentials: the three-tier cache and the exchanges with issuers (STS). Credential injection is not
- * built yet, so every panel here is marked `needs: "credentials"`: the series exist once it is.
+ * Credentials: the three-tier cache and the exchanges with issuers (STS). Every panel is marked
+ * `needs: "credentials"`: the series exist on sidecars with a `credentials` section.
  */
 import { type DashboardSpec, type PanelSpec, q, row, stat, timeseries } from "./panels.ts";
 import { orZero, sumRate } from "./promql.ts";
