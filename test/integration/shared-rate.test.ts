@@ -147,6 +147,17 @@ describe("SharedRateCounter: the window (injected time)", () => {
     expect(ttl).toBeLessThanOrEqual(RATE_KEY_TTL_MS);
     expect(RATE_KEY_TTL_MS).toBeGreaterThanOrEqual(120_000);
   });
+
+  it("a busy agent's minute stays a small compact hash (every second used, then read as the previous minute)", async () => {
+    const rate = new SharedRateCounter({ store: defineSharedRate(await client(redis.url)) });
+    const key = agent();
+    for (let s = 0; s < 60; s++) await rate.hit(key, at(5, s, 300));
+    expect(await rate.hit(key, at(6, 0))).toEqual({ count: 60, shared: true });
+    const raw = await client(redis.url, { keyPrefix: "" });
+    const previous = `${PREFIX}rate:{${key}}:${Math.floor(at(5, 0) / 60_000)}`;
+    expect(await raw.hlen(previous)).toBeLessThanOrEqual(122);
+    expect(await raw.call("OBJECT", "ENCODING", previous)).toBe("listpack");
+  });
 });
 
 describe("SharedRateCounter: keys are bounded", () => {
@@ -325,6 +336,6 @@ describe("createRedis: the sidecar's client", () => {
   });
 
   it("defineSharedRate refuses a client without a command timeout (nothing would bound a hit)", () => {
-    expect(() => defineSharedRate({ defineCommand() {}, options: {} })).toThrow(/commandTimeout/);
+    expect(() => defineSharedRate({ defineCommand() {}, options: {}, status: "ready" })).toThrow(/commandTimeout/);
   });
 });
