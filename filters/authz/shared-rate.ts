@@ -219,6 +219,8 @@ export class SharedRateCounter {
   #ask(k: string, nowMs: number, record: 0 | 1, local: number): Promise<RateHit> {
     return this.#call(k, nowMs, record).then(
       (n) => {
+        // an answer in time, even one sent before a timeout paused sharing: Redis is answering
+        this.#pausedUntil = 0;
         if (this.#degraded) this.#restored();
         return { count: Math.max(Number(n), local), shared: true };
       },
