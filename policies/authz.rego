@@ -54,7 +54,37 @@ default allow := false
 
 allow := decision.allow
 
-decision := {"allow": allowed, "reasons": reasons}
+# An allowed S3 call also names what the credential injected for it may touch: the buckets the request
+# names (the bucket ARN for bucket operations, its objects for object operations). The sidecar turns this
+# into an AWS session policy, so the short-lived credential works for exactly this call's actions on
+# exactly these buckets. Bucket granularity keeps one cached credential per agent and bucket, not one per
+# object key.
+decision := {"allow": true, "reasons": reasons, "resources": s3_resources} if {
+	allowed
+	input.service == "aws_s3"
+	count(s3_resources) > 0
+} else := {"allow": allowed, "reasons": reasons}
+
+s3_resources := sort([arn |
+	some b in request_buckets
+	some arn in [sprintf("arn:aws:s3:::%s", [b]), sprintf("arn:aws:s3:::%s/*", [b])]
+])
+
+# Every bucket the request touches: its own and, for a copy, the source's.
+request_buckets contains input.resource.bucket if is_string(input.resource.bucket)
+
+request_buckets contains a.resource.bucket if {
+	some a in input.actions
+	is_string(a.resource.bucket)
+}
+
+# Buckets a role may use at all, where it is restricted (data.hexr.s3_buckets overrides).
+default s3_buckets := {"writer": ["drafts"]}
+
+s3_buckets := b if {
+	b := data.hexr.s3_buckets
+	is_object(b)
+}
 
 default allowed := false
 
@@ -160,6 +190,13 @@ deny contains sprintf("role %s may not perform %s on %s", [input.role, action, i
 deny contains sprintf("unclassified request to %s (action unknown)", [input.service]) if {
 	known_service
 	"unknown" in required
+}
+
+deny contains sprintf("role %s may not use bucket %s", [input.role, b]) if {
+	input.service == "aws_s3"
+	some b in request_buckets
+	not b in s3_buckets[input.role]
+	s3_buckets[input.role]
 }
 
 deny contains "malformed input.actions" if not well_formed_actions

@@ -37,8 +37,11 @@ s3_req(role, actions, resource) := {
 	"resource": resource,
 }
 
+# Allowed with no reasons (an S3 allow also names its resources; see the scoping tests).
 allowed(overrides) if {
-	authz.decision == {"allow": true, "reasons": []} with input as req(overrides)
+	d := authz.decision with input as req(overrides)
+	d.allow == true
+	d.reasons == []
 	authz.allow with input as req(overrides)
 }
 
@@ -134,7 +137,7 @@ test_writer_copy_object_denied_reads_the_source if {
 	dest := object.union(put.resource, {"copy_source": copy_source})
 	denied(
 		s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest),
-		["role writer may not perform s3:GetObject on aws_s3"],
+		["role writer may not perform s3:GetObject on aws_s3", "role writer may not use bucket finance"],
 	)
 }
 
@@ -150,8 +153,11 @@ test_writer_put_under_a_foreign_kms_key_denied if {
 test_copy_object_allowed_when_reading_the_source_is_granted if {
 	dest := object.union(put.resource, {"copy_source": copy_source})
 	r := s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest)
-	authz.decision == {"allow": true, "reasons": []} with input as req(r)
+	d := authz.decision with input as req(r)
 		with authz.grants as {"writer": {"aws_s3": {"s3:PutObject", "s3:GetObject"}}}
+		with data.hexr.s3_buckets as {"writer": ["drafts", "finance"]}
+	d.allow == true
+	d.reasons == []
 }
 
 test_writer_put_object_with_public_acl_denied if {
@@ -299,3 +305,34 @@ test_editor_may_not_call_llms if denied(
 	{"role": "editor", "service": "anthropic", "action": "messages.create"},
 	["role editor may not use anthropic"],
 )
+
+# --- credential scope: an allowed S3 call names its buckets; restricted roles keep to theirs ---
+
+test_writer_put_names_exactly_its_bucket if {
+	d := authz.decision with input as req(s3_req("writer", [put], put.resource))
+	d == {"allow": true, "reasons": [], "resources": ["arn:aws:s3:::drafts", "arn:aws:s3:::drafts/*"]}
+}
+
+test_copy_scopes_both_buckets if {
+	dest := object.union(put.resource, {"copy_source": copy_source})
+	r := s3_req("writer", [{"action": "s3:PutObject", "resource": dest}, {"action": "s3:GetObject", "resource": copy_source}], dest)
+	d := authz.decision with input as req(r)
+		with authz.grants as {"writer": {"aws_s3": {"s3:PutObject", "s3:GetObject"}}}
+		with data.hexr.s3_buckets as {"writer": ["drafts", "finance"]}
+	d.resources == ["arn:aws:s3:::drafts", "arn:aws:s3:::drafts/*", "arn:aws:s3:::finance", "arn:aws:s3:::finance/*"]
+}
+
+test_writer_other_bucket_denied if {
+	other := {"bucket": "finance", "key": "q1.csv"}
+	denied(s3_req("writer", [{"action": "s3:PutObject", "resource": other}], other), ["role writer may not use bucket finance"])
+}
+
+test_unrestricted_role_any_bucket if {
+	b := {"bucket": "reports"}
+	allowed(s3_req("researcher", [{"action": "s3:ListBucket", "resource": b}], b))
+}
+
+test_non_s3_decisions_name_no_resources if {
+	d := authz.decision with input as req({})
+	not d.resources
+}

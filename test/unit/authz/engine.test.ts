@@ -171,6 +171,12 @@ allow if {
     ['decision := {"allow": false, "reasons": [1, 2]}'],
     ["decision := true"],
     ["decision if input.never"],
+    // a scope the policy got wrong never becomes an unscoped credential
+    ['decision := {"allow": true, "reasons": [], "resources": "arn:aws:s3:::b/*"}'],
+    ['decision := {"allow": true, "reasons": [], "resources": [1]}'],
+    ['decision := {"allow": true, "reasons": [], "resources": [""]}'],
+    ['decision := {"allow": true, "reasons": [], "credential_seconds": 1.5}'],
+    ['decision := {"allow": true, "reasons": [], "credential_seconds": 99999}'],
   ])("a malformed decision (%s) denies with policy.bad_result", async (rule) => {
     const e = await PolicyEngine.load(
       await readBundle(
@@ -178,6 +184,26 @@ allow if {
       ),
     );
     expect(e.evaluate({})).toEqual({ allow: false, reasons: ["policy.bad_result"] });
+  });
+
+  it("carries an allow's credential scope and lifetime", async () => {
+    const e = await PolicyEngine.load(
+      await readBundle(
+        await buildSources(
+          {
+            "p.rego":
+              'package hexr.authz\ndecision := {"allow": true, "reasons": [], "resources": ["arn:aws:s3:::b/*"], "credential_seconds": 1800}\n',
+          },
+          { entrypoints: ["hexr/authz/decision"] },
+        ),
+      ),
+    );
+    expect(e.evaluate({})).toEqual({
+      allow: true,
+      reasons: [],
+      resources: ["arn:aws:s3:::b/*"],
+      credentialSeconds: 1800,
+    });
   });
 
   it("a deny without reasons is still explained", async () => {
