@@ -18,8 +18,11 @@ FORTIO_VERSION=v1.68.2       # Go module proxy: fortio.org/fortio (load generato
 REDIS_PACKAGE=redis-server   # Debian
 OTELCOL_VERSION=v0.161.0     # Go module proxy: go.opentelemetry.io/collector/cmd/builder + otlpreceiver, contrib fileexporter (test OTLP receiver)
 PROMETHEUS_DEB=2.42.0+ds-5+deb12u1  # Debian: prometheus (server and promtool), unpacked into the cache, not installed
+SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6  # Go module proxy: github.com/seaweedfs/seaweedfs (STS + S3 for the credential test)
+MOTO_VERSION=5.2.5           # PyPI: moto[server] (AWS STS/S3 semantics), in a venv in the cache
 
 export NODE_VERSION ENVOY_VERSION OPA_VERSION SPIRE_VERSION OPA_ENVOY_VERSION FORTIO_VERSION OTELCOL_VERSION PROMETHEUS_DEB
+export SEAWEEDFS_VERSION MOTO_VERSION
 CACHE=${HEXR_CACHE:-$HOME/.cache/hexr}
 TOOLS=$CACHE/tools
 mkdir -p "$TOOLS"
@@ -293,6 +296,55 @@ tool prometheus "prometheus=$PROMETHEUS_DEB apt-get-download dpkg-x" check_prome
   "Debian's package archive refused prometheus=$PROMETHEUS_DEB (apt-get download)"
 PROMETHEUS_DIR=$TOOL_DIR
 
+# --- SeaweedFS (STS + S3 for the credential test) ----------------------------------
+# A pseudo-version the proxy serves; its go.mod has a replace directive, so `go install pkg@version` refuses
+# it: build ./weed inside a copy of the downloaded module, as for SPIRE.
+SEAWEEDFS_FLAGS="CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath"
+check_seaweedfs() {
+  prints '^version ' "$DIR/bin/weed" version
+  # start-up proper: write the security.toml template the binary carries, and have a command load it
+  # through viper (logged only when the file parsed; a broken one logs "Skipping optional configuration")
+  rm -rf "$DIR/.check" && mkdir -p "$DIR/.check"
+  "$DIR/bin/weed" scaffold -config=security -output="$DIR/.check"
+  ( cd "$DIR/.check" && prints "Reading security.toml from $DIR/.check/security.toml" "$DIR/bin/weed" -v=1 -logtostderr download )
+  # the flags the test harness (sidecars/devtools/seaweedfs.ts) passes to `weed mini`
+  PRINTS_ANY_STATUS=1 prints 's3.iam.config' "$DIR/bin/weed" mini -h
+  echo "$SEAWEEDFS_VERSION (weed)" >"$DIR/.summary"
+}
+build_seaweedfs() {
+  local src work; src=$(go_module_dir "github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION")
+  work=$(mktemp -d); cp -r "$src/." "$work/"; chmod -R u+w "$work"
+  ( cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$DIR/bin/weed" ./weed )
+  rm -rf "$work"
+}
+need_go seaweedfs
+export -f check_seaweedfs build_seaweedfs
+tool seaweedfs "seaweedfs@$SEAWEEDFS_VERSION $SEAWEEDFS_FLAGS ./weed $GO_VERSION" check_seaweedfs build_seaweedfs \
+  "building SeaweedFS $SEAWEEDFS_VERSION (weed) from the Go module proxy (about 9 minutes on 2 cores)" \
+  "the Go module proxy refused github.com/seaweedfs/seaweedfs@$SEAWEEDFS_VERSION, or the build failed"
+SEAWEEDFS_DIR=$TOOL_DIR
+
+# --- moto (AWS STS/S3 semantics) -------------------------------------------------
+PY_VERSION=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none)
+check_moto() {
+  "$DIR/venv/bin/python" -c 'import moto, moto.server; assert moto.__version__ == "'"$MOTO_VERSION"'", moto.__version__'
+  # start-up proper: the server's STS app, built as moto_server builds it, answers GetCallerIdentity
+  prints '<GetCallerIdentityResponse' "$DIR/venv/bin/python" -c 'from moto.moto_server.werkzeug_app import create_backend_app
+r = create_backend_app("sts").test_client().post("/", data={"Action": "GetCallerIdentity", "Version": "2011-06-15"})
+print(r.status_code, r.get_data(as_text=True)); assert r.status_code == 200'
+  PRINTS_ANY_STATUS=1 prints 'usage: moto_server' "$DIR/venv/bin/moto_server" -h
+  echo "$MOTO_VERSION (moto_server)" >"$DIR/.summary"
+}
+build_moto() {
+  python3 -m venv "$DIR/venv"
+  "$DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+export -f check_moto build_moto
+tool moto "moto[server]==$MOTO_VERSION pip venv python$PY_VERSION" check_moto build_moto \
+  "installing moto[server] $MOTO_VERSION from PyPI into a venv (under a minute)" \
+  "PyPI refused moto[server]==$MOTO_VERSION (or one of its dependencies), or python3 -m venv failed"
+MOTO_DIR=$TOOL_DIR
+
 # --- Redis (Debian) -------------------------------------------------------------
 redis_runs() {
   # start a throwaway server on a private socket and PING it: the check goes through its start-up
@@ -335,6 +387,8 @@ export HEXR_FORTIO="$FORTIO_DIR/bin/fortio"
 export HEXR_OTELCOL="$OTELCOL_DIR/bin/otelcol-hexr"
 export HEXR_PROMETHEUS="$PROMETHEUS_DIR/usr/bin/prometheus"
 export HEXR_PROMTOOL="$PROMETHEUS_DIR/usr/bin/promtool"
+export HEXR_WEED="$SEAWEEDFS_DIR/bin/weed"
+export HEXR_MOTO="$MOTO_DIR/venv/bin/moto_server"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 
