@@ -106,7 +106,16 @@ export class AwsStsProvider implements CredentialProvider {
 }
 
 /** STS error codes by what the exchanger may do about them (AWS's names, then SeaweedFS's where they differ). */
-const TOKEN_CODES = new Set(["ExpiredTokenException", "InvalidIdentityToken", "ExpiredToken", "InvalidToken"]);
+// SeaweedFS answers every token-content failure (signature, audience, claims) with InvalidParameterValue;
+// AWS uses that code for request parameters too, all of which we build and bound ourselves, so a refused
+// token is its likely meaning there as well: one fresh token, then a final answer.
+const TOKEN_CODES = new Set([
+  "ExpiredTokenException",
+  "InvalidIdentityToken",
+  "ExpiredToken",
+  "InvalidToken",
+  "InvalidParameterValue",
+]);
 const TRANSIENT_CODES = new Set([
   "IDPCommunicationError",
   "Throttling",

@@ -93,6 +93,7 @@ describe("STS answers", () => {
   it.each([
     [400, "InvalidIdentityToken", "credentials.token_rejected", "token"],
     [400, "ExpiredTokenException", "credentials.token_rejected", "token"],
+    [400, "InvalidParameterValue", "credentials.token_rejected", "token"], // SeaweedFS: any token-content failure
     [400, "IDPCommunicationError", "credentials.issuer_unavailable", "transient"],
     [400, "Throttling", "credentials.issuer_unavailable", "transient"],
     [503, undefined, "credentials.issuer_unavailable", "transient"],
