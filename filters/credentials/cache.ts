@@ -13,8 +13,9 @@
  *   unavailable (transient failure) leaves unexpired entries served past their margin (`issuer_unavailable`),
  *   and only then does the lookup fail, with the issuer's reason. A final answer (access denied) is never
  *   papered over with a cached credential: revoking a role's trust takes effect at once.
- * - **Bounded**: L1 by entries and bytes; fills in flight per caller (`maxFillsPerCaller`), so one agent
- *   asking for many scopes cannot queue work in front of the others.
+ * - **Bounded**: L1 by entries and bytes; fills in flight per caller (`maxFillsPerCaller`) and exchanges
+ *   per caller per minute (`maxExchangesPerCallerMinute`), so one agent asking for a new scope on every
+ *   request can neither queue work in front of the others nor spend the account's STS quota.
  *
  * A hit in L1 is synchronous: no promise, no allocation beyond the result.
  *
@@ -37,9 +38,17 @@ export const DEFAULT_L1_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MIN_REMAINING_MS = 5 * 60_000;
 /** With the issuer down, an entry past its margin is still served while it has this much life left. */
 export const DEFAULT_GRACE_MS = 30_000;
-export const DEFAULT_L2_LOCK_MS = 5_000;
-export const DEFAULT_L2_WAIT_MS = 2_000;
+/** Another sidecar's exchange normally ends in well under a second; the lock outlives a stuck holder briefly. */
+export const DEFAULT_L2_LOCK_MS = 3_000;
+/** How long a miss waits for another sidecar's entry before exchanging itself (keep well under Envoy's timeout). */
+export const DEFAULT_L2_WAIT_MS = 500;
 export const DEFAULT_MAX_FILLS_PER_CALLER = 8;
+/**
+ * Exchanges per caller per minute. STS quotas are per account: an agent that asks for a new scope on
+ * every request (a new bucket each time) must not spend the quota every other agent needs.
+ */
+export const DEFAULT_MAX_EXCHANGES_PER_CALLER_MINUTE = 60;
+const MAX_TRACKED_CALLERS = 10_000;
 const L2_POLL_FIRST_MS = 10;
 const L2_POLL_MAX_MS = 100;
 /** Bytes an entry costs besides its strings (object headers, timestamps, LRU bookkeeping). */
@@ -84,6 +93,7 @@ export interface CredentialCacheOptions {
   readonly minRemainingMs?: number;
   readonly graceMs?: number;
   readonly maxFillsPerCaller?: number;
+  readonly maxExchangesPerCallerMinute?: number;
   readonly events?: CacheEvents;
   /** Wall clock in ms (credential expiry is wall time). */
   readonly now?: () => number;
@@ -130,6 +140,9 @@ export class CredentialCache {
   readonly #now: () => number;
   readonly #inFlight = new Map<string, Promise<CredentialLookup>>();
   readonly #fillsPerCaller = new Map<string, number>();
+  readonly #maxExchanges: number;
+  /** Exchanges per caller in the current minute: `[minute, count]`. */
+  readonly #exchangesPerCaller = new LRUCache<string, [number, number]>({ max: MAX_TRACKED_CALLERS });
 
   constructor(o: CredentialCacheOptions) {
     this.#x = o.exchanger;
@@ -139,6 +152,7 @@ export class CredentialCache {
     this.#minRemaining = o.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS;
     this.#grace = o.graceMs ?? DEFAULT_GRACE_MS;
     this.#maxFills = o.maxFillsPerCaller ?? DEFAULT_MAX_FILLS_PER_CALLER;
+    this.#maxExchanges = o.maxExchangesPerCallerMinute ?? DEFAULT_MAX_EXCHANGES_PER_CALLER_MINUTE;
     this.#events = o.events ?? {};
     this.#now = o.now ?? Date.now;
     this.#l1 = new LRUCache<string, Entry>({
@@ -252,6 +266,20 @@ export class CredentialCache {
   }
 
   async #exchange(f: Fill): Promise<IssuedCredential> {
+    const who = f.req.caller.spiffeId;
+    const minute = Math.floor(this.#now() / 60_000);
+    const seen = this.#exchangesPerCaller.get(who);
+    const count = seen !== undefined && seen[0] === minute ? seen[1] + 1 : 1;
+    if (count > this.#maxExchanges) {
+      this.#events.exchange?.(f.provider.name, "credentials.exchange_rate_limited");
+      throw new CredentialError(
+        "credentials.exchange_rate_limited",
+        `more than ${this.#maxExchanges} credential exchanges this minute for this agent (each new scope needs one)`,
+        "never",
+        "rate_limited",
+      );
+    }
+    this.#exchangesPerCaller.set(who, [minute, count]);
     try {
       const c = await this.#x.exchange(f.provider, f.req, f.tokens);
       this.#events.exchange?.(f.provider.name, "ok");

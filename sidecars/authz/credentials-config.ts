@@ -6,6 +6,7 @@
  *   credentials:
  *     exchange_timeout_ms: 1500                  # keep under Envoy's ext_authz timeout
  *     cache: { l1_max_entries: 10000, l1_max_bytes: 16777216, min_remaining_seconds: 300,
+ *              max_exchanges_per_agent_minute: 60,
  *              l2: { key_file: /run/secrets/hexr/l2.key } }   # 32 bytes (raw, hex or base64); needs redis
  *     delegated:                                 # the SPIRE agent's Delegated Identity API
  *       socket: /run/spire/agent-admin/admin.sock
@@ -75,6 +76,7 @@ export interface CredentialsConfig {
     readonly l1MaxEntries?: number;
     readonly l1MaxBytes?: number;
     readonly minRemainingMs?: number;
+    readonly maxExchangesPerCallerMinute?: number;
     /** The L2 seal key (32 bytes), when L2 is on. */
     readonly l2Key?: Buffer;
   };
@@ -244,7 +246,13 @@ export function parseCredentialsSection(
   const o = obj(v, f);
   onlyKeys(o, f, ["exchange_timeout_ms", "cache", "delegated", "providers"]);
   const c = o.cache === undefined ? {} : obj(o.cache, `${f}.cache`);
-  onlyKeys(c, `${f}.cache`, ["l1_max_entries", "l1_max_bytes", "min_remaining_seconds", "l2"]);
+  onlyKeys(c, `${f}.cache`, [
+    "l1_max_entries",
+    "l1_max_bytes",
+    "min_remaining_seconds",
+    "max_exchanges_per_agent_minute",
+    "l2",
+  ]);
   let l2Key: Buffer | undefined;
   if (c.l2 !== undefined) {
     const l2 = obj(c.l2, `${f}.cache.l2`);
@@ -287,6 +295,17 @@ export function parseCredentialsSection(
       ...(c.l1_max_bytes !== undefined ? { l1MaxBytes: int(c.l1_max_bytes, `${f}.cache.l1_max_bytes`, 4096, 0) } : {}),
       ...(c.min_remaining_seconds !== undefined
         ? { minRemainingMs: int(c.min_remaining_seconds, `${f}.cache.min_remaining_seconds`, 0, 0, 3600) * 1000 }
+        : {}),
+      ...(c.max_exchanges_per_agent_minute !== undefined
+        ? {
+            maxExchangesPerCallerMinute: int(
+              c.max_exchanges_per_agent_minute,
+              `${f}.cache.max_exchanges_per_agent_minute`,
+              1,
+              0,
+              100_000,
+            ),
+          }
         : {}),
       ...(l2Key ? { l2Key } : {}),
     },

@@ -102,6 +102,9 @@ export function buildCredentialStage(
     ...(cfg.cache.l1MaxEntries ? { l1MaxEntries: cfg.cache.l1MaxEntries } : {}),
     ...(cfg.cache.l1MaxBytes ? { l1MaxBytes: cfg.cache.l1MaxBytes } : {}),
     ...(cfg.cache.minRemainingMs !== undefined ? { minRemainingMs: cfg.cache.minRemainingMs } : {}),
+    ...(cfg.cache.maxExchangesPerCallerMinute
+      ? { maxExchangesPerCallerMinute: cfg.cache.maxExchangesPerCallerMinute }
+      : {}),
     ...(cfg.cache.l2Key && deps.redis
       ? {
           l2: {

@@ -205,6 +205,26 @@ describe("CredentialCache", () => {
     expect((await other).tier).toBe("issuer");
   });
 
+  it("caps exchanges per caller per minute; other agents and the next minute are not affected", async () => {
+    const clock = new Clock();
+    const provider = new CountingProvider(clock);
+    const cache = new CredentialCache({
+      exchanger: new Exchanger({ transientRetries: 0 }),
+      now: clock.now,
+      maxExchangesPerCallerMinute: 3,
+    });
+    const scoped = (i: number, c = caller()) =>
+      req(c, { resources: [`arn:aws:s3:::b${i}/*`], actions: ["s3:GetObject"] });
+    for (let i = 0; i < 3; i++) await cache.lookup(provider, scoped(i), tokens);
+    await expect(cache.lookup(provider, scoped(3), tokens)).rejects.toMatchObject({
+      code: "credentials.exchange_rate_limited",
+    });
+    expect((await cache.lookup(provider, scoped(3, caller("writer")), tokens)).tier).toBe("issuer");
+    expect((cache.lookup(provider, scoped(0), tokens) as { tier: string }).tier).toBe("l1"); // cached scopes still serve
+    clock.t += 60_000;
+    expect((await cache.lookup(provider, scoped(3), tokens)).tier).toBe("issuer");
+  });
+
   it("shares through L2: a second sidecar finds the first one's entry, sealed", async () => {
     const store = new MemoryStore();
     const one = setup({ l2: store });
