@@ -221,7 +221,8 @@ export function iamConfigFor(opts: StartSeaweedFsOptions, signingKey: Buffer): R
   if (audiences.length === 0 || audiences.some((a) => a === "")) throw new TypeError("audience must not be empty");
   const names = new Set<string>();
   for (const r of opts.roles) {
-    if (!/^[\w+=,.@-]{1,64}$/.test(r.name)) throw new TypeError(`role name ${JSON.stringify(r.name)} is not an IAM name`);
+    if (!/^[\w+=,.@-]{1,64}$/.test(r.name))
+      throw new TypeError(`role name ${JSON.stringify(r.name)} is not an IAM name`);
     if (names.has(r.name)) throw new TypeError(`role ${r.name} is given twice`);
     names.add(r.name);
   }
@@ -475,7 +476,10 @@ class LocalSeaweedFs implements SeaweedFsHarness {
   }
 
   #error(what: string): HexrError {
-    return new HexrError("internal.seaweedfs", `weed mini ${what}\n--- ${this.logPath} (tail) ---\n${tail(this.logPath)}`);
+    return new HexrError(
+      "internal.seaweedfs",
+      `weed mini ${what}\n--- ${this.logPath} (tail) ---\n${tail(this.logPath)}`,
+    );
   }
 
   async createBucket(name: string): Promise<void> {

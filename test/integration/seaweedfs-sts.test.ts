@@ -171,12 +171,22 @@ describe("SPIRE JWT-SVID → SeaweedFS STS → S3", () => {
       headers: { "content-type": "text/plain" },
     });
     expect(put.status, await put.text()).toBe(200);
-    const get = await s3Request({ endpoint: weed.s3Endpoint, credentials: c, method: "GET", path: `/${BUCKET}/smoke/a.txt` });
+    const get = await s3Request({
+      endpoint: weed.s3Endpoint,
+      credentials: c,
+      method: "GET",
+      path: `/${BUCKET}/smoke/a.txt`,
+    });
     expect(get.status).toBe(200);
     expect(await get.text()).toBe(object);
 
     // the role's policy is enforced on the session: no delete, no other bucket
-    const del = await s3Request({ endpoint: weed.s3Endpoint, credentials: c, method: "DELETE", path: `/${BUCKET}/smoke/a.txt` });
+    const del = await s3Request({
+      endpoint: weed.s3Endpoint,
+      credentials: c,
+      method: "DELETE",
+      path: `/${BUCKET}/smoke/a.txt`,
+    });
     expectError(await s3Error(del), SEAWEEDFS_ERRORS.s3AccessDenied);
     await weed.createBucket("elsewhere");
     const other = await s3Request({
