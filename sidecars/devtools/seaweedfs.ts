@@ -84,40 +84,106 @@ export interface SeaweedFsError {
   readonly status: number;
   /** `<Error><Code>` of the XML body. */
   readonly code: string;
-  /** `measured`: asserted by test/integration/seaweedfs-sts.test.ts; `source`: read in SeaweedFS's code. */
-  readonly evidence: "measured" | "source";
+  /** `measured`: asserted by test/integration/seaweedfs-sts.test.ts (every row is). */
+  readonly evidence: "measured";
+  /** What AWS answers in the same case (its API references' error codes), for the mapping. */
+  readonly aws: { readonly status: number; readonly code: string };
 }
 
 /**
  * What SeaweedFS answers for each failure the credential filter must map to AWS's codes. STS errors are
- * `<ErrorResponse><Error><Type>Sender</Type><Code>…`, S3 errors `<Error><Code>…`. Where AWS differs:
- * AWS answers a bad/forged/expired web identity token with `InvalidIdentityToken` / `ExpiredTokenException`
- * (400) and a wrong audience with `InvalidIdentityToken`; SeaweedFS says `InvalidParameterValue` (400) for
- * all token-content failures and `AccessDenied` (403) when the trust policy or the role lookup fails.
+ * `<ErrorResponse><Error><Type>Sender</Type><Code>…`, S3 errors `<Error><Code>…`. The differences: AWS
+ * answers every token it cannot validate (signature, issuer, audience) with `InvalidIdentityToken` (400),
+ * SeaweedFS with `InvalidParameterValue` (400), or `AccessDenied` (403) when its trust policy, evaluated on
+ * the unverified claims first, already fails (forged `sub`, unknown `iss`, garbage token); AWS's bad
+ * DurationSeconds is `ValidationError`; S3's bad or expired session token is `InvalidToken` /
+ * `ExpiredToken` (400) at AWS, `InvalidAccessKeyId` (403) for both at SeaweedFS.
  */
 export const SEAWEEDFS_ERRORS = {
   /** Token signature does not verify against the JWKS (claims inside the trust policy). */
-  stsBadSignature: { status: 400, code: "InvalidParameterValue", evidence: "measured" },
+  stsBadSignature: {
+    status: 400,
+    code: "InvalidParameterValue",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidIdentityToken" },
+  },
   /** `sub` rewritten to one the role's trust policy does not admit: trust is checked before the signature. */
-  stsForgedSubOutsideTrust: { status: 403, code: "AccessDenied", evidence: "measured" },
-  /** `iss` of an issuer no provider is configured for. */
-  stsWrongIssuer: { status: 403, code: "AccessDenied", evidence: "measured" },
+  stsForgedSubOutsideTrust: {
+    status: 403,
+    code: "AccessDenied",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidIdentityToken" },
+  },
+  /** `iss` of an issuer no provider is configured for (the trust policy's Federated principal fails first). */
+  stsWrongIssuer: {
+    status: 403,
+    code: "AccessDenied",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidIdentityToken" },
+  },
+  /** Not a JWT at all: SeaweedFS evaluates the trust policy on placeholder claims, which fails. */
+  stsMalformedToken: {
+    status: 403,
+    code: "AccessDenied",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidIdentityToken" },
+  },
   /** `aud` with none of the provider's `clientIds`. */
-  stsWrongAudience: { status: 400, code: "InvalidParameterValue", evidence: "measured" },
+  stsWrongAudience: {
+    status: 400,
+    code: "InvalidParameterValue",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidIdentityToken" },
+  },
   /** Web identity token past its `exp`. */
-  stsExpiredToken: { status: 400, code: "ExpiredTokenException", evidence: "measured" },
+  stsExpiredToken: {
+    status: 400,
+    code: "ExpiredTokenException",
+    evidence: "measured",
+    aws: { status: 400, code: "ExpiredTokenException" },
+  },
   /** RoleArn names no role. */
-  stsUnknownRole: { status: 403, code: "AccessDenied", evidence: "measured" },
+  stsUnknownRole: {
+    status: 403,
+    code: "AccessDenied",
+    evidence: "measured",
+    aws: { status: 403, code: "AccessDenied" },
+  },
   /** DurationSeconds outside 900..maxSessionLength. */
-  stsBadDuration: { status: 400, code: "InvalidParameterValue", evidence: "measured" },
+  stsBadDuration: {
+    status: 400,
+    code: "InvalidParameterValue",
+    evidence: "measured",
+    aws: { status: 400, code: "ValidationError" },
+  },
   /** S3 action or bucket the session's role policy does not allow. */
-  s3AccessDenied: { status: 403, code: "AccessDenied", evidence: "measured" },
+  s3AccessDenied: {
+    status: 403,
+    code: "AccessDenied",
+    evidence: "measured",
+    aws: { status: 403, code: "AccessDenied" },
+  },
   /** SigV4 signed with the wrong secret key. */
-  s3BadSignature: { status: 403, code: "SignatureDoesNotMatch", evidence: "measured" },
+  s3BadSignature: {
+    status: 403,
+    code: "SignatureDoesNotMatch",
+    evidence: "measured",
+    aws: { status: 403, code: "SignatureDoesNotMatch" },
+  },
   /** Session token tampered with, or not the one issued with this access key. */
-  s3BadSessionToken: { status: 403, code: "InvalidAccessKeyId", evidence: "measured" },
-  /** Session past its expiry (the session token JWT's `exp` fails validation first). */
-  s3ExpiredSession: { status: 403, code: "InvalidAccessKeyId", evidence: "measured" },
+  s3BadSessionToken: {
+    status: 403,
+    code: "InvalidAccessKeyId",
+    evidence: "measured",
+    aws: { status: 400, code: "InvalidToken" },
+  },
+  /** Session past its expiry (the session token JWT's `exp` fails validation before the expiry check). */
+  s3ExpiredSession: {
+    status: 403,
+    code: "InvalidAccessKeyId",
+    evidence: "measured",
+    aws: { status: 400, code: "ExpiredToken" },
+  },
 } as const satisfies Record<string, SeaweedFsError>;
 
 /** An IAM role that web identities may assume. */

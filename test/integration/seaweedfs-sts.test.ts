@@ -232,6 +232,7 @@ describe("SPIRE JWT-SVID → SeaweedFS STS → S3", () => {
     const otherIssuer = withClaims(token.token, { iss: "http://127.0.0.1:9/" });
     expectError(await assumeRole(weed.stsEndpoint, otherIssuer), SEAWEEDFS_ERRORS.stsWrongIssuer);
     expectError(await assumeRole(weed.stsEndpoint, wrongAudience.token), SEAWEEDFS_ERRORS.stsWrongAudience);
+    expectError(await assumeRole(weed.stsEndpoint, "not-a-jwt"), SEAWEEDFS_ERRORS.stsMalformedToken);
     expectError(
       await assumeRole(weed.stsEndpoint, token.token, { roleArn: weed.roleArn("no-such-role") }),
       SEAWEEDFS_ERRORS.stsUnknownRole,
