@@ -36,12 +36,13 @@
  * How SeaweedFS checks a web identity (read in its source, `weed/iam/integration/iam_manager.go` and
  * `weed/iam/oidc/oidc_provider.go`): the role must exist, then its trust policy is evaluated on the token's
  * claims *before* the signature is checked (a forged `sub` outside the trust policy is AccessDenied, not
- * InvalidParameterValue), then the provider for the token's `iss` verifies signature (RS256/ES256 etc., key from the JWKS
- * found via `/.well-known/openid-configuration`), `exp` (required), `iss` and `aud` (any entry of `aud` in
- * `clientIds`). Trust conditions can use `oidc:sub` and `aws:FederatedProvider` (the provider's name);
- * `oidc:aud` exists only when `aud` is a single string, and SPIRE always writes an array, so the audience
- * is enforced by `clientIds` alone. Session length is DurationSeconds (900..maxSessionLength) capped by
- * `maxSessionLength`; the web identity token's own `exp` does not shorten it (AWS semantics).
+ * InvalidParameterValue), then the provider for the token's `iss` verifies the signature (RSA or ECDSA,
+ * key from the JWKS found via `/.well-known/openid-configuration`), `exp` (required), `iss` and `aud` (any
+ * entry of `aud` in `clientIds`). Trust conditions can use `oidc:sub` and `aws:FederatedProvider` (the
+ * provider's name); `oidc:aud` exists only when `aud` is a single string, and SPIRE always writes an
+ * array, so the audience is enforced by `clientIds` alone. DurationSeconds must be 900..maxSessionLength
+ * (900..43200 when maxSessionLength is shorter than 900 s) and the session is then cut to maxSessionLength:
+ * how the test gets 2 s sessions. The web identity token's own `exp` does not shorten it (AWS semantics).
  *
  * Error mapping, measured against this build by test/integration/seaweedfs-sts.test.ts (status, Code):
  * see {@link SEAWEEDFS_ERRORS}.
