@@ -31,7 +31,9 @@ export type HelperId =
   | "envoy-llm-stream"
   | "hexr-authz-trace-0"
   | "hexr-authz-trace-10"
-  | "hexr-authz-trace-100";
+  | "hexr-authz-trace-100"
+  | "hexr-authz-creds-l1"
+  | "hexr-authz-creds-l2";
 
 /** Sampling percent of each tracing scenario (Envoy's `random_sampling`; the sidecar follows its parent). */
 export const TRACE_SAMPLING: Readonly<Record<string, number>> = {
@@ -53,7 +55,9 @@ export type StackId =
   | "hexr-authz-guard"
   | "hexr-authz-trace-0"
   | "hexr-authz-trace-10"
-  | "hexr-authz-trace-100";
+  | "hexr-authz-trace-100"
+  | "hexr-authz-creds-l1"
+  | "hexr-authz-creds-l2";
 export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream" | "chat-flood";
 
 export interface Scenario {
@@ -164,6 +168,26 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
   ),
   {
+    id: "hexr-authz-creds-l1",
+    summary:
+      "hexr-authz-rbac with AWS credentials injected: every Check an L1 cache hit plus a SigV4 signature " +
+      "(L2 on Redis configured, never reached)",
+    stack: "hexr-authz-creds-l1",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
+  },
+  {
+    id: "hexr-authz-creds-l2",
+    summary:
+      "hexr-authz-creds-l1 with an L1 too small for the credential: every Check an L1 miss served from the " +
+      "sealed Redis L2 (GET + AES-GCM open), plus the signature",
+    stack: "hexr-authz-creds-l2",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
+  },
+  {
     id: "hexr-authz-under-guard-load",
     summary:
       "hexr-authz-rbac's requests to one sidecar running ext_authz and the guard, while another client floods " +
@@ -180,7 +204,11 @@ export const ECHO_HOSTS = ["s3.amazonaws.com", "*.s3.amazonaws.com", "bigquery.g
 export const LLM_HOST = "api.openai.com";
 export const CERT_HOSTS = ["s3.amazonaws.com", "bigquery.googleapis.com", "api.anthropic.com", LLM_HOST, "example.com"];
 
-export const S3_PATH = "/bench-bucket/reports/object.txt";
+/**
+ * In `drafts`, the one bucket the seed policy lets `writer` use (`s3_buckets`); the reference policy does
+ * not restrict buckets, so both allow it.
+ */
+export const S3_PATH = "/drafts/reports/object.txt";
 export const CHAT_PATH = "/v1/chat/completions";
 
 const PROSE =

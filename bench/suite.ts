@@ -207,6 +207,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
         }
       }
       log(`load done in ${fmtEta((Date.now() - t0) / 1000)}`);
+      for (const s of run) {
+        const notes = await stackOf(s)
+          .notes?.()
+          .catch((e: Error) => [`(no notes: ${e.message})`]);
+        for (const line of notes ?? []) log(`${s.id}: ${line}`);
+      }
       for (const rate of opts.rates) {
         for (const s of SCENARIOS) {
           const got = samples.get(`${s.id}@${rate}`);

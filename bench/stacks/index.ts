@@ -30,6 +30,7 @@ import {
   type UpstreamServer,
 } from "./servers.ts";
 import { TRUST_DOMAIN } from "./pki.ts";
+import { credentialCounters, startCredentialBackends } from "./credentials.ts";
 
 export interface StackContext {
   dir: string;
@@ -53,6 +54,8 @@ export interface Stack {
   /** The ext_authz / ext_proc process whose CPU and memory are reported. */
   server?: Server;
   target(kind: RequestKind): LoadTarget;
+  /** What the suite should log after the load (e.g. which credential tier served the Checks). */
+  notes?(): Promise<string[]>;
 }
 
 export interface RunningStacks {
@@ -120,11 +123,12 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       processes.push(e);
       return e;
     };
-    const add = (id: StackId, envoy?: BenchEnvoy, server?: Server) => {
+    const add = (id: StackId, envoy?: BenchEnvoy, server?: Server, notes?: () => Promise<string[]>) => {
       stacks.set(id, {
         id,
         ...(envoy ? { envoy } : {}),
         ...(server ? { server } : {}),
+        ...(notes ? { notes } : {}),
         target: (kind) =>
           envoy
             ? envoyTarget(ctx.pki, envoy.port, ctx.bodies, kind)
@@ -182,6 +186,35 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
         processes.push(s);
         const tracing = { collector: { address: "127.0.0.1", port: collector.port }, samplingPercent: pct };
         add(id, await envoyFor(id, s, undefined, tracing), s);
+      }
+    }
+    const creds = (["hexr-authz-creds-l1", "hexr-authz-creds-l2"] as const).filter((id) => needed.has(id));
+    if (creds.length > 0) {
+      // one Redis and one pair of stand-ins for both (see stacks/credentials.ts for how each reaches its tier)
+      note("redis-server, STS and Delegated Identity stand-ins");
+      const backends = await startCredentialBackends(ctx.dir);
+      processes.push(backends);
+      for (const id of creds) {
+        note(`hexr sidecar (${id})`);
+        const s = await startHexrSidecar({
+          dir: ctx.dir,
+          name: id,
+          trustDomain: TRUST_DOMAIN,
+          bundle: ctx.bundles.rbac,
+          admin: true,
+          sections: backends.sidecarConfig(id === "hexr-authz-creds-l1" ? "l1" : "l2"),
+          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+        });
+        processes.push(s);
+        const admin = s.admin;
+        const notes = async () => {
+          const c = backends.calls();
+          return [
+            ...(admin ? await credentialCounters(admin) : []),
+            `stand-ins (both scenarios): ${c.sts} STS exchanges, ${c.delegated} delegated JWT-SVIDs`,
+          ];
+        };
+        add(id, await envoyFor(id, s), s, notes);
       }
     }
     if (needed.has("hexr-proc")) await sidecar("hexr-proc", { extProc: "headers" });

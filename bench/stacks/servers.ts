@@ -80,6 +80,10 @@ export interface SidecarOptions {
   nodeOptions?: string;
   /** Export spans to this OTLP gRPC endpoint (`telemetry.tracing`). */
   tracing?: { endpoint: string; ratio: number };
+  /** Serve `/metrics` on a loopback port (`telemetry.admin.listen`); its address comes back as `admin`. */
+  admin?: boolean;
+  /** More top-level config sections (`redis`, `credentials`). */
+  sections?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -87,7 +91,9 @@ export interface SidecarOptions {
  * ext_proc by config, audit lines written (to /dev/null: the cost of building and serializing them stays
  * in the measurement).
  */
-export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer & { procSocket: string }> {
+export async function startHexrSidecar(
+  o: SidecarOptions,
+): Promise<GrpcServer & { procSocket: string; admin?: string }> {
   const socket = path.join(o.dir, `${o.name}.sock`);
   // with both, ext_proc gets a socket of its own (and so its own thread); alone, it takes the one socket
   const procSocket = o.bundle && o.extProc ? path.join(o.dir, `${o.name}-proc.sock`) : socket;
@@ -103,15 +109,22 @@ export async function startHexrSidecar(o: SidecarOptions): Promise<GrpcServer & 
       audit: { path: "/dev/null" },
       log: { level: "info" },
       drain_timeout_ms: 1000,
-      ...(o.tracing
-        ? { telemetry: { tracing: { endpoint: o.tracing.endpoint, sampling_ratio: o.tracing.ratio } } }
+      ...(o.tracing || o.admin
+        ? {
+            telemetry: {
+              ...(o.tracing ? { tracing: { endpoint: o.tracing.endpoint, sampling_ratio: o.tracing.ratio } } : {}),
+              ...(o.admin ? { admin: { listen: "127.0.0.1:0" } } : {}),
+            },
+          }
         : {}),
+      ...o.sections,
     }),
   );
   const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
   const child = startChild(o.name, HEXR_BIN, ["sidecar", "--config", config], { env });
-  await child.waitForOutput(/"event":"sidecar_started"/);
-  return server(child, { socket, procSocket });
+  const started = await child.waitForOutput(/"event":"sidecar_started"[^\n]*\n/);
+  const admin = /"admin":"([^"]+)"/.exec(started[0])?.[1];
+  return server(child, { socket, procSocket, ...(admin ? { admin } : {}) });
 }
 
 /** The floor: a Node gRPC ext_authz server that allows at once (bench/servers/noop-authz.ts). */
