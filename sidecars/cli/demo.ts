@@ -18,6 +18,7 @@ import {
 import { spireBinary } from "../devtools/spire.ts";
 import { MemoryLogger } from "../logger.ts";
 import { type Command, parseFlags } from "./command.ts";
+import { DEMO_S3_HOST, type DemoCredentials, seaweedAvailable, startDemoCredentials } from "./demo-credentials.ts";
 import { drawPanels, printTelemetry, startDemoCollector, startDemoPrometheus } from "./demo-telemetry.ts";
 
 const USAGE = `Usage: hexr demo [--once] [--bundle FILE] [--real-clock] [--dev-ca] [--panels DIR [--panels-seconds N]]
@@ -76,6 +77,8 @@ interface Step {
   body?: string;
   /** What the local model replies (LLM rows; scanned on the way back). */
   llmReply?: string;
+  /** Needs credential injection (SPIRE mode with SeaweedFS as STS + S3). */
+  needsCredentials?: boolean;
 }
 
 const BIGQUERY = { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/acme/queries" };
@@ -91,6 +94,35 @@ const STEPS: Step[] = [
   { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...BIGQUERY },
   { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...S3_GET },
   { who: "researcher", cred: { kind: "svid", id: RESEARCHER }, ...S3_GET, method: "PUT" },
+  // S3 for real (SeaweedFS): the agent sends no keys; the sidecar exchanges its JWT-SVID at the STS and signs
+  {
+    who: "writer → S3, holds no keys",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: DEMO_S3_HOST,
+    path: "/drafts/demo-report.md",
+    headers: { "content-type": "text/markdown" },
+    body: "# Q1 summary\nRevenue grew on renewals.\n",
+    needsCredentials: true,
+  },
+  {
+    who: "writer → S3 again (cached)",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: DEMO_S3_HOST,
+    path: "/drafts/demo-notes.md",
+    body: "notes\n",
+    needsCredentials: true,
+  },
+  {
+    who: "writer → S3, finance bucket",
+    cred: { kind: "svid", id: WRITER },
+    method: "PUT",
+    host: DEMO_S3_HOST,
+    path: "/finance/q1.csv",
+    body: "x",
+    needsCredentials: true,
+  },
   {
     who: "writer",
     cred: { kind: "svid", id: WRITER },
@@ -364,7 +396,10 @@ const command: Command = {
     const now = values["real-clock"] ? Date.now : () => Date.now() + offset;
     const audit = new MemoryAudit();
     const logger = new MemoryLogger();
-    const steps = STEPS.filter((s) => s.only === undefined || s.only === mode);
+    const withCredentials = mode === "spire" && seaweedAvailable();
+    const steps = STEPS.filter(
+      (s) => (s.only === undefined || s.only === mode) && (!s.needsCredentials || withCredentials),
+    );
     const svidIds = [...new Set(steps.flatMap((s) => (s.cred.kind === "svid" ? [s.cred.id] : [])))];
     const t0 = performance.now();
     process.stdout.write(
@@ -374,6 +409,13 @@ const command: Command = {
     );
     const collector = await startDemoCollector();
     const telemetry = collector ? { otlpPort: collector.port } : {};
+    let creds: DemoCredentials | undefined;
+    if (withCredentials) {
+      process.stdout.write("Starting SeaweedFS as STS + S3 (it verifies JWT-SVIDs against SPIRE's OIDC JWKS)…\n");
+      creds = await startDemoCredentials(svidIds);
+    } else if (mode === "spire") {
+      process.stdout.write("SeaweedFS is not installed (scripts/setup.sh builds it): no credential injection rows.\n");
+    }
     const dp =
       mode === "spire"
         ? await startLocalDataPlane({
@@ -384,7 +426,12 @@ const command: Command = {
             now,
             identities: svidIds,
             telemetry,
+            authzTimeoutMs: creds ? 3000 : 1000,
+            ...(creds ? { spire: creds.spire, ...creds.dataPlane } : {}),
             ...(values.panels ? { svidTtlSeconds: 60 } : {}),
+          }).catch(async (e) => {
+            await creds?.stop();
+            throw e;
           })
         : await startLocalDataPlane({ bundlePath: bundle, logger, audit, now, telemetry });
     const prom = await startDemoPrometheus(dp);
@@ -407,7 +454,7 @@ const command: Command = {
       process.stdout.write(
         `Clock: ${values["real-clock"] ? "wall clock" : "starts at 10:30 UTC (business hours)"}\n\n`,
       );
-      const header = `${pad("identity", 36)} ${pad("presents", 18)} ${pad("service", 12)} ${pad("action", 24)} ${pad("decision", 8)} ${pad("reason", 60)} latency`;
+      const header = `${pad("identity", 36)} ${pad("presents", 18)} ${pad("service", 12)} ${pad("action", 24)} ${pad("decision", 8)} ${pad("credential", 10)} ${pad("reason", 60)} latency`;
       process.stdout.write(`${header}\n${"-".repeat(header.length + 4)}\n`);
       const ids = new Map<string, ClientIdentity>();
       for (const step of steps) {
@@ -431,19 +478,22 @@ const command: Command = {
             });
             status = r.status;
             replyBody = r.body;
-            const seen = step.body !== undefined ? dp.llm.received : dp.upstream.seen;
+            const llmRow = step.body !== undefined && !step.needsCredentials;
+            const seen = llmRow ? dp.llm.received : dp.upstream.seen;
             decisionId =
               (r.headers["x-hexr-decision-id"] as string | undefined) ??
-              (seen.length > (step.body !== undefined ? llmBefore : 0)
-                ? (seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined)
-                : undefined);
+              (step.needsCredentials
+                ? audit.records.at(-1)?.decision_id
+                : seen.length > (llmRow ? llmBefore : 0)
+                  ? (seen.at(-1)?.headers["x-hexr-decision-id"] as string | undefined)
+                  : undefined);
           } catch (e) {
             const err = e as NodeJS.ErrnoException & { reason?: string };
             failure = `refused at TLS: ${err.reason ?? err.code ?? err.message}`;
           }
           ms = performance.now() - t;
         }
-        const llmCall = step.body !== undefined;
+        const llmCall = step.body !== undefined && !step.needsCredentials;
         // a guard block answers before any upstream saw the request: the policy decision is the last one audited
         const rec =
           audit.records.find((a) => a.decision_id === decisionId) ?? (llmCall ? audit.records.at(-1) : undefined);
@@ -454,7 +504,7 @@ const command: Command = {
         const reason =
           failure ?? guard?.reason ?? (rec?.reasons.join("; ") || (status === 200 ? "policy allowed" : ""));
         process.stdout.write(
-          `${pad(step.who, 36)} ${pad(label, 18)} ${pad(failure ? "-" : (rec?.service ?? "-"), 12)} ${pad(failure ? "-" : (rec?.action ?? step.method), 24)} ${pad(decision, 8)} ${pad(reason, 60)} ${ms.toFixed(2)} ms\n`,
+          `${pad(step.who, 36)} ${pad(label, 18)} ${pad(failure ? "-" : (rec?.service ?? "-"), 12)} ${pad(failure ? "-" : (rec?.action ?? step.method), 24)} ${pad(decision, 8)} ${pad(rec?.credential_tier ?? "-", 10)} ${pad(reason, 60)} ${ms.toFixed(2)} ms\n`,
         );
       }
       const tokens = audit.records.length;
@@ -462,6 +512,16 @@ const command: Command = {
         `\n${tokens} decisions audited; the cloud upstream received ${dp.upstream.seen.length} requests and the model ` +
           `${dp.llm.received.length} (only allowed, unblocked ones; JWT-SVIDs and x-hexr-* headers removed).\n`,
       );
+      if (creds) {
+        const report = await creds.readBack("/drafts/demo-report.md");
+        const finance = await creds.readBack("/finance/q1.csv");
+        process.stdout.write(
+          `SeaweedFS (S3 verifying every signature) holds drafts/demo-report.md: ${report === undefined ? "missing" : `${report.length} bytes`}, ` +
+            `finance/q1.csv: ${finance === undefined ? "absent (refused before any STS call)" : "present"}. The writer never held a key: ` +
+            "the sidecar fetched its JWT-SVID from the SPIRE agent (Delegated Identity API), exchanged it at the STS " +
+            "(AssumeRoleWithWebIdentity, role hexr-writer, session policy for drafts only) and signed the request (SigV4).\n",
+        );
+      }
       const flush = async () => {
         await dp.sidecar.tracing?.flush();
         await dp.sidecar.extProcThread?.flush();
@@ -508,6 +568,7 @@ const command: Command = {
       return 0;
     } finally {
       await dp.stop();
+      await creds?.stop();
       await prom?.stop();
       await collector?.stop();
     }
