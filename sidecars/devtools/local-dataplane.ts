@@ -55,6 +55,7 @@ export const LOCAL_UPSTREAM_DOMAINS = [
   "storage.googleapis.com",
   "s3.amazonaws.com",
   "*.s3.amazonaws.com",
+  "*.blob.core.windows.net",
 ];
 
 /** LLM provider hosts, routed to a local OpenAI/Anthropic-compatible upstream through the guard (ext_proc). */
