@@ -85,8 +85,16 @@ export function routerFilter(): EnvoyHttpFilter {
 }
 
 /** Per-route ext_authz settings: context the authz server reads from `CheckRequest.attributes.context_extensions`. */
-export function authzPerRoute(contextExtensions: Record<string, string>): JsonObject {
-  return typed(`${EXT_AUTHZ_PKG}.ExtAuthzPerRoute`, { check_settings: { context_extensions: contextExtensions } });
+export function authzPerRoute(contextExtensions: Record<string, string>, bodyBytes?: number): JsonObject {
+  return typed(`${EXT_AUTHZ_PKG}.ExtAuthzPerRoute`, {
+    check_settings: {
+      context_extensions: contextExtensions,
+      // whole bodies as bytes (raw_body), for a signature over their hash; a bigger one is a 413, never a partial hash
+      ...(bodyBytes !== undefined
+        ? { with_request_body: { max_request_bytes: bodyBytes, allow_partial_message: false, pack_as_bytes: true } }
+        : {}),
+    },
+  });
 }
 
 /** Per-route ext_proc settings, or undefined to inherit the filter config. */

@@ -23,6 +23,8 @@ const NAME_RE = /^[A-Za-z0-9_.-]{1,100}$/;
 const TRUST_DOMAIN_RE = /^[a-z0-9._-]{1,255}$/;
 const BODY_MODES: readonly BodyMode[] = ["NONE", "STREAMED", "BUFFERED", "BUFFERED_PARTIAL", "FULL_DUPLEX_STREAMED"];
 const MAX_TIMEOUT_MS = 3_600_000;
+/** Bodies ext_authz may buffer for a signature; Envoy holds them in memory per request. */
+const MAX_AUTHZ_BODY_BYTES = 8 * 1024 * 1024;
 const RESERVED_NAMES = [
   DEFAULT_AUTHZ_CLUSTER,
   DEFAULT_EXT_PROC_CLUSTER,
@@ -203,7 +205,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   const names = new Set<string>();
   list(root.upstreams, "upstreams", 0).forEach((u, i) => {
     const f = `upstreams[${i}]`;
-    const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc"]);
+    const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc", "authzBodyBytes"]);
     const name = str(o.name, `${f}.name`, NAME_RE);
     if (names.has(name)) fail(`${f}.name`, `duplicate upstream name ${name}`);
     if (reserved.includes(name)) fail(`${f}.name`, `${name} is reserved for an internal cluster`);
@@ -227,6 +229,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     }
     optInt(o.timeoutMs, `${f}.timeoutMs`, 0, MAX_TIMEOUT_MS);
     routeExtProc(o.extProc, `${f}.extProc`);
+    optInt(o.authzBodyBytes, `${f}.authzBodyBytes`, 1, MAX_AUTHZ_BODY_BYTES);
   });
 
   if (root.tracing !== undefined) {

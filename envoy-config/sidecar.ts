@@ -79,8 +79,13 @@ function httpFilters(o: SidecarEnvoyOptions): JsonObject[] {
 }
 
 /** Per-vhost filter settings: authz context always; ext_proc only when the filter exists. */
-function perFilter(o: SidecarEnvoyOptions, ctx: Record<string, string>, extProc: RouteExtProc | undefined): JsonObject {
-  const out: JsonObject = { [EXT_AUTHZ_FILTER]: authzPerRoute(ctx) };
+function perFilter(
+  o: SidecarEnvoyOptions,
+  ctx: Record<string, string>,
+  extProc: RouteExtProc | undefined,
+  authzBodyBytes?: number,
+): JsonObject {
+  const out: JsonObject = { [EXT_AUTHZ_FILTER]: authzPerRoute(ctx, authzBodyBytes) };
   const ep = o.extProc ? extProcPerRoute(extProc) : undefined;
   if (ep) out[EXT_PROC_FILTER] = ep;
   return out;
@@ -181,7 +186,12 @@ function outboundVirtualHosts(o: SidecarEnvoyOptions): JsonObject[] {
         route: { cluster: u.name, timeout: duration(u.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) },
       },
     ],
-    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: u.name }, u.extProc),
+    typed_per_filter_config: perFilter(
+      o,
+      { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: u.name },
+      u.extProc,
+      u.authzBodyBytes,
+    ),
   }));
   // Unknown hosts still go through authz (the attempt is audited), then get 404 from Envoy: never forwarded.
   vhosts.push({

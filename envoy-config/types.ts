@@ -104,6 +104,12 @@ export interface UpstreamOptions {
   /** Route timeout; default {@link DEFAULT_ROUTE_TIMEOUT_MS} (LLM completions stream for minutes). 0 disables. */
   timeoutMs?: number;
   extProc?: RouteExtProc;
+  /**
+   * Send request bodies up to this many bytes to ext_authz on this upstream (`with_request_body`, whole bodies
+   * only: a larger one is answered 413). Needed where an injected AWS credential signs the body's SHA-256
+   * (every AWS service but S3, which is signed `UNSIGNED-PAYLOAD`). Off by default: a Check carries headers only.
+   */
+  authzBodyBytes?: number;
 }
 
 /** Agent-to-agent listener: mTLS with the peer SPIFFE ID checked, then authz/ext_proc, then the local agent. */

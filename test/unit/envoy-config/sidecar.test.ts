@@ -30,6 +30,34 @@ function filterConfig(listener: unknown, name: string) {
   return dig(named(list(hcmOf(listener), "http_filters"), name), "typed_config");
 }
 
+describe("renderSidecarBootstrap: request bodies to ext_authz", () => {
+  it("only on upstreams that ask, whole and as bytes", () => {
+    const b = renderSidecarBootstrap(
+      sidecarOptions(SPIRE_TLS, {
+        upstreams: [
+          {
+            name: "signed",
+            domains: ["dynamodb.us-east-1.amazonaws.com"],
+            address: "127.0.0.1",
+            port: 1,
+            authzBodyBytes: 65536,
+          },
+          { name: "plain", domains: ["s3.us-east-1.amazonaws.com"], address: "127.0.0.1", port: 2 },
+        ],
+      }),
+    );
+    const vhosts = list(hcmOf(outbound(b)), "route_config", "virtual_hosts");
+    const settings = (name: string) =>
+      dig(named(vhosts, name), "typed_per_filter_config", "envoy.filters.http.ext_authz", "check_settings");
+    expect(dig(settings("signed"), "with_request_body")).toEqual({
+      max_request_bytes: 65536,
+      allow_partial_message: false,
+      pack_as_bytes: true,
+    });
+    expect(Object.keys(settings("plain") as object)).toEqual(["context_extensions"]);
+  });
+});
+
 describe("renderSidecarBootstrap: ext_authz fails closed", () => {
   const b = renderSidecarBootstrap(sidecarOptions(SPIRE_TLS));
   const authz = filterConfig(outbound(b), "envoy.filters.http.ext_authz");

@@ -67,6 +67,22 @@ const VARIANTS: Array<[string, () => SidecarEnvoyOptions]> = [
       }),
   ],
   ["SPIRE mode", () => sidecarOptions(SPIRE_TLS, { upstreams: upstreams() })],
+  [
+    "SPIRE mode, an upstream whose bodies ext_authz signs (with_request_body per route)",
+    () =>
+      sidecarOptions(SPIRE_TLS, {
+        upstreams: [
+          ...upstreams(),
+          {
+            name: "aws_dynamodb",
+            domains: ["dynamodb.us-east-1.amazonaws.com"],
+            address: "127.0.0.1",
+            port: 8000,
+            authzBodyBytes: 1 << 20,
+          },
+        ],
+      }),
+  ],
   ["SPIRE mode + ext_proc", () => sidecarOptions(SPIRE_TLS, { upstreams: upstreams(), extProc: EXT_PROC })],
   [
     "SPIRE mode, federated + ext_proc + inbound, authz over TCP, hardening options",
