@@ -13,7 +13,7 @@ import {
 import { envoyRequestHeaders, loadRbacEngine, type MicroSuite, WRITER } from "./harness.ts";
 
 const HOST = "s3.amazonaws.com";
-const PATH = "/bench-bucket/reports/object.txt";
+const PATH = "/drafts/reports/object.txt";
 
 const suite: MicroSuite = async (bench, ctx) => {
   const engine = await loadRbacEngine(ctx);

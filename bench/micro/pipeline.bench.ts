@@ -21,7 +21,7 @@ import {
 } from "./harness.ts";
 
 const HOST = "s3.amazonaws.com";
-const PATH = "/bench-bucket/reports/object.txt";
+const PATH = "/drafts/reports/object.txt";
 
 const suite: MicroSuite = async (bench, ctx) => {
   const engine = await loadRbacEngine(ctx);
