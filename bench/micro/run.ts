@@ -4,7 +4,8 @@
  * Standalone scripts (no default export, e.g. guard.bench.ts, which runs itself and prints `console.table`
  * with `mean µs` / `p99 µs` columns) run in a child process with `HEXR_BENCH_TIME` and their table is read.
  *
- * Usage: node bench/micro/run.ts [--time MS] [--json FILE]    (or `bin/hexr bench --micro`)
+ * Usage: node bench/micro/run.ts [--time MS] [--json FILE] [--only NAME]    (or `bin/hexr bench --micro`)
+ *   --only NAME  just the files whose name contains NAME (e.g. `credentials`)
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,7 +35,9 @@ export function microFiles(dir = HERE): string[] {
     .map((f) => path.join(dir, f));
 }
 
-export async function runMicro(opts: { timeMs?: number; log?: (line: string) => void } = {}): Promise<MicroRun> {
+export async function runMicro(
+  opts: { timeMs?: number; log?: (line: string) => void; only?: string } = {},
+): Promise<MicroRun> {
   const timeMs = opts.timeMs ?? DEFAULT_MICRO_TIME_MS;
   const log = opts.log ?? (() => undefined);
   const dir = mkdtempSync(path.join(tmpdir(), "hexr-micro-"));
@@ -43,7 +46,9 @@ export async function runMicro(opts: { timeMs?: number; log?: (line: string) => 
   try {
     const { rbac } = await buildBenchBundles(dir);
     const ctx: MicroContext = { rbacBundle: rbac };
-    for (const file of microFiles()) {
+    for (const file of microFiles().filter(
+      (f) => opts.only === undefined || path.basename(f).includes(opts.only as string),
+    )) {
       const name = path.basename(file);
       try {
         if (!/^export default /m.test(readFileSync(file, "utf8"))) {
@@ -133,9 +138,12 @@ export function microTable(run: MicroRun): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { time: { type: "string" }, json: { type: "string" } } });
+  const { values } = parseArgs({
+    options: { time: { type: "string" }, json: { type: "string" }, only: { type: "string" } },
+  });
   const run = await runMicro({
     timeMs: values.time ? Number(values.time) : DEFAULT_MICRO_TIME_MS,
+    ...(values.only ? { only: values.only } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   });
   process.stdout.write(microTable(run));

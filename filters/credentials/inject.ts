@@ -22,9 +22,9 @@
  *   // inj.set: authorization, x-amz-date, x-amz-security-token, x-amz-content-sha256
  */
 import { createHash } from "node:crypto";
-import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { HexrError } from "../errors.ts";
+import { Sha256 } from "./sha256.ts";
 import type { IssuedCredential, Injection, ProviderKind } from "./types.ts";
 
 export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
@@ -41,12 +41,6 @@ const API_KEY_HEADERS: Record<ProviderKind, readonly string[]> = {
   azure: ["api-key", "ocp-apim-subscription-key"],
 };
 const NO_REMOVALS: readonly string[] = Object.freeze([]);
-
-class Sha256 extends Hash {
-  constructor(secret?: ConstructorParameters<typeof Hash>[1]) {
-    super("sha256", secret);
-  }
-}
 
 export interface SignTarget {
   readonly method: string;

@@ -12,7 +12,15 @@
  *   await redis.set(id, box.seal(id, cred), "PX", ttl);
  *   const back = box.open(id, await redis.getBuffer(id)); // undefined when tampered or from another key
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 import type { IssuedCredential } from "./types.ts";
 
 const VERSION = 1;
@@ -22,14 +30,15 @@ const HEADER = 1 + IV_BYTES + TAG_BYTES;
 export const SEAL_KEY_BYTES = 32;
 
 export class CredentialSeal {
-  readonly #enc: Buffer;
-  readonly #mac: Buffer;
+  // KeyObjects, imported once: a Buffer key is imported again on every cipher or HMAC (~10 µs each)
+  readonly #enc: KeyObject;
+  readonly #mac: KeyObject;
 
   constructor(secret: Uint8Array) {
     if (secret.length !== SEAL_KEY_BYTES) throw new TypeError(`the L2 key must be ${SEAL_KEY_BYTES} bytes`);
     // two keys from one secret, so the key ids reveal nothing about the encryption key
-    this.#enc = Buffer.from(hkdfSync("sha256", secret, "", "hexr credentials L2 encryption v1", 32));
-    this.#mac = Buffer.from(hkdfSync("sha256", secret, "", "hexr credentials L2 key ids v1", 32));
+    this.#enc = createSecretKey(Buffer.from(hkdfSync("sha256", secret, "", "hexr credentials L2 encryption v1", 32)));
+    this.#mac = createSecretKey(Buffer.from(hkdfSync("sha256", secret, "", "hexr credentials L2 key ids v1", 32)));
   }
 
   /** The opaque Redis key for a cache key. */

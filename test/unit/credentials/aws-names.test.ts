@@ -134,3 +134,23 @@ describe("CredentialSeal", () => {
     expect(seal.keyId("spiffe://hexr.cloud/agent/acme/crew/researcher")).not.toContain("acme");
   });
 });
+
+describe("Sha256 (the signer's hash)", () => {
+  it("gives RFC 4231's HMAC-SHA256 answer and plain SHA-256, for string and byte keys, reused", async () => {
+    const { Sha256 } = await import("../../../filters/credentials/sha256.ts");
+    const want = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    const hex = (u: Uint8Array) => Buffer.from(u).toString("hex");
+    const key = new TextEncoder().encode("Jefe");
+    for (let i = 0; i < 2; i++) {
+      for (const k of ["Jefe", key]) {
+        const h = new Sha256(k);
+        h.update("what do ya want ");
+        h.update(new TextEncoder().encode("for nothing?"));
+        expect(hex(await h.digest())).toBe(want);
+      }
+    }
+    const plain = new Sha256();
+    plain.update("abc");
+    expect(hex(await plain.digest())).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+});
