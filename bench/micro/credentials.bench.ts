@@ -18,7 +18,18 @@ import type { Caller, ExchangeRequest, IssuedCredential, TokenSource } from "../
 import { CredentialStage } from "../../sidecars/authz/credentials.ts";
 import { startFakeSts } from "../servers/fake-aws-sts.ts";
 import { SESSION_TOKEN_CHARS } from "../stacks/credentials.ts";
-import { envoyRequestHeaders, type MicroSuite, TRUST_DOMAIN, WRITER } from "./harness.ts";
+import { Writable } from "node:stream";
+import { DecisionCache, DEFAULT_CATALOG, RateCounter, ServiceCatalog } from "../../filters/authz/index.ts";
+import { JsonLinesAudit } from "../../sidecars/authz/audit.ts";
+import { AuthzPipeline, type AuthzPipelineDeps } from "../../sidecars/authz/pipeline.ts";
+import {
+  envoyCertificates,
+  envoyRequestHeaders,
+  loadRbacEngine,
+  type MicroSuite,
+  TRUST_DOMAIN,
+  WRITER,
+} from "./harness.ts";
 
 const HOST = "s3.amazonaws.com";
 const PATH = "/drafts/reports/object.txt";
@@ -50,7 +61,7 @@ function awsCredential(tokenChars: number): IssuedCredential & { kind: "aws" } {
   };
 }
 
-const suite: MicroSuite = async (bench) => {
+const suite: MicroSuite = async (bench, microCtx) => {
   const sts = await startFakeSts({ sessionTokenChars: SESSION_TOKEN_CHARS });
   const provider = new AwsStsProvider({
     name: "aws",
@@ -121,6 +132,39 @@ const suite: MicroSuite = async (bench) => {
   });
   bench.add("credentials: CredentialStage.inject (L1 hit + SigV4)", async () => {
     await stage.inject(ctx);
+  });
+
+  // the whole Check with and without the stage: what an L1 hit costs the pipeline, policy and audit included
+  const engine = await loadRbacEngine(microCtx);
+  const [cert] = await envoyCertificates([WRITER]);
+  const snapshot = { engine, revision: "bench", generation: 1 };
+  const deps: AuthzPipelineDeps = {
+    trustDomains: new Set([TRUST_DOMAIN]),
+    policy: { current: () => snapshot },
+    catalog: ServiceCatalog.compile(DEFAULT_CATALOG),
+    rate: new RateCounter(),
+    cache: new DecisionCache(),
+    audit: new JsonLinesAudit(new Writable({ write: (_c, _e, cb) => cb() })),
+  };
+  const plain = new AuthzPipeline(deps);
+  const withCreds = new AuthzPipeline({ ...deps, credentials: stage });
+  const check = {
+    attributes: {
+      source: { principal: WRITER, certificate: cert as string },
+      request: { http: { method: "PUT", host: HOST, path: PATH, headers } },
+    },
+  };
+  const warmCheck = await withCreds.check(check);
+  if (!warmCheck.ok_response?.headers.some((h) => h.header.key === "authorization")) {
+    throw new Error(
+      `the pipeline did not inject a credential: ${JSON.stringify(warmCheck.denied_response?.body ?? warmCheck).slice(0, 300)}`,
+    );
+  }
+  bench.add("credentials: AuthzPipeline.check, no credential stage", () => {
+    plain.check(check);
+  });
+  bench.add("credentials: AuthzPipeline.check with the stage (L1 hit + SigV4)", async () => {
+    await withCreds.check(check);
   });
 };
 export default suite;
