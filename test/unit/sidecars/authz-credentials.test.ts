@@ -20,6 +20,12 @@ import { MemoryAudit } from "../../../sidecars/authz/audit.ts";
 import { CredentialStage } from "../../../sidecars/authz/credentials.ts";
 import { AuthzPipeline, type PolicySource } from "../../../sidecars/authz/pipeline.ts";
 import type { CheckResponse } from "../../../sidecars/authz/response.ts";
+import { ExportResultCode } from "@opentelemetry/core";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
+import { authzMetrics } from "../../../filters/telemetry/catalog.ts";
+import { Registry } from "../../../filters/telemetry/metrics.ts";
+import { AuthzTelemetry } from "../../../sidecars/telemetry/authz.ts";
+import { Tracing } from "../../../sidecars/telemetry/tracing.ts";
 import { makeCa, makeLeaf } from "../../helpers/certs.ts";
 
 const TD = "hexr.cloud";
@@ -54,7 +60,19 @@ class FakeSts implements CredentialProvider {
 const ca = await makeCa("unit-ca");
 const cert = encodeURIComponent((await makeLeaf(ca, { uris: [RESEARCHER] })).certPem);
 
-function setup(decide: (i: OpaInput) => Decision) {
+/** Keeps every exported span. */
+class KeptSpans implements SpanExporter {
+  readonly spans: ReadableSpan[] = [];
+  export(spans: ReadableSpan[], done: (r: { code: ExportResultCode }) => void): void {
+    this.spans.push(...spans);
+    done({ code: ExportResultCode.SUCCESS });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function setup(decide: (i: OpaInput) => Decision, telemetry?: AuthzTelemetry) {
   const sts = new FakeSts();
   const audit = new MemoryAudit();
   const policy: PolicySource = { current: () => ({ engine: { evaluate: decide }, revision: "r1", generation: 1 }) };
@@ -71,6 +89,7 @@ function setup(decide: (i: OpaInput) => Decision) {
     rate: new RateCounter(),
     audit,
     credentials: stage,
+    ...(telemetry ? { telemetry } : {}),
   });
   return { p, sts, audit };
 }
@@ -198,6 +217,40 @@ describe("credential stage in the pipeline", () => {
     const r = await p.check(put({ "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" }));
     expect(r.status.code).toBe(7);
     expect(r.denied_response?.body).toContain("credentials.unsupported_payload_signing");
+  });
+
+  it("records a hexr.cache.lookup span under the decision, with no credential, token or signature in any span", async () => {
+    const kept = new KeptSpans();
+    const registry = new Registry();
+    const tracing = Tracing.start(
+      {
+        endpoint: "http://127.0.0.1:1",
+        ratio: 1,
+        serviceName: "t",
+        maxQueue: 64,
+        maxBatch: 1,
+        flushIntervalMs: 10,
+        exportTimeoutMs: 100,
+      },
+      undefined,
+      kept,
+    );
+    const { p } = setup(ALLOW, new AuthzTelemetry(authzMetrics(registry, { agentLabels: false }), tracing));
+    const r = await p.check(put({ "x-hexr-svid": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzcGlmZmUifQ.sig-presented" }));
+    // the same credential from L1, but a request the signer refuses: no credential, an error span
+    await p.check(put({ "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" }));
+    await tracing.flush();
+    const lookups = kept.spans.filter((s) => s.name === "hexr.cache.lookup");
+    expect(lookups.map((s) => s.attributes["hexr.credential.tier"])).toEqual(["issuer", "none"]);
+    expect(lookups[1]?.status).toMatchObject({ code: 2, message: "credentials.unsupported_payload_signing" });
+    const check = kept.spans.find((s) => s.name === "hexr.authz.check");
+    expect(lookups[0]?.parentSpanContext?.spanId).toBe(check?.spanContext().spanId);
+    const text = JSON.stringify(kept.spans.map((s) => ({ n: s.name, a: s.attributes, e: s.events, st: s.status })));
+    for (const secret of [SECRET, SESSION, "ASIAEXAMPLE", headerMap(r).authorization as string, "sig-presented"]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(registry.exposition()).toContain("hexr_credentials_cache_lookups_total");
+    await tracing.shutdown();
   });
 
   it("leaves services without credentials untouched", async () => {
