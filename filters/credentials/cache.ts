@@ -12,7 +12,7 @@
  * - **Degrades, then fails closed**: L2 errors skip L2 (the lookup says `l2_unavailable`); an issuer that is
  *   unavailable (transient failure) leaves unexpired entries served past their margin (`issuer_unavailable`),
  *   and only then does the lookup fail, with the issuer's reason. A final answer (access denied) is never
- *   papered over with a cached credential: revoking a role's trust takes effect at once.
+ *   papered over with a cached credential: a revoked trust takes effect at the key's next exchange.
  * - **Bounded**: L1 by entries and bytes; fills in flight per caller (`maxFillsPerCaller`) and exchanges
  *   per caller per minute (`maxExchangesPerCallerMinute`), so one agent asking for a new scope on every
  *   request can neither queue work in front of the others nor spend the account's STS quota.
