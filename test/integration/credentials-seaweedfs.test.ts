@@ -1,16 +1,18 @@
 /**
  * Credential injection end to end, every component real: SPIRE (server, agent, OIDC discovery provider),
  * Envoy with its SVID over SDS, the authz sidecar (policy, delegated JWT-SVIDs from the agent's admin
- * socket, AWS STS exchange, SigV4), and SeaweedFS as STS + S3 — its STS verifies each JWT-SVID against
- * SPIRE's JWKS, its S3 verifies every signature and session token. Agents send plain S3 requests with no
+ * socket, AWS STS exchange, SigV4), Redis (the sealed L2 tier and the shared rate counters), and SeaweedFS
+ * as STS + S3 — its STS verifies each JWT-SVID against SPIRE's JWKS, its S3 verifies every signature and
+ * session token. Agents send plain S3 requests with no
  * credentials of their own; what lands in the bucket is read back with SeaweedFS's admin identity.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AwsStsProvider } from "../../filters/credentials/providers/aws-sts.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
+import { type RedisHarness, startRedis } from "../../sidecars/devtools/redis.ts";
 import { localAuthzId, type SpireDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
 import { roleArn, type SeaweedFsHarness, s3Request, startSeaweedFs } from "../../sidecars/devtools/seaweedfs.ts";
 import { type SpireHarness, startSpire } from "../../sidecars/devtools/spire.ts";
@@ -36,6 +38,7 @@ const clock = () => START + 1000 * tick++;
 let spire: SpireHarness;
 let weed: SeaweedFsHarness;
 let dp: SpireDataPlane;
+let redis: RedisHarness;
 const audit = new MemoryAudit();
 const logger = new MemoryLogger();
 
@@ -62,6 +65,8 @@ beforeAll(async () => {
     buckets: ["drafts", "finance"],
   });
   const dir = mkdtempSync(path.join(tmpdir(), "hexr-creds-it-"));
+  redis = await startRedis();
+  writeFileSync(path.join(dir, "l2.key"), "cd".repeat(32), { mode: 0o600 });
   await Promise.all([
     spire.createEntry({ spiffeId: WRITER, selectors: [`unix:uid:${WRITER_UID}`] }),
     spire.createEntry({ spiffeId: RESEARCHER, selectors: [`unix:uid:${RESEARCHER_UID}`] }),
@@ -76,8 +81,11 @@ beforeAll(async () => {
     authzTimeoutMs: 3000,
     identities: [PRESENTER, OUTSIDER],
     sidecarConfig: {
+      redis: { url: redis.url, key_prefix: "hexr-creds-it:" },
+      rate: { shared: true },
       credentials: {
         exchange_timeout_ms: 2500,
+        cache: { l2: { key_file: path.join(dir, "l2.key") } },
         delegated: {
           socket: spire.agentAdminSocket,
           agents: {
@@ -105,6 +113,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dp?.stop();
+  await redis?.stop();
   await weed?.stop();
   await spire?.stop();
 });
@@ -147,6 +156,11 @@ describe("an agent writes to a bucket with credentials it never held", () => {
     expect(await readBack("/drafts/post.md")).toEqual({ status: 200, body: "# hello" });
     const rec = audit.records.find((a) => a.spiffe_id === WRITER && a.action === "s3:PutObject");
     expect(rec).toMatchObject({ allow: true, credential_tier: "issuer", credential_provider: "aws" });
+    // the shared tier and the shared counters answered: nothing degraded
+    expect(rec?.degraded).toBeUndefined();
+    expect(dp.sidecar.registry.exposition()).toMatch(
+      /hexr_credentials_cache_lookups_total\{[^}]*tier="l2",result="miss"\} 1/,
+    );
   });
 
   it("the next request is served from L1 without another exchange", async () => {
