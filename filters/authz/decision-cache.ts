@@ -40,7 +40,9 @@ export function decisionCacheKey(generation: number, input: OpaInput): string {
   // actions carry the resource facts (target and copy source); JSON is unambiguous and small (names are capped)
   key += f(JSON.stringify(input.actions)) + f(JSON.stringify(input.resource));
   const a = input.a2a;
-  key += a ? `a${f(a.caller)}${f(a.target)}${f(a.method)}` : "-";
+  key += a
+    ? `a${f(a.caller)}${f(a.target)}${f(a.method)}${f(a.version)}${f(a.binding)}${f(a.task_id ?? "")}${f(a.context_id ?? "")}${f(a.chain.join("\n"))}`
+    : "-";
   return key;
 }
 

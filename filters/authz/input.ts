@@ -14,6 +14,7 @@
  *     resource: op.resource, method: "GET", host: "s3.amazonaws.com", path: "/b/k",
  *     headers: allowListHeaders(raw), now: Date.now(), callsLastMinute: rate.hit(agentKey, now) });
  */
+import type { A2aPolicyInput } from "../a2a/types.ts";
 import { normalizeHost } from "./catalog.ts";
 import type { RequiredAction, Resource } from "./operations/types.ts";
 import { EMPTY_RESOURCE } from "./operations/types.ts";
@@ -38,7 +39,7 @@ export interface OpaInput {
     readonly headers: Readonly<Record<string, string>>;
   };
   readonly rate: { readonly agent_calls_last_minute: number };
-  readonly a2a?: { readonly caller: string; readonly target: string; readonly method: string };
+  readonly a2a?: A2aPolicyInput;
 }
 
 export interface InputFacts {
@@ -61,7 +62,7 @@ export interface InputFacts {
   /** Epoch milliseconds. */
   readonly now: number;
   readonly callsLastMinute: number;
-  readonly a2a?: { readonly caller: string; readonly target: string; readonly method: string };
+  readonly a2a?: A2aPolicyInput;
 }
 
 /** Headers a policy may see. Identity comes from the peer certificate, never from headers. */
@@ -141,5 +142,5 @@ export function buildInput(p: InputFacts): OpaInput {
     request: { method: p.method, host: normalizeHost(p.host), path: p.path, headers: p.headers },
     rate: { agent_calls_last_minute: p.callsLastMinute },
   };
-  return p.a2a ? { ...input, a2a: { caller: p.a2a.caller, target: p.a2a.target, method: p.a2a.method } } : input;
+  return p.a2a ? { ...input, a2a: p.a2a } : input;
 }

@@ -37,6 +37,8 @@ function input(over: Partial<Parameters<typeof buildInput>[0]> = {}): OpaInput {
 
 const ALLOW: Decision = { allow: true, reasons: [] };
 
+const A2A = { caller: "x", target: "y", method: "SendMessage", version: "1.0", binding: "jsonrpc", chain: [] } as const;
+
 describe("decisionCacheKey", () => {
   it("is stable for equal inputs, whatever the header order", () => {
     const a = input({ headers: { accept: "*/*", "content-type": "text/plain" } });
@@ -67,7 +69,10 @@ describe("decisionCacheKey", () => {
     ["rate", { callsLastMinute: 4 }],
     ["header value", { headers: { "content-type": "text/html", accept: "*/*" } }],
     ["header set", { headers: { "content-type": "text/plain" } }],
-    ["a2a", { a2a: { caller: "x", target: "y", method: "SendMessage" } }],
+    ["a2a", { a2a: A2A }],
+    ["a2a task", { a2a: { ...A2A, task_id: "t1" } }],
+    ["a2a chain", { a2a: { ...A2A, chain: ["spiffe://hexr.cloud/agent/acme-corp/crew/planner"] } }],
+    ["a2a version", { a2a: { ...A2A, version: "0.3" } }],
   ])("changes with the %s", (_field, over) => {
     expect(decisionCacheKey(1, input(over))).not.toBe(decisionCacheKey(1, input()));
   });

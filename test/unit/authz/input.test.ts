@@ -149,12 +149,22 @@ describe("buildInput", () => {
       headers: {},
       now: 0,
       callsLastMinute: 1,
-      a2a: { caller: "spiffe://hexr.cloud/agent/acme-corp/crew/researcher", target: "writer", method: "SendMessage" },
+      a2a: {
+        caller: "spiffe://hexr.cloud/agent/acme-corp/crew/researcher",
+        target: "writer",
+        method: "SendMessage",
+        version: "1.0",
+        binding: "jsonrpc",
+        chain: [],
+      },
     });
     expect(input.a2a).toEqual({
       caller: "spiffe://hexr.cloud/agent/acme-corp/crew/researcher",
       target: "writer",
       method: "SendMessage",
+      version: "1.0",
+      binding: "jsonrpc",
+      chain: [],
     });
   });
 
