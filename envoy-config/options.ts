@@ -176,7 +176,13 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   if (root.outboundJwt !== undefined) address(root.outboundJwt, "outboundJwt");
 
   if (root.inbound !== undefined) {
-    const i = address(root.inbound, "inbound", ["app", "allowedPeerPrefixes", "timeoutMs", "extProc"]);
+    const i = address(root.inbound, "inbound", [
+      "app",
+      "allowedPeerPrefixes",
+      "timeoutMs",
+      "extProc",
+      "authzBodyBytes",
+    ]);
     address(i.app, "inbound.app");
     peerPrefixes(i.allowedPeerPrefixes, "inbound.allowedPeerPrefixes");
     if (i.allowedPeerPrefixes === undefined && t.mode === "files" && t.trustDomain === undefined) {
@@ -185,6 +191,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
         "required when tls.mode is files without tls.trustDomain (peer IDs must be checked)",
       );
     }
+    optInt(i.authzBodyBytes, "inbound.authzBodyBytes", 1, MAX_AUTHZ_BODY_BYTES);
     optInt(i.timeoutMs, "inbound.timeoutMs", 0, MAX_TIMEOUT_MS);
     routeExtProc(i.extProc, "inbound.extProc");
   }

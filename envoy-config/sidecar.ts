@@ -252,7 +252,7 @@ export function renderInboundListener(opts: SidecarEnvoyOptions): EnvoyListener 
         route: { cluster: LOCAL_AGENT_CLUSTER, timeout: duration(inbound.timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS) },
       },
     ],
-    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "inbound" }, inbound.extProc),
+    typed_per_filter_config: perFilter(o, { [CTX_DIRECTION]: "inbound" }, inbound.extProc, inbound.authzBodyBytes),
   };
   return listener(
     "inbound",

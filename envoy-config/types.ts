@@ -120,6 +120,11 @@ export interface InboundOptions extends SocketAddress {
   allowedPeerPrefixes?: string[];
   timeoutMs?: number;
   extProc?: RouteExtProc;
+  /**
+   * Send request bodies up to this many bytes to ext_authz (`with_request_body`; larger ones get 413): the
+   * A2A method and ids are in JSON-RPC bodies, so the agent-to-agent policy decides with the body.
+   */
+  authzBodyBytes?: number;
 }
 
 export interface OutboundOptions extends SocketAddress {

@@ -151,6 +151,13 @@ export interface SpireDataPlaneOptions extends LocalDataPlaneOptions {
   jwtAudience?: string;
   /** Default {@link LOCAL_JWT_CLOCK_SKEW_SECONDS}. */
   jwtClockSkewSeconds?: number;
+  /**
+   * The SPIFFE ID Envoy takes over SDS and presents (default {@link localEnvoyId}). Beside an agent pod it is
+   * the agent's own ID, so an inbound A2A call's mTLS peer is the calling agent.
+   */
+  envoyId?: string;
+  /** An inbound (agent-to-agent) listener in front of a local agent on 127.0.0.1:`appPort`. */
+  inbound?: { appPort: number; authzBodyBytes?: number };
 }
 
 export interface LocalDataPlane {
@@ -186,6 +193,8 @@ export interface SpireDataPlane extends LocalDataPlane {
   mode: "spire";
   /** Envoy's `outbound_jwt` listener (no client certificate; a JWT-SVID is required). `send` uses it for clients without a certificate. */
   jwtPort: number;
+  /** The inbound listener's port (with `inbound`). */
+  inboundPort?: number;
   spire: SpireHarness;
   /** This process's Workload API client (shared with the sidecar). */
   workloadApi: WorkloadApiClient;
@@ -361,7 +370,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
     const spire = opts.spire ?? (await startSpire({ trustDomain: td, logLevel: "INFO" }));
     if (!opts.spire) cleanup.add(() => spire.stop());
     if (spire.trustDomain !== td) throw new TypeError(`spire runs ${spire.trustDomain}, not trustDomain ${td}`);
-    const envoyId = localEnvoyId(td);
+    const envoyId = opts.envoyId ?? localEnvoyId(td);
     const authzId = localAuthzId(td);
     const envoyPath = realpathSync(findEnvoy());
     const uid = process.getuid?.() ?? 0;
@@ -441,6 +450,16 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
       upstreams: localUpstreams(upstream, llm, opts.extraUpstreams),
       accessLog: false,
       ...telemetry.envoy,
+      ...(opts.inbound
+        ? {
+            inbound: {
+              address: "127.0.0.1",
+              port: 0,
+              app: { address: "127.0.0.1", port: opts.inbound.appPort },
+              ...(opts.inbound.authzBodyBytes ? { authzBodyBytes: opts.inbound.authzBodyBytes } : {}),
+            },
+          }
+        : {}),
     };
     const envoy = await startEnvoy(renderSidecarBootstrap(envoyOptions));
     cleanup.add(() => envoy.stop());
@@ -499,6 +518,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
       authzAddress,
       outboundPort,
       jwtPort,
+      ...(envoy.ports.inbound ? { inboundPort: envoy.ports.inbound } : {}),
       spire,
       workloadApi,
       envoyId,
