@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CredentialKind, Decision, OpaInput, RequiredAction, Resource } from "../../filters/authz/index.ts";
+import { type A2aCall, A2aError, type A2aPolicyInput } from "../../filters/a2a/types.ts";
 import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS } from "../../filters/authz/index.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import type { CheckAttributes, CheckPeer, Principal } from "../../filters/identity/index.ts";
@@ -90,6 +91,41 @@ export interface AuthzPipelineDeps {
   telemetry?: AuthzTelemetry;
   /** Short-lived cloud credentials for allowed requests to services the catalog marks `credentials:`. */
   credentials?: CredentialStage;
+  /** Inbound agent-to-agent calls (Checks from the inbound listener): classification, validation, chains. */
+  a2a?: A2aInbound;
+}
+
+/** A protocol-format answer (JSON-RPC error, REST error, gRPC status) for a refused A2A call. */
+export interface ProtocolAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/**
+ * What the pipeline needs for an inbound A2A Check (see sidecars/a2a/inbound.ts): the call classified and
+ * its body validated from the request Envoy sent with its body, the delegation chain verified, and refusals
+ * in the protocol's own error format.
+ */
+export interface A2aInbound {
+  /** This pod's agent: `input.a2a.target`. */
+  readonly target: string;
+  /** The classified, validated call; an A2aError for a malformed one; undefined when it is not A2A at all. */
+  inspect(req: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: Uint8Array | undefined;
+  }): A2aCall | A2aError | undefined;
+  /** The verified delegation chain (oldest first) the request carries, for a caller; [] when none. */
+  chain(headers: Readonly<Record<string, string>>, caller: string): readonly string[] | A2aError;
+  /** The protocol's error answer for a malformed call or a denial. */
+  refusal(
+    call: A2aCall | undefined,
+    headers: Readonly<Record<string, string>>,
+    reasons: readonly string[],
+    err?: A2aError,
+  ): ProtocolAnswer;
 }
 
 export interface CheckRequestLike {
@@ -196,6 +232,10 @@ export class AuthzPipeline {
   check(req: CheckRequestLike, trace?: TraceHeaders): CheckResponse | Promise<CheckResponse> {
     const started = performance.now();
     const attrs = req.attributes ?? {};
+    // the inbound (agent-to-agent) listener demands a client certificate: its caller is the mTLS peer only
+    if (this.#d.a2a && attrs.context_extensions?.[DIRECTION] === INBOUND) {
+      return this.#decideA2a(attrs, started, this.#peerIdentity(attrs), trace, this.#d.a2a);
+    }
     const carrier = this.#d.jwtSvid ? jwtSvidCarrier(attrs.request?.http?.headers ?? {}, attrs.source) : undefined;
     if (carrier === undefined) {
       const identity = this.#d.jwtSvid && !hasPeer(attrs.source) ? NO_IDENTITY : this.#peerIdentity(attrs);
@@ -238,6 +278,107 @@ export class AuthzPipeline {
       );
     }
     return peer;
+  }
+
+  /**
+   * An inbound A2A call: the call from the body (classified and validated before anything else), the
+   * caller's verified chain, rate, then the agent-to-agent policy with `input.a2a`. Every refusal is in
+   * the protocol's own error format, so the calling agent's SDK reads it like the target's own errors.
+   */
+  #decideA2a(
+    attrs: CheckAttributes,
+    started: number,
+    identity: Identity,
+    trace: TraceHeaders | undefined,
+    a2a: A2aInbound,
+  ): CheckResponse | Promise<CheckResponse> {
+    const http = attrs.request?.http;
+    const headers = http?.headers ?? {};
+    const method = http?.method ?? "";
+    const rawPath = http?.path ?? "";
+    const principal = isHexrError(identity) ? undefined : identity;
+    const st: Outcome = {
+      decisionId: randomUUID(),
+      started,
+      headers,
+      principal,
+      service: A2A_SERVICE,
+      action: UNKNOWN_A2A_ACTION,
+      actions: undefined,
+      decision: DENIED_INTERNAL,
+      revision: null,
+      cached: false,
+      degraded: [],
+      carrier: undefined,
+      trace,
+    };
+    let call: A2aCall | undefined;
+    const refuse = (reasons: readonly string[], err?: A2aError): CheckResponse => {
+      st.decision = { allow: false, reasons };
+      st.answer = a2a.refusal(call, headers, reasons, err);
+      return this.#finish(st, undefined);
+    };
+    try {
+      const body = http?.raw_body && headers[PARTIAL_BODY] !== "true" ? http.raw_body : undefined;
+      const inspected = a2a.inspect({ method, path: rawPath, headers, body });
+      if (inspected === undefined) {
+        return refuse(["a2a.not_a2a: the inbound listener takes A2A requests only"]);
+      }
+      if (inspected instanceof A2aError) return refuse([inspected.reason], inspected);
+      call = inspected;
+      st.action = call.method;
+      if (principal === undefined) return refuse([(identity as HexrError).reason]);
+      const chain = a2a.chain(headers, principal.spiffeId);
+      if (chain instanceof A2aError) return refuse([chain.reason], chain);
+      const facts: A2aPolicyInput = {
+        caller: principal.spiffeId,
+        target: a2a.target,
+        method: call.method,
+        version: call.version,
+        binding: call.binding,
+        chain,
+        ...(call.taskId !== undefined ? { task_id: call.taskId } : {}),
+        ...(call.contextId !== undefined ? { context_id: call.contextId } : {}),
+      };
+      const now = this.#now();
+      const calls = this.#d.rate.hit(`${principal.tenant}/${principal.agent}`, now);
+      const f: Facts = {
+        principal,
+        method,
+        host: http?.host ?? "",
+        path: stripPath(rawPath),
+        rawPath,
+        headers,
+        resource: undefined,
+        kind: undefined,
+        now,
+        a2a: facts,
+      };
+      const decided = (count: number) => {
+        const r = this.#evaluate(st, f, count, attrs) as CheckResponse;
+        return r;
+      };
+      if (!(calls instanceof Promise)) return this.#a2aAnswer(st, call, headers, a2a, decided(calls));
+      return calls.then((r) => {
+        if (!r.shared) st.degraded.push("rate_local");
+        return this.#a2aAnswer(st, call as A2aCall, headers, a2a, decided(r.count));
+      });
+    } catch (e) {
+      return refuse([denial(e).reasons[0] as string]);
+    }
+  }
+
+  /** A policy denial of an A2A call, re-answered in the protocol's format (the audit line is already written). */
+  #a2aAnswer(
+    st: Outcome,
+    call: A2aCall,
+    headers: Readonly<Record<string, string>>,
+    a2a: A2aInbound,
+    r: CheckResponse,
+  ): CheckResponse {
+    if (st.decision.allow || !r.denied_response) return r;
+    const answer = a2a.refusal(call, headers, st.decision.reasons);
+    return deniedResponse(st.decisionId, st.decision.reasons, answer);
   }
 
   /** 2–5: service, rate, policy, credentials, then response and audit, for an identity (or why there is none). */
@@ -320,6 +461,7 @@ export class AuthzPipeline {
           headers: allowListHeaders(headers),
           now: f.now,
           callsLastMinute: calls,
+          ...(f.a2a ? { a2a: f.a2a } : {}),
         });
         const key = this.#d.cache ? decisionCacheKey(policy.generation, input) : "";
         const hit = this.#d.cache?.get(key);
@@ -406,7 +548,7 @@ export class AuthzPipeline {
       }
       response = okResponse(st.decisionId, remove, set);
     } else {
-      response = deniedResponse(st.decisionId, decision.reasons);
+      response = deniedResponse(st.decisionId, decision.reasons, st.answer);
     }
     const p = st.principal;
     const record: AuditRecord = {
@@ -454,6 +596,8 @@ interface Facts {
   readonly resource: Resource | undefined;
   readonly kind: CredentialKind | undefined;
   readonly now: number;
+  /** Inbound A2A calls: `input.a2a`. */
+  readonly a2a?: A2aPolicyInput;
 }
 
 /** What one Check has established so far; filled stage by stage, then answered and audited once. */
@@ -472,10 +616,17 @@ interface Outcome {
   readonly degraded: string[];
   /** Set when the credential stage ran (for its span). */
   credential?: CredentialTiming | undefined;
+  /** A refusal in a protocol's own format (A2A) instead of the JSON deny body. */
+  answer?: ProtocolAnswer | undefined;
   readonly carrier: JwtSvidCarrier | undefined;
   readonly trace: TraceHeaders | undefined;
 }
 
+/** Context extensions the rendered Envoy config sets per route (envoy-config `CTX_DIRECTION`). */
+const DIRECTION = "hexr.direction";
+const INBOUND = "inbound";
+const A2A_SERVICE = "a2a";
+const UNKNOWN_A2A_ACTION = "unknown";
 /** Envoy sets this when `with_request_body` sent only the first bytes of a larger body. */
 const PARTIAL_BODY = "x-envoy-auth-partial-body";
 const DENIED_INTERNAL: Decision = Object.freeze({

@@ -47,8 +47,23 @@ export function okResponse(
   return { status: OK_STATUS, ok_response: { headers, headers_to_remove: headersToRemove } };
 }
 
-/** Denied: 403 to the client with `{"decision":"deny","reasons":[…],"decision_id":…}`. */
-export function deniedResponse(decisionId: string, reasons: readonly string[]): CheckResponse {
+/**
+ * Denied: 403 to the client with `{"decision":"deny","reasons":[…],"decision_id":…}`, or, for a protocol
+ * that has its own error format (A2A's JSON-RPC, REST and gRPC errors), that protocol's answer.
+ */
+export function deniedResponse(
+  decisionId: string,
+  reasons: readonly string[],
+  answer?: { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string },
+): CheckResponse {
+  if (answer) {
+    const headers = [header(DECISION_ID_HEADER, decisionId)];
+    for (const name in answer.headers) headers.push(header(name, answer.headers[name] as string));
+    return {
+      status: DENIED_STATUS,
+      denied_response: { status: { code: answer.status }, headers, body: answer.body },
+    };
+  }
   return {
     status: DENIED_STATUS,
     denied_response: {
