@@ -110,10 +110,13 @@ export interface ChainVerifierOptions {
   readonly trustDomains: ReadonlySet<string>;
   /** Signer SPIFFE IDs allowed to mint links: exact IDs, or prefixes ending in `/*` (`spiffe://td/hexr/*`). */
   readonly signers: readonly string[];
+  /** Leeway for `iat` and `exp` (default {@link DEFAULT_CHAIN_CLOCK_SKEW_SECONDS}). */
   readonly clockSkewSeconds?: number;
   /** Longest accepted `exp - iat` (default {@link DEFAULT_CHAIN_TTL_SECONDS}). */
   readonly maxLifetimeSeconds?: number;
+  /** Most links accepted (default {@link DEFAULT_MAX_CHAIN_DEPTH}, at most {@link MAX_CHAIN_DEPTH}). */
   readonly maxDepth?: number;
+  /** Largest header value accepted (default {@link DEFAULT_MAX_CHAIN_BYTES}). */
   readonly maxBytes?: number;
   /** Consulted for the newest link's `jti` on inbound verification (default: a {@link MemoryReplayCache}). */
   readonly replayCache?: ReplayCache;

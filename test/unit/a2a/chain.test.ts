@@ -160,6 +160,19 @@ describe("valid chains", () => {
     expect((await v.verifyInbound(before, { self: B, peer: A })).chain).toEqual([A]);
     expect((await v.verifyInbound(after, { self: B, peer: A })).chain).toEqual([A]);
   });
+
+  it("a signer chain with an intermediate CA in x5c (SPIRE with an upstream authority)", async () => {
+    const mid = await makeLeaf(ca, { isCa: true, commonName: "spire-intermediate" });
+    const leaf = await makeLeaf({ ...mid, name: "spire-intermediate" }, { uris: [SIDECAR] });
+    const withMid = { ...leaf, certPem: `${leaf.certPem}\n${mid.certPem}` };
+    const t1 = await pod(withMid).sign({ caller: A, target: B });
+    const x5c = JSON.parse(Buffer.from(t1.split(".")[0]!, "base64url").toString()).x5c;
+    expect(x5c).toHaveLength(2);
+    expect((await verifier().verifyInbound(t1, { self: B, peer: A })).chain).toEqual([A]);
+    // Without the intermediate the leaf does not chain to the bundle.
+    const bare = await craft(leaf, {});
+    expect(await code(verifier().verifyInbound(bare, { self: B, peer: A }))).toBe("a2a.chain_untrusted_certificate");
+  });
 });
 
 describe("refused chains", () => {
@@ -232,6 +245,16 @@ describe("refused chains", () => {
         }),
       ),
     ).toBe("a2a.chain_untrusted_certificate");
+  });
+
+  it("a signer certificate that has expired", async () => {
+    const old = await makeLeaf(ca, {
+      uris: [SIDECAR],
+      notBefore: new Date(nowMs - 7_200_000),
+      notAfter: new Date(nowMs - 1_000),
+    });
+    const t = await craft(old, {});
+    expect(await code(verifier().verifyInbound(t, { self: B, peer: A }))).toBe("a2a.chain_certificate_expired");
   });
 
   it("an agent's own SVID cannot sign links (signers are sidecars only)", async () => {
