@@ -59,7 +59,10 @@ allow := decision.allow
 # into an AWS session policy, so the short-lived credential works for exactly this call's actions on
 # exactly these buckets. Bucket granularity keeps one cached credential per agent and bucket, not one per
 # object key.
-decision := {"allow": true, "reasons": reasons, "resources": s3_resources} if {
+# An inbound A2A call (input.a2a present) is decided by the agent-to-agent rules alone (a2a.rego).
+decision := a2a_decision if {
+	a2a_present
+} else := {"allow": true, "reasons": reasons, "resources": s3_resources} if {
 	allowed
 	input.service == "aws_s3"
 	count(s3_resources) > 0
