@@ -389,6 +389,7 @@ export HEXR_PROMETHEUS="$PROMETHEUS_DIR/usr/bin/prometheus"
 export HEXR_PROMTOOL="$PROMETHEUS_DIR/usr/bin/promtool"
 export HEXR_WEED="$SEAWEEDFS_DIR/bin/weed"
 export HEXR_MOTO="$MOTO_DIR/venv/bin/moto_server"
+export HEXR_A2A_SCHEMAS="$TOOLS/a2a-schemas"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 
@@ -412,3 +413,40 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! run_logged deps_ru
 else
   say npm "dependencies (up to date, load)"
 fi
+
+# --- A2A schemas (built from the a2a-sdk wheel, for filters/a2a/validate.ts) -------
+# The v1.0 lf.a2a.v1 descriptors (and the v0.3 proto's) are the serialized FileDescriptorProtos the
+# wheels' generated *_pb2.py embed; their google/api and google/protobuf imports come from the
+# googleapis-common-protos and protobuf wheels. The v0.3 JSON Schema is pydantic's, of the SDK's v0.3
+# models. scripts/a2a-schemas/build.py says how; its hash is in the recipe. After npm: the run check
+# loads both artifacts through the real loader. $TOOLS/a2a-schemas links to the verified copy.
+A2A_SDK_VERSION=1.3.0              # PyPI: a2a-sdk (a2a/types/a2a_pb2.py, a2a/compat/v0_3/)
+A2A_GOOGLEAPIS_VERSION=1.76.0      # PyPI: googleapis-common-protos (google/api/*_pb2.py)
+A2A_PROTOBUF_VERSION=5.29.5        # PyPI: protobuf (google/protobuf/*_pb2.py; the wheels' gencode is 5.29)
+A2A_PYDANTIC_VERSION=2.14.3        # PyPI: pydantic (emits the v0.3 models' JSON Schema)
+export A2A_SDK_VERSION A2A_GOOGLEAPIS_VERSION A2A_PROTOBUF_VERSION A2A_PYDANTIC_VERSION ROOT
+check_a2a_schemas() {
+  node --input-type=module -e '
+    const { loadA2aSchemas } = await import(process.env.ROOT + "/filters/a2a/validate.ts");
+    const s = loadA2aSchemas(process.env.DIR);
+    const v1 = { message: { messageId: "m", role: "ROLE_USER", parts: [{ text: "hi" }] } };
+    const v03 = { message: { kind: "message", messageId: "m", role: "user", parts: [{ kind: "text", text: "hi" }] } };
+    const bad = s.validateParams("1.0", "SendMessage", { message: { role: "ROLE_USER", parts: [{ text: "hi" }] } });
+    if (s.validateParams("1.0", "SendMessage", v1) || s.validateParams("0.3", "SendMessage", v03) || bad?.path !== "params.message.messageId")
+      throw new Error("A2A schemas load but do not validate as expected");'
+  echo "a2a-sdk $A2A_SDK_VERSION (lf.a2a.v1 descriptors, v0.3 JSON Schema)" >"$DIR/.summary"
+}
+build_a2a_schemas() {
+  python3 -m venv "$DIR/venv"
+  "$DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check "pydantic==$A2A_PYDANTIC_VERSION"
+  "$DIR/venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps -d "$DIR/wheels" \
+    "a2a-sdk==$A2A_SDK_VERSION" "googleapis-common-protos==$A2A_GOOGLEAPIS_VERSION" "protobuf==$A2A_PROTOBUF_VERSION"
+  "$DIR/venv/bin/python" "$ROOT/scripts/a2a-schemas/build.py" "$DIR/wheels" "$DIR"
+  rm -rf "$DIR/venv" "$DIR/wheels"
+}
+export -f check_a2a_schemas build_a2a_schemas
+tool a2a-schemas "a2a-sdk==$A2A_SDK_VERSION googleapis-common-protos==$A2A_GOOGLEAPIS_VERSION protobuf==$A2A_PROTOBUF_VERSION pydantic==$A2A_PYDANTIC_VERSION python$PY_VERSION build.py:$(sha256sum "$ROOT/scripts/a2a-schemas/build.py" | cut -c1-12)" \
+  check_a2a_schemas build_a2a_schemas \
+  "building the A2A schemas from PyPI's a2a-sdk $A2A_SDK_VERSION wheel (under a minute)" \
+  "PyPI refused a2a-sdk==$A2A_SDK_VERSION, googleapis-common-protos==$A2A_GOOGLEAPIS_VERSION, protobuf==$A2A_PROTOBUF_VERSION or pydantic==$A2A_PYDANTIC_VERSION, or build.py failed"
+ln -sfn "$TOOL_DIR" "$TOOLS/a2a-schemas"
