@@ -12,6 +12,9 @@ import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalo
 import { defineSharedRate, SharedRateCounter } from "../filters/authz/shared-rate.ts";
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
 import { buildCredentialStage } from "./authz/credentials-setup.ts";
+import { ChainSigner } from "./a2a/chain-signer.ts";
+import { A2aInboundStage } from "./a2a/inbound.ts";
+import { loadA2aSchemas } from "../filters/a2a/validate.ts";
 import { createRedis } from "./redis.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { addAuthzService } from "./authz/service.ts";
@@ -237,6 +240,27 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         },
       });
     }
+    let a2a: A2aInboundStage | undefined;
+    if (cfg.a2a) {
+      const c = cfg.a2a;
+      a2a = new A2aInboundStage({
+        target: c.target,
+        ...(c.restBase ? { restBase: c.restBase } : {}),
+        schemas: loadA2aSchemas(c.schemasDir),
+        ...(c.chain && wl
+          ? {
+              chains: new ChainSigner(wl.client, {
+                trustDomains: cfg.trustDomains,
+                signers: c.chain.signers,
+                maxDepth: c.chain.maxDepth,
+                ttlSeconds: c.chain.ttlSeconds,
+                maxLifetimeSeconds: c.chain.ttlSeconds,
+                ...(cfg.workloadApi?.svid ? { spiffeId: cfg.workloadApi.svid } : {}),
+              }),
+            }
+          : {}),
+      });
+    }
     audit = deps.audit ?? new JsonLinesAudit(openAudit(cfg.audit.path));
     pipeline = new AuthzPipeline({
       trustDomains: cfg.trustDomains,
@@ -251,6 +275,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels }),
       ...(jwtSvid ? { jwtSvid } : {}),
       ...(credentials ? { credentials: credentials.stage } : {}),
+      ...(a2a ? { a2a } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     });
     const mtls = a.listen.mtls;

@@ -21,6 +21,7 @@ import {
   parseRedisSection,
   type RedisSection,
 } from "./authz/credentials-config.ts";
+import { type A2aConfig, parseA2aSection } from "./a2a/config.ts";
 import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
 import { bool, fail, hostPort, int, obj, onlyKeys, spiffeId, str } from "./config-fields.ts";
 import { DEFAULT_TRACING, type TracingConfig } from "./telemetry/tracing-config.ts";
@@ -97,6 +98,8 @@ export interface SidecarConfig {
   rate: { shared: boolean };
   /** Short-lived cloud credentials injected by the authz pipeline. */
   credentials?: CredentialsConfig;
+  /** Inbound agent-to-agent calls: classification, validation, delegation chains. */
+  a2a?: A2aConfig;
 }
 
 /** Metrics (Prometheus on the admin listener) and traces (OTLP gRPC). Both off unless configured. */
@@ -251,6 +254,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     "redis",
     "rate",
     "credentials",
+    "a2a",
   ]);
   const base = path.dirname(path.resolve(file));
   const abs = (p: string) => path.resolve(base, p);
@@ -345,5 +349,6 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     ...(redis ? { redis } : {}),
     rate: root.rate === undefined ? { shared: false } : parseRateSection(root.rate, redis !== undefined),
     ...(credentials ? { credentials } : {}),
+    ...(root.a2a !== undefined ? { a2a: parseA2aSection(root.a2a, abs, wl !== undefined) } : {}),
   };
 }

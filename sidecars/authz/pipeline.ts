@@ -117,8 +117,14 @@ export interface A2aInbound {
     readonly headers: Readonly<Record<string, string>>;
     readonly body: Uint8Array | undefined;
   }): A2aCall | A2aError | undefined;
-  /** The verified delegation chain (oldest first) the request carries, for a caller; [] when none. */
-  chain(headers: Readonly<Record<string, string>>, caller: string): readonly string[] | A2aError;
+  /**
+   * The verified delegation chain the request carries — the agents the caller acts for, oldest first, the
+   * caller itself not included — or [] for a direct call. A promise when there is a chain to verify.
+   */
+  chain(
+    headers: Readonly<Record<string, string>>,
+    caller: string,
+  ): readonly string[] | A2aError | Promise<readonly string[] | A2aError>;
   /** The protocol's error answer for a malformed call or a denial. */
   refusal(
     call: A2aCall | undefined,
@@ -319,7 +325,7 @@ export class AuthzPipeline {
       return this.#finish(st, undefined);
     };
     try {
-      const body = http?.raw_body && headers[PARTIAL_BODY] !== "true" ? http.raw_body : undefined;
+      const body = requestBody(http, headers);
       const inspected = a2a.inspect({ method, path: rawPath, headers, body });
       if (inspected === undefined) {
         return refuse(["a2a.not_a2a: the inbound listener takes A2A requests only"]);
@@ -329,7 +335,34 @@ export class AuthzPipeline {
       st.action = call.method;
       if (principal === undefined) return refuse([(identity as HexrError).reason]);
       const chain = a2a.chain(headers, principal.spiffeId);
-      if (chain instanceof A2aError) return refuse([chain.reason], chain);
+      if (chain instanceof Promise) {
+        return chain.then(
+          (c) => this.#a2aWithChain(st, call as A2aCall, attrs, principal, c, a2a, refuse),
+          () => refuse(["a2a.chain_check_failed: the delegation chain could not be checked"]),
+        );
+      }
+      return this.#a2aWithChain(st, call, attrs, principal, chain, a2a, refuse);
+    } catch (e) {
+      return refuse([denial(e).reasons[0] as string]);
+    }
+  }
+
+  /** The rest of an inbound A2A Check once its chain is known: rate, policy, answer. */
+  #a2aWithChain(
+    st: Outcome,
+    call: A2aCall,
+    attrs: CheckAttributes,
+    principal: Principal,
+    chain: readonly string[] | A2aError,
+    a2a: A2aInbound,
+    refuse: (reasons: readonly string[], err?: A2aError) => CheckResponse,
+  ): CheckResponse | Promise<CheckResponse> {
+    if (chain instanceof A2aError) return refuse([chain.reason], chain);
+    const http = attrs.request?.http;
+    const headers = http?.headers ?? {};
+    const method = http?.method ?? "";
+    const rawPath = http?.path ?? "";
+    try {
       const facts: A2aPolicyInput = {
         caller: principal.spiffeId,
         target: a2a.target,
@@ -361,7 +394,7 @@ export class AuthzPipeline {
       if (!(calls instanceof Promise)) return this.#a2aAnswer(st, call, headers, a2a, decided(calls));
       return calls.then((r) => {
         if (!r.shared) st.degraded.push("rate_local");
-        return this.#a2aAnswer(st, call as A2aCall, headers, a2a, decided(r.count));
+        return this.#a2aAnswer(st, call, headers, a2a, decided(r.count));
       });
     } catch (e) {
       return refuse([denial(e).reasons[0] as string]);
@@ -484,6 +517,7 @@ export class AuthzPipeline {
     const http = attrs.request?.http;
     const carrier = st.carrier;
     let cred: CredentialResult | Promise<CredentialResult> | undefined;
+    const reqBody = requestBody(http, headers);
     const credStarted = performance.now();
     st.credential = { started: credStarted, ended: credStarted, provider: kind };
     try {
@@ -498,9 +532,7 @@ export class AuthzPipeline {
         authority: f.host,
         path: f.rawPath,
         headers,
-        ...(http?.raw_body && http.raw_body.length > 0 && headers[PARTIAL_BODY] !== "true"
-          ? { body: http.raw_body }
-          : {}),
+        ...(reqBody ? { body: reqBody } : {}),
         ...(carrier ? { presentedToken: carrier.token } : {}),
       });
     } catch (e) {
@@ -637,6 +669,21 @@ const NO_POLICY: Decision = Object.freeze({
   allow: false,
   reasons: Object.freeze(["policy.unavailable: no policy bundle loaded"]),
 });
+
+/**
+ * The request body Envoy sent whole (`with_request_body`), as bytes: `raw_body` when Envoy packs it as bytes,
+ * else `body` (Envoy 1.40 sends per-route bodies as the UTF-8 `body` string even with `pack_as_bytes`).
+ * Undefined when there is none or Envoy sent only its first bytes.
+ */
+function requestBody(
+  http: { readonly raw_body?: Uint8Array; readonly body?: string } | undefined,
+  headers: Readonly<Record<string, string>>,
+): Uint8Array | undefined {
+  if (http === undefined || headers[PARTIAL_BODY] === "true") return undefined;
+  if (http.raw_body !== undefined && http.raw_body.length > 0) return http.raw_body;
+  if (http.body !== undefined && http.body.length > 0) return Buffer.from(http.body, "utf8");
+  return undefined;
+}
 
 function denial(e: unknown): Decision {
   return { allow: false, reasons: [isHexrError(e) ? e.reason : "internal.error: authorization failed"] };

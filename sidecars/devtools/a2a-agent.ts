@@ -27,6 +27,10 @@ import {
   type RequestContext,
 } from "@a2a-js/sdk/server";
 import { agentCardHandler, jsonRpcHandler, restHandler, UserBuilder } from "@a2a-js/sdk/server/express";
+import { connect as tlsConnect } from "node:tls";
+import { Agent as UndiciAgent, fetch as undiciFetch } from "undici";
+import type { ClientIdentity } from "./client.ts";
+import { checkServerId } from "./workload.ts";
 
 export const A2A_JSONRPC_PATH = "/a2a/jsonrpc";
 export const A2A_REST_PATH = "/a2a/rest";
@@ -214,5 +218,34 @@ export async function startA2aAgent(opts: { name: string }): Promise<A2aAgent> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A `fetch` for A2A SDK clients that talks mTLS to an Envoy: presents `id`'s X.509-SVID (read at connect
+ * time, so rotations apply) and accepts only a server whose SPIFFE ID is `serverId`.
+ */
+export function spiffeFetch(id: ClientIdentity, serverId: string): { fetch: typeof fetch; close(): Promise<void> } {
+  const dispatcher = new UndiciAgent({
+    connect: (opts, cb) => {
+      const socket = tlsConnect({
+        host: opts.hostname,
+        port: Number(opts.port),
+        ca: id.ca,
+        ...(id.cert ? { cert: id.cert, key: id.key } : {}),
+        checkServerIdentity: checkServerId(serverId),
+        ALPNProtocols: ["http/1.1"],
+      });
+      socket.once("secureConnect", () => cb(null, socket));
+      socket.once("error", (e) => cb(e, null));
+    },
+  });
+  return {
+    fetch: ((input: string | URL | Request, init?: RequestInit) =>
+      undiciFetch(
+        input as never,
+        { ...(init as object), dispatcher } as never,
+      ) as unknown as Promise<Response>) as typeof fetch,
+    close: () => dispatcher.close(),
   };
 }

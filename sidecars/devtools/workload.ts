@@ -46,7 +46,7 @@ export interface SvidReply extends Reply {
   serverSerial: string | undefined;
 }
 
-function checkServerId(serverId: string) {
+export function checkServerId(serverId: string) {
   return (_host: string, cert: PeerCertificate): Error | undefined => {
     const id = spiffeIdFromPeerCertificate(cert);
     return id === serverId ? undefined : new Error(`server SPIFFE ID ${id ?? "(none)"} is not ${serverId}`);

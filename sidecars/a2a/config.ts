@@ -1,0 +1,43 @@
+/**
+ * The `a2a` section of the sidecar config: inbound agent-to-agent calls (see sidecars/a2a/inbound.ts).
+ *
+ *   a2a:
+ *     target: spiffe://hexr.cloud/agent/acme-corp/content-crew/writer
+ *     rest_base: /a2a/rest
+ *     schemas: /opt/hexr/a2a-schemas       # default $HEXR_A2A_SCHEMAS (built by scripts/setup.sh)
+ *     chain: { signers: [spiffe://hexr.cloud/hexr/authz], max_depth: 8, ttl_seconds: 60 }
+ */
+import { fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
+
+export interface A2aConfig {
+  readonly target: string;
+  readonly restBase?: string;
+  readonly schemasDir?: string;
+  readonly chain?: { readonly signers: readonly string[]; readonly maxDepth: number; readonly ttlSeconds: number };
+}
+
+export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkloadApi: boolean): A2aConfig {
+  const f = "a2a";
+  const o = obj(v, f);
+  onlyKeys(o, f, ["target", "rest_base", "schemas", "chain"]);
+  let chain: A2aConfig["chain"];
+  if (o.chain !== undefined) {
+    const c = obj(o.chain, `${f}.chain`);
+    onlyKeys(c, `${f}.chain`, ["signers", "max_depth", "ttl_seconds"]);
+    if (!hasWorkloadApi) fail(`${f}.chain`, "needs workload_api (links are signed and checked with SVIDs)");
+    if (!Array.isArray(c.signers) || c.signers.length === 0) fail(`${f}.chain.signers`, "must be a non-empty list");
+    chain = {
+      signers: c.signers.map((s, i) => str(s, `${f}.chain.signers[${i}]`)),
+      maxDepth: int(c.max_depth, `${f}.chain.max_depth`, 1, 8, 32),
+      ttlSeconds: int(c.ttl_seconds, `${f}.chain.ttl_seconds`, 1, 60, 300),
+    };
+  }
+  const restBase = o.rest_base === undefined ? undefined : str(o.rest_base, `${f}.rest_base`);
+  if (restBase !== undefined && !/^\/[\w./-]*$/.test(restBase)) fail(`${f}.rest_base`, "must be a path like /a2a/rest");
+  return {
+    target: spiffeId(o.target, `${f}.target`),
+    ...(restBase !== undefined ? { restBase } : {}),
+    ...(o.schemas !== undefined ? { schemasDir: abs(str(o.schemas, `${f}.schemas`)) } : {}),
+    ...(chain ? { chain } : {}),
+  };
+}

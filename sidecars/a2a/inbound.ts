@@ -1,0 +1,144 @@
+/**
+ * The inbound A2A stage the authz pipeline runs for Checks from Envoy's inbound listener (which sends the
+ * request body, bounded): classify the call (filters/a2a/classify.ts), validate its params against the
+ * protocol's own definitions (filters/a2a/validate.ts), verify the delegation chain it carries
+ * (sidecars/a2a/chain-signer.ts), and answer refusals in the protocol's format (filters/a2a/errors.ts).
+ *
+ * Configured by the sidecar's `a2a` section:
+ *
+ *   a2a:
+ *     target: spiffe://hexr.cloud/agent/acme-corp/content-crew/writer   # this pod's agent
+ *     rest_base: /a2a/rest               # path prefix of the agent's HTTP+JSON interface (its card says it)
+ *     chain: { signers: [spiffe://hexr.cloud/hexr/authz], max_depth: 8 }   # with workload_api
+ *
+ * Validation needs the schema artifacts setup builds (`HEXR_A2A_SCHEMAS`): without them the sidecar does not
+ * start (a validator that silently passes everything is worse than none).
+ *
+ * @example
+ *   const stage = new A2aInboundStage({ target, schemas: loadA2aSchemas(), chains });
+ */
+import { A2aRequestError, classifyA2a } from "../../filters/a2a/classify.ts";
+import { type A2aErrorTarget, a2aErrorResponse } from "../../filters/a2a/errors.ts";
+import { type A2aCall, A2aError } from "../../filters/a2a/types.ts";
+import type { A2aSchemas } from "../../filters/a2a/validate.ts";
+import { isHexrError } from "../../filters/errors.ts";
+import type { A2aInbound, ProtocolAnswer } from "../authz/pipeline.ts";
+import type { ChainSigner } from "./chain-signer.ts";
+
+export const CHAIN_HEADER = "x-hexr-a2a-chain";
+const VERSION_HEADER = "a2a-version";
+
+export interface A2aInboundOptions {
+  readonly target: string;
+  readonly restBase?: string;
+  readonly schemas?: A2aSchemas;
+  /** Verifies delegation chains; without it a request carrying one is refused (never trusted unverified). */
+  readonly chains?: ChainSigner;
+}
+
+/** The body as JSON, for validation (classification has already refused what does not parse). */
+function json(body: Uint8Array | undefined): unknown {
+  if (body === undefined || body.length === 0) return undefined;
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+export class A2aInboundStage implements A2aInbound {
+  readonly target: string;
+  readonly #restBase: string | undefined;
+  readonly #schemas: A2aSchemas | undefined;
+  readonly #chains: ChainSigner | undefined;
+
+  constructor(o: A2aInboundOptions) {
+    this.target = o.target;
+    this.#restBase = o.restBase;
+    this.#schemas = o.schemas;
+    this.#chains = o.chains;
+  }
+
+  inspect(req: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body: Uint8Array | undefined;
+  }): A2aCall | A2aError | undefined {
+    const call = classifyA2a(
+      { method: req.method, path: req.path, headers: req.headers, ...(req.body ? { body: req.body } : {}) },
+      this.#restBase !== undefined ? { restBase: this.#restBase } : {},
+    );
+    if (call === undefined || call instanceof A2aError || this.#schemas === undefined) return call;
+    if (call.binding !== "jsonrpc" && call.binding !== "rest") return call; // gRPC: classified by method only
+    const doc = json(req.body);
+    const params = call.binding === "jsonrpc" ? (doc as { params?: unknown } | undefined)?.params : doc;
+    // REST reads (GET /tasks/{id}) carry no body: nothing to validate beyond the path
+    if (params === undefined) return call;
+    const bad = this.#schemas.validateParams(call.version, call.method, params, {
+      binding: call.binding,
+      root: call.binding === "jsonrpc" ? "params" : "body",
+    });
+    if (bad === undefined) return call;
+    return new A2aRequestError(
+      {
+        binding: call.binding,
+        version: call.version,
+        ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
+      },
+      bad.code as `a2a.${string}`,
+      bad.message,
+      bad.rpcCode,
+      bad.httpStatus,
+      bad.path,
+    );
+  }
+
+  chain(
+    headers: Readonly<Record<string, string>>,
+    caller: string,
+  ): readonly string[] | A2aError | Promise<readonly string[] | A2aError> {
+    const token = headers[CHAIN_HEADER];
+    if (token === undefined || token === "") return [];
+    if (this.#chains === undefined) {
+      return new A2aError(
+        "a2a.chain_unverifiable",
+        "this sidecar verifies no delegation chains (a2a.chain)",
+        -32000,
+        403,
+      );
+    }
+    return this.#chains.verify(token, { self: this.target, peer: caller }).then(
+      // the verified chain ends with the caller, which the policy has as input.a2a.caller
+      (v) => v.chain.slice(0, -1),
+      (e: unknown) =>
+        new A2aError(
+          isHexrError(e) && e.code.startsWith("a2a.") ? (e.code as `a2a.${string}`) : "a2a.chain_invalid",
+          isHexrError(e) ? e.message : "the delegation chain does not verify",
+          -32000,
+          403,
+        ),
+    );
+  }
+
+  refusal(
+    call: A2aCall | undefined,
+    headers: Readonly<Record<string, string>>,
+    reasons: readonly string[],
+    err?: A2aError,
+  ): ProtocolAnswer {
+    const target: A2aErrorTarget =
+      call ??
+      (err instanceof A2aRequestError ? err : { binding: guessBinding(headers), version: guessVersion(headers) });
+    return a2aErrorResponse(target, err ?? { reasons });
+  }
+}
+
+/** For refusals before classification (not A2A, no identity): JSON-RPC unless the caller speaks gRPC. */
+function guessBinding(headers: Readonly<Record<string, string>>): "jsonrpc" | "grpc" {
+  return headers["content-type"]?.startsWith("application/grpc") ? "grpc" : "jsonrpc";
+}
+
+function guessVersion(headers: Readonly<Record<string, string>>): "1.0" | "0.3" {
+  return headers[VERSION_HEADER]?.trim().startsWith("1.") ? "1.0" : "0.3";
+}

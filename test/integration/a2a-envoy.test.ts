@@ -1,0 +1,205 @@
+/**
+ * Agent-to-agent calls through the real data plane: @a2a-js/sdk's own client and server, Envoy's inbound
+ * listener on SPIRE-issued SVIDs (Envoy presents the target agent's SVID; callers present theirs), ext_authz
+ * deciding with the body (classification, v1.0/v0.3 validation against the protocol's definitions, the
+ * project's agent-to-agent policy), refusals in the protocol's own error format, and the target agent's
+ * received log showing what reached it — and what never did.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  ClientFactory,
+  ClientFactoryOptions,
+  DefaultAgentCardResolver,
+  JsonRpcTransportFactory,
+  RestTransportFactory,
+} from "@a2a-js/sdk/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryAudit } from "../../sidecars/authz/audit.ts";
+import { type A2aAgent, spiffeFetch, startA2aAgent } from "../../sidecars/devtools/a2a-agent.ts";
+import { type SpireDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
+import { MemoryLogger } from "../../sidecars/logger.ts";
+import { buildProjectBundle } from "../helpers/bundles.ts";
+
+const TD = "hexr.cloud";
+const agent = (tenant: string, role: string) => `spiffe://${TD}/agent/${tenant}/content-crew/${role}`;
+const WRITER = agent("acme-corp", "writer");
+const RESEARCHER = agent("acme-corp", "researcher");
+const EDITOR = agent("acme-corp", "editor");
+const OUTSIDER = agent("globex", "researcher");
+
+let dp: SpireDataPlane;
+let target: A2aAgent;
+const audit = new MemoryAudit();
+const logger = new MemoryLogger();
+const closers: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  target = await startA2aAgent({ name: "writer" });
+  dp = await startLocalDataPlane({
+    identity: "spire",
+    bundlePath: buildProjectBundle(mkdtempSync(path.join(tmpdir(), "hexr-a2a-it-"))),
+    logger,
+    audit,
+    envoyId: WRITER,
+    identities: [RESEARCHER, EDITOR, OUTSIDER],
+    inbound: { appPort: target.port, authzBodyBytes: 1 << 20 },
+    sidecarConfig: { a2a: { target: WRITER, rest_base: "/a2a/rest" } },
+  });
+  target.publicUrl = `https://127.0.0.1:${dp.inboundPort}`;
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of closers) await c();
+  await dp?.stop();
+  await target?.stop();
+});
+
+async function fetchAs(id: string): Promise<typeof fetch> {
+  const f = spiffeFetch(await dp.identity([id]), WRITER);
+  closers.push(f.close);
+  return f.fetch;
+}
+
+async function clientAs(id: string, transport: "JSONRPC" | "HTTP+JSON" = "JSONRPC") {
+  const fetchImpl = await fetchAs(id);
+  const factory = new ClientFactory({
+    ...ClientFactoryOptions.default,
+    transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
+    preferredTransports: [transport as never],
+    cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
+  });
+  return factory.createFromUrl(target.publicUrl);
+}
+
+const message = (text: string, id = crypto.randomUUID()) =>
+  ({
+    message: {
+      messageId: id,
+      role: 1,
+      parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "" }],
+      contextId: "",
+      taskId: "",
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    },
+  }) as never;
+
+const bodiesSeen = () => target.received.map((r) => r.body).join("\n");
+
+describe("A2A through Envoy's inbound listener", () => {
+  it("a researcher's SendMessage (JSON-RPC, v1.0) reaches the writer and comes back completed", async () => {
+    const client = await clientAs(RESEARCHER);
+    const task = (await client.sendMessage(message("draft the Q1 summary"))) as {
+      status: { state: number };
+      artifacts: Array<{ parts: Array<{ content: { value: string } }> }>;
+    };
+    expect(task.status.state).toBe(3); // TASK_STATE_COMPLETED
+    expect(task.artifacts[0]?.parts[0]?.content.value).toBe("echo: draft the Q1 summary");
+    expect(bodiesSeen()).toContain("draft the Q1 summary");
+    expect(audit.records.at(-1)).toMatchObject({
+      spiffe_id: RESEARCHER,
+      service: "a2a",
+      action: "SendMessage",
+      allow: true,
+    });
+  });
+
+  it("streams (SendStreamingMessage) and the REST binding work the same way", async () => {
+    const client = await clientAs(RESEARCHER);
+    let events = 0;
+    for await (const _ of client.sendMessageStream(message("stream it"))) events++;
+    expect(events).toBe(4);
+    const rest = await clientAs(RESEARCHER, "HTTP+JSON");
+    const task = (await rest.sendMessage(message("over REST"))) as { status: { state: number } };
+    expect(task.status.state).toBe(3);
+    expect(target.received.some((r) => r.path === "/a2a/rest/message:send" && r.body.includes("over REST"))).toBe(true);
+  });
+
+  it("the policy refuses what a role may not do, in JSON-RPC's error format, before the writer sees it", async () => {
+    const client = await clientAs(RESEARCHER);
+    const before = target.received.length;
+    await expect(client.cancelTask({ id: "t-123", metadata: undefined, tenant: "" } as never)).rejects.toThrow(
+      /may not CancelTask/,
+    );
+    expect(target.received.length).toBe(before);
+    expect(audit.records.at(-1)).toMatchObject({ action: "CancelTask", allow: false });
+  });
+
+  it("an agent with no grant to the writer, and one from another tenant, are refused", async () => {
+    const before = target.received.filter((r) => r.method === "POST").length;
+    await expect((await clientAs(EDITOR)).sendMessage(message("hi from the editor"))).rejects.toThrow();
+    const outsider = await fetchAs(OUTSIDER);
+    const r = await outsider(`${target.publicUrl}/a2a/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "a2a-version": "1.0" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 9,
+        method: "SendMessage",
+        params: { message: { messageId: "m-x", role: "ROLE_USER", parts: [{ text: "hello from globex" }] } },
+      }),
+    });
+    const body = (await r.json()) as { id: number; error: { code: number; message: string } };
+    expect(body.id).toBe(9);
+    expect(body.error.code).toBe(-32000);
+    expect(body.error.message).toMatch(/tenant globex/);
+    expect(target.received.filter((x) => x.method === "POST").length).toBe(before);
+    expect(bodiesSeen()).not.toContain("hello from globex");
+  });
+
+  it("a malformed message is refused with -32602 and the field's path, and never reaches the writer", async () => {
+    const f = await fetchAs(RESEARCHER);
+    const send = (params: unknown) =>
+      f(`${target.publicUrl}/a2a/jsonrpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "a2a-version": "1.0" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 5, method: "SendMessage", params }),
+      }).then((r) => r.json() as Promise<{ error?: { code: number; message: string } }>);
+    const twoPayloads = await send({
+      message: {
+        messageId: "m-1",
+        role: "ROLE_USER",
+        parts: [{ text: "secret-ish text", url: "https://x.example/a" }],
+      },
+    });
+    expect(twoPayloads.error?.code).toBe(-32602);
+    expect(twoPayloads.error?.message).toMatch(/parts\[0\]/);
+    expect(twoPayloads.error?.message).not.toContain("secret-ish text");
+    const noMessage = await send({ configuration: {} });
+    expect(noMessage.error?.code).toBe(-32602);
+    const badRole = await send({ message: { messageId: "m-2", role: "ROLE_ROOT", parts: [{ text: "x" }] } });
+    expect(badRole.error?.code).toBe(-32602);
+    expect(bodiesSeen()).not.toContain("secret-ish text");
+  });
+
+  it("a v0.3 message/send (no A2A-Version) is validated against v0.3 and reaches the writer's compat layer", async () => {
+    const f = await fetchAs(RESEARCHER);
+    const call = (parts: unknown) =>
+      f(`${target.publicUrl}/a2a/jsonrpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: "v03",
+          method: "message/send",
+          params: { message: { kind: "message", messageId: "m-03", role: "user", parts } },
+        }),
+      }).then((r) => r.json() as Promise<{ result?: { kind: string }; error?: { code: number } }>);
+    const ok = await call([{ kind: "text", text: "hello in 0.3" }]);
+    expect(ok.error).toBeUndefined();
+    expect(ok.result?.kind).toBe("task");
+    expect(bodiesSeen()).toContain("hello in 0.3");
+    const bad = await call([{ kind: "text" }]);
+    expect(bad.error?.code).toBe(-32602);
+  });
+
+  it("what is not A2A is refused on the inbound listener", async () => {
+    const f = await fetchAs(RESEARCHER);
+    const r = await f(`${target.publicUrl}/admin/debug`, { method: "GET" });
+    expect(r.status).not.toBe(200);
+    expect(target.received.some((x) => x.path.startsWith("/admin"))).toBe(false);
+  });
+});
