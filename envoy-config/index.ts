@@ -4,6 +4,7 @@ export * from "./defaults.ts";
 export { checkAuthzOptions, checkExtProcOptions, checkSidecarOptions, checkTlsOptions } from "./options.ts";
 export {
   CTX_DIRECTION,
+  CTX_A2A_TARGET,
   CTX_UPSTREAM,
   DENY_VHOST,
   renderInboundListener,

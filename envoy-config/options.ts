@@ -212,7 +212,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   const names = new Set<string>();
   list(root.upstreams, "upstreams", 0).forEach((u, i) => {
     const f = `upstreams[${i}]`;
-    const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc", "authzBodyBytes"]);
+    const o = address(u, f, ["name", "domains", "tls", "timeoutMs", "extProc", "authzBodyBytes", "a2aTarget"]);
     const name = str(o.name, `${f}.name`, NAME_RE);
     if (names.has(name)) fail(`${f}.name`, `duplicate upstream name ${name}`);
     if (reserved.includes(name)) fail(`${f}.name`, `${name} is reserved for an internal cluster`);
@@ -237,6 +237,10 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     optInt(o.timeoutMs, `${f}.timeoutMs`, 0, MAX_TIMEOUT_MS);
     routeExtProc(o.extProc, `${f}.extProc`);
     optInt(o.authzBodyBytes, `${f}.authzBodyBytes`, 1, MAX_AUTHZ_BODY_BYTES);
+    if (o.a2aTarget !== undefined) {
+      const t = str(o.a2aTarget, `${f}.a2aTarget`);
+      if (!t.startsWith("spiffe://")) fail(`${f}.a2aTarget`, "must be the target agent's SPIFFE ID");
+    }
   });
 
   if (root.tracing !== undefined) {

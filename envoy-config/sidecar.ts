@@ -51,6 +51,8 @@ export const DENY_VHOST = "deny_unknown_hosts";
 /** Keys the authz server finds in `CheckRequest.attributes.context_extensions`. */
 export const CTX_DIRECTION = "hexr.direction";
 export const CTX_UPSTREAM = "hexr.upstream";
+/** On outbound routes to another agent: its SPIFFE ID (the A2A target). */
+export const CTX_A2A_TARGET = "hexr.a2a.target";
 
 /** Access-log fields: no query strings, no header values except the decision and request ids. */
 const ACCESS_LOG_FORMAT = {
@@ -188,7 +190,11 @@ function outboundVirtualHosts(o: SidecarEnvoyOptions): JsonObject[] {
     ],
     typed_per_filter_config: perFilter(
       o,
-      { [CTX_DIRECTION]: "outbound", [CTX_UPSTREAM]: u.name },
+      {
+        [CTX_DIRECTION]: "outbound",
+        [CTX_UPSTREAM]: u.name,
+        ...(u.a2aTarget ? { [CTX_A2A_TARGET]: u.a2aTarget } : {}),
+      },
       u.extProc,
       u.authzBodyBytes,
     ),

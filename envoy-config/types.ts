@@ -110,6 +110,12 @@ export interface UpstreamOptions {
    * (every AWS service but S3, which is signed `UNSIGNED-PAYLOAD`). Off by default: a Check carries headers only.
    */
   authzBodyBytes?: number;
+  /**
+   * This upstream is another agent (A2A) with this SPIFFE ID: its Checks carry it (`hexr.a2a.target`), so
+   * the sidecar applies the agent-to-agent policy and adds a delegation-chain link. Use with `tls.mode:
+   * spiffe` naming the same ID and `authzBodyBytes` (the A2A method is in the body).
+   */
+  a2aTarget?: string;
 }
 
 /** Agent-to-agent listener: mTLS with the peer SPIFFE ID checked, then authz/ext_proc, then the local agent. */

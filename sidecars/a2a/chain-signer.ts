@@ -120,6 +120,22 @@ export class ChainSigner {
   }
 
   /**
+   * For an outbound call: the chain the agent forwarded (verified; the agents `caller` acts for, oldest
+   * first) and the header to send, extended with a link `caller` → `target`.
+   */
+  async extend(req: { caller: string; target: string; forwarded?: string | undefined }): Promise<{
+    header: string;
+    actsFor: readonly string[];
+  }> {
+    this.#syncBundles();
+    let actsFor: readonly string[] = [];
+    if (req.forwarded !== undefined && req.forwarded !== "") {
+      actsFor = (await this.#verifier.verifyForwarded(req.forwarded, { self: req.caller })).chain;
+    }
+    return { header: await this.sign(req), actsFor };
+  }
+
+  /**
    * Verifies the chain on an inbound request to `self` from the mTLS peer `peer`; see
    * {@link ChainVerifier.verifyInbound}.
    */

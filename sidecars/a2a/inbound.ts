@@ -121,6 +121,28 @@ export class A2aInboundStage implements A2aInbound {
     );
   }
 
+  async extend(
+    headers: Readonly<Record<string, string>>,
+    caller: string,
+    target: string,
+  ): Promise<{ readonly header: string | undefined; readonly actsFor: readonly string[] } | A2aError> {
+    const forwarded = headers[CHAIN_HEADER];
+    if (this.#chains === undefined) {
+      // no signer: no chain travels on (a forwarded one is removed with the other x-hexr-* headers)
+      return { header: undefined, actsFor: [] };
+    }
+    try {
+      return await this.#chains.extend({ caller, target, ...(forwarded ? { forwarded } : {}) });
+    } catch (e) {
+      return new A2aError(
+        isHexrError(e) && e.code.startsWith("a2a.") ? (e.code as `a2a.${string}`) : "a2a.chain_invalid",
+        isHexrError(e) ? e.message : "the forwarded delegation chain does not verify",
+        -32000,
+        403,
+      );
+    }
+  }
+
   refusal(
     call: A2aCall | undefined,
     headers: Readonly<Record<string, string>>,

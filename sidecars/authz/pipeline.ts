@@ -125,6 +125,16 @@ export interface A2aInbound {
     headers: Readonly<Record<string, string>>,
     caller: string,
   ): readonly string[] | A2aError | Promise<readonly string[] | A2aError>;
+  /**
+   * An outbound A2A call from `caller` to `target`: the chain the agent forwarded (verified: the agents the
+   * caller acts for) and the chain header to send, extended with this hop. Undefined header when this
+   * sidecar signs no chains.
+   */
+  extend(
+    headers: Readonly<Record<string, string>>,
+    caller: string,
+    target: string,
+  ): Promise<{ readonly header: string | undefined; readonly actsFor: readonly string[] } | A2aError>;
   /** The protocol's error answer for a malformed call or a denial. */
   refusal(
     call: A2aCall | undefined,
@@ -240,7 +250,12 @@ export class AuthzPipeline {
     const attrs = req.attributes ?? {};
     // the inbound (agent-to-agent) listener demands a client certificate: its caller is the mTLS peer only
     if (this.#d.a2a && attrs.context_extensions?.[DIRECTION] === INBOUND) {
-      return this.#decideA2a(attrs, started, this.#peerIdentity(attrs), trace, this.#d.a2a);
+      return this.#decideA2a(attrs, started, this.#peerIdentity(attrs), trace, this.#d.a2a, undefined);
+    }
+    // an outbound call to another agent (the route names it): the same A2A policy, then a chain link
+    const a2aTarget = attrs.context_extensions?.[A2A_TARGET];
+    if (this.#d.a2a && a2aTarget !== undefined) {
+      return this.#decideA2a(attrs, started, this.#peerIdentity(attrs), trace, this.#d.a2a, a2aTarget);
     }
     const carrier = this.#d.jwtSvid ? jwtSvidCarrier(attrs.request?.http?.headers ?? {}, attrs.source) : undefined;
     if (carrier === undefined) {
@@ -297,6 +312,7 @@ export class AuthzPipeline {
     identity: Identity,
     trace: TraceHeaders | undefined,
     a2a: A2aInbound,
+    outboundTarget: string | undefined,
   ): CheckResponse | Promise<CheckResponse> {
     const http = attrs.request?.http;
     const headers = http?.headers ?? {};
@@ -334,6 +350,18 @@ export class AuthzPipeline {
       call = inspected;
       st.action = call.method;
       if (principal === undefined) return refuse([(identity as HexrError).reason]);
+      if (outboundTarget !== undefined) {
+        return a2a.extend(headers, principal.spiffeId, outboundTarget).then(
+          (x) => {
+            if (x instanceof A2aError) return refuse([x.reason], x);
+            if (x.header !== undefined) st.setHeaders = [[CHAIN_HEADER, x.header]];
+            return this.#a2aWithChain(st, call as A2aCall, attrs, principal, x.actsFor, a2a, refuse, outboundTarget);
+          },
+          () => refuse(["a2a.chain_check_failed: the delegation chain could not be extended"]),
+        );
+      }
+      // the agent keeps the verified chain, to forward when it calls further agents for this request
+      st.keepHeaders = KEEP_CHAIN;
       const chain = a2a.chain(headers, principal.spiffeId);
       if (chain instanceof Promise) {
         return chain.then(
@@ -356,6 +384,7 @@ export class AuthzPipeline {
     chain: readonly string[] | A2aError,
     a2a: A2aInbound,
     refuse: (reasons: readonly string[], err?: A2aError) => CheckResponse,
+    outboundTarget?: string,
   ): CheckResponse | Promise<CheckResponse> {
     if (chain instanceof A2aError) return refuse([chain.reason], chain);
     const http = attrs.request?.http;
@@ -365,7 +394,7 @@ export class AuthzPipeline {
     try {
       const facts: A2aPolicyInput = {
         caller: principal.spiffeId,
-        target: a2a.target,
+        target: outboundTarget ?? a2a.target,
         method: call.method,
         version: call.version,
         binding: call.binding,
@@ -568,8 +597,22 @@ export class AuthzPipeline {
         remove.push(AUTHORIZATION);
       }
       let set: HeaderValueOption[] | undefined;
-      if (cred) {
+      if (st.keepHeaders) {
+        for (const name of st.keepHeaders) {
+          const i = remove.indexOf(name);
+          if (i !== -1) remove.splice(i, 1);
+        }
+      }
+      if (st.setHeaders) {
         set = [];
+        for (const [name, value] of st.setHeaders) {
+          set.push(headerOption(name, value));
+          const i = remove.indexOf(name);
+          if (i !== -1) remove.splice(i, 1);
+        }
+      }
+      if (cred) {
+        set ??= [];
         for (const [name, value] of cred.injection.set) {
           set.push(headerOption(name, value));
           // an injected Authorization replaces the client's; never remove what we set
@@ -650,6 +693,10 @@ interface Outcome {
   credential?: CredentialTiming | undefined;
   /** A refusal in a protocol's own format (A2A) instead of the JSON deny body. */
   answer?: ProtocolAnswer | undefined;
+  /** Headers an allow sets upstream (an A2A chain link). */
+  setHeaders?: ReadonlyArray<readonly [string, string]> | undefined;
+  /** Client headers an allow leaves in place although they are ours (a verified A2A chain, for the agent). */
+  keepHeaders?: readonly string[] | undefined;
   readonly carrier: JwtSvidCarrier | undefined;
   readonly trace: TraceHeaders | undefined;
 }
@@ -658,6 +705,10 @@ interface Outcome {
 const DIRECTION = "hexr.direction";
 const INBOUND = "inbound";
 const A2A_SERVICE = "a2a";
+/** Context extension on outbound routes to another agent: that agent's SPIFFE ID. */
+const A2A_TARGET = "hexr.a2a.target";
+const CHAIN_HEADER = "x-hexr-a2a-chain";
+const KEEP_CHAIN: readonly string[] = Object.freeze([CHAIN_HEADER]);
 const UNKNOWN_A2A_ACTION = "unknown";
 /** Envoy sets this when `with_request_body` sent only the first bytes of a larger body. */
 const PARTIAL_BODY = "x-envoy-auth-partial-body";

@@ -2,7 +2,9 @@
  * `hexr demo`: a local data plane (SPIRE server + agent, real Envoy with its SVID over SDS, the authz
  * sidecar, a sample upstream) and a scripted set of requests as several SPIFFE identities — X.509-SVIDs
  * and JWT-SVIDs issued by SPIRE, plus credentials SPIRE would never issue — printed as a table.
- * `--dev-ca` runs the same script on certificates from a CA made here (no SPIRE).
+ * `--dev-ca` runs the same script on certificates from a CA made here (no SPIRE). In SPIRE mode the writer
+ * is also an A2A agent behind Envoy's inbound listener, and a short agent-to-agent script follows
+ * (sidecars/cli/demo-a2a.ts).
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -18,6 +20,7 @@ import {
 import { spireBinary } from "../devtools/spire.ts";
 import { MemoryLogger } from "../logger.ts";
 import { type Command, parseFlags } from "./command.ts";
+import { type DemoA2a, startDemoA2a } from "./demo-a2a.ts";
 import { DEMO_S3_HOST, type DemoCredentials, seaweedAvailable, startDemoCredentials } from "./demo-credentials.ts";
 import { drawPanels, printTelemetry, startDemoCollector, startDemoPrometheus } from "./demo-telemetry.ts";
 
@@ -27,7 +30,9 @@ Starts a local data plane on loopback — a SPIRE server and agent, real Envoy t
 SDS from the agent (mTLS listener, plus a listener for JWT-SVID-only agents), the Hexr authz sidecar
 (ext_authz over mTLS on its own SVID, OPA-WASM policy bundle, JWT-SVIDs checked against the agent's JWT
 bundles) and a sample upstream — then sends a scripted set of requests as several SPIFFE identities and
-prints identity, service, action, decision, reason and latency. Keeps running until Ctrl-C.
+prints identity, service, action, decision, reason and latency. With SPIRE, the writer is also an A2A
+agent behind Envoy's inbound listener: a second table shows agent-to-agent calls (allowed, denied by
+policy, malformed, v0.3). Keeps running until Ctrl-C.
 
 Options:
       --once        exit after the table
@@ -416,6 +421,8 @@ const command: Command = {
     } else if (mode === "spire") {
       process.stdout.write("SeaweedFS is not installed (scripts/setup.sh builds it): no credential injection rows.\n");
     }
+    // the writer is also an A2A agent: Envoy presents its SVID on an inbound listener in front of it
+    const a2a: DemoA2a | undefined = mode === "spire" ? await startDemoA2a(WRITER) : undefined;
     const dp =
       mode === "spire"
         ? await startLocalDataPlane({
@@ -427,13 +434,17 @@ const command: Command = {
             identities: svidIds,
             telemetry,
             authzTimeoutMs: creds ? 3000 : 1000,
-            ...(creds ? { spire: creds.spire, ...creds.dataPlane } : {}),
+            ...(creds ? { spire: creds.spire, extraUpstreams: creds.dataPlane.extraUpstreams } : {}),
+            ...(a2a ? { envoyId: WRITER, inbound: a2a.inbound } : {}),
+            sidecarConfig: { ...creds?.dataPlane.sidecarConfig, ...a2a?.sidecarConfig },
             ...(values.panels ? { svidTtlSeconds: 60 } : {}),
           }).catch(async (e) => {
+            await a2a?.stop();
             await creds?.stop();
             throw e;
           })
         : await startLocalDataPlane({ bundlePath: bundle, logger, audit, now, telemetry });
+    if (a2a) a2a.attach(dp as SpireDataPlane);
     const prom = await startDemoPrometheus(dp);
     const startedS = Date.now() / 1000;
     try {
@@ -444,7 +455,10 @@ const command: Command = {
           `Up in ${((performance.now() - t0) / 1000).toFixed(1)} s. SPIRE agent ${s.spire.agentSocket}\n` +
             `Envoy SVID over SDS: ${await envoySvid(dp)}\n` +
             `Envoy https://127.0.0.1:${dp.outboundPort} (mTLS, X.509-SVIDs), https://127.0.0.1:${s.jwtPort} (JWT-SVID only)\n` +
-            `authz sidecar ${dp.authzAddress} (mTLS as ${s.authzId}), policy ${policy}\n`,
+            `authz sidecar ${dp.authzAddress} (mTLS as ${s.authzId}), policy ${policy}\n` +
+            (a2a && s.inboundPort
+              ? `Envoy inbound https://127.0.0.1:${s.inboundPort} (A2A, as the writer) → writer agent ${a2a.agent.url} (@a2a-js/sdk server)\n`
+              : ""),
         );
       } else {
         process.stdout.write(
@@ -522,6 +536,9 @@ const command: Command = {
             "(AssumeRoleWithWebIdentity, role hexr-writer, session policy for drafts only) and signed the request (SigV4).\n",
         );
       }
+      if (a2a) {
+        await a2a.run(dp as SpireDataPlane, { researcher: RESEARCHER, editor: EDITOR }, (s) => process.stdout.write(s));
+      }
       const flush = async () => {
         await dp.sidecar.tracing?.flush();
         await dp.sidecar.extProcThread?.flush();
@@ -567,6 +584,7 @@ const command: Command = {
       });
       return 0;
     } finally {
+      await a2a?.stop();
       await dp.stop();
       await creds?.stop();
       await prom?.stop();

@@ -67,12 +67,27 @@ export interface ExtraUpstream {
   readonly domains: readonly string[];
   readonly address: string;
   readonly port: number;
+  /** Another agent's inbound listener: mTLS checking its SPIFFE ID, the A2A policy, a chain link. */
+  readonly a2aTarget?: string;
 }
 
 /** Envoy upstreams of the local data plane: cloud APIs skip ext_proc; LLM routes go through the guard. */
 function localUpstreams(upstream: Upstream, llm: LlmUpstream, extra: readonly ExtraUpstream[] = []) {
   return [
-    ...extra.map((u) => ({ ...u, domains: [...u.domains], extProc: "off" as const })),
+    ...extra.map((u) => ({
+      name: u.name,
+      domains: [...u.domains],
+      address: u.address,
+      port: u.port,
+      extProc: "off" as const,
+      ...(u.a2aTarget
+        ? {
+            a2aTarget: u.a2aTarget,
+            tls: { mode: "spiffe" as const, peerIdPrefixes: [u.a2aTarget] },
+            authzBodyBytes: 1 << 20,
+          }
+        : {}),
+    })),
     {
       name: "sample_upstream",
       domains: LOCAL_UPSTREAM_DOMAINS,
@@ -158,6 +173,8 @@ export interface SpireDataPlaneOptions extends LocalDataPlaneOptions {
   envoyId?: string;
   /** An inbound (agent-to-agent) listener in front of a local agent on 127.0.0.1:`appPort`. */
   inbound?: { appPort: number; authzBodyBytes?: number };
+  /** The sidecar's own SPIFFE ID (default {@link localAuthzId}); two data planes on one SPIRE need two. */
+  authzId?: string;
 }
 
 export interface LocalDataPlane {
@@ -371,7 +388,7 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
     if (!opts.spire) cleanup.add(() => spire.stop());
     if (spire.trustDomain !== td) throw new TypeError(`spire runs ${spire.trustDomain}, not trustDomain ${td}`);
     const envoyId = opts.envoyId ?? localEnvoyId(td);
-    const authzId = localAuthzId(td);
+    const authzId = opts.authzId ?? localAuthzId(td);
     const envoyPath = realpathSync(findEnvoy());
     const uid = process.getuid?.() ?? 0;
     const self = [`unix:uid:${uid}`, `unix:path:${process.execPath}`];

@@ -3,7 +3,9 @@
  * listener on SPIRE-issued SVIDs (Envoy presents the target agent's SVID; callers present theirs), ext_authz
  * deciding with the body (classification, v1.0/v0.3 validation against the protocol's definitions, the
  * project's agent-to-agent policy), refusals in the protocol's own error format, and the target agent's
- * received log showing what reached it — and what never did.
+ * received log showing what reached it — and what never did. A second data plane (the researcher's pod)
+ * calls through its own Envoy: its sidecar applies the same policy outbound and adds a delegation-chain
+ * link that the writer's sidecar verifies.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,7 @@ import {
   RestTransportFactory,
 } from "@a2a-js/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChainSigner } from "../../sidecars/a2a/chain-signer.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
 import { type A2aAgent, spiffeFetch, startA2aAgent } from "../../sidecars/devtools/a2a-agent.ts";
 import { type SpireDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
@@ -28,8 +31,14 @@ const WRITER = agent("acme-corp", "writer");
 const RESEARCHER = agent("acme-corp", "researcher");
 const EDITOR = agent("acme-corp", "editor");
 const OUTSIDER = agent("globex", "researcher");
+const PLANNER = agent("acme-corp", "planner");
+const WRITER_SIDECAR = `spiffe://${TD}/hexr/authz`;
+const RESEARCHER_SIDECAR = `spiffe://${TD}/hexr/authz-researcher`;
+const WRITER_HOST = "writer.agents.local";
 
 let dp: SpireDataPlane;
+/** The researcher's pod: its Envoy (as the researcher) routes WRITER_HOST to the writer's inbound listener. */
+let callerDp: SpireDataPlane;
 let target: A2aAgent;
 const audit = new MemoryAudit();
 const logger = new MemoryLogger();
@@ -45,13 +54,38 @@ beforeAll(async () => {
     envoyId: WRITER,
     identities: [RESEARCHER, EDITOR, OUTSIDER],
     inbound: { appPort: target.port, authzBodyBytes: 1 << 20 },
-    sidecarConfig: { a2a: { target: WRITER, rest_base: "/a2a/rest" } },
+    sidecarConfig: {
+      a2a: { target: WRITER, rest_base: "/a2a/rest", chain: { signers: [WRITER_SIDECAR, RESEARCHER_SIDECAR] } },
+    },
   });
   target.publicUrl = `https://127.0.0.1:${dp.inboundPort}`;
-}, 120_000);
+  callerDp = await startLocalDataPlane({
+    identity: "spire",
+    spire: dp.spire,
+    bundlePath: buildProjectBundle(mkdtempSync(path.join(tmpdir(), "hexr-a2a-caller-"))),
+    logger,
+    audit,
+    envoyId: RESEARCHER,
+    authzId: RESEARCHER_SIDECAR,
+    identities: [],
+    extraUpstreams: [
+      {
+        name: "writer_agent",
+        domains: [WRITER_HOST],
+        address: "127.0.0.1",
+        port: dp.inboundPort as number,
+        a2aTarget: WRITER,
+      },
+    ],
+    sidecarConfig: {
+      a2a: { target: RESEARCHER, chain: { signers: [WRITER_SIDECAR, RESEARCHER_SIDECAR] } },
+    },
+  });
+}, 180_000);
 
 afterAll(async () => {
   for (const c of closers) await c();
+  await callerDp?.stop();
   await dp?.stop();
   await target?.stop();
 });
@@ -201,5 +235,85 @@ describe("A2A through Envoy's inbound listener", () => {
     const r = await f(`${target.publicUrl}/admin/debug`, { method: "GET" });
     expect(r.status).not.toBe(200);
     expect(target.received.some((x) => x.path.startsWith("/admin"))).toBe(false);
+  });
+});
+
+describe("delegation chains across hops", () => {
+  const send = (text: string) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: text,
+      method: "SendMessage",
+      params: { message: { messageId: crypto.randomUUID(), role: "ROLE_USER", parts: [{ text }] } },
+    });
+  const viaCallerEnvoy = async (text: string, headers: Record<string, string> = {}) =>
+    callerDp.send(await dp.identity([RESEARCHER]), {
+      method: "POST",
+      host: WRITER_HOST,
+      path: "/a2a/jsonrpc",
+      headers: { "content-type": "application/json", "a2a-version": "1.0", ...headers },
+      body: send(text),
+    });
+  const received = (text: string) => target.received.find((r) => r.body.includes(text));
+
+  it("the caller's sidecar signs a link; the writer's verifies it and its agent gets the chain to forward", async () => {
+    const r = await viaCallerEnvoy("one hop");
+    expect(r.status, r.body).toBe(200);
+    const chain = received("one hop")?.headers["x-hexr-a2a-chain"] as string;
+    expect(chain.split(",")).toHaveLength(1);
+  });
+
+  it("a chain the researcher was handed (planner → researcher) is extended, so the writer sees both hops", async () => {
+    const planner = new ChainSigner(dp.workloadApi, {
+      trustDomains: new Set([TD]),
+      signers: [WRITER_SIDECAR, RESEARCHER_SIDECAR],
+      spiffeId: WRITER_SIDECAR,
+    });
+    const handed = await planner.sign({ caller: PLANNER, target: RESEARCHER });
+    const r = await viaCallerEnvoy("two hops", { "x-hexr-a2a-chain": handed });
+    expect(r.status, r.body).toBe(200);
+    const chain = received("two hops")?.headers["x-hexr-a2a-chain"] as string;
+    expect(chain.split(",")).toHaveLength(2);
+    expect(chain.endsWith(handed)).toBe(true);
+
+    // the writer's agent could forward that chain; presented again to the writer directly it is a replay
+    const f = await fetchAs(RESEARCHER);
+    const replay = await f(`${target.publicUrl}/a2a/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "a2a-version": "1.0", "x-hexr-a2a-chain": chain },
+      body: send("replayed"),
+    });
+    expect(((await replay.json()) as { error?: { message: string } }).error?.message).toMatch(/seen before/);
+    // and presented by another agent it names the wrong subject
+    const g = await fetchAs(EDITOR);
+    const stolen = await g(`${target.publicUrl}/a2a/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "a2a-version": "1.0", "x-hexr-a2a-chain": chain },
+      body: send("stolen"),
+    });
+    expect(((await stolen.json()) as { error?: { code: number } }).error?.code).toBe(-32000);
+    expect(received("replayed")).toBeUndefined();
+    expect(received("stolen")).toBeUndefined();
+  });
+
+  it("a forged chain is refused by the caller's own sidecar, before anything leaves the pod", async () => {
+    const before = target.received.length;
+    const r = await viaCallerEnvoy("forged", { "x-hexr-a2a-chain": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA" });
+    // a JSON-RPC error (HTTP 200, as A2A answers protocol errors), from the caller's sidecar
+    expect((JSON.parse(r.body) as { error?: { code: number } }).error?.code).toBe(-32000);
+    expect(target.received.length).toBe(before);
+  });
+
+  it("the caller's side applies the agent-to-agent policy too", async () => {
+    const before = target.received.length;
+    const r = await callerDp.send(await dp.identity([RESEARCHER]), {
+      method: "POST",
+      host: WRITER_HOST,
+      path: "/a2a/jsonrpc",
+      headers: { "content-type": "application/json", "a2a-version": "1.0" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "CancelTask", params: { id: "t-1" } }),
+    });
+    expect(r.body).toMatch(/may not CancelTask/);
+    expect(target.received.length).toBe(before);
   });
 });

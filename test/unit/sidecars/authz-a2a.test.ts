@@ -39,6 +39,7 @@ function inbound(over: Partial<A2aInbound> = {}): A2aInbound & { refusals: strin
     target: WRITER,
     inspect: () => SEND,
     chain: () => [],
+    extend: async (_h, caller, target) => ({ header: `link:${caller}->${target}`, actsFor: [] }),
     refusal(call, _h, reasons, err) {
       refusals.push([...reasons]);
       return {
@@ -69,11 +70,16 @@ function setup(decide: (i: OpaInput) => Decision, a2a = inbound()) {
   return { p, audit, a2a };
 }
 
-function check(p: AuthzPipeline, direction = "inbound", source: object = { principal: RESEARCHER, certificate: cert }) {
+function check(
+  p: AuthzPipeline,
+  direction = "inbound",
+  source: object = { principal: RESEARCHER, certificate: cert },
+  extra: Record<string, string> = {},
+) {
   return p.check({
     attributes: {
       source,
-      context_extensions: { "hexr.direction": direction },
+      context_extensions: { "hexr.direction": direction, ...extra },
       request: {
         http: {
           method: "POST",
@@ -168,6 +174,37 @@ describe("inbound A2A Checks", () => {
     );
     expect(check(ok).status.code).toBe(0);
     expect(seen?.a2a?.chain).toEqual([planner]);
+  });
+
+  it("keep the verified chain header for the agent to forward, and strip the other x-hexr-* headers", () => {
+    const { p } = setup(() => ({ allow: true, reasons: [] }));
+    const r = p.check({
+      attributes: {
+        source: { principal: RESEARCHER, certificate: cert },
+        context_extensions: { "hexr.direction": "inbound" },
+        request: { http: { method: "POST", path: "/", headers: { "x-hexr-a2a-chain": "abc", "x-hexr-role": "x" } } },
+      },
+    }) as CheckResponse;
+    expect(r.ok_response?.headers_to_remove).toEqual(["x-hexr-role"]);
+  });
+
+  it("an outbound call to another agent: the same policy with that target, then a chain link added", async () => {
+    let seen: OpaInput | undefined;
+    const { p } = setup((i) => {
+      seen = i;
+      return { allow: true, reasons: [] };
+    });
+    const r = await check(p, "outbound", undefined, { "hexr.a2a.target": WRITER });
+    expect(seen?.a2a).toMatchObject({ caller: RESEARCHER, target: WRITER, method: "SendMessage", chain: [] });
+    const set = Object.fromEntries((r.ok_response?.headers ?? []).map((h) => [h.header.key, h.header.value]));
+    expect(set["x-hexr-a2a-chain"]).toBe(`link:${RESEARCHER}->${WRITER}`);
+  });
+
+  it("an outbound call whose forwarded chain does not verify is refused", async () => {
+    const bad = new A2aError("a2a.chain_bad_signature", "delegation chain signature does not verify", -32000, 403);
+    const { p } = setup(() => ({ allow: true, reasons: [] }), inbound({ extend: async () => bad }));
+    const r = await check(p, "outbound", undefined, { "hexr.a2a.target": WRITER });
+    expect(r.status.code).toBe(7);
   });
 
   it("leave outbound Checks to the outbound pipeline", () => {
