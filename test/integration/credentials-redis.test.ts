@@ -62,7 +62,7 @@ const req = (role = "researcher") => ({ caller: caller(role), durationSeconds: 9
 let redis: RedisHarness;
 const clients: Redis[] = [];
 
-function sidecar(issuer: CountingIssuer) {
+function sidecar(_issuer: CountingIssuer) {
   const client = createRedis({ url: redis.url, keyPrefix: "hexr-it:", commandTimeoutMs: 20, connectTimeoutMs: 500 });
   clients.push(client);
   const cache = new CredentialCache({
