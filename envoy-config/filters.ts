@@ -105,5 +105,11 @@ export function extProcPerRoute(mode: RouteExtProc | undefined): JsonObject | un
     request_body_mode: mode.requestBody ?? "NONE",
     response_body_mode: mode.responseBody ?? "NONE",
   };
-  return typed(`${EXT_PROC_PKG}.ExtProcPerRoute`, { overrides: { processing_mode: { ...HEADERS_ONLY, ...bodies } } });
+  const metadata = Object.entries(mode.metadata ?? {}).map(([key, value]) => ({ key, value }));
+  return typed(`${EXT_PROC_PKG}.ExtProcPerRoute`, {
+    overrides: {
+      processing_mode: { ...HEADERS_ONLY, ...bodies },
+      ...(metadata.length > 0 ? { grpc_initial_metadata: metadata } : {}),
+    },
+  });
 }

@@ -106,9 +106,15 @@ function peerPrefixes(v: unknown, field: string): void {
 
 function routeExtProc(v: unknown, field: string): void {
   if (v === undefined || v === "off") return;
-  const o = obj(v, field, ["requestBody", "responseBody"]);
+  const o = obj(v, field, ["requestBody", "responseBody", "metadata"]);
   oneOf(o.requestBody, `${field}.requestBody`, BODY_MODES);
   oneOf(o.responseBody, `${field}.responseBody`, BODY_MODES);
+  if (o.metadata !== undefined) {
+    for (const [k, val] of Object.entries(obj(o.metadata, `${field}.metadata`, Object.keys(o.metadata as object)))) {
+      if (!/^[a-z0-9-]+$/.test(k)) fail(`${field}.metadata.${k}`, "gRPC metadata keys are lowercase a-z, 0-9 and -");
+      str(val, `${field}.metadata.${k}`);
+    }
+  }
 }
 
 function tls(v: unknown, field: string): SidecarTls {

@@ -82,7 +82,14 @@ export interface ExtProcOptions extends GrpcTarget {
  * for bodies per request). `"off"` skips ext_proc for the route; an object sets body modes up front
  * (e.g. LLM routes: `{ requestBody: "BUFFERED", responseBody: "STREAMED" }`).
  */
-export type RouteExtProc = "off" | { requestBody?: BodyMode; responseBody?: BodyMode };
+export type RouteExtProc =
+  | "off"
+  | {
+      requestBody?: BodyMode;
+      responseBody?: BodyMode;
+      /** Stream metadata for the processor (`x-hexr-route: a2a` picks the A2A processor). */
+      metadata?: Record<string, string>;
+    };
 
 /**
  * TLS that Envoy originates to an upstream. `public` (default): server certificate checked against

@@ -312,6 +312,14 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
             ...(tel.tracing ? { tracing: tel.tracing } : {}),
             prices: tel.prices.map((p) => [p.model, p.input, p.output] as const),
           },
+          ...(cfg.a2a
+            ? {
+                a2a: {
+                  ...(cfg.a2a.schemasDir ? { schemasDir: cfg.a2a.schemasDir } : {}),
+                  ...(cfg.a2a.publicUrl ? { publicUrl: cfg.a2a.publicUrl } : {}),
+                },
+              }
+            : {}),
         },
         deps.logger,
       );
@@ -323,7 +331,11 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       }
       // loaded only here: with the guard on its thread, this thread never loads the scanners
       const { GuardRouter } = await import("./extproc/router.ts");
-      const router = new GuardRouter(e.routes, deps.logger);
+      const router = new GuardRouter(
+        e.routes,
+        deps.logger,
+        cfg.a2a ? (await import("./extproc/a2a-processor.ts")).a2aProcessorOptions(cfg.a2a) : undefined,
+      );
       const gt = new GuardTelemetry(
         guardMetrics(registry),
         tracing,

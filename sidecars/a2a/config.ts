@@ -5,6 +5,7 @@
  *     target: spiffe://hexr.cloud/agent/acme-corp/content-crew/writer
  *     rest_base: /a2a/rest
  *     schemas: /opt/hexr/a2a-schemas       # default $HEXR_A2A_SCHEMAS (built by scripts/setup.sh)
+ *     public_url: https://writer.acme.example   # agent cards served through the proxy advertise it
  *     chain: { signers: [spiffe://hexr.cloud/hexr/authz], max_depth: 8, ttl_seconds: 60 }
  */
 import { fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
@@ -13,13 +14,15 @@ export interface A2aConfig {
   readonly target: string;
   readonly restBase?: string;
   readonly schemasDir?: string;
+  /** The proxy's public base URL: agent cards served through it advertise it instead of the agent's own. */
+  readonly publicUrl?: string;
   readonly chain?: { readonly signers: readonly string[]; readonly maxDepth: number; readonly ttlSeconds: number };
 }
 
 export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkloadApi: boolean): A2aConfig {
   const f = "a2a";
   const o = obj(v, f);
-  onlyKeys(o, f, ["target", "rest_base", "schemas", "chain"]);
+  onlyKeys(o, f, ["target", "rest_base", "schemas", "public_url", "chain"]);
   let chain: A2aConfig["chain"];
   if (o.chain !== undefined) {
     const c = obj(o.chain, `${f}.chain`);
@@ -38,6 +41,20 @@ export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkl
     target: spiffeId(o.target, `${f}.target`),
     ...(restBase !== undefined ? { restBase } : {}),
     ...(o.schemas !== undefined ? { schemasDir: abs(str(o.schemas, `${f}.schemas`)) } : {}),
+    ...(o.public_url !== undefined ? { publicUrl: publicUrl(o.public_url, `${f}.public_url`) } : {}),
     ...(chain ? { chain } : {}),
   };
+}
+
+function publicUrl(v: unknown, field: string): string {
+  const s = str(v, field);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    fail(field, "must be an https:// URL");
+  }
+  if (u.protocol !== "https:" || u.pathname !== "/" || u.search !== "")
+    fail(field, "must be an https:// origin (no path)");
+  return u.origin;
 }

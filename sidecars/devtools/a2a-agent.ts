@@ -34,6 +34,8 @@ import { checkServerId } from "./workload.ts";
 
 export const A2A_JSONRPC_PATH = "/a2a/jsonrpc";
 export const A2A_REST_PATH = "/a2a/rest";
+/** A message with exactly this text makes the agent stream an invalid status (task state 999). */
+export const BROKEN_AGENT_TEXT = "__emit_an_invalid_event__";
 const MAX_BODY = "4mb";
 
 export interface ReceivedA2a {
@@ -67,6 +69,8 @@ function textOf(ctx: RequestContext): string {
 class EchoExecutor implements AgentExecutor {
   async execute(ctx: RequestContext, bus: ExecutionEventBus): Promise<void> {
     const { taskId, contextId } = ctx;
+    // a test hook: an agent gone wrong, whose stream carries an event no A2A version allows
+    const broken = textOf(ctx) === BROKEN_AGENT_TEXT;
     const status = (state: number, final = false) =>
       AgentEvent.statusUpdate({
         taskId,
@@ -86,6 +90,11 @@ class EchoExecutor implements AgentExecutor {
       } as never),
     );
     bus.publish(status(2));
+    if (broken) {
+      bus.publish(status(999));
+      bus.finished();
+      return;
+    }
     bus.publish(
       AgentEvent.artifactUpdate({
         taskId,

@@ -172,7 +172,7 @@ export interface SpireDataPlaneOptions extends LocalDataPlaneOptions {
    */
   envoyId?: string;
   /** An inbound (agent-to-agent) listener in front of a local agent on 127.0.0.1:`appPort`. */
-  inbound?: { appPort: number; authzBodyBytes?: number };
+  inbound?: { appPort: number; authzBodyBytes?: number; port?: number; a2aExtProc?: boolean };
   /** The sidecar's own SPIFFE ID (default {@link localAuthzId}); two data planes on one SPIRE need two. */
   authzId?: string;
 }
@@ -471,9 +471,11 @@ async function startSpireDataPlane(opts: SpireDataPlaneOptions): Promise<SpireDa
         ? {
             inbound: {
               address: "127.0.0.1",
-              port: 0,
+              port: opts.inbound.port ?? 0,
               app: { address: "127.0.0.1", port: opts.inbound.appPort },
               ...(opts.inbound.authzBodyBytes ? { authzBodyBytes: opts.inbound.authzBodyBytes } : {}),
+              // the A2A processor (ext_proc) reads the message and the answers; it asks for bodies itself
+              ...(opts.inbound.a2aExtProc ? { extProc: { metadata: { "x-hexr-route": "a2a" } } } : {}),
             },
           }
         : {}),

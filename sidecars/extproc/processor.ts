@@ -32,6 +32,9 @@ export const PASS_THROUGH: Processor = {
 
 /** Picks the processor for a request from its request headers (`:authority`, `:path`, `:method`). */
 export interface ProcessorRouter {
-  /** `tel`: the stream's telemetry, for a processor that reports what it did. */
-  select(headers: Headers, tel?: StreamTelemetry): Processor;
+  /**
+   * `tel`: the stream's telemetry, for a processor that reports what it did. `tag`: the route's
+   * `x-hexr-route` stream metadata (Envoy sets it per route: `a2a` on the inbound listener).
+   */
+  select(headers: Headers, tel?: StreamTelemetry, tag?: string): Processor;
 }

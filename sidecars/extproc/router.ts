@@ -5,18 +5,24 @@ import { type GuardRoute, matchGuardRoute } from "./guard-routes.ts";
 import { PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import type { Headers } from "./types.ts";
 import type { StreamTelemetry } from "../telemetry/guard.ts";
+import { A2A_ROUTE_TAG, A2aProcessor, type A2aProcessorOptions } from "./a2a-processor.ts";
 
 export class GuardRouter implements ProcessorRouter {
   readonly #routes: readonly GuardRoute[];
   readonly #log: Logger;
   readonly stats: GuardStats = newGuardStats();
 
-  constructor(routes: readonly GuardRoute[], log: Logger) {
+  readonly #a2a: A2aProcessorOptions | undefined;
+
+  /** `a2a`: serve streams Envoy tags `a2a` (the inbound listener) with the A2A processor. */
+  constructor(routes: readonly GuardRoute[], log: Logger, a2a?: A2aProcessorOptions) {
     this.#routes = routes;
     this.#log = log;
+    this.#a2a = a2a;
   }
 
-  select(headers: Headers, tel?: StreamTelemetry): Processor {
+  select(headers: Headers, tel?: StreamTelemetry, tag?: string): Processor {
+    if (tag === A2A_ROUTE_TAG && this.#a2a) return new A2aProcessor(this.#a2a);
     const authority = headers.get(":authority") ?? headers.get("host") ?? "";
     const path = headers.get(":path") ?? "";
     const route = matchGuardRoute(this.#routes, authority, path);

@@ -48,6 +48,9 @@ function phaseOf(m: ProcessingRequest): string {
   return "other";
 }
 
+/** Stream metadata Envoy sets per route (ExtProcPerRoute `grpc_initial_metadata`): which processor serves it. */
+const ROUTE_TAG = "x-hexr-route";
+
 function metadataValue(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>, key: string) {
   const v = call.metadata.get(key)[0];
   return typeof v === "string" ? v : undefined;
@@ -102,7 +105,7 @@ export function addExtProcService(
           if (msg.request_headers) {
             const headers = readHeaders(msg.request_headers);
             tel?.requestTrace(headers.get("traceparent"));
-            processor = router.select(headers, tel);
+            processor = router.select(headers, tel, metadataValue(call, ROUTE_TAG));
             out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
           } else if (!processor) {
             // Envoy sends response phases without request headers when an earlier filter answered locally

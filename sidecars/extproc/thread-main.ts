@@ -11,6 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Logger } from "../logger.ts";
 import { SidecarServer } from "../server.ts";
 import { compileGuardRoutes, type GuardRouteConfig } from "./guard-routes.ts";
+import { a2aProcessorOptions } from "./a2a-processor.ts";
 import { GuardRouter } from "./router.ts";
 import { addExtProcService } from "./server.ts";
 import type { ExtProcThreadData, FromThread, ToThread } from "./thread.ts";
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
   } catch {
     logger.warn({ event: "ext_proc_thread_priority", reason: "setpriority refused; guard thread at normal priority" });
   }
-  const router = new GuardRouter(compileGuardRoutes(data.routes as GuardRouteConfig[]), logger);
+  const router = new GuardRouter(
+    compileGuardRoutes(data.routes as GuardRouteConfig[]),
+    logger,
+    data.a2a ? a2aProcessorOptions(data.a2a) : undefined,
+  );
   // the thread's own registry (served through the parent's admin listener) and tracer
   const registry = new Registry({ constLabels: { thread: "guard" } });
   const tel = data.telemetry;

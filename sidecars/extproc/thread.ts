@@ -33,6 +33,13 @@ export interface ExtProcThreadData {
   readonly maxStreams: number;
   /** The thread's own tracer (spans of its streams) and LLM price table. */
   readonly telemetry?: GuardThreadTelemetry;
+  /** Inbound A2A streams (tagged `a2a`): where the schemas are, and the proxy's public URL for cards. */
+  readonly a2a?: A2aThreadConfig;
+}
+
+export interface A2aThreadConfig {
+  readonly schemasDir?: string;
+  readonly publicUrl?: string;
 }
 
 /** Telemetry settings the guard thread builds its own registry and tracer from. */
@@ -59,6 +66,7 @@ export type ToThread =
 export interface ExtProcThreadOptions {
   readonly listen: ExtProcListen;
   readonly routes: unknown;
+  readonly a2a?: A2aThreadConfig;
   readonly maxStreams?: number;
   readonly heapMb?: number;
   readonly telemetry?: GuardThreadTelemetry;
@@ -99,6 +107,7 @@ export class ExtProcThread {
       routes: this.#opts.routes,
       maxStreams: this.#opts.maxStreams ?? DEFAULT_EXT_PROC_MAX_STREAMS,
       ...(this.#opts.telemetry ? { telemetry: this.#opts.telemetry } : {}),
+      ...(this.#opts.a2a ? { a2a: this.#opts.a2a } : {}),
     };
     const worker = new Worker(ENTRY, {
       workerData: data,
