@@ -92,3 +92,21 @@ export function jsonObject(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * An issuer URL from config: tokens and assertions only travel over https, plain http only to loopback
+ * (local stand-ins in tests). Throws TypeError naming `option` (the sidecar reports it as config.invalid).
+ */
+export function issuerUrl(value: string, option: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new TypeError(`${option} must be an absolute URL`);
+  }
+  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
+    throw new TypeError(`${option} must be https (http only to loopback)`);
+  }
+  return value;
+}

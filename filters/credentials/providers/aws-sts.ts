@@ -13,7 +13,7 @@
  *   const cred = await aws.exchange({ caller, durationSeconds: 900 }, token, signal);
  */
 import type { Dispatcher } from "undici";
-import { FORM, postIssuer } from "../http.ts";
+import { FORM, issuerUrl, postIssuer } from "../http.ts";
 import { awsSessionPolicy, checkTemplate, fillTemplate, roleSessionName } from "../names.ts";
 import type { Caller, CallerToken, CredentialProvider, ExchangeRequest, IssuedCredential } from "../types.ts";
 import { CredentialError } from "../types.ts";
@@ -56,7 +56,7 @@ export class AwsStsProvider implements CredentialProvider {
     this.name = o.name;
     this.audience = o.audience;
     this.#roleArn = o.roleArn;
-    this.#endpoint = o.endpoint ?? DEFAULT_STS_ENDPOINT;
+    this.#endpoint = o.endpoint === undefined ? DEFAULT_STS_ENDPOINT : issuerUrl(o.endpoint, "endpoint");
     this.maxDurationSeconds = o.maxDurationSeconds ?? AWS_DEFAULT_MAX_DURATION_SECONDS;
     this.#timeoutMs = o.timeoutMs;
     this.#dispatcher = o.dispatcher;

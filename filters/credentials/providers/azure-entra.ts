@@ -10,7 +10,7 @@
  */
 import type { Dispatcher } from "undici";
 import { HexrError } from "../../errors.ts";
-import { FORM, JSON_TYPE, jsonObject, type PostOptions, postIssuer } from "../http.ts";
+import { FORM, JSON_TYPE, jsonObject, type PostOptions, postIssuer, issuerUrl } from "../http.ts";
 import { checkTemplate, fillTemplate } from "../names.ts";
 import {
   type Caller,
@@ -223,18 +223,4 @@ function entraError(name: string, status: number, body: string): CredentialError
   if (status === 403 || error === "unauthorized_client" || error === "access_denied")
     return fail("credentials.issuer_denied", "denied", "never");
   return fail("credentials.issuer_error", "refused the request", "never");
-}
-
-/** Assertions only travel over https; plain http only to loopback (local stand-ins in tests). */
-function issuerUrl(value: string, option: string): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new TypeError(`${option} must be an absolute URL`);
-  }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback))
-    throw new TypeError(`${option} must be https (http only to loopback)`);
-  return value;
 }

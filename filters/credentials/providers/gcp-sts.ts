@@ -9,7 +9,7 @@
  * the issuer's error code and our own wording.
  */
 import type { Dispatcher } from "undici";
-import { FORM, JSON_TYPE, jsonObject, type PostOptions, postIssuer } from "../http.ts";
+import { FORM, JSON_TYPE, jsonObject, type PostOptions, postIssuer, issuerUrl } from "../http.ts";
 import { checkTemplate, fillTemplate } from "../names.ts";
 import {
   type Caller,
@@ -261,18 +261,4 @@ function badResponse(name: string, what: string): CredentialError {
     "never",
     "bad_response",
   );
-}
-
-/** Tokens only travel over https; plain http only to loopback (local stand-ins in tests). */
-function issuerUrl(value: string, option: string): string {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw new TypeError(`${option} must be an absolute URL`);
-  }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback))
-    throw new TypeError(`${option} must be https (http only to loopback)`);
-  return value;
 }
