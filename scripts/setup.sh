@@ -345,6 +345,56 @@ tool moto "moto[server]==$MOTO_VERSION pip venv python$PY_VERSION" check_moto bu
   "PyPI refused moto[server]==$MOTO_VERSION (or one of its dependencies), or python3 -m venv failed"
 MOTO_DIR=$TOOL_DIR
 
+# --- a2a-sdk's Python server (the second A2A implementation, sidecars/devtools/a2a-agent-py) ---
+# a2a-sdk's `http-server` extra is what brings its Starlette routes (JSON-RPC, REST, agent card) and SSE;
+# uvicorn serves them (the SDK names no ASGI server). Every package agent.py imports is pinned.
+A2A_PY_SDK_VERSION=1.3.0           # PyPI: a2a-sdk[http-server]
+A2A_PY_STARLETTE_VERSION=1.10.0    # PyPI: starlette (the SDK's routes are Starlette routes)
+A2A_PY_SSE_STARLETTE_VERSION=3.7.0 # PyPI: sse-starlette (the SDK's streaming responses)
+A2A_PY_UVICORN_VERSION=0.54.0      # PyPI: uvicorn (the ASGI server)
+A2A_PY_PROTOBUF_VERSION=7.36.2     # PyPI: protobuf (the SDK's v1.0 types are protobuf messages)
+A2A_PY_PYDANTIC_VERSION=2.14.4     # PyPI: pydantic (the SDK's v0.3 compat models)
+export A2A_PY_SDK_VERSION A2A_PY_STARLETTE_VERSION A2A_PY_SSE_STARLETTE_VERSION A2A_PY_UVICORN_VERSION A2A_PY_PROTOBUF_VERSION A2A_PY_PYDANTIC_VERSION
+check_a2a_python() {
+  "$DIR/venv/bin/python" -c 'import importlib.metadata as m; v = m.version("a2a-sdk"); assert v == "'"$A2A_PY_SDK_VERSION"'", v'
+  # start-up proper: the SDK's own server app builders (agent card, JSON-RPC with v0.3 compat, REST) in a
+  # Starlette app that answers a card request and a JSON-RPC call without a method
+  prints 'card 200 rpc -32600' "$DIR/venv/bin/python" -c 'from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+from a2a.server.agent_execution import AgentExecutor
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
+from a2a.server.tasks import InMemoryTaskStore
+from a2a.types.a2a_pb2 import AgentCapabilities, AgentCard, AgentInterface
+class Noop(AgentExecutor):
+    async def execute(self, context, event_queue): pass
+    async def cancel(self, context, event_queue): pass
+card = AgentCard(name="check", description="check", version="1", capabilities=AgentCapabilities(streaming=True),
+    supported_interfaces=[AgentInterface(url="http://x/rpc", protocol_binding="JSONRPC", protocol_version="1.0")])
+h = DefaultRequestHandler(agent_executor=Noop(), task_store=InMemoryTaskStore(), agent_card=card)
+app = Starlette(routes=create_agent_card_routes(card) + create_jsonrpc_routes(h, "/rpc", enable_v0_3_compat=True)
+    + [Mount("/rest", routes=create_rest_routes(h, enable_v0_3_compat=True))])
+c = TestClient(app)
+r = c.get("/.well-known/agent-card.json"); e = c.post("/rpc", json={"jsonrpc": "2.0", "id": 1})
+print("card", r.status_code, "rpc", e.json()["error"]["code"])'
+  prints "^Running uvicorn $A2A_PY_UVICORN_VERSION" "$DIR/venv/bin/python" -m uvicorn --version
+  echo "a2a-sdk $A2A_PY_SDK_VERSION (Starlette $A2A_PY_STARLETTE_VERSION, uvicorn $A2A_PY_UVICORN_VERSION)" >"$DIR/.summary"
+}
+build_a2a_python() {
+  python3 -m venv "$DIR/venv"
+  "$DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "a2a-sdk[http-server]==$A2A_PY_SDK_VERSION" "starlette==$A2A_PY_STARLETTE_VERSION" \
+    "sse-starlette==$A2A_PY_SSE_STARLETTE_VERSION" "uvicorn==$A2A_PY_UVICORN_VERSION" \
+    "protobuf==$A2A_PY_PROTOBUF_VERSION" "pydantic==$A2A_PY_PYDANTIC_VERSION"
+}
+export -f check_a2a_python build_a2a_python
+tool a2a-python "a2a-sdk[http-server]==$A2A_PY_SDK_VERSION starlette==$A2A_PY_STARLETTE_VERSION sse-starlette==$A2A_PY_SSE_STARLETTE_VERSION uvicorn==$A2A_PY_UVICORN_VERSION protobuf==$A2A_PY_PROTOBUF_VERSION pydantic==$A2A_PY_PYDANTIC_VERSION pip venv python$PY_VERSION" \
+  check_a2a_python build_a2a_python \
+  "installing a2a-sdk[http-server] $A2A_PY_SDK_VERSION and uvicorn from PyPI into a venv (under a minute)" \
+  "PyPI refused a2a-sdk[http-server]==$A2A_PY_SDK_VERSION, starlette==$A2A_PY_STARLETTE_VERSION, sse-starlette==$A2A_PY_SSE_STARLETTE_VERSION, uvicorn==$A2A_PY_UVICORN_VERSION, protobuf==$A2A_PY_PROTOBUF_VERSION or pydantic==$A2A_PY_PYDANTIC_VERSION (or one of their dependencies), or python3 -m venv failed"
+A2A_PYTHON_DIR=$TOOL_DIR
+
 # --- Redis (Debian) -------------------------------------------------------------
 redis_runs() {
   # start a throwaway server on a private socket and PING it: the check goes through its start-up
@@ -389,6 +439,7 @@ export HEXR_PROMETHEUS="$PROMETHEUS_DIR/usr/bin/prometheus"
 export HEXR_PROMTOOL="$PROMETHEUS_DIR/usr/bin/promtool"
 export HEXR_WEED="$SEAWEEDFS_DIR/bin/weed"
 export HEXR_MOTO="$MOTO_DIR/venv/bin/moto_server"
+export HEXR_A2A_PYTHON="$A2A_PYTHON_DIR/venv/bin/python"
 export HEXR_A2A_SCHEMAS="$TOOLS/a2a-schemas"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
