@@ -52,7 +52,7 @@ describe("hexr policy", () => {
     expect(bundle.revision).toBe(revision);
     expect(bundle.entrypoints).toEqual(["hexr/authz/decision", "hexr/authz/allow"]);
     const names = [...(await readBundleFiles(bytes)).keys()].sort();
-    expect(names).toEqual([".manifest", "authz.rego", "data.json", "policy.wasm"]);
+    expect(names).toEqual([".manifest", "a2a.rego", "authz.rego", "data.json", "policy.wasm"]);
   });
 
   it("build --src policies/examples builds the allow-all example on its own", async () => {
