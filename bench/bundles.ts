@@ -1,7 +1,8 @@
 /**
  * Policy bundles for the benchmark, built with `hexr policy build` (real `opa test` + `opa build -t wasm`):
  *  - allow-all: `policies/examples/allow-all.rego`, for `hexr-authz-allow`;
- *  - rbac: the seed's role policy `policies/authz.rego`, unchanged, with bench data that raises the
+ *  - rbac: the seed's role policy `policies/authz.rego` (with `a2a.rego`, which decides inbound A2A calls),
+ *    unchanged, with bench data that raises the
  *    per-agent calls-per-minute limit (`data.hexr.limits.calls_per_minute`, the policy's own override):
  *    at 1000 rps one agent makes 60 000 calls a minute, and every request must stay an allowed one.
  * The reference's policy (bench/policies/opa-envoy/) is checked with its tests before it is used.
@@ -45,7 +46,8 @@ async function build(src: string, out: string): Promise<string> {
 export async function buildBenchBundles(dir: string): Promise<BenchBundles> {
   const rbacSrc = path.join(dir, "rbac-src");
   mkdirSync(rbacSrc, { recursive: true });
-  copyFileSync(path.join(REPO_ROOT, "policies", "authz.rego"), path.join(rbacSrc, "authz.rego"));
+  // authz.rego hands inbound A2A calls to a2a.rego's rules (`decision := a2a_decision`): it needs both
+  for (const f of ["authz.rego", "a2a.rego"]) copyFileSync(path.join(REPO_ROOT, "policies", f), path.join(rbacSrc, f));
   writeFileSync(
     path.join(rbacSrc, "data.json"),
     JSON.stringify({ hexr: { limits: { calls_per_minute: BENCH_CALLS_PER_MINUTE } } }),
