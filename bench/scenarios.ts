@@ -5,7 +5,9 @@
  *
  * Baselines: `envoy` for everything that calls the echo upstream; the guard scenarios call an
  * OpenAI-compatible upstream, so each has its own Envoy-only baseline (`envoy-llm-*`, run only when the
- * guard scenarios run) sending the identical request to the identical upstream.
+ * guard scenarios run) sending the identical request to the identical upstream. The A2A scenarios call an
+ * A2A agent stand-in through Envoy's inbound listener, with their own baselines (`envoy-a2a-*`) and
+ * pass-through-processor rows (`hexr-a2a-*-passthrough`) beside them.
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -33,7 +35,13 @@ export type HelperId =
   | "hexr-authz-trace-10"
   | "hexr-authz-trace-100"
   | "hexr-authz-creds-l1"
-  | "hexr-authz-creds-l2";
+  | "hexr-authz-creds-l2"
+  | "envoy-a2a-send"
+  | "hexr-a2a-send"
+  | "hexr-a2a-send-passthrough"
+  | "envoy-a2a-stream"
+  | "hexr-a2a-stream"
+  | "hexr-a2a-stream-passthrough";
 
 /** Sampling percent of each tracing scenario (Envoy's `random_sampling`; the sidecar follows its parent). */
 export const TRACE_SAMPLING: Readonly<Record<string, number>> = {
@@ -57,8 +65,12 @@ export type StackId =
   | "hexr-authz-trace-10"
   | "hexr-authz-trace-100"
   | "hexr-authz-creds-l1"
-  | "hexr-authz-creds-l2";
-export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream" | "chat-flood";
+  | "hexr-authz-creds-l2"
+  | "envoy-a2a"
+  | "hexr-a2a"
+  | "hexr-a2a-pass-send"
+  | "hexr-a2a-pass-stream";
+export type RequestKind = "s3-put" | "chat-1k" | "chat-16k" | "chat-stream" | "chat-flood" | "a2a-send" | "a2a-stream";
 
 export interface Scenario {
   id: ScenarioId | HelperId;
@@ -69,6 +81,11 @@ export interface Scenario {
   baseline?: ScenarioId | HelperId;
   /** A helper (baseline or floor), not one of the issue's scenarios. */
   helper?: boolean;
+  /**
+   * The same request through the same filters, but with a pass-through processor on the ext_proc hop: run
+   * whenever this scenario runs, so this one minus that one is what the processor itself adds.
+   */
+  hop?: HelperId;
   /** Load sent to the same stack at the same time (not measured): the traffic the scenario is measured under. */
   background?: { request: RequestKind; rate: number; connections: number };
 }
@@ -187,6 +204,40 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: "envoy",
     helper: true,
   },
+  ...(["send", "stream"] as const).flatMap((kind): Scenario[] => {
+    const what =
+      kind === "send" ? "SendMessage (one small text part)" : "SendStreamingMessage (10 status-update SSE events)";
+    return [
+      {
+        id: `envoy-a2a-${kind}`,
+        summary: `baseline for hexr-a2a-${kind}: an A2A v1.0 ${what} through Envoy's inbound listener (mTLS), no external filters`,
+        stack: "envoy-a2a",
+        request: `a2a-${kind}`,
+        helper: true,
+      },
+      {
+        id: `hexr-a2a-${kind}`,
+        summary:
+          `the ${what} through the inbound listener with ext_authz (body: classified, validated, A2A policy) ` +
+          "and the A2A ext_proc processor (message and answer text scanned, every answer validated)",
+        stack: "hexr-a2a",
+        request: `a2a-${kind}`,
+        baseline: `envoy-a2a-${kind}`,
+        hop: `hexr-a2a-${kind}-passthrough`,
+        helper: true,
+      },
+      {
+        id: `hexr-a2a-${kind}-passthrough`,
+        summary:
+          `hexr-a2a-${kind} with a pass-through processor on the ext_proc hop (same body modes, answers ` +
+          "CONTINUE, validates nothing): the hop's own cost",
+        stack: kind === "send" ? "hexr-a2a-pass-send" : "hexr-a2a-pass-stream",
+        request: `a2a-${kind}`,
+        baseline: `envoy-a2a-${kind}`,
+        helper: true,
+      },
+    ];
+  }),
   {
     id: "hexr-authz-under-guard-load",
     summary:
@@ -253,11 +304,35 @@ export function floodBody(bytes: number): string {
   return JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: content.slice(0, bytes) }] });
 }
 
+/**
+ * A2A v1.0 JSON-RPC requests (the version rides in the URL's `A2A-Version` query parameter, A2A §3.6): a
+ * message from the caller with one small text part, sent as `SendMessage` or `SendStreamingMessage`.
+ */
+export function a2aBody(
+  method: "SendMessage" | "SendStreamingMessage",
+  text = "Draft the Q1 summary from the planning notes.",
+): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method,
+    params: {
+      message: {
+        messageId: "bench-message-1",
+        role: "ROLE_USER",
+        parts: [{ text }],
+      },
+    },
+  });
+}
+
 export interface RequestFiles {
   chat1k: string;
   chat16k: string;
   chatStream: string;
   chatFlood: string;
+  a2aSend: string;
+  a2aStream: string;
 }
 
 export function writeRequestBodies(dir: string): RequestFiles {
@@ -272,5 +347,7 @@ export function writeRequestBodies(dir: string): RequestFiles {
     chatStream: write("chat-stream.json", chatBody(512, true)),
     // 180 Ki characters: ~240 KB of UTF-8 (the zero-width runs take 3 bytes a character), under the guard's 256 KiB
     chatFlood: write("chat-flood.json", floodBody(180 * 1024)),
+    a2aSend: write("a2a-send.json", a2aBody("SendMessage")),
+    a2aStream: write("a2a-stream.json", a2aBody("SendStreamingMessage")),
   };
 }

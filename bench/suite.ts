@@ -59,14 +59,39 @@ export interface SuiteOutput {
   plots: Array<{ rate: number; svg: string }>;
 }
 
-/** The scenarios to run: those asked for, each preceded by the baseline its added latency needs. */
+/**
+ * The scenarios to run: those asked for, each preceded by the baseline its added latency needs and
+ * followed by its pass-through-processor row (`hop`, with that row's baseline).
+ */
 function plan(opts: SuiteOptions): Scenario[] {
   const run = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.id));
+  for (const s of [...run]) {
+    const hop = s.hop && SCENARIOS.find((h) => h.id === s.hop);
+    if (hop && !run.includes(hop)) run.splice(run.indexOf(s) + 1, 0, hop);
+  }
   for (const s of [...run]) {
     const base = s.baseline && SCENARIOS.find((b) => b.id === s.baseline);
     if (base && !run.includes(base)) run.splice(run.indexOf(s), 0, base);
   }
   return run;
+}
+
+/** What each scenario with a `hop` row adds over it (the processor's own cost), per rate. */
+function hopLines(results: ReadonlyArray<ScenarioResult | SkippedScenario>): string[] {
+  const ok = results.filter((r): r is ScenarioResult => !isSkipped(r));
+  const out: string[] = [];
+  for (const s of SCENARIOS) {
+    if (!s.hop) continue;
+    for (const r of ok.filter((x) => x.id === s.id)) {
+      const h = ok.find((x) => x.id === s.hop && x.rate === r.rate);
+      if (!h) continue;
+      const d = (a: number, b: number) => `${a - b >= 0 ? "+" : ""}${(a - b).toFixed(3)}`;
+      out.push(
+        `${s.id} over ${s.hop} at ${r.rate} rps: p50 ${d(r.p50_ms, h.p50_ms)} ms, p99 ${d(r.p99_ms, h.p99_ms)} ms`,
+      );
+    }
+  }
+  return out;
 }
 
 async function measure(
@@ -227,6 +252,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
     const order = new Map(SCENARIOS.map((s, i) => [s.id as string, i]));
     results.sort((a, b) => a.rate - b.rate || (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
     addBaselines(results);
+    for (const line of hopLines(results)) log(line);
   }
 
   let micro: SuiteReport["micro"];

@@ -31,6 +31,7 @@ import {
 } from "./servers.ts";
 import { TRUST_DOMAIN } from "./pki.ts";
 import { credentialCounters, startCredentialBackends } from "./credentials.ts";
+import { A2A_STACKS, a2aSidecarSections, a2aTarget, checkA2aAnswers, startA2aEnvoy, startA2aUpstream } from "./a2a.ts";
 
 export interface StackContext {
   dir: string;
@@ -232,6 +233,58 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       });
       processes.push(s);
       add("hexr-authz-guard", await envoyFor("hexr-authz-guard", s, { ...s, socket: s.procSocket }), s);
+    }
+    const a2a = A2A_STACKS.filter((id) => needed.has(id));
+    if (a2a.length > 0) {
+      // one agent stand-in and one sidecar beside it (as deployed with that agent) for every A2A stack;
+      // the Envoys differ only in what their inbound route runs (see stacks/a2a.ts)
+      note("A2A agent stand-in");
+      const agent = await startA2aUpstream();
+      processes.push(agent);
+      const hexr = a2a.some((id) => id !== "envoy-a2a");
+      let s: Awaited<ReturnType<typeof startHexrSidecar>> | undefined;
+      if (hexr) {
+        note("hexr sidecar (A2A: ext_authz with the a2a section, ext_proc)");
+        s = await startHexrSidecar({
+          dir: ctx.dir,
+          name: "hexr-a2a",
+          trustDomain: TRUST_DOMAIN,
+          bundle: ctx.bundles.rbac,
+          extProc: "headers",
+          sections: a2aSidecarSections(),
+          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+        });
+        processes.push(s);
+      }
+      for (const id of a2a) {
+        note(`envoy for ${id}`);
+        const envoy = await startA2aEnvoy({
+          pki: ctx.pki,
+          appPort: agent.port,
+          stack: id,
+          ...(id !== "envoy-a2a" && s ? { sidecar: s } : {}),
+          concurrency: ctx.envoyConcurrency,
+        });
+        processes.push(envoy);
+        await checkA2aAnswers(id, ctx.pki, envoy.port, ctx.bodies);
+        const server = id === "envoy-a2a" ? undefined : s;
+        stacks.set(id, {
+          id,
+          envoy,
+          ...(server ? { server } : {}),
+          target: (kind) => a2aTarget(ctx.pki, envoy.port, ctx.bodies, kind),
+          notes: async () => {
+            const c = await envoy.counters("http.inbound.");
+            const rq = c["http.inbound.downstream_rq_2xx"] ?? 0;
+            const authzOk = c["http.inbound.ext_authz.ok"];
+            return [
+              `agent stand-in answered (all A2A stacks, warm-up included) ${await agent.counts()}; ` +
+                `${id}'s Envoy: ${rq} 2xx` +
+                (authzOk !== undefined ? `, ext_authz ok ${authzOk}` : ""),
+            ];
+          },
+        });
+      }
     }
   } catch (e) {
     await stop();
