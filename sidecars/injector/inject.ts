@@ -1,0 +1,297 @@
+/**
+ * The injector's core: a pure function of the pod, its namespace and the injector config (no cluster
+ * reads), returning an RFC 6902 patch that adds Envoy and the hexr sidecar, a refusal with a message the
+ * user sees in `kubectl`, or a skip. Idempotent: an injected pod yields an empty patch.
+ *
+ * @example
+ *   const r = injectPod(pod, { name: "tenant-acme", labels: { "hexr.io/inject": "true" } }, cfg);
+ *   if ("patch" in r) respondWith(r.patch, r.warnings);
+ */
+import { tryParseSpiffeId } from "../../filters/identity/index.ts";
+import type { InjectorConfig, SidecarMode, TrafficMode } from "./config.ts";
+import {
+  agentSpireMount,
+  CONTAINER,
+  configContainer,
+  envoyContainer,
+  iptablesContainer,
+  MAX_RENDERED_BYTES,
+  sidecarContainer,
+  volumes,
+} from "./containers.ts";
+import { addToArray, addToMap, type JsonPatchOp, pointer } from "./patch.ts";
+import { PATHS, type PodIdentity, type RenderedDataPlane, renderDataPlane } from "./render.ts";
+import { agentEnv, iptablesScript } from "./traffic.ts";
+
+export type { JsonPatchOp } from "./patch.ts";
+
+export const LABEL = {
+  inject: "hexr.io/inject",
+  tenant: "hexr.io/tenant",
+  agent: "hexr.io/agent",
+  role: "hexr.io/role",
+} as const;
+export const ANNOTATION = {
+  injected: "hexr.io/injected",
+  sidecarMode: "hexr.io/sidecar-mode",
+  traffic: "hexr.io/traffic",
+  inboundPort: "hexr.io/inbound-port",
+  defaultContainer: "kubectl.kubernetes.io/default-container",
+} as const;
+/** Bumped when the shape of what is injected changes; recorded in the marker annotation. */
+export const INJECTION_VERSION = "1";
+/** A SPIFFE ID path segment from a label: no `/`, no `.`/`..` (RFC 3986 dot segments). */
+const SEGMENT = /^[A-Za-z0-9._-]{1,63}$/;
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export type InjectResult = { patch: JsonPatchOp[]; warnings: string[] } | { refuse: string } | { skip: string };
+
+type K8s = Record<string, unknown>;
+
+function isObj(v: unknown): v is K8s {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function strMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObj(v)) return out;
+  for (const [k, s] of Object.entries(v)) if (typeof s === "string") out[k] = s;
+  return out;
+}
+
+function list(v: unknown): K8s[] {
+  return Array.isArray(v) ? v.filter(isObj) : [];
+}
+
+const refuse = (msg: string): InjectResult => ({ refuse: `hexr: ${msg}` });
+
+/** Decides whether the pod is in scope: `undefined` = go on, else the skip/refusal. */
+function optIn(labels: Record<string, string>, ns: NamespaceInfo, cfg: InjectorConfig): InjectResult | undefined {
+  if (cfg.excludedNamespaces.has(ns.name)) return { skip: `namespace ${ns.name} is never injected` };
+  const pod = labels[LABEL.inject];
+  const nsIn = ns.labels[LABEL.inject] === "true";
+  if (pod !== undefined && pod !== "true" && pod !== "false")
+    return refuse(`label ${LABEL.inject} must be "true" or "false", not ${JSON.stringify(pod)}`);
+  if (pod === "false") {
+    if (nsIn && !cfg.allowPodOptOut)
+      return refuse(
+        `namespace ${ns.name} injects every pod (${LABEL.inject}=true); pods cannot opt out here (injector allow_pod_opt_out)`,
+      );
+    return { skip: "pod opted out" };
+  }
+  if (pod !== "true" && !nsIn) return { skip: "not opted in" };
+  return undefined;
+}
+
+function identity(
+  labels: Record<string, string>,
+  spec: K8s,
+  ns: NamespaceInfo,
+  cfg: InjectorConfig,
+): PodIdentity | string {
+  const missing: string[] = [];
+  const bad: string[] = [];
+  const seg = (key: string): string => {
+    const v = labels[key];
+    if (v === undefined || v === "") missing.push(key);
+    else if (!SEGMENT.test(v) || v === "." || v === "..") bad.push(`${key}=${JSON.stringify(v)}`);
+    return v ?? "";
+  };
+  const tenant = seg(LABEL.tenant);
+  const agent = seg(LABEL.agent);
+  const role = seg(LABEL.role);
+  const why = "they become the SPIFFE ID spiffe://<td>/agent/<tenant>/<agent>/<role>; each is 1-63 of [A-Za-z0-9._-]";
+  if (missing.length > 0) return `pod opted in to injection but has no ${missing.join(", ")} label (${why})`;
+  if (bad.length > 0) return `invalid label value ${bad.join(", ")} (${why}, not "." or "..")`;
+  const nsTenant = ns.labels[LABEL.tenant];
+  if (nsTenant !== undefined && nsTenant !== tenant)
+    return `label ${LABEL.tenant}=${tenant} does not match namespace ${ns.name}'s ${LABEL.tenant}=${nsTenant}`;
+  const sa =
+    typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== "" ? spec.serviceAccountName : "default";
+  const spiffeId = `spiffe://${cfg.trustDomain}/agent/${tenant}/${agent}/${role}`;
+  const parsed = tryParseSpiffeId(spiffeId);
+  if (!parsed.ok) return `labels make an invalid SPIFFE ID (${parsed.error.code})`;
+  return { namespace: ns.name, serviceAccount: sa, tenant, agent, role, spiffeId };
+}
+
+function mode<T extends string>(
+  annotations: Record<string, string>,
+  key: string,
+  allowed: readonly T[],
+  dflt: T,
+): T | string {
+  const v = annotations[key];
+  if (v === undefined) return dflt;
+  if (!(allowed as readonly string[]).includes(v))
+    return `annotation ${key} must be ${allowed.join(" or ")}, not ${JSON.stringify(v)}`;
+  return v as T;
+}
+
+/** Every agent container's effective uid (container, else pod securityContext); a message when one is not known. */
+function agentUids(spec: K8s, containers: K8s[], cfg: InjectorConfig): number[] | string {
+  const podUid = isObj(spec.securityContext) ? spec.securityContext.runAsUser : undefined;
+  const uids = new Set<number>();
+  for (const c of containers) {
+    const sc = isObj(c.securityContext) ? c.securityContext : {};
+    const uid = sc.runAsUser ?? podUid;
+    if (typeof uid !== "number" || !Number.isInteger(uid) || uid < 0)
+      return `transparent traffic redirects by uid: set securityContext.runAsUser on the pod or on container ${String(c.name)}`;
+    if (uid === 0)
+      return `container ${String(c.name)} runs as root, which could switch to the proxy's uid and bypass the redirect`;
+    if (uid === cfg.proxyUid)
+      return `container ${String(c.name)} runs as uid ${uid}, the proxy's uid (exempt from the redirect); use another uid`;
+    uids.add(uid);
+  }
+  return [...uids].sort((a, b) => a - b);
+}
+
+function ourPorts(cfg: InjectorConfig, inbound: boolean): number[] {
+  const p = [cfg.ports.outbound, cfg.ports.envoyHealth, cfg.ports.sidecarAdmin];
+  if (cfg.ports.outboundJwt !== undefined) p.push(cfg.ports.outboundJwt);
+  if (inbound) p.push(cfg.ports.inbound);
+  return p;
+}
+
+/**
+ * The mutation for one pod. Never throws for anything in the pod; a config that cannot render is caught
+ * at injector start ({@link parseInjectorConfig}), and a render failure here is a refusal.
+ */
+export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig): InjectResult {
+  if (!isObj(pod)) return refuse("the object is not a Pod");
+  const meta = isObj(pod.metadata) ? pod.metadata : {};
+  const spec = isObj(pod.spec) ? pod.spec : undefined;
+  if (!spec || !Array.isArray(spec.containers) || spec.containers.length === 0)
+    return refuse("the pod has no spec.containers");
+  const labels = strMap(meta.labels);
+  const annotations = strMap(meta.annotations);
+
+  const scope = optIn(labels, ns, cfg);
+  if (scope) return scope;
+
+  const containers = list(spec.containers);
+  const inits = list(spec.initContainers);
+  const names = new Set([...containers, ...inits].map((c) => c.name));
+  const ours = [CONTAINER.envoy, CONTAINER.sidecar].filter((n) => names.has(n));
+  const marked = annotations[ANNOTATION.injected] !== undefined;
+  if (marked && ours.length === 2) return { patch: [], warnings: [] };
+  if (marked || ours.length > 0 || names.has(CONTAINER.config) || names.has(CONTAINER.iptables)) {
+    return refuse(
+      marked
+        ? `annotation ${ANNOTATION.injected} is set but the pod has no ${CONTAINER.envoy}/${CONTAINER.sidecar}: remove the annotation`
+        : `the pod already has container(s) named ${[...names].filter((n) => String(n).startsWith("hexr-")).join(", ")} but was not injected: rename them`,
+    );
+  }
+  if (spec.hostNetwork === true)
+    return refuse("pods with hostNetwork: true cannot get a data plane (it would bind and redirect on the node)");
+
+  const id = identity(labels, spec, ns, cfg);
+  if (typeof id === "string") return refuse(id);
+  const sidecarMode = mode<SidecarMode>(annotations, ANNOTATION.sidecarMode, ["native", "classic"], cfg.sidecarMode);
+  if (sidecarMode !== "native" && sidecarMode !== "classic") return refuse(sidecarMode);
+  const traffic = mode<TrafficMode>(annotations, ANNOTATION.traffic, ["explicit", "transparent"], cfg.traffic.default);
+  if (traffic !== "explicit" && traffic !== "transparent") return refuse(traffic);
+  if (traffic === "transparent" && !cfg.traffic.transparent.enabled)
+    return refuse(
+      "transparent traffic is disabled in this cluster (injector traffic.transparent.enabled); use hexr.io/traffic: explicit",
+    );
+
+  let inboundAppPort: number | undefined;
+  const ip = annotations[ANNOTATION.inboundPort];
+  if (ip !== undefined) {
+    const n = /^\d{1,5}$/.test(ip) ? Number(ip) : 0;
+    if (n < 1 || n > 65535)
+      return refuse(`annotation ${ANNOTATION.inboundPort} must be a port number, not ${JSON.stringify(ip)}`);
+    inboundAppPort = n;
+  }
+  const reserved = ourPorts(cfg, inboundAppPort !== undefined);
+  if (inboundAppPort !== undefined && reserved.includes(inboundAppPort))
+    return refuse(
+      `annotation ${ANNOTATION.inboundPort}=${inboundAppPort} is one of the data plane's ports (${reserved.join(", ")})`,
+    );
+  for (const c of [...containers, ...inits]) {
+    for (const p of list(c.ports)) {
+      if (typeof p.containerPort === "number" && reserved.includes(p.containerPort))
+        return refuse(
+          `container ${String(c.name)} uses port ${p.containerPort}, reserved for the data plane (${reserved.join(", ")})`,
+        );
+    }
+  }
+  const volNames = new Set(list(spec.volumes).map((v) => v.name));
+  const ourVolumes = volumes(cfg);
+  const clash = ourVolumes.map((v) => v.name).filter((n) => volNames.has(n));
+  if (clash.length > 0)
+    return refuse(`the pod already has volume(s) ${clash.join(", ")}, which the injector adds: rename them`);
+
+  let uids: number[] = [];
+  const warnings: string[] = [];
+  if (traffic === "transparent") {
+    const u = agentUids(spec, containers, cfg);
+    if (typeof u === "string") return refuse(u);
+    uids = u;
+    for (const c of containers) {
+      const sc = isObj(c.securityContext) ? c.securityContext : {};
+      if (sc.allowPrivilegeEscalation !== false)
+        warnings.push(
+          `hexr: container ${String(c.name)}: set allowPrivilegeEscalation: false (setuid binaries could leave the redirected uid)`,
+        );
+    }
+  }
+
+  let rendered: RenderedDataPlane;
+  try {
+    rendered = renderDataPlane(id, cfg, inboundAppPort !== undefined ? { inboundAppPort } : {});
+  } catch (e) {
+    return refuse(`cannot render the data plane: ${(e as Error).message}`);
+  }
+  for (const [what, text] of [
+    ["Envoy bootstrap", rendered.envoy],
+    ["sidecar config", rendered.sidecar],
+  ] as const) {
+    if (Buffer.byteLength(text) > MAX_RENDERED_BYTES)
+      return refuse(`the rendered ${what} is over ${MAX_RENDERED_BYTES} bytes (too many upstreams for one pod)`);
+  }
+
+  const native = sidecarMode === "native";
+  const ops: JsonPatchOp[] = [];
+  const marker = JSON.stringify({ version: INJECTION_VERSION, spiffeId: id.spiffeId, traffic, sidecarMode });
+  const newAnnotations: Record<string, string> = { [ANNOTATION.injected]: marker };
+  if (annotations[ANNOTATION.defaultContainer] === undefined && typeof containers[0]?.name === "string")
+    newAnnotations[ANNOTATION.defaultContainer] = containers[0].name;
+  addToMap(ops, "/metadata/annotations", meta.annotations, newAnnotations);
+  addToArray(ops, "/spec/volumes", spec.volumes, ourVolumes);
+
+  const setup = [];
+  if (traffic === "transparent") setup.push(iptablesContainer(cfg, iptablesScript(cfg, uids)));
+  setup.push(configContainer(cfg, rendered));
+  // The sidecar before Envoy: native sidecars start in order, each after its startup probe passes, so
+  // Envoy never takes traffic before its authz server serves, and the agent starts after both.
+  const proxies = [sidecarContainer(cfg, native), envoyContainer(cfg, native, inboundAppPort !== undefined)];
+  if (native) {
+    // ahead of the pod's own init containers, so they already run with the data plane up
+    addToArray(ops, "/spec/initContainers", spec.initContainers, [...setup, ...proxies], true);
+  } else {
+    addToArray(ops, "/spec/initContainers", spec.initContainers, setup);
+    addToArray(ops, "/spec/containers", spec.containers, proxies);
+  }
+
+  const env = agentEnv(cfg, traffic);
+  containers.forEach((c, i) => {
+    const have = new Set(list(c.env).map((e) => e.name));
+    const add = env.filter((e) => !have.has(e.name));
+    const kept = env.filter((e) => have.has(e.name)).map((e) => e.name);
+    if (kept.length > 0) warnings.push(`hexr: container ${String(c.name)} sets ${kept.join(", ")} itself; left as is`);
+    addToArray(ops, pointer("spec", "containers", i, "env"), c.env, add);
+    if (cfg.agentWorkloadApi) {
+      if (list(c.volumeMounts).some((m) => m.mountPath === PATHS.spire))
+        warnings.push(
+          `hexr: container ${String(c.name)} already mounts ${PATHS.spire}; the Workload API socket is not added`,
+        );
+      else addToArray(ops, pointer("spec", "containers", i, "volumeMounts"), c.volumeMounts, [agentSpireMount()]);
+    }
+  });
+  return { patch: ops, warnings };
+}
