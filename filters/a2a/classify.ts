@@ -475,6 +475,14 @@ function hasBody(body: Uint8Array | string | undefined): boolean {
 
 // ---------------------------------------------------------------- JSON-RPC
 
+/** Bodies classification parsed, so validation reads the same document without parsing it again. */
+const parsed = new WeakMap<Uint8Array, unknown>();
+
+/** The JSON document classification parsed from `body` (a body it classified), or undefined. */
+export function parsedBody(body: Uint8Array): unknown {
+  return parsed.get(body);
+}
+
 function parseBody(body: Uint8Array | string, where: Where): unknown {
   let text: string;
   try {
@@ -496,7 +504,9 @@ function parseBody(body: Uint8Array | string, where: Where): unknown {
     );
   }
   try {
-    return JSON.parse(text) as unknown;
+    const doc = JSON.parse(text) as unknown;
+    if (typeof body !== "string") parsed.set(body, doc);
+    return doc;
   } catch {
     return new A2aRequestError(where, "a2a.parse_error", "body is not valid JSON", RPC_PARSE_ERROR, 400);
   }

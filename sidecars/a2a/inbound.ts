@@ -17,7 +17,7 @@
  * @example
  *   const stage = new A2aInboundStage({ target, schemas: loadA2aSchemas(), chains });
  */
-import { A2aRequestError, classifyA2a } from "../../filters/a2a/classify.ts";
+import { A2aRequestError, classifyA2a, parsedBody } from "../../filters/a2a/classify.ts";
 import { type A2aErrorTarget, a2aErrorResponse } from "../../filters/a2a/errors.ts";
 import { type A2aCall, A2aError } from "../../filters/a2a/types.ts";
 import type { A2aSchemas } from "../../filters/a2a/validate.ts";
@@ -71,7 +71,8 @@ export class A2aInboundStage implements A2aInbound {
     );
     if (call === undefined || call instanceof A2aError || this.#schemas === undefined) return call;
     if (call.binding !== "jsonrpc" && call.binding !== "rest") return call; // gRPC: classified by method only
-    const doc = json(req.body);
+    // the document classification already parsed (one parse per body on the authz loop)
+    const doc = req.body === undefined ? undefined : (parsedBody(req.body) ?? json(req.body));
     const params = call.binding === "jsonrpc" ? (doc as { params?: unknown } | undefined)?.params : doc;
     // REST reads (GET /tasks/{id}) carry no body: nothing to validate beyond the path
     if (params === undefined) return call;
