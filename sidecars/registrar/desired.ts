@@ -11,8 +11,12 @@
  * Unknown pods, and terminating ones, have none.
  *
  * **Selectors.** What SPIRE's `k8s` workload attestor produces for the pod: `k8s:ns:<namespace>`,
- * `k8s:pod-uid:<uid>`, and `k8s:sa:<serviceAccountName>` when the pod names one (the injector gives the
- * delegated-identity sidecar the same three). The pod UID alone pins the entry to this one pod.
+ * `k8s:pod-uid:<uid>`, and `k8s:sa:<serviceAccountName>` when the pod names one. The pod UID alone pins the
+ * entry to this one pod. Not yet in step with the injector: the sidecar's delegated-identity selectors
+ * (sidecars/injector/render.ts `agentSelectors`) are `k8s:ns`, `k8s:sa` and the `hexr.io/*` pod labels, because
+ * a pod has no UID at admission; SPIRE returns only entries whose selectors are a subset of the ones asked
+ * with, so one side must change before delegated JWT-SVIDs work in a cluster (issue 13: e.g. the config
+ * init container adds `k8s:pod-uid` from the downward API).
  *
  * **Sub-agents.** The `hexr.io/sub-agents` annotation, a JSON list of `{"name", "uid"?, "path"?}` (at least
  * one of uid and path), gives per-process identities inside the pod: `.../<role>/<name>` with the pod's
