@@ -30,6 +30,7 @@ export const DEFAULT_MAX_EVENT_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const CARD_PATH = "/.well-known/agent-card.json";
+const CRLF_OR_CR = /\r\n?/g;
 /** Hosts an agent card must not send callers to: loopback, link-local, private and unspecified ranges. */
 const PRIVATE_HOST =
   /^(localhost|127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.|0\.|\[?::1\]?$|\[?f[cd][0-9a-f]{2}:|\[?fe80:|\[?::ffff:(127|10|192\.168)\.)/i;
@@ -154,6 +155,13 @@ export class A2aProcessor implements Processor {
     } catch {
       return this.#endStream("a2a.invalid_event: the stream is not UTF-8");
     }
+    // SSE lines end in CRLF, CR or LF: read them all as LF (a CR at the end of a chunk may be half a CRLF)
+    let held = "";
+    if (!body.end_of_stream && text.endsWith("\r")) {
+      held = "\r";
+      text = text.slice(0, -1);
+    }
+    text = text.replace(CRLF_OR_CR, "\n");
     let out = "";
     let at = 0;
     for (;;) {
@@ -165,7 +173,7 @@ export class A2aProcessor implements Processor {
       if (handled === undefined) return this.#endStream(this.#stopReason, out);
       out += handled;
     }
-    this.#pending = text.slice(at);
+    this.#pending = text.slice(at) + held;
     if (this.#pending.length > (this.#o.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES)) {
       return this.#endStream("a2a.invalid_event: an event is larger than the limit", out);
     }

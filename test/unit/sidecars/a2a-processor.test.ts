@@ -37,6 +37,16 @@ describe("A2aProcessor", () => {
     expect(a).toBe(event(STATUS)); // only complete events go on
   });
 
+  it("reads CRLF-separated events, also when a chunk ends between CR and LF", () => {
+    const p = streaming();
+    const crlf = (e: string) => e.replaceAll("\n", "\r\n");
+    const all = crlf(event(STATUS)) + crlf(event(STATUS));
+    const cut = all.indexOf("\r\n\r\n") + 3; // after "\r\n\r", before the last "\n"
+    const a = mutated(p.responseBody({ body: enc.encode(all.slice(0, cut)) }), "response_body");
+    const b = mutated(p.responseBody({ body: enc.encode(all.slice(cut)), end_of_stream: true }), "response_body");
+    expect(a + b).toBe(event(STATUS) + event(STATUS));
+  });
+
   it("ends the stream at an invalid event with a JSON-RPC error, and drops what follows", () => {
     const p = streaming();
     const bad = { statusUpdate: { taskId: "t", contextId: "c", status: { state: "TASK_STATE_DANCING" } } };
