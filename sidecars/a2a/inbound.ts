@@ -20,6 +20,7 @@
 import { A2aRequestError, classifyA2a, parsedBody } from "../../filters/a2a/classify.ts";
 import { type A2aErrorTarget, a2aErrorResponse } from "../../filters/a2a/errors.ts";
 import { type A2aCall, A2aError } from "../../filters/a2a/types.ts";
+import { urlRefusal } from "../../filters/a2a/urls.ts";
 import type { A2aSchemas } from "../../filters/a2a/validate.ts";
 import { isHexrError } from "../../filters/errors.ts";
 import type { A2aInbound, ProtocolAnswer } from "../authz/pipeline.ts";
@@ -76,23 +77,20 @@ export class A2aInboundStage implements A2aInbound {
     const params = call.binding === "jsonrpc" ? (doc as { params?: unknown } | undefined)?.params : doc;
     // REST reads (GET /tasks/{id}) carry no body: nothing to validate beyond the path
     if (params === undefined) return call;
-    const bad = this.#schemas.validateParams(call.version, call.method, params, {
+    const root = call.binding === "jsonrpc" ? "params" : "body";
+    const bad = this.#schemas.validateParams(call.version, call.method, params, { binding: call.binding, root });
+    const where = {
       binding: call.binding,
-      root: call.binding === "jsonrpc" ? "params" : "body",
-    });
-    if (bad === undefined) return call;
-    return new A2aRequestError(
-      {
-        binding: call.binding,
-        version: call.version,
-        ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
-      },
-      bad.code as `a2a.${string}`,
-      bad.message,
-      bad.rpcCode,
-      bad.httpStatus,
-      bad.path,
-    );
+      version: call.version,
+      ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
+    };
+    if (bad === undefined) {
+      // file parts by URL and push-notification webhooks: the target agent would fetch or post there
+      const url = refusedUrl(params, root);
+      if (url === undefined) return call;
+      return new A2aRequestError(where, "a2a.url_refused", `${url.path}: ${url.why}`, -32602, 400, url.path);
+    }
+    return new A2aRequestError(where, bad.code as `a2a.${string}`, bad.message, bad.rpcCode, bad.httpStatus, bad.path);
   }
 
   chain(
@@ -155,6 +153,32 @@ export class A2aInboundStage implements A2aInbound {
       (err instanceof A2aRequestError ? err : { binding: guessBinding(headers), version: guessVersion(headers) });
     return a2aErrorResponse(target, err ?? { reasons });
   }
+}
+
+const URL_KEYS = new Set(["url", "uri"]);
+const MAX_URL_WALK_DEPTH = 64;
+
+/** The first `url` / `uri` string in the params that may not be handed to the agent, with its path. */
+function refusedUrl(v: unknown, path: string, depth = 0): { path: string; why: string } | undefined {
+  if (depth > MAX_URL_WALK_DEPTH || v === null || typeof v !== "object") return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = refusedUrl(v[i], `${path}[${i}]`, depth + 1);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const p = `${path}.${k}`;
+    if (URL_KEYS.has(k) && typeof x === "string") {
+      const why = urlRefusal(x);
+      if (why !== undefined) return { path: p, why: `a URL the agent would use may not be ${why}` };
+    } else {
+      const r = refusedUrl(x, p, depth + 1);
+      if (r) return r;
+    }
+  }
+  return undefined;
 }
 
 /** For refusals before classification (not A2A, no identity): JSON-RPC unless the caller speaks gRPC. */

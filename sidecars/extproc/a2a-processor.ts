@@ -18,6 +18,7 @@
  */
 import { a2aErrorResponse } from "../../filters/a2a/errors.ts";
 import type { A2aBinding, A2aVersion } from "../../filters/a2a/types.ts";
+import { urlRefusal } from "../../filters/a2a/urls.ts";
 import { type A2aSchemas, loadA2aSchemas, textParts } from "../../filters/a2a/validate.ts";
 import type { TextSlot } from "../../filters/guard/adapters/types.ts";
 import { type GuardPolicy, parseGuardPolicy } from "../../filters/guard/policy.ts";
@@ -31,9 +32,6 @@ const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const CARD_PATH = "/.well-known/agent-card.json";
 const CRLF_OR_CR = /\r\n?/g;
-/** Hosts an agent card must not send callers to: loopback, link-local, private and unspecified ranges. */
-const PRIVATE_HOST =
-  /^(localhost|127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.|0\.|\[?::1\]?$|\[?f[cd][0-9a-f]{2}:|\[?fe80:|\[?::ffff:(127|10|192\.168)\.)/i;
 
 export interface A2aProcessorOptions {
   readonly schemas: A2aSchemas;
@@ -263,7 +261,7 @@ export class A2aProcessor implements Processor {
         const p = new URL(pub);
         t.holder[t.key] = `${p.origin}${u.pathname}${u.search}`;
         changed = true;
-      } else if (PRIVATE_HOST.test(u.hostname)) {
+      } else if (urlRefusal(u.href) !== undefined) {
         return "private";
       }
     }

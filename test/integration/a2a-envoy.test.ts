@@ -213,6 +213,13 @@ describe("A2A through Envoy's inbound listener", () => {
     expect(noMessage.error?.code).toBe(-32602);
     const badRole = await send({ message: { messageId: "m-2", role: "ROLE_ROOT", parts: [{ text: "x" }] } });
     expect(badRole.error?.code).toBe(-32602);
+    // a file part the writer would fetch from the pod's own network (the cloud metadata endpoint)
+    const ssrf = await send({
+      message: { messageId: "m-3", role: "ROLE_USER", parts: [{ url: "http://169.254.169.254/latest/meta-data/iam" }] },
+    });
+    expect(ssrf.error?.code).toBe(-32602);
+    expect(ssrf.error?.message).toMatch(/parts\[0\]\.url: .*link-local/);
+    expect(bodiesSeen()).not.toContain("169.254.169.254");
     expect(bodiesSeen()).not.toContain("secret-ish text");
   });
 
