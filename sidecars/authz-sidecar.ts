@@ -246,6 +246,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       a2a = new A2aInboundStage({
         target: c.target,
         ...(c.restBase ? { restBase: c.restBase } : {}),
+        ...(c.limits ? { limits: c.limits } : {}),
         schemas: loadA2aSchemas(c.schemasDir),
         ...(c.chain && wl
           ? {

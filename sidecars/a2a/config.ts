@@ -7,6 +7,7 @@
  *     schemas: /opt/hexr/a2a-schemas       # default $HEXR_A2A_SCHEMAS (built by scripts/setup.sh)
  *     public_url: https://writer.acme.example   # agent cards served through the proxy advertise it
  *     chain: { signers: [spiffe://hexr.cloud/hexr/authz], max_depth: 8, ttl_seconds: 60 }
+ *     limits: { max_parts: 64, max_part_chars: 262144, max_data_depth: 32 }
  */
 import { fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
 
@@ -17,12 +18,23 @@ export interface A2aConfig {
   /** The proxy's public base URL: agent cards served through it advertise it instead of the agent's own. */
   readonly publicUrl?: string;
   readonly chain?: { readonly signers: readonly string[]; readonly maxDepth: number; readonly ttlSeconds: number };
+  readonly limits?: { readonly maxParts: number; readonly maxPartChars: number; readonly maxDataDepth: number };
 }
 
 export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkloadApi: boolean): A2aConfig {
   const f = "a2a";
   const o = obj(v, f);
-  onlyKeys(o, f, ["target", "rest_base", "schemas", "public_url", "chain"]);
+  onlyKeys(o, f, ["target", "rest_base", "schemas", "public_url", "chain", "limits"]);
+  let limits: A2aConfig["limits"];
+  if (o.limits !== undefined) {
+    const l = obj(o.limits, `${f}.limits`);
+    onlyKeys(l, `${f}.limits`, ["max_parts", "max_part_chars", "max_data_depth"]);
+    limits = {
+      maxParts: int(l.max_parts, `${f}.limits.max_parts`, 1, 64, 10_000),
+      maxPartChars: int(l.max_part_chars, `${f}.limits.max_part_chars`, 1, 256 * 1024, 64 * 1024 * 1024),
+      maxDataDepth: int(l.max_data_depth, `${f}.limits.max_data_depth`, 1, 32, 256),
+    };
+  }
   let chain: A2aConfig["chain"];
   if (o.chain !== undefined) {
     const c = obj(o.chain, `${f}.chain`);
@@ -43,6 +55,7 @@ export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkl
     ...(o.schemas !== undefined ? { schemasDir: abs(str(o.schemas, `${f}.schemas`)) } : {}),
     ...(o.public_url !== undefined ? { publicUrl: publicUrl(o.public_url, `${f}.public_url`) } : {}),
     ...(chain ? { chain } : {}),
+    ...(limits ? { limits } : {}),
   };
 }
 

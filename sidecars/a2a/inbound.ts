@@ -29,8 +29,24 @@ import type { ChainSigner } from "./chain-signer.ts";
 export const CHAIN_HEADER = "x-hexr-a2a-chain";
 const VERSION_HEADER = "a2a-version";
 
+/** Per-message limits (the body as a whole is capped by Envoy: `inbound.authzBodyBytes`). */
+export interface A2aLimits {
+  readonly maxParts: number;
+  /** Characters of one text part, or of one data part's JSON. */
+  readonly maxPartChars: number;
+  /** Nesting of a data part's JSON value. */
+  readonly maxDataDepth: number;
+}
+
+export const DEFAULT_A2A_LIMITS: A2aLimits = Object.freeze({
+  maxParts: 64,
+  maxPartChars: 256 * 1024,
+  maxDataDepth: 32,
+});
+
 export interface A2aInboundOptions {
   readonly target: string;
+  readonly limits?: A2aLimits;
   readonly restBase?: string;
   readonly schemas?: A2aSchemas;
   /** Verifies delegation chains; without it a request carrying one is refused (never trusted unverified). */
@@ -52,8 +68,10 @@ export class A2aInboundStage implements A2aInbound {
   readonly #restBase: string | undefined;
   readonly #schemas: A2aSchemas | undefined;
   readonly #chains: ChainSigner | undefined;
+  readonly #limits: A2aLimits;
 
   constructor(o: A2aInboundOptions) {
+    this.#limits = o.limits ?? DEFAULT_A2A_LIMITS;
     this.target = o.target;
     this.#restBase = o.restBase;
     this.#schemas = o.schemas;
@@ -85,6 +103,13 @@ export class A2aInboundStage implements A2aInbound {
       ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
     };
     if (bad === undefined) {
+      const over = overLimit(
+        (params as { message?: { parts?: unknown } }).message?.parts,
+        `${root}.message.parts`,
+        this.#limits,
+      );
+      if (over)
+        return new A2aRequestError(where, "a2a.over_limit", `${over.path}: ${over.why}`, -32602, 400, over.path);
       // file parts by URL and push-notification webhooks: the target agent would fetch or post there
       const url = refusedUrl(params, root);
       if (url === undefined) return call;
@@ -153,6 +178,41 @@ export class A2aInboundStage implements A2aInbound {
       (err instanceof A2aRequestError ? err : { binding: guessBinding(headers), version: guessVersion(headers) });
     return a2aErrorResponse(target, err ?? { reasons });
   }
+}
+
+/** The first way a message's parts pass the limits: how many, how large, how deep a data part nests. */
+function overLimit(parts: unknown, path: string, l: A2aLimits): { path: string; why: string } | undefined {
+  if (!Array.isArray(parts)) return undefined;
+  if (parts.length > l.maxParts) return { path, why: `more than ${l.maxParts} parts` };
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as Record<string, unknown> | null;
+    if (p === null || typeof p !== "object") continue;
+    const text = typeof p.text === "string" ? p.text : undefined;
+    if (text !== undefined && text.length > l.maxPartChars) {
+      return { path: `${path}[${i}].text`, why: `longer than ${l.maxPartChars} characters` };
+    }
+    // v1.0 `data` holds the value; v0.3 `{ kind: "data", data }` too
+    if (p.data !== undefined) {
+      if (depthOf(p.data, l.maxDataDepth + 1) > l.maxDataDepth) {
+        return { path: `${path}[${i}].data`, why: `nested deeper than ${l.maxDataDepth}` };
+      }
+      if (JSON.stringify(p.data).length > l.maxPartChars) {
+        return { path: `${path}[${i}].data`, why: `larger than ${l.maxPartChars} characters of JSON` };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Nesting depth of a JSON value, counted up to `cap`. */
+function depthOf(v: unknown, cap: number, d = 0): number {
+  if (d >= cap || v === null || typeof v !== "object") return d;
+  let max = d + 1;
+  for (const x of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+    max = Math.max(max, depthOf(x, cap, d + 1));
+    if (max >= cap) return max;
+  }
+  return max;
 }
 
 const URL_KEYS = new Set(["url", "uri"]);

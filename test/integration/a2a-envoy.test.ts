@@ -220,6 +220,19 @@ describe("A2A through Envoy's inbound listener", () => {
     expect(ssrf.error?.code).toBe(-32602);
     expect(ssrf.error?.message).toMatch(/parts\[0\]\.url: .*link-local/);
     expect(bodiesSeen()).not.toContain("169.254.169.254");
+    // limits per message: parts, part size, a data part's nesting (hard negatives: at the limits they pass)
+    const parts = (n: number) => Array.from({ length: n }, (_, i) => ({ text: `p${i}` }));
+    expect((await send({ message: { messageId: "m-4", role: "ROLE_USER", parts: parts(65) } })).error?.message).toMatch(
+      /more than 64 parts/,
+    );
+    const deep = (n: number): unknown => (n === 0 ? 1 : { a: deep(n - 1) });
+    expect(
+      (await send({ message: { messageId: "m-5", role: "ROLE_USER", parts: [{ data: deep(40) }] } })).error?.message,
+    ).toMatch(/nested deeper than 32/);
+    const atLimits = await send({
+      message: { messageId: "m-6", role: "ROLE_USER", parts: [...parts(63), { data: deep(30) }] },
+    });
+    expect(atLimits.error).toBeUndefined();
     expect(bodiesSeen()).not.toContain("secret-ish text");
   });
 
