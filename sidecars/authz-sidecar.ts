@@ -247,6 +247,8 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         target: c.target,
         ...(c.restBase ? { restBase: c.restBase } : {}),
         ...(c.limits ? { limits: c.limits } : {}),
+        ...(c.jsonrpcPath ? { jsonrpcPath: c.jsonrpcPath } : {}),
+        ...(c.allowGrpc ? { allowGrpc: true } : {}),
         schemas: loadA2aSchemas(c.schemasDir),
         ...(c.chain && wl
           ? {

@@ -70,7 +70,7 @@ export function isA2aStack(id: StackId): id is A2aStackId {
 
 /** The sidecar's `a2a` section: the target agent, validation with the schemas setup built. */
 export function a2aSidecarSections(): Record<string, unknown> {
-  return { a2a: { target: A2A_TARGET } };
+  return { a2a: { target: A2A_TARGET, jsonrpc_path: "/a2a/jsonrpc" } };
 }
 
 export async function startA2aUpstream(): Promise<UpstreamServer & { counts(): Promise<string> }> {

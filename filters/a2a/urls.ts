@@ -12,6 +12,8 @@
  */
 
 const SCHEMES = new Set(["https:", "http:"]);
+/** Suffixes that only resolve inside a cluster or a private network (RFC 6762 .local, Kubernetes, .internal). */
+const INTERNAL_SUFFIXES = [".internal", ".local", ".svc", ".cluster.local", ".lan", ".home.arpa", ".intranet", ".corp"];
 
 function ipv4Private(h: string): string | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h);
@@ -31,8 +33,12 @@ function ipv6Private(h: string): string | undefined {
   if (a === "::1") return "a loopback address";
   if (a === "::") return "an unspecified address";
   if (/^fe[89ab]/.test(a)) return "a link-local address";
+  if (/^fe[c-f]/.test(a)) return "a site-local address";
   if (/^f[cd]/.test(a)) return "a private address";
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+  // IPv4-mapped (::ffff:), IPv4-compatible (::) and NAT64 (64:ff9b::) forms carry an IPv4 address
+  const mapped =
+    /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(a) ??
+    /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
   if (mapped?.[1] && mapped[2] === undefined) return ipv4Private(mapped[1]);
   if (mapped?.[1] && mapped[2] !== undefined) {
     const n = (Number.parseInt(mapped[1], 16) << 16) | Number.parseInt(mapped[2], 16);
@@ -52,5 +58,12 @@ export function urlRefusal(raw: string): string | undefined {
   if (!SCHEMES.has(u.protocol)) return `scheme ${u.protocol.replace(/:$/, "")} is not http(s)`;
   const host = u.hostname.replace(/\.$/, "").toLowerCase();
   if (host === "localhost" || host.endsWith(".localhost")) return "a loopback name";
-  return ipv4Private(host) ?? ipv6Private(host);
+  const ip = ipv4Private(host) ?? ipv6Private(host);
+  if (ip !== undefined) return ip;
+  // names only a cluster or a private network resolves: a single label, or a well-known internal suffix
+  if (!host.startsWith("[") && !/^\d+\.\d+\.\d+\.\d+$/.test(host)) {
+    if (!host.includes(".")) return "a single-label (internal) name";
+    if (INTERNAL_SUFFIXES.some((x) => host.endsWith(x))) return "an internal name";
+  }
+  return undefined;
 }

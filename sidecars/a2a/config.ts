@@ -4,16 +4,20 @@
  *   a2a:
  *     target: spiffe://hexr.cloud/agent/acme-corp/content-crew/writer
  *     rest_base: /a2a/rest
+ *     jsonrpc_path: /a2a/jsonrpc           # the exact path of the agent's JSON-RPC interface (default /)
+ *     allow_grpc: false                    # the gRPC binding's bodies are not inspected: refused unless set
  *     schemas: /opt/hexr/a2a-schemas       # default $HEXR_A2A_SCHEMAS (built by scripts/setup.sh)
  *     public_url: https://writer.acme.example   # agent cards served through the proxy advertise it
  *     chain: { signers: [spiffe://hexr.cloud/hexr/authz], max_depth: 8, ttl_seconds: 60 }
  *     limits: { max_parts: 64, max_part_chars: 262144, max_data_depth: 32 }
  */
-import { fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
+import { bool, fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
 
 export interface A2aConfig {
   readonly target: string;
   readonly restBase?: string;
+  readonly jsonrpcPath?: string;
+  readonly allowGrpc?: boolean;
   readonly schemasDir?: string;
   /** The proxy's public base URL: agent cards served through it advertise it instead of the agent's own. */
   readonly publicUrl?: string;
@@ -24,7 +28,7 @@ export interface A2aConfig {
 export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkloadApi: boolean): A2aConfig {
   const f = "a2a";
   const o = obj(v, f);
-  onlyKeys(o, f, ["target", "rest_base", "schemas", "public_url", "chain", "limits"]);
+  onlyKeys(o, f, ["target", "rest_base", "jsonrpc_path", "allow_grpc", "schemas", "public_url", "chain", "limits"]);
   let limits: A2aConfig["limits"];
   if (o.limits !== undefined) {
     const l = obj(o.limits, `${f}.limits`);
@@ -49,9 +53,14 @@ export function parseA2aSection(v: unknown, abs: (p: string) => string, hasWorkl
   }
   const restBase = o.rest_base === undefined ? undefined : str(o.rest_base, `${f}.rest_base`);
   if (restBase !== undefined && !/^\/[\w./-]*$/.test(restBase)) fail(`${f}.rest_base`, "must be a path like /a2a/rest");
+  const jsonrpcPath = o.jsonrpc_path === undefined ? undefined : str(o.jsonrpc_path, `${f}.jsonrpc_path`);
+  if (jsonrpcPath !== undefined && !/^\/[\w./-]*$/.test(jsonrpcPath))
+    fail(`${f}.jsonrpc_path`, "must be a path like /a2a/jsonrpc");
   return {
     target: spiffeId(o.target, `${f}.target`),
     ...(restBase !== undefined ? { restBase } : {}),
+    ...(jsonrpcPath !== undefined ? { jsonrpcPath } : {}),
+    ...(o.allow_grpc !== undefined ? { allowGrpc: bool(o.allow_grpc, `${f}.allow_grpc`, false) } : {}),
     ...(o.schemas !== undefined ? { schemasDir: abs(str(o.schemas, `${f}.schemas`)) } : {}),
     ...(o.public_url !== undefined ? { publicUrl: publicUrl(o.public_url, `${f}.public_url`) } : {}),
     ...(chain ? { chain } : {}),

@@ -44,8 +44,15 @@ export const DEFAULT_A2A_LIMITS: A2aLimits = Object.freeze({
   maxDataDepth: 32,
 });
 
+/** Where the agent serves JSON-RPC when its config does not say (the agent card's JSONRPC interface path). */
+export const DEFAULT_JSONRPC_PATH = "/";
+
 export interface A2aInboundOptions {
   readonly target: string;
+  /** The exact path of the agent's JSON-RPC interface. */
+  readonly jsonrpcPath?: string;
+  /** Accept the gRPC binding, whose bodies are not inspected (off: refused). */
+  readonly allowGrpc?: boolean;
   readonly limits?: A2aLimits;
   readonly restBase?: string;
   readonly schemas?: A2aSchemas;
@@ -69,27 +76,61 @@ export class A2aInboundStage implements A2aInbound {
   readonly #schemas: A2aSchemas | undefined;
   readonly #chains: ChainSigner | undefined;
   readonly #limits: A2aLimits;
+  readonly #jsonrpcPath: string;
+  readonly #allowGrpc: boolean;
 
   constructor(o: A2aInboundOptions) {
     this.#limits = o.limits ?? DEFAULT_A2A_LIMITS;
+    this.#jsonrpcPath = o.jsonrpcPath ?? DEFAULT_JSONRPC_PATH;
+    this.#allowGrpc = o.allowGrpc === true;
     this.target = o.target;
     this.#restBase = o.restBase;
     this.#schemas = o.schemas;
     this.#chains = o.chains;
   }
 
-  inspect(req: {
-    readonly method: string;
-    readonly path: string;
-    readonly headers: Readonly<Record<string, string>>;
-    readonly body: Uint8Array | undefined;
-  }): A2aCall | A2aError | undefined {
+  inspect(
+    req: {
+      readonly method: string;
+      readonly path: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: Uint8Array | undefined;
+    },
+    outbound = false,
+  ): A2aCall | A2aError | undefined {
+    const early = this.#shapeRefusal(req, outbound);
+    if (early) return early;
     const call = classifyA2a(
       { method: req.method, path: req.path, headers: req.headers, ...(req.body ? { body: req.body } : {}) },
       this.#restBase !== undefined ? { restBase: this.#restBase } : {},
     );
-    if (call === undefined || call instanceof A2aError || this.#schemas === undefined) return call;
-    if (call.binding !== "jsonrpc" && call.binding !== "rest") return call; // gRPC: classified by method only
+    if (call === undefined || call instanceof A2aError) return call;
+    if (call.binding === "grpc" && !this.#allowGrpc) {
+      return new A2aRequestError(
+        { binding: "grpc", version: call.version },
+        "a2a.grpc_not_inspected",
+        "the gRPC binding is not accepted here: its bodies are not inspected (a2a.allow_grpc)",
+        -32601,
+        415,
+      );
+    }
+    // JSON-RPC only at the agent's JSON-RPC path: a POST anywhere else may be a REST route to the agent's
+    // router (which matches paths case-insensitively) while we would read the body's method
+    if (!outbound && call.binding === "jsonrpc" && req.path.split("?")[0] !== this.#jsonrpcPath) {
+      return new A2aRequestError(
+        {
+          binding: "jsonrpc",
+          version: call.version,
+          ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
+        },
+        "a2a.not_the_jsonrpc_path",
+        "JSON-RPC is served at the agent's JSON-RPC path only (a2a.jsonrpc_path)",
+        -32600,
+        404,
+      );
+    }
+    if (this.#schemas === undefined) return call;
+    if (call.binding !== "jsonrpc" && call.binding !== "rest") return call;
     // the document classification already parsed (one parse per body on the authz loop)
     const doc = req.body === undefined ? undefined : (parsedBody(req.body) ?? json(req.body));
     const params = call.binding === "jsonrpc" ? (doc as { params?: unknown } | undefined)?.params : doc;
@@ -103,11 +144,19 @@ export class A2aInboundStage implements A2aInbound {
       ...(call.jsonrpcId !== undefined ? { jsonrpcId: call.jsonrpcId } : {}),
     };
     if (bad === undefined) {
-      const over = overLimit(
-        (params as { message?: { parts?: unknown } }).message?.parts,
-        `${root}.message.parts`,
-        this.#limits,
-      );
+      // the proto name of v0.3 REST's `message` field: the reference servers read it, our scanners would not
+      if (call.binding === "rest" && (params as Record<string, unknown>).request !== undefined) {
+        return new A2aRequestError(
+          where,
+          "a2a.alternate_spelling",
+          `${root}: send the message as "message"`,
+          -32602,
+          400,
+          `${root}.request`,
+        );
+      }
+      const message = (params as { message?: { parts?: unknown; content?: unknown } }).message;
+      const over = overLimit(message?.parts ?? message?.content, `${root}.message.parts`, this.#limits);
       if (over)
         return new A2aRequestError(where, "a2a.over_limit", `${over.path}: ${over.why}`, -32602, 400, over.path);
       // file parts by URL and push-notification webhooks: the target agent would fetch or post there
@@ -116,6 +165,39 @@ export class A2aInboundStage implements A2aInbound {
       return new A2aRequestError(where, "a2a.url_refused", `${url.path}: ${url.why}`, -32602, 400, url.path);
     }
     return new A2aRequestError(where, bad.code as `a2a.${string}`, bad.message, bad.rpcCode, bad.httpStatus, bad.path);
+  }
+
+  /**
+   * What no A2A server may read differently from us: a body in a charset other than UTF-8 (the reference
+   * servers decode any declared charset, UTF-7 included), and a path that differs from the REST base or the
+   * JSON-RPC path only in letter case (their routers match case-insensitively).
+   */
+  #shapeRefusal(
+    req: { readonly path: string; readonly headers: Readonly<Record<string, string>> },
+    outbound: boolean,
+  ): A2aError | undefined {
+    const where = { binding: "jsonrpc" as const, version: "1.0" as const };
+    const ct = req.headers["content-type"];
+    const charset = ct === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(ct)?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      return new A2aRequestError(where, "a2a.charset_refused", "A2A bodies are UTF-8 (charset refused)", -32700, 415);
+    }
+    if (outbound) return undefined; // the target's sidecar knows its paths
+    const bare = (req.path.split("?")[0] as string).toLowerCase();
+    for (const known of [this.#restBase, this.#jsonrpcPath]) {
+      if (known === undefined || known === "/") continue;
+      const k = known.toLowerCase();
+      if ((bare === k || bare.startsWith(`${k}/`)) && !req.path.startsWith(known)) {
+        return new A2aRequestError(
+          where,
+          "a2a.path_case",
+          "the path differs from the agent's in letter case",
+          -32600,
+          404,
+        );
+      }
+    }
+    return undefined;
   }
 
   chain(
@@ -215,7 +297,8 @@ function depthOf(v: unknown, cap: number, d = 0): number {
   return max;
 }
 
-const URL_KEYS = new Set(["url", "uri"]);
+/** Fields that hand the agent a URL (v1.0 `url`, v0.3 JSON-RPC `uri`, v0.3 REST `fileWithUri`), both spellings. */
+const URL_KEYS = new Set(["url", "uri", "fileWithUri", "file_with_uri"]);
 const MAX_URL_WALK_DEPTH = 64;
 
 /** The first `url` / `uri` string in the params that may not be handed to the agent, with its path. */

@@ -110,13 +110,19 @@ export interface ProtocolAnswer {
 export interface A2aInbound {
   /** This pod's agent: `input.a2a.target`. */
   readonly target: string;
-  /** The classified, validated call; an A2aError for a malformed one; undefined when it is not A2A at all. */
-  inspect(req: {
-    readonly method: string;
-    readonly path: string;
-    readonly headers: Readonly<Record<string, string>>;
-    readonly body: Uint8Array | undefined;
-  }): A2aCall | A2aError | undefined;
+  /**
+   * The classified, validated call; an A2aError for a malformed one; undefined when it is not A2A at all.
+   * `outbound`: a call this pod's agent makes to another (whose paths this sidecar does not know).
+   */
+  inspect(
+    req: {
+      readonly method: string;
+      readonly path: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: Uint8Array | undefined;
+    },
+    outbound?: boolean,
+  ): A2aCall | A2aError | undefined;
   /**
    * The verified delegation chain the request carries — the agents the caller acts for, oldest first, the
    * caller itself not included — or [] for a direct call. A promise when there is a chain to verify.
@@ -342,7 +348,7 @@ export class AuthzPipeline {
     };
     try {
       const body = requestBody(http, headers);
-      const inspected = a2a.inspect({ method, path: rawPath, headers, body });
+      const inspected = a2a.inspect({ method, path: rawPath, headers, body }, outboundTarget !== undefined);
       if (inspected === undefined) {
         return refuse(["a2a.not_a2a: the inbound listener takes A2A requests only"]);
       }
@@ -362,6 +368,8 @@ export class AuthzPipeline {
       }
       // the agent keeps the verified chain, to forward when it calls further agents for this request
       st.keepHeaders = KEEP_CHAIN;
+      // ext_proc (the A2A processor) reads the call as classified here, never re-derives it from the path
+      st.setHeaders = [[A2A_CALL_HEADER, `${call.binding};${call.version}`]];
       const chain = a2a.chain(headers, principal.spiffeId);
       if (chain instanceof Promise) {
         return chain.then(
@@ -708,6 +716,8 @@ const A2A_SERVICE = "a2a";
 /** Context extension on outbound routes to another agent: that agent's SPIFFE ID. */
 const A2A_TARGET = "hexr.a2a.target";
 const CHAIN_HEADER = "x-hexr-a2a-chain";
+/** Set on allowed inbound A2A calls for the ext_proc processor (which removes it): `<binding>;<version>`. */
+export const A2A_CALL_HEADER = "x-hexr-a2a-call";
 const KEEP_CHAIN: readonly string[] = Object.freeze([CHAIN_HEADER]);
 const UNKNOWN_A2A_ACTION = "unknown";
 /** Envoy sets this when `with_request_body` sent only the first bytes of a larger body. */

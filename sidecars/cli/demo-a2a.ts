@@ -142,7 +142,7 @@ export async function startDemoA2a(target: string): Promise<DemoA2a> {
   return {
     agent,
     inbound: { appPort: agent.port, authzBodyBytes: 1 << 20 },
-    sidecarConfig: { a2a: { target, rest_base: A2A_REST_PATH } },
+    sidecarConfig: { a2a: { target, rest_base: A2A_REST_PATH, jsonrpc_path: A2A_JSONRPC_PATH } },
     attach(dp) {
       if (!dp.inboundPort) throw new Error("the data plane has no inbound listener");
       agent.publicUrl = `https://127.0.0.1:${dp.inboundPort}`;

@@ -30,7 +30,8 @@ export const A2A_ROUTE_TAG = "a2a";
 export const DEFAULT_MAX_EVENT_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const CARD_PATH = "/.well-known/agent-card.json";
+/** Set by ext_authz on allowed inbound A2A calls (sidecars/authz/pipeline.ts `A2A_CALL_HEADER`). */
+const CALL_HEADER = "x-hexr-a2a-call";
 const CRLF_OR_CR = /\r\n?/g;
 
 export interface A2aProcessorOptions {
@@ -78,19 +79,23 @@ export class A2aProcessor implements Processor {
   }
 
   requestHeaders(h: Headers, endOfStream: boolean): ProcessingResponse {
-    const path = h.get(":path") ?? "";
-    const v = h.get("a2a-version") ?? new URLSearchParams(path.split("?")[1] ?? "").get("A2A-Version") ?? "";
-    this.#version = v.trim().startsWith("1.") ? "1.0" : "0.3";
-    this.#card = path.split("?")[0] === CARD_PATH;
-    const ct = h.get("content-type") ?? "";
-    this.#binding = ct.startsWith("application/grpc")
-      ? "grpc"
-      : /\/(message|tasks)[:/]|^\/v1\//.test(path)
-        ? "rest"
-        : "jsonrpc";
-    if (this.#binding === "grpc") return CONTINUE.requestHeaders;
+    // the call as ext_authz classified it (binding and version): never re-derived here from the path
+    const m = /^(jsonrpc|rest|grpc|agent_card);(1\.0|0\.3)$/.exec(h.get(CALL_HEADER) ?? "");
+    if (!m) {
+      return this.#refuse(
+        "a2a.unclassified: the request reached the A2A processor without ext_authz's classification",
+        500,
+      );
+    }
+    this.#binding = m[1] as A2aBinding;
+    this.#version = m[2] as A2aVersion;
+    this.#card = this.#binding === "agent_card";
+    const strip = { header_mutation: { remove_headers: [CALL_HEADER] } };
+    if (this.#binding === "grpc") {
+      return { request_headers: { response: { status: "CONTINUE", ...strip } } } as ProcessingResponse;
+    }
     return {
-      request_headers: { response: { status: "CONTINUE" } },
+      request_headers: { response: { status: "CONTINUE", ...strip } },
       mode_override: { request_body_mode: endOfStream ? "NONE" : "BUFFERED", response_body_mode: "NONE" },
     } as ProcessingResponse;
   }

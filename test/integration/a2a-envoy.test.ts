@@ -60,6 +60,7 @@ beforeAll(async () => {
       a2a: {
         target: WRITER,
         rest_base: "/a2a/rest",
+        jsonrpc_path: "/a2a/jsonrpc",
         public_url: `https://127.0.0.1:${inboundPort}`,
         chain: { signers: [WRITER_SIDECAR, RESEARCHER_SIDECAR] },
       },

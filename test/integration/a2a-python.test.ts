@@ -47,7 +47,7 @@ beforeAll(async () => {
     envoyId: WRITER,
     identities: [RESEARCHER],
     inbound: { appPort: target.port, authzBodyBytes: 1 << 20 },
-    sidecarConfig: { a2a: { target: WRITER, rest_base: "/a2a/rest" } },
+    sidecarConfig: { a2a: { target: WRITER, rest_base: "/a2a/rest", jsonrpc_path: "/a2a/jsonrpc" } },
   });
   target.publicUrl = `https://127.0.0.1:${dp.inboundPort}`;
 }, 180_000);

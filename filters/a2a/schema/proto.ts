@@ -56,11 +56,14 @@ interface MessagePlan {
   readonly oneofs: readonly (readonly FieldPlan[])[];
 }
 
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** Schema field names are short identifiers; a key that is not one is the caller's data, never echoed. */
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]{0,39}$/;
+/** How a key the schema does not name is shown in a path: the caller chose it (it may be a secret). */
+export const UNKNOWN_KEY = "<unknown>";
 export function childPath(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
-  if (IDENT.test(key)) return path === "" ? key : `${path}.${key}`;
-  return `${path}[${JSON.stringify(key)}]`;
+  const shown = IDENT.test(key) ? key : UNKNOWN_KEY;
+  return path === "" ? shown : `${path}.${shown}`;
 }
 
 const INT = /^-?(0|[1-9][0-9]*)$/;

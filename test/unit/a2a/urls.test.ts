@@ -22,6 +22,12 @@ describe("urlRefusal (what an A2A message may hand to the agent)", () => {
     ["file:///etc/passwd", /scheme file/],
     ["gopher://files.example.com/", /scheme gopher/],
     ["not a url", /absolute/],
+    ["http://[::127.0.0.1]/", /loopback/],
+    ["http://[64:ff9b::a9fe:a9fe]/", /link-local/],
+    ["http://[fec0::1]/", /site-local/],
+    ["http://metadata/computeMetadata/v1/", /single-label/],
+    ["http://redis.hexr-system.svc.cluster.local:6379/", /internal name/],
+    ["http://metadata.google.internal/", /internal name/],
   ])("refuses %s", (u, why) => {
     expect(urlRefusal(u)).toMatch(why);
   });
