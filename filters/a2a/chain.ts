@@ -102,7 +102,8 @@ export interface VerifiedChain {
  * it may be async (a store shared by the replicas of an agent). Throwing fails the request closed.
  */
 export interface ReplayCache {
-  claim(jti: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>;
+  /** `caller`: the presenting agent (the mTLS peer), so one caller cannot fill the cache for all. */
+  claim(jti: string, expiresAtMs: number, nowMs: number, caller?: string): boolean | Promise<boolean>;
 }
 
 export interface ChainVerifierOptions {
@@ -347,7 +348,7 @@ export class ChainVerifier {
       const { verified, newest } = await this.#verify(token, expect.self, expect.peer, now);
       let fresh: boolean;
       try {
-        fresh = await this.#replay.claim(newest.jti, newest.exp * 1000 + this.#skewMs, now);
+        fresh = await this.#replay.claim(newest.jti, newest.exp * 1000 + this.#skewMs, now, expect.peer);
       } catch (e) {
         if (isChainError(e)) throw e;
         throw chainError("a2a.chain_replay_check_failed", "replay cache failed; refusing (fail closed)", e);
@@ -623,21 +624,37 @@ function actMatches(act: unknown, history: readonly string[]): boolean {
  */
 export class MemoryReplayCache implements ReplayCache {
   readonly #max: number;
+  /** Most live entries one caller may hold: a flood from one agent fills its share, not everyone's. */
+  readonly #maxPerCaller: number;
   readonly #seen = new Map<string, number>();
+  /** jti → caller, and live entries per caller. */
+  readonly #owner = new Map<string, string>();
+  readonly #perCaller = new Map<string, number>();
   #lastFullSweepMs = -Infinity;
 
-  constructor(opts: { maxEntries?: number } = {}) {
+  constructor(opts: { maxEntries?: number; maxPerCaller?: number } = {}) {
     this.#max = int(opts.maxEntries, DEFAULT_REPLAY_CACHE_ENTRIES, 1, 10_000_000, "maxEntries");
+    this.#maxPerCaller = int(opts.maxPerCaller, Math.max(1, Math.floor(this.#max / 16)), 1, this.#max, "maxPerCaller");
+  }
+
+  #drop(jti: string): void {
+    this.#seen.delete(jti);
+    const who = this.#owner.get(jti);
+    if (who === undefined) return;
+    this.#owner.delete(jti);
+    const n = (this.#perCaller.get(who) ?? 1) - 1;
+    if (n <= 0) this.#perCaller.delete(who);
+    else this.#perCaller.set(who, n);
   }
 
   get size(): number {
     return this.#seen.size;
   }
 
-  claim(jti: string, expiresAtMs: number, nowMs: number): boolean {
+  claim(jti: string, expiresAtMs: number, nowMs: number, caller?: string): boolean {
     for (const [k, exp] of this.#seen) {
       if (exp > nowMs) break;
-      this.#seen.delete(k);
+      this.#drop(k);
     }
     const known = this.#seen.get(jti);
     if (known !== undefined && known > nowMs) return false;
@@ -646,14 +663,24 @@ export class MemoryReplayCache implements ReplayCache {
       // most one a second: a flood while full costs each request the front sweep only.
       if (nowMs - this.#lastFullSweepMs >= FULL_SWEEP_INTERVAL_MS) {
         this.#lastFullSweepMs = nowMs;
-        for (const [k, exp] of this.#seen) if (exp <= nowMs) this.#seen.delete(k);
+        for (const [k, exp] of this.#seen) if (exp <= nowMs) this.#drop(k);
       }
       if (this.#seen.size >= this.#max) {
         throw chainError("a2a.chain_replay_cache_full", `replay cache holds maxEntries (${this.#max}) live links`);
       }
     }
-    this.#seen.delete(jti);
+    if (caller !== undefined && (this.#perCaller.get(caller) ?? 0) >= this.#maxPerCaller) {
+      throw chainError(
+        "a2a.chain_replay_cache_full",
+        `this caller holds its share (${this.#maxPerCaller}) of the replay cache's live links`,
+      );
+    }
+    this.#drop(jti);
     this.#seen.set(jti, expiresAtMs);
+    if (caller !== undefined) {
+      this.#owner.set(jti, caller);
+      this.#perCaller.set(caller, (this.#perCaller.get(caller) ?? 0) + 1);
+    }
     return true;
   }
 }

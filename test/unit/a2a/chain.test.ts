@@ -478,3 +478,17 @@ describe("signer", () => {
     expect(() => new ChainSigner(src, { ...POD_OPTS, maxDepth: 0 })).toThrow(/maxDepth/);
   });
 });
+
+describe("MemoryReplayCache shares", () => {
+  it("one caller filling its share does not refuse another caller's links", async () => {
+    const { MemoryReplayCache } = await import("../../../filters/a2a/chain.ts");
+    const c = new MemoryReplayCache({ maxEntries: 64, maxPerCaller: 4 });
+    const now = 1_000;
+    for (let i = 0; i < 4; i++) expect(c.claim(`a${i}`, now + 60_000, now, "agent-a")).toBe(true);
+    expect(() => c.claim("a4", now + 60_000, now, "agent-a")).toThrow(/share/);
+    expect(c.claim("b0", now + 60_000, now, "agent-b")).toBe(true);
+    expect(c.claim("a0", now + 60_000, now, "agent-a")).toBe(false); // still a replay
+    // once the first links expire, the caller's share frees up
+    expect(c.claim("a5", now + 200_000, now + 61_000, "agent-a")).toBe(true);
+  });
+});
