@@ -64,6 +64,16 @@ export function a2aProcessorOptions(c: { schemasDir?: string; publicUrl?: string
   };
 }
 
+/** The text of a JSON-RPC error object (`error.message`), as a span the guard can rewrite in place. */
+function errorSpans(doc: unknown): ReturnType<typeof textParts> {
+  const err = (doc as { error?: unknown } | null)?.error;
+  if (err === null || typeof err !== "object") return [];
+  const e = err as Record<string, unknown>;
+  return typeof e.message === "string"
+    ? [{ path: "error.message", text: e.message, container: e, key: "message" }]
+    : [];
+}
+
 export class A2aProcessor implements Processor {
   readonly #o: A2aProcessorOptions;
   #version: A2aVersion = "0.3";
@@ -142,7 +152,12 @@ export class A2aProcessor implements Processor {
       return rewritten ? bodyMutation("response_body", JSON.stringify(doc)) : CONTINUE.responseBody;
     }
     const result = this.#binding === "jsonrpc" ? (doc as { result?: unknown }).result : doc;
-    if (result === undefined) return CONTINUE.responseBody; // a JSON-RPC error from the agent
+    if (result === undefined) {
+      // a JSON-RPC error from the agent: its message may carry what an exception held (a key, a record)
+      const verdict = this.#scan(errorSpans(doc), this.#o.responsePolicy);
+      if (verdict === "block") return this.#refuse("guard: the agent's error was blocked by the response policy", 502);
+      return verdict === "redacted" ? bodyMutation("response_body", JSON.stringify(doc)) : CONTINUE.responseBody;
+    }
     // v1.0 answers wrap the task or message (SendMessageResponse: task | message), like a stream event
     const verdict = this.#scan(textParts(this.#version, "stream", result), this.#o.responsePolicy);
     if (verdict === "block") return this.#refuse("guard: the agent's answer was blocked by the response policy", 502);
@@ -204,7 +219,14 @@ export class A2aProcessor implements Processor {
       return undefined;
     }
     const payload = this.#binding === "jsonrpc" ? (doc as { result?: unknown; error?: unknown }) : { result: doc };
-    if (payload.error !== undefined && payload.result === undefined) return event; // the agent's own error
+    if (payload.error !== undefined && payload.result === undefined) {
+      const verdict = this.#scan(errorSpans(doc), this.#o.responsePolicy);
+      if (verdict === "block") {
+        this.#stopReason = "guard: an error event was blocked by the response policy";
+        return undefined;
+      }
+      return verdict === "redacted" ? `data: ${JSON.stringify(doc)}\n\n` : event;
+    }
     const bad = this.#o.schemas.validateStreamEvent(this.#version, payload.result, { binding: this.#binding });
     if (bad) {
       this.#stopReason = `a2a.invalid_event: ${bad.message}`;

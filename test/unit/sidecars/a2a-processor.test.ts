@@ -124,6 +124,25 @@ describe("A2aProcessor", () => {
     expect(body).not.toContain(key);
   });
 
+  it("scans the agent's own JSON-RPC errors too: PII in an exception message is redacted", () => {
+    const p = new A2aProcessor(opts);
+    p.requestHeaders(h({ ":path": "/a2a/jsonrpc", "x-hexr-a2a-call": "jsonrpc;1.0" }), true);
+    p.responseHeaders(h({ ":status": "200", "content-type": "application/json" }), false);
+    const r = p.responseBody({
+      body: enc.encode(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          error: { code: -32603, message: "lookup failed for dana.whitfield@acme-corp.example" },
+        }),
+      ),
+      end_of_stream: true,
+    });
+    const out = mutated(r, "response_body");
+    expect(out).toContain("[REDACTED:email]");
+    expect(out).not.toContain("dana.whitfield");
+  });
+
   it("refuses an agent card that sends callers to a private address, without a public URL configured", () => {
     const p = new A2aProcessor(opts);
     p.requestHeaders(h({ ":path": "/.well-known/agent-card.json", "x-hexr-a2a-call": "agent_card;1.0" }), true);
