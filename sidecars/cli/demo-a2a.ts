@@ -13,12 +13,14 @@
  *   await a2a.stop();
  */
 import {
-  ClientFactory,
-  ClientFactoryOptions,
-  DefaultAgentCardResolver,
-  JsonRpcTransportFactory,
-} from "@a2a-js/sdk/client";
-import { type A2aAgent, A2A_JSONRPC_PATH, A2A_REST_PATH, spiffeFetch, startA2aAgent } from "../devtools/a2a-agent.ts";
+  type A2aAgent,
+  A2A_JSONRPC_PATH,
+  A2A_REST_PATH,
+  sdkClient,
+  sdkMessage,
+  spiffeFetch,
+  startA2aAgent,
+} from "../devtools/a2a-agent.ts";
 import type { SpireDataPlane } from "../devtools/local-dataplane.ts";
 
 export interface DemoA2a {
@@ -55,21 +57,6 @@ interface Row {
 function pad(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n);
 }
-
-/** A v1.0 message as the SDK's client takes it (its internal shape: `content.$case`). */
-const sdkMessage = (text: string) =>
-  ({
-    message: {
-      messageId: crypto.randomUUID(),
-      role: 1,
-      parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "" }],
-      contextId: "",
-      taskId: "",
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    },
-  }) as never;
 
 /** The refusal's message with the JSON path it names first (so a narrow column still shows it). */
 function describe(e: RpcError): string {
@@ -112,14 +99,7 @@ export async function startDemoA2a(target: string): Promise<DemoA2a> {
   }
 
   async function clientAs(dp: SpireDataPlane, id: string) {
-    const fetchImpl = await fetchAs(dp, id);
-    const factory = new ClientFactory({
-      ...ClientFactoryOptions.default,
-      transports: [new JsonRpcTransportFactory({ fetchImpl })],
-      preferredTransports: ["JSONRPC" as never],
-      cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
-    });
-    return factory.createFromUrl(agent.publicUrl);
+    return sdkClient(agent.publicUrl, await fetchAs(dp, id));
   }
 
   /** A raw JSON-RPC call (what a client library would never send, or an older one would). */

@@ -27,6 +27,13 @@ import {
   type RequestContext,
 } from "@a2a-js/sdk/server";
 import { agentCardHandler, jsonRpcHandler, restHandler, UserBuilder } from "@a2a-js/sdk/server/express";
+import {
+  ClientFactory,
+  ClientFactoryOptions,
+  DefaultAgentCardResolver,
+  JsonRpcTransportFactory,
+  RestTransportFactory,
+} from "@a2a-js/sdk/client";
 import { connect as tlsConnect } from "node:tls";
 import { Agent as UndiciAgent, fetch as undiciFetch } from "undici";
 import type { ClientIdentity } from "./client.ts";
@@ -257,4 +264,31 @@ export function spiffeFetch(id: ClientIdentity, serverId: string): { fetch: type
       ) as unknown as Promise<Response>) as typeof fetch,
     close: () => dispatcher.close(),
   };
+}
+
+/** An @a2a-js/sdk client for the agent at `url`, every request through `fetchImpl` (e.g. {@link spiffeFetch}). */
+export function sdkClient(url: string, fetchImpl: typeof fetch, transport: "JSONRPC" | "HTTP+JSON" = "JSONRPC") {
+  const factory = new ClientFactory({
+    ...ClientFactoryOptions.default,
+    transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
+    preferredTransports: [transport as never],
+    cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
+  });
+  return factory.createFromUrl(url);
+}
+
+/** A v1.0 `SendMessage` request with one text part, in the SDK client's own shape (`content.$case`). */
+export function sdkMessage(text: string, messageId: string = randomUUID()): never {
+  return {
+    message: {
+      messageId,
+      role: 1,
+      parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "" }],
+      contextId: "",
+      taskId: "",
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    },
+  } as never;
 }

@@ -10,17 +10,17 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  ClientFactory,
-  ClientFactoryOptions,
-  DefaultAgentCardResolver,
-  JsonRpcTransportFactory,
-  RestTransportFactory,
-} from "@a2a-js/sdk/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChainSigner } from "../../sidecars/a2a/chain-signer.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
-import { type A2aAgent, BROKEN_AGENT_TEXT, spiffeFetch, startA2aAgent } from "../../sidecars/devtools/a2a-agent.ts";
+import {
+  type A2aAgent,
+  BROKEN_AGENT_TEXT,
+  sdkClient,
+  sdkMessage,
+  spiffeFetch,
+  startA2aAgent,
+} from "../../sidecars/devtools/a2a-agent.ts";
 import { freePort } from "../../sidecars/devtools/child-process.ts";
 import { type SpireDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
 import { MemoryLogger } from "../../sidecars/logger.ts";
@@ -105,29 +105,10 @@ async function fetchAs(id: string): Promise<typeof fetch> {
 }
 
 async function clientAs(id: string, transport: "JSONRPC" | "HTTP+JSON" = "JSONRPC") {
-  const fetchImpl = await fetchAs(id);
-  const factory = new ClientFactory({
-    ...ClientFactoryOptions.default,
-    transports: [new JsonRpcTransportFactory({ fetchImpl }), new RestTransportFactory({ fetchImpl })],
-    preferredTransports: [transport as never],
-    cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
-  });
-  return factory.createFromUrl(target.publicUrl);
+  return sdkClient(target.publicUrl, await fetchAs(id), transport);
 }
 
-const message = (text: string, id = crypto.randomUUID()) =>
-  ({
-    message: {
-      messageId: id,
-      role: 1,
-      parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "" }],
-      contextId: "",
-      taskId: "",
-      metadata: undefined,
-      extensions: [],
-      referenceTaskIds: [],
-    },
-  }) as never;
+const message = (text: string) => sdkMessage(text);
 
 const bodiesSeen = () => target.received.map((r) => r.body).join("\n");
 
