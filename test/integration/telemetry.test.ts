@@ -116,7 +116,9 @@ describe("traces through real Envoy to a real OTLP receiver", () => {
     const trace = await waitFor("the decision's trace at the receiver", () => {
       const spans = spansOf(rec.trace_id!);
       const ours = spans.find((s) => s.name === "hexr.authz.check");
-      return ours && spans.some((s) => s.service === "hexr-envoy" && s.spanId === ours.parentSpanId)
+      // Envoy's ext_authz client span (our parent) and its request span: they may arrive in separate batches
+      const envoySpans = spans.filter((s) => s.service === "hexr-envoy");
+      return ours && envoySpans.some((s) => s.spanId === ours.parentSpanId) && envoySpans.length >= 2
         ? spans
         : undefined;
     });
