@@ -107,8 +107,12 @@ function identity(
   const why = "they become the SPIFFE ID spiffe://<td>/agent/<tenant>/<agent>/<role>; each is 1-63 of [A-Za-z0-9._-]";
   if (missing.length > 0) return `pod opted in to injection but has no ${missing.join(", ")} label (${why})`;
   if (bad.length > 0) return `invalid label value ${bad.join(", ")} (${why}, not "." or "..")`;
+  // the namespace, which a tenant's pod creators cannot relabel, says whose pods it holds: a pod's own
+  // tenant label alone would let anyone who can create pods anywhere claim any tenant's identity
   const nsTenant = ns.labels[LABEL.tenant];
-  if (nsTenant !== undefined && nsTenant !== tenant)
+  if (nsTenant === undefined)
+    return `namespace ${ns.name} has no ${LABEL.tenant} label: agents run only in namespaces labelled with their tenant`;
+  if (nsTenant !== tenant)
     return `label ${LABEL.tenant}=${tenant} does not match namespace ${ns.name}'s ${LABEL.tenant}=${nsTenant}`;
   const sa =
     typeof spec.serviceAccountName === "string" && spec.serviceAccountName !== "" ? spec.serviceAccountName : "default";

@@ -20,7 +20,8 @@ export interface AdmissionReviewContext {
   /**
    * The webhook entry that sent this review selects opted-in namespaces (its `namespaceSelector` is
    * `hexr.io/inject: "true"`; the server knows it from the URL path): the namespace counts as opted in
-   * even when the cache has not seen its labels yet.
+   * even when the cache has not seen its labels yet. Its `hexr.io/tenant` label must still come from
+   * `namespaceLabels`: without it the pod is refused (fail closed), never given a tenant of its own choosing.
    */
   namespaceOptedIn?: boolean;
 }

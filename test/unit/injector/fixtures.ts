@@ -23,7 +23,10 @@ export function config(over: Record<string, unknown> = {}): InjectorConfig {
 }
 
 export const NS = { name: "tenant-acme", labels: { "hexr.io/inject": "true", "hexr.io/tenant": "acme" } };
-export const PLAIN_NS = { name: "tenant-acme", labels: {} };
+/** A tenant's namespace that does not inject every pod (pods opt in with their own label). */
+export const PLAIN_NS = { name: "tenant-acme", labels: { "hexr.io/tenant": "acme" } };
+/** A namespace no tenant owns. */
+export const UNOWNED_NS = { name: "scratch", labels: {} };
 
 // biome-ignore lint/suspicious/noExplicitAny: golden pods are free-form Kubernetes JSON, poked at by path in tests
 export type Pod = Record<string, any>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseConfig } from "../../../sidecars/config.ts";
 import { injectPod, type JsonPatchOp } from "../../../sidecars/injector/index.ts";
-import { agentPod, applyPatch, config, NS, names, PLAIN_NS, type Pod } from "./fixtures.ts";
+import { agentPod, applyPatch, config, NS, names, PLAIN_NS, UNOWNED_NS, type Pod } from "./fixtures.ts";
 
 function injected(pod: Pod, cfg = config(), ns = NS): { pod: Pod; patch: JsonPatchOp[]; warnings: string[] } {
   const r = injectPod(pod, ns, cfg);
@@ -385,6 +385,13 @@ describe("injectPod: scope and refusals", () => {
   it("the pod label opts in without the namespace", () => {
     const r = injectPod(agentPod({ labels: { "hexr.io/inject": "true" } }), PLAIN_NS, config());
     expect("patch" in r && r.patch.length > 0).toBe(true);
+  });
+
+  it("a pod opting in where no tenant owns the namespace is refused (it could claim any tenant's identity)", () => {
+    const r = injectPod(agentPod({ labels: { "hexr.io/inject": "true" } }), UNOWNED_NS, config());
+    expect(r).toEqual({
+      refuse: expect.stringMatching(/no hexr.io\/tenant label: agents run only in namespaces labelled/),
+    });
   });
 
   it("opting out in an opted-in namespace is refused unless the config allows it", () => {

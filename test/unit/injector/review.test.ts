@@ -22,7 +22,10 @@ function review(object: unknown, over: Record<string, unknown> = {}) {
 
 describe("reviewAdmission", () => {
   it("an opted-in pod: uid echoed, allowed, a base64 JSONPatch that applies", () => {
-    const out = reviewAdmission(review(agentPod()), cfg, { namespaceOptedIn: true });
+    const out = reviewAdmission(review(agentPod()), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(out.apiVersion).toBe("admission.k8s.io/v1");
     expect(out.kind).toBe("AdmissionReview");
     expect(out.response.uid).toBe("705ab4f5-6393-11e8-b7cc-42010a800002");
@@ -35,7 +38,8 @@ describe("reviewAdmission", () => {
 
   it("namespace labels come from the lookup", () => {
     const out = reviewAdmission(review(agentPod()), cfg, {
-      namespaceLabels: (n) => (n === "tenant-acme" ? { "hexr.io/inject": "true" } : undefined),
+      namespaceLabels: (n) =>
+        n === "tenant-acme" ? { "hexr.io/inject": "true", "hexr.io/tenant": "acme" } : undefined,
     });
     expect(out.response.patchType).toBe("JSONPatch");
   });
@@ -43,13 +47,21 @@ describe("reviewAdmission", () => {
   it("the namespace comes from the request when the pod has none", () => {
     const pod = agentPod();
     delete pod.metadata.namespace;
-    expect(reviewAdmission(review(pod), cfg, { namespaceOptedIn: true }).response.patch).toBeDefined();
+    expect(
+      reviewAdmission(review(pod), cfg, {
+        namespaceOptedIn: true,
+        namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+      }).response.patch,
+    ).toBeDefined();
   });
 
   it("a refusal: allowed false with the reason in status.message", () => {
     const pod = agentPod();
     delete pod.metadata.labels["hexr.io/role"];
-    const out = reviewAdmission(review(pod), cfg, { namespaceOptedIn: true });
+    const out = reviewAdmission(review(pod), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(out.response).toEqual({
       uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
       allowed: false,
@@ -61,9 +73,15 @@ describe("reviewAdmission", () => {
   });
 
   it("an already-injected pod: allowed without a patch", () => {
-    const first = reviewAdmission(review(agentPod()), cfg, { namespaceOptedIn: true });
+    const first = reviewAdmission(review(agentPod()), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     const pod = applyPatch(agentPod(), JSON.parse(Buffer.from(first.response.patch!, "base64").toString()));
-    const again = reviewAdmission(review(pod), cfg, { namespaceOptedIn: true });
+    const again = reviewAdmission(review(pod), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(again.response).toEqual({ uid: "705ab4f5-6393-11e8-b7cc-42010a800002", allowed: true });
   });
 
@@ -89,7 +107,10 @@ describe("reviewAdmission", () => {
     ["a ConfigMap", { kind: { group: "", version: "v1", kind: "ConfigMap" } }],
     ["a subresource", { subResource: "ephemeralcontainers" }],
   ])("%s passes untouched", (_n, over) => {
-    const out = reviewAdmission(review(agentPod(), over), cfg, { namespaceOptedIn: true });
+    const out = reviewAdmission(review(agentPod(), over), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(out.response).toEqual({ uid: "705ab4f5-6393-11e8-b7cc-42010a800002", allowed: true });
   });
 
@@ -109,7 +130,10 @@ describe("reviewAdmission", () => {
       "705ab4f5-6393-11e8-b7cc-42010a800002",
     ],
   ])("malformed (%s): allowed false with a reason, never a throw", (_n, body, uid) => {
-    const out = reviewAdmission(body, cfg, { namespaceOptedIn: true });
+    const out = reviewAdmission(body, cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(out.response.uid).toBe(uid);
     expect(out.response.allowed).toBe(false);
     expect(out.response.status?.code).toBe(400);
@@ -117,7 +141,10 @@ describe("reviewAdmission", () => {
   });
 
   it("a pod object that is not a pod is refused", () => {
-    const out = reviewAdmission(review("nope"), cfg, { namespaceOptedIn: true });
+    const out = reviewAdmission(review("nope"), cfg, {
+      namespaceOptedIn: true,
+      namespaceLabels: () => ({ "hexr.io/tenant": "acme" }),
+    });
     expect(out.response).toMatchObject({ allowed: false, status: { code: 403 } });
   });
 
