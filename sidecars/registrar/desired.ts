@@ -10,6 +10,11 @@
  * to a node and not being deleted (`metadata.deletionTimestamp`) get entries: Succeeded, Failed and
  * Unknown pods, and terminating ones, have none.
  *
+ * **Not yet safe to deploy (issue 13).** Any pod with the three `hexr.io` labels gets an entry, in any
+ * namespace, kube-system included: a pod creator could claim any tenant's identity. Before the watcher feeds
+ * this, pods must be admitted only from namespaces labelled `hexr.io/tenant` with the pod's tenant (as the
+ * injector now requires), outside the excluded namespaces, and carrying the injector's marker.
+ *
  * **Selectors.** What SPIRE's `k8s` workload attestor produces for the pod: `k8s:ns:<namespace>`,
  * `k8s:pod-uid:<uid>`, and `k8s:sa:<serviceAccountName>` when the pod names one. The pod UID alone pins the
  * entry to this one pod. Not yet in step with the injector: the sidecar's delegated-identity selectors
