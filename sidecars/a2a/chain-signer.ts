@@ -20,7 +20,8 @@
  * @example
  *   const chains = new ChainSigner(wl, { spiffeId: "spiffe://hexr.cloud/hexr/authz",
  *     trustDomains: new Set(["hexr.cloud"]), signers: ["spiffe://hexr.cloud/hexr/authz"] });
- *   // outbound: headers["x-hexr-a2a-chain"] = await chains.sign({ caller, target, forwarded });
+ *   // outbound: const fw = await chains.forwarded(headers["x-hexr-a2a-chain"], caller);  // before the policy
+ *   //           headers["x-hexr-a2a-chain"] = await chains.sign({ caller, target, forwarded: fw });  // on an allow
  *   // inbound:  const { chain } = await chains.verify(headers["x-hexr-a2a-chain"], { self, peer });
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
@@ -83,25 +84,40 @@ export class ChainSigner {
   }
 
   /**
+   * Verifies the chain an agent forwards with an outbound call from `caller` (addressed to `caller`, and
+   * room for one more link). The result goes to {@link sign} as `forwarded`, so nothing is verified twice.
+   *
+   * @throws HexrError `a2a.chain_too_deep`, or any `a2a.chain_*` code from verifying the chain.
+   */
+  async forwarded(token: string, caller: string): Promise<VerifiedChain> {
+    this.#syncBundles();
+    const previous = await this.#verifier.verifyForwarded(token, { self: caller });
+    if (previous.chain.length + 1 > this.#verifier.maxDepth) {
+      throw new HexrError("a2a.chain_too_deep", `extending would pass maxDepth (${this.#verifier.maxDepth}) links`);
+    }
+    return previous;
+  }
+
+  /**
    * The chain header for an outbound call from `caller` to `target`: a new link, followed by `forwarded`
-   * (verified first) when the call is made on behalf of an earlier caller.
+   * when the call is made on behalf of an earlier caller (a token is verified first with
+   * {@link forwarded}; a {@link VerifiedChain} from it is used as it is).
    *
    * @throws HexrError `a2a.chain_no_signing_identity` (no live SVID), `a2a.chain_too_deep` / `a2a.chain_too_large`
    *   (the extended chain would pass the caps), or any `a2a.chain_*` code from verifying `forwarded`.
    */
-  async sign(req: { caller: string; target: string; forwarded?: string | undefined }): Promise<string> {
+  async sign(req: { caller: string; target: string; forwarded?: string | VerifiedChain | undefined }): Promise<string> {
     if (!tryParseSpiffeId(req.caller).ok || !tryParseSpiffeId(req.target).ok) {
       throw new HexrError("a2a.chain_malformed", "caller and target must be SPIFFE IDs");
     }
     const nowMs = this.#now();
     const id = this.#signingIdentity(nowMs);
-    let previous: VerifiedChain | undefined;
-    if (req.forwarded !== undefined && req.forwarded !== "") {
-      previous = await this.#verifier.verifyForwarded(req.forwarded, { self: req.caller });
-      if (previous.chain.length + 1 > this.#verifier.maxDepth) {
-        throw new HexrError("a2a.chain_too_deep", `extending would pass maxDepth (${this.#verifier.maxDepth}) links`);
-      }
-    }
+    const previous =
+      typeof req.forwarded === "string"
+        ? req.forwarded === ""
+          ? undefined
+          : await this.forwarded(req.forwarded, req.caller)
+        : req.forwarded;
     const claims = buildChainClaims({
       issuer: id.svid.spiffeId,
       subject: req.caller,
@@ -117,22 +133,6 @@ export class ChainSigner {
       throw new HexrError("a2a.chain_too_large", `extended chain would pass maxBytes (${this.#verifier.maxBytes})`);
     }
     return token;
-  }
-
-  /**
-   * For an outbound call: the chain the agent forwarded (verified; the agents `caller` acts for, oldest
-   * first) and the header to send, extended with a link `caller` → `target`.
-   */
-  async extend(req: { caller: string; target: string; forwarded?: string | undefined }): Promise<{
-    header: string;
-    actsFor: readonly string[];
-  }> {
-    this.#syncBundles();
-    let actsFor: readonly string[] = [];
-    if (req.forwarded !== undefined && req.forwarded !== "") {
-      actsFor = (await this.#verifier.verifyForwarded(req.forwarded, { self: req.caller })).chain;
-    }
-    return { header: await this.sign(req), actsFor };
   }
 
   /**

@@ -23,7 +23,7 @@ import { type A2aCall, A2aError } from "../../filters/a2a/types.ts";
 import { urlRefusal } from "../../filters/a2a/urls.ts";
 import type { A2aSchemas } from "../../filters/a2a/validate.ts";
 import { isHexrError } from "../../filters/errors.ts";
-import type { A2aInbound, ProtocolAnswer } from "../authz/pipeline.ts";
+import type { A2aInbound, ForwardedChain, ProtocolAnswer } from "../authz/pipeline.ts";
 import type { ChainSigner } from "./chain-signer.ts";
 
 export const CHAIN_HEADER = "x-hexr-a2a-chain";
@@ -217,35 +217,29 @@ export class A2aInboundStage implements A2aInbound {
     return this.#chains.verify(token, { self: this.target, peer: caller }).then(
       // the verified chain ends with the caller, which the policy has as input.a2a.caller
       (v) => v.chain.slice(0, -1),
-      (e: unknown) =>
-        new A2aError(
-          isHexrError(e) && e.code.startsWith("a2a.") ? (e.code as `a2a.${string}`) : "a2a.chain_invalid",
-          isHexrError(e) ? e.message : "the delegation chain does not verify",
-          -32000,
-          403,
-        ),
+      (e: unknown) => chainError(e, "the delegation chain does not verify"),
     );
   }
 
-  async extend(
+  forwarded(
     headers: Readonly<Record<string, string>>,
     caller: string,
-    target: string,
-  ): Promise<{ readonly header: string | undefined; readonly actsFor: readonly string[] } | A2aError> {
-    const forwarded = headers[CHAIN_HEADER];
-    if (this.#chains === undefined) {
-      // no signer: no chain travels on (a forwarded one is removed with the other x-hexr-* headers)
-      return { header: undefined, actsFor: [] };
-    }
+  ): ForwardedChain | A2aError | Promise<ForwardedChain | A2aError> {
+    const token = headers[CHAIN_HEADER];
+    // no signer: no chain travels on (a forwarded one is removed with the other x-hexr-* headers)
+    if (this.#chains === undefined || token === undefined || token === "") return NO_FORWARDED_CHAIN;
+    return this.#chains.forwarded(token, caller).then(
+      (previous) => ({ previous, actsFor: previous.chain }),
+      (e: unknown) => chainError(e, "the forwarded delegation chain does not verify"),
+    );
+  }
+
+  async link(caller: string, target: string, forwarded: ForwardedChain): Promise<string | undefined | A2aError> {
+    if (this.#chains === undefined) return undefined;
     try {
-      return await this.#chains.extend({ caller, target, ...(forwarded ? { forwarded } : {}) });
+      return await this.#chains.sign({ caller, target, forwarded: forwarded.previous });
     } catch (e) {
-      return new A2aError(
-        isHexrError(e) && e.code.startsWith("a2a.") ? (e.code as `a2a.${string}`) : "a2a.chain_invalid",
-        isHexrError(e) ? e.message : "the forwarded delegation chain does not verify",
-        -32000,
-        403,
-      );
+      return chainError(e, "the delegation chain could not be extended");
     }
   }
 
@@ -331,4 +325,16 @@ function guessBinding(headers: Readonly<Record<string, string>>): "jsonrpc" | "g
 
 function guessVersion(headers: Readonly<Record<string, string>>): "1.0" | "0.3" {
   return headers[VERSION_HEADER]?.trim().startsWith("1.") ? "1.0" : "0.3";
+}
+
+const NO_FORWARDED_CHAIN: ForwardedChain = { previous: undefined, actsFor: [] };
+
+/** A chain check's failure as the A2A refusal the calling agent reads: the `a2a.*` code, or chain_invalid. */
+function chainError(e: unknown, fallback: string): A2aError {
+  return new A2aError(
+    isHexrError(e) && e.code.startsWith("a2a.") ? (e.code as `a2a.${string}`) : "a2a.chain_invalid",
+    isHexrError(e) ? e.message : fallback,
+    -32000,
+    403,
+  );
 }

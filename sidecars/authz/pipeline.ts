@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CredentialKind, Decision, OpaInput, RequiredAction, Resource } from "../../filters/authz/index.ts";
+import type { VerifiedChain } from "../../filters/a2a/chain.ts";
 import { type A2aCall, A2aError, type A2aPolicyInput } from "../../filters/a2a/types.ts";
 import { allowListHeaders, buildInput, decisionCacheKey, METHOD_OVERRIDE_HEADERS } from "../../filters/authz/index.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
@@ -102,6 +103,12 @@ export interface ProtocolAnswer {
   readonly body: string;
 }
 
+/** The chain an agent forwarded with an outbound call, verified: what the caller acts for, and the chain to extend. */
+export interface ForwardedChain {
+  readonly previous: VerifiedChain | undefined;
+  readonly actsFor: readonly string[];
+}
+
 /**
  * What the pipeline needs for an inbound A2A Check (see sidecars/a2a/inbound.ts): the call classified and
  * its body validated from the request Envoy sent with its body, the delegation chain verified, and refusals
@@ -132,15 +139,18 @@ export interface A2aInbound {
     caller: string,
   ): readonly string[] | A2aError | Promise<readonly string[] | A2aError>;
   /**
-   * An outbound A2A call from `caller` to `target`: the chain the agent forwarded (verified: the agents the
-   * caller acts for) and the chain header to send, extended with this hop. Undefined header when this
-   * sidecar signs no chains.
+   * An outbound A2A call from `caller`: the chain the agent forwarded, verified (the agents the caller acts
+   * for), before the policy sees the call. A promise when there is a chain to verify.
    */
-  extend(
+  forwarded(
     headers: Readonly<Record<string, string>>,
     caller: string,
-    target: string,
-  ): Promise<{ readonly header: string | undefined; readonly actsFor: readonly string[] } | A2aError>;
+  ): ForwardedChain | A2aError | Promise<ForwardedChain | A2aError>;
+  /**
+   * After an allow only: the chain header to send from `caller` to `target`, the forwarded chain extended
+   * with this hop. Undefined when this sidecar signs no chains.
+   */
+  link(caller: string, target: string, forwarded: ForwardedChain): Promise<string | undefined | A2aError>;
   /** The protocol's error answer for a malformed call or a denial. */
   refusal(
     call: A2aCall | undefined,
@@ -357,14 +367,14 @@ export class AuthzPipeline {
       st.action = call.method;
       if (principal === undefined) return refuse([(identity as HexrError).reason]);
       if (outboundTarget !== undefined) {
-        return a2a.extend(headers, principal.spiffeId, outboundTarget).then(
-          (x) => {
-            if (x instanceof A2aError) return refuse([x.reason], x);
-            if (x.header !== undefined) st.setHeaders = [[CHAIN_HEADER, x.header]];
-            return this.#a2aWithChain(st, call as A2aCall, attrs, principal, x.actsFor, a2a, refuse, outboundTarget);
-          },
-          () => refuse(["a2a.chain_check_failed: the delegation chain could not be extended"]),
-        );
+        const go = (x: ForwardedChain | A2aError) => {
+          if (x instanceof A2aError) return refuse([x.reason], x);
+          const out = { target: outboundTarget, forwarded: x };
+          return this.#a2aWithChain(st, call as A2aCall, attrs, principal, x.actsFor, a2a, refuse, out);
+        };
+        const fw = a2a.forwarded(headers, principal.spiffeId);
+        if (!(fw instanceof Promise)) return go(fw);
+        return fw.then(go, () => refuse(["a2a.chain_check_failed: the delegation chain could not be checked"]));
       }
       // the agent keeps the verified chain, to forward when it calls further agents for this request
       st.keepHeaders = KEEP_CHAIN;
@@ -392,7 +402,7 @@ export class AuthzPipeline {
     chain: readonly string[] | A2aError,
     a2a: A2aInbound,
     refuse: (reasons: readonly string[], err?: A2aError) => CheckResponse,
-    outboundTarget?: string,
+    outbound?: { readonly target: string; readonly forwarded: ForwardedChain },
   ): CheckResponse | Promise<CheckResponse> {
     if (chain instanceof A2aError) return refuse([chain.reason], chain);
     const http = attrs.request?.http;
@@ -402,7 +412,7 @@ export class AuthzPipeline {
     try {
       const facts: A2aPolicyInput = {
         caller: principal.spiffeId,
-        target: outboundTarget ?? a2a.target,
+        target: outbound?.target ?? a2a.target,
         method: call.method,
         version: call.version,
         binding: call.binding,
@@ -424,28 +434,33 @@ export class AuthzPipeline {
         now,
         a2a: facts,
       };
-      const decided = (count: number) => {
-        const r = this.#evaluate(st, f, count, attrs) as CheckResponse;
-        return r;
+      const decided = (count: number): CheckResponse | Promise<CheckResponse> => {
+        this.#policyDecision(st, f, count);
+        // an outbound allow gets its chain link; nothing is signed for a call the policy refuses
+        if (!st.decision.allow || outbound === undefined) return this.#a2aAnswer(st, call, headers, a2a);
+        const caller = principal.spiffeId;
+        return a2a.link(caller, outbound.target, outbound.forwarded).then(
+          (link) => {
+            if (link instanceof A2aError) return refuse([link.reason], link);
+            if (link !== undefined) st.setHeaders = [[CHAIN_HEADER, link]];
+            return this.#a2aAnswer(st, call, headers, a2a);
+          },
+          () => refuse(["a2a.chain_check_failed: the delegation chain could not be extended"]),
+        );
       };
-      if (!(calls instanceof Promise)) return this.#a2aAnswer(st, call, headers, a2a, decided(calls));
+      if (!(calls instanceof Promise)) return decided(calls);
       return calls.then((r) => {
         if (!r.shared) st.degraded.push("rate_local");
-        return this.#a2aAnswer(st, call, headers, a2a, decided(r.count));
+        return decided(r.count);
       });
     } catch (e) {
       return refuse([denial(e).reasons[0] as string]);
     }
   }
 
-  /** A policy denial of an A2A call, re-answered in the protocol's format (the audit line is already written). */
-  #a2aAnswer(
-    st: Outcome,
-    call: A2aCall,
-    headers: Readonly<Record<string, string>>,
-    a2a: A2aInbound,
-    r: CheckResponse,
-  ): CheckResponse {
+  /** An A2A Check's answer and audit line; a policy denial is re-answered in the protocol's format. */
+  #a2aAnswer(st: Outcome, call: A2aCall, headers: Readonly<Record<string, string>>, a2a: A2aInbound): CheckResponse {
+    const r = this.#finish(st, undefined);
     if (st.decision.allow || !r.denied_response) return r;
     const answer = a2a.refusal(call, headers, st.decision.reasons);
     return deniedResponse(st.decisionId, st.decision.reasons, answer);
@@ -510,11 +525,10 @@ export class AuthzPipeline {
     }
   }
 
-  /** 4–5: policy, then credentials for an allow. */
-  #evaluate(st: Outcome, f: Facts, calls: number, attrs: CheckAttributes): CheckResponse | Promise<CheckResponse> {
+  /** 4. policy (fail closed when no policy has loaded): sets `st.decision`, from the decision cache when it can. */
+  #policyDecision(st: Outcome, f: Facts, calls: number): void {
     const { principal, headers } = f;
     try {
-      // 4. policy (fail closed when no policy has loaded)
       const policy = this.#d.policy.current();
       if (!policy) {
         st.decision = NO_POLICY;
@@ -546,6 +560,12 @@ export class AuthzPipeline {
     } catch (e) {
       st.decision = denial(e);
     }
+  }
+
+  /** 4–5: policy, then credentials for an allow. */
+  #evaluate(st: Outcome, f: Facts, calls: number, attrs: CheckAttributes): CheckResponse | Promise<CheckResponse> {
+    const { principal, headers } = f;
+    this.#policyDecision(st, f, calls);
 
     // 5. credentials: only after an allow, so a denied request never reaches an exchange
     const stage = this.#d.credentials;

@@ -39,7 +39,8 @@ function inbound(over: Partial<A2aInbound> = {}): A2aInbound & { refusals: strin
     target: WRITER,
     inspect: () => SEND,
     chain: () => [],
-    extend: async (_h, caller, target) => ({ header: `link:${caller}->${target}`, actsFor: [] }),
+    forwarded: () => ({ previous: undefined, actsFor: [] }),
+    link: async (caller, target) => `link:${caller}->${target}`,
     refusal(call, _h, reasons, err) {
       refusals.push([...reasons]);
       return {
@@ -202,9 +203,42 @@ describe("inbound A2A Checks", () => {
 
   it("an outbound call whose forwarded chain does not verify is refused", async () => {
     const bad = new A2aError("a2a.chain_bad_signature", "delegation chain signature does not verify", -32000, 403);
-    const { p } = setup(() => ({ allow: true, reasons: [] }), inbound({ extend: async () => bad }));
+    let decided = false;
+    const { p } = setup(
+      () => {
+        decided = true;
+        return { allow: true, reasons: [] };
+      },
+      inbound({ forwarded: async () => bad }),
+    );
     const r = await check(p, "outbound", undefined, { "hexr.a2a.target": WRITER });
     expect(r.status.code).toBe(7);
+    expect(decided).toBe(false);
+  });
+
+  it("an outbound call the policy refuses gets no chain link signed", async () => {
+    let signed = 0;
+    const { p } = setup(
+      () => ({ allow: false, reasons: ["a2a: writer may not be called"] }),
+      inbound({
+        link: async () => {
+          signed++;
+          return "link";
+        },
+      }),
+    );
+    const r = await check(p, "outbound", undefined, { "hexr.a2a.target": WRITER });
+    expect(r.status.code).toBe(7);
+    expect(signed).toBe(0);
+    expect(r.denied_response?.headers?.some((h) => h.header?.key === "x-hexr-a2a-chain")).toBe(false);
+  });
+
+  it("an allowed outbound call whose link cannot be signed is refused, not sent without one", async () => {
+    const none = new A2aError("a2a.chain_no_signing_identity", "no live X.509-SVID to sign with", -32000, 403);
+    const { p } = setup(() => ({ allow: true, reasons: [] }), inbound({ link: async () => none }));
+    const r = await check(p, "outbound", undefined, { "hexr.a2a.target": WRITER });
+    expect(r.status.code).toBe(7);
+    expect(r.ok_response).toBeUndefined();
   });
 
   it("leave outbound Checks to the outbound pipeline", () => {
