@@ -14,19 +14,16 @@
  *   // point an STS/S3 client at moto.endpoint (any region, any keys unless auth is enforced)
  *   await moto.stop();
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { HexrError } from "../../filters/errors.ts";
 import { locateTool } from "../tools.ts";
+import { freePort } from "./child-process.ts";
+import { LoggedProcess } from "./logged-process.ts";
 
 export const DEFAULT_START_TIMEOUT_MS = 30_000;
-const POLL_MS = 50;
 const STOP_GRACE_MS = 5_000;
-const LOG_TAIL_LINES = 40;
 
 export interface StartMotoOptions {
   /** Parent of the harness's temp dir (default `os.tmpdir()`); removed on stop. */
@@ -58,25 +55,6 @@ export function motoBinary(bin = process.env.HEXR_MOTO): string {
   throw new HexrError("config.moto_missing", "moto_server not found in $HEXR_MOTO or PATH (run scripts/setup.sh)");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 /** Starts moto_server; see the module comment. */
 export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoHarness> {
   const bin = motoBinary(opts.bin);
@@ -96,24 +74,16 @@ class LocalMoto implements MotoHarness {
   readonly logPath: string;
   endpoint = "";
   readonly #bin: string;
-  #proc: ChildProcess | undefined;
-  #exit: Promise<void> = Promise.resolve();
-  #spawnError: Error | undefined;
+  readonly #proc: LoggedProcess;
   #stopped = false;
-  readonly #kill = () => {
-    if (this.#running) this.#proc?.kill("SIGKILL");
-  };
+  readonly #kill = () => this.#proc.killNow();
 
   constructor(bin: string, dir: string) {
     this.#bin = bin;
     this.dir = dir;
     this.logPath = path.join(dir, "moto.log");
+    this.#proc = new LoggedProcess("moto_server", this.logPath, "internal.moto", STOP_GRACE_MS);
     process.once("exit", this.#kill);
-  }
-
-  get #running(): boolean {
-    const p = this.#proc;
-    return p !== undefined && !this.#spawnError && p.exitCode === null && p.signalCode === null;
   }
 
   async start(opts: StartMotoOptions): Promise<void> {
@@ -128,74 +98,28 @@ class LocalMoto implements MotoHarness {
     } else {
       delete env.INITIAL_NO_AUTH_ACTION_COUNT;
     }
-    const fd = openSync(this.logPath, "a");
-    try {
-      const proc = spawn(this.#bin, ["-H", "127.0.0.1", "-p", String(port)], {
-        cwd: this.dir,
-        env,
-        stdio: ["ignore", fd, fd],
-      });
-      this.#proc = proc;
-      this.#exit = new Promise((resolve) => {
-        proc.once("exit", () => resolve());
-        proc.once("error", (e) => {
-          this.#spawnError = e;
-          resolve();
-        });
-      });
-    } finally {
-      closeSync(fd);
-    }
-    const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    while (Date.now() < deadline) {
-      if (this.#spawnError) throw this.#error(`could not start: ${this.#spawnError.message}`);
-      if (!this.#running) throw this.#error(`exited (code ${this.#proc?.exitCode ?? "?"}) before becoming ready`);
-      try {
-        const res = await fetch(`${this.endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2_000) });
-        const body = await res.text();
-        if (res.ok && body.startsWith("{")) return;
-        last = `${res.status} ${body.slice(0, 200)}`;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      await delay(POLL_MS); // polling the readiness request
-    }
-    throw this.#error(`not ready within ${timeoutMs} ms (${this.endpoint}: ${last})`);
-  }
-
-  #error(what: string): HexrError {
-    return new HexrError("internal.moto", `moto_server ${what}\n--- ${this.logPath} (tail) ---\n${tail(this.logPath)}`);
+    this.#proc.start(this.#bin, ["-H", "127.0.0.1", "-p", String(port)], { cwd: this.dir, env });
+    await this.#proc.waitReady(
+      `${this.endpoint}/moto-api/data.json`,
+      opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      async (r) => r.ok && (await r.text()).startsWith("{"),
+    );
   }
 
   async reset(): Promise<void> {
     const res = await fetch(`${this.endpoint}/moto-api/reset`, { method: "POST" });
-    if (!res.ok) throw this.#error(`reset answered ${res.status}`);
+    if (!res.ok) throw this.#proc.error(`reset answered ${res.status}`);
   }
 
   logs(): string {
-    return tail(this.logPath);
+    return this.#proc.tail();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     process.off("exit", this.#kill);
-    const p = this.#proc;
-    if (p && this.#running) {
-      p.kill("SIGTERM");
-      const grace = new AbortController();
-      const killed = await Promise.race([
-        this.#exit.then(() => false),
-        delay(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
-      ]);
-      grace.abort();
-      if (killed) {
-        p.kill("SIGKILL");
-        await this.#exit;
-      }
-    }
+    await this.#proc.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

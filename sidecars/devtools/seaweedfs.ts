@@ -56,17 +56,15 @@
  *   // requests to weed.s3Endpoint (region weed.region) with the session credentials
  *   await weed.stop();
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { HexrError } from "../../filters/errors.ts";
 import { locateTool } from "../tools.ts";
+import { freePorts, LoggedProcess } from "./logged-process.ts";
 
 export const SEAWEEDFS_REGION = "us-east-1";
 /** The account in every role ARN (`arn:aws:iam::<id>:role/<name>`); the STS config's `accountId`. */
@@ -76,9 +74,7 @@ export const SEAWEEDFS_OIDC_PROVIDER = "spire";
 export const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** The STS's `maxSessionLength` (caps DurationSeconds) unless `maxSessionLength` is given. */
 export const DEFAULT_MAX_SESSION_LENGTH = "12h";
-const POLL_MS = 50;
 const STOP_GRACE_MS = 10_000;
-const LOG_TAIL_LINES = 40;
 
 /** One row of {@link SEAWEEDFS_ERRORS}. */
 export interface SeaweedFsError {
@@ -252,32 +248,6 @@ export function weedBinary(binDir?: string): string {
   throw new HexrError("config.seaweedfs_missing", "weed not found in $HEXR_WEED or PATH (run scripts/setup.sh)");
 }
 
-/** All at once, so no two are the same. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 export function roleArn(name: string): string {
   return `arn:aws:iam::${SEAWEEDFS_ACCOUNT_ID}:role/${name}`;
 }
@@ -414,26 +384,18 @@ class LocalSeaweedFs implements SeaweedFsHarness {
   s3Endpoint = "";
   stsEndpoint = "";
   readonly #bin: string;
-  #proc: ChildProcess | undefined;
-  #exit: Promise<void> = Promise.resolve();
-  #spawnError: Error | undefined;
+  readonly #proc: LoggedProcess;
   #grpcPorts: Record<string, number> = {};
   #stopped = false;
-  readonly #kill = () => {
-    if (this.#running) this.#proc?.kill("SIGKILL");
-  };
+  readonly #kill = () => this.#proc.killNow();
 
   constructor(bin: string, dir: string, opts: StartSeaweedFsOptions) {
     this.#bin = bin;
     this.dir = dir;
     this.logPath = path.join(dir, "weed.log");
+    this.#proc = new LoggedProcess("weed mini", this.logPath, "internal.seaweedfs", STOP_GRACE_MS);
     this.iamConfig = iamConfigFor(opts, randomBytes(32));
     process.once("exit", this.#kill); // never leave SeaweedFS behind if the test runner dies
-  }
-
-  get #running(): boolean {
-    const p = this.#proc;
-    return p !== undefined && !this.#spawnError && p.exitCode === null && p.signalCode === null;
   }
 
   roleArn(name: string): string {
@@ -494,59 +456,16 @@ class LocalSeaweedFs implements SeaweedFsHarness {
       `-s3.config=${s3Config}`,
       `-s3.iam.config=${iamConfig}`,
     ];
-    const fd = openSync(this.logPath, "a");
-    try {
-      const proc = spawn(this.#bin, args, { cwd: this.dir, stdio: ["ignore", fd, fd] });
-      this.#proc = proc;
-      this.#exit = new Promise((resolve) => {
-        proc.once("exit", () => resolve());
-        proc.once("error", (e) => {
-          this.#spawnError = e;
-          resolve();
-        });
-      });
-    } finally {
-      closeSync(fd);
-    }
-    const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    const deadline = Date.now() + timeoutMs;
+    this.#proc.start(this.#bin, args, { cwd: this.dir });
+    const deadline = Date.now() + (opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
     // the S3 gateway answers /status once it has reached the filer and loaded both configs
-    await this.#poll(`${this.s3Endpoint}/status`, deadline, timeoutMs, (r) => r.ok);
+    await this.#proc.waitReady(`${this.s3Endpoint}/status`, deadline - Date.now());
     // a write needs a volume server registered with the master: /dir/assign hands out a file id only then
-    await this.#poll(`http://127.0.0.1:${master}/dir/assign`, deadline, timeoutMs, async (r) => {
+    await this.#proc.waitReady(`http://127.0.0.1:${master}/dir/assign`, deadline - Date.now(), async (r) => {
       if (!r.ok) return false;
       return typeof ((await r.json()) as { fid?: unknown }).fid === "string";
     });
     for (const b of opts.buckets ?? []) await this.createBucket(b);
-  }
-
-  async #poll(
-    url: string,
-    deadline: number,
-    timeoutMs: number,
-    ok: (r: Response) => boolean | Promise<boolean>,
-  ): Promise<void> {
-    let last = "";
-    while (Date.now() < deadline) {
-      if (this.#spawnError) throw this.#error(`could not start: ${this.#spawnError.message}`);
-      if (!this.#running) throw this.#error(`exited (code ${this.#proc?.exitCode ?? "?"}) before becoming ready`);
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        if (await ok(res)) return;
-        last = `${res.status} ${(await res.text().catch(() => "")).slice(0, 200)}`;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      await delay(POLL_MS); // polling the readiness endpoint
-    }
-    throw this.#error(`not ready within ${timeoutMs} ms (${url}: ${last})`);
-  }
-
-  #error(what: string): HexrError {
-    return new HexrError(
-      "internal.seaweedfs",
-      `weed mini ${what}\n--- ${this.logPath} (tail) ---\n${tail(this.logPath)}`,
-    );
   }
 
   async createBucket(name: string): Promise<void> {
@@ -556,31 +475,18 @@ class LocalSeaweedFs implements SeaweedFsHarness {
       method: "PUT",
       path: `/${encodeURIComponent(name)}`,
     });
-    if (!res.ok) throw this.#error(`refused to create bucket ${name}: ${res.status} ${await res.text()}`);
+    if (!res.ok) throw this.#proc.error(`refused to create bucket ${name}: ${res.status} ${await res.text()}`);
   }
 
   logs(): string {
-    return tail(this.logPath);
+    return this.#proc.tail();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     process.off("exit", this.#kill);
-    const p = this.#proc;
-    if (p && this.#running) {
-      p.kill("SIGTERM");
-      const grace = new AbortController(); // cancelled on exit, so no timer keeps the process alive
-      const killed = await Promise.race([
-        this.#exit.then(() => false),
-        delay(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
-      ]);
-      grace.abort();
-      if (killed) {
-        p.kill("SIGKILL");
-        await this.#exit;
-      }
-    }
+    await this.#proc.stop();
     // SeaweedFS hard-codes these gRPC sockets outside the temp dir
     for (const [svc, port] of Object.entries(this.#grpcPorts)) {
       rmSync(`/tmp/seaweedfs-${svc}-grpc-${port}.sock`, { force: true });

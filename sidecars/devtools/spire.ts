@@ -23,27 +23,15 @@
  *   await spire.stop();
  */
 import { locateTool } from "../tools.ts";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  closeSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import net from "node:net";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { HexrError } from "../../filters/errors.ts";
 import { WorkloadApiClient } from "../workload-api/client.ts";
+import { freePorts, LoggedProcess } from "./logged-process.ts";
 
 const execFileP = promisify(execFile);
 
@@ -67,9 +55,6 @@ export const DEFAULT_START_TIMEOUT_MS = 30_000;
 export const DEFAULT_ENTRY_TIMEOUT_MS = 30_000;
 const AGENT_TTL = "1h";
 const CA_TTL = "24h";
-const POLL_MS = 50;
-const STOP_GRACE_MS = 10_000;
-const LOG_TAIL_LINES = 40;
 /** sockaddr_un.sun_path is 108 bytes including the NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -181,115 +166,8 @@ export function spireBinary(
   throw new HexrError("config.spire_missing", `${name} not found in $HEXR_SPIRE_BIN or PATH (run scripts/setup.sh)`);
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 function hcl(s: string): string {
   return JSON.stringify(s); // HCL string literals share JSON's escaping for what we write
-}
-
-/** One SPIRE process with its output appended to a log file. */
-class SpireProcess {
-  readonly name: string;
-  readonly logFile: string;
-  #proc: ChildProcess | undefined;
-  #exit: Promise<void> = Promise.resolve();
-  #spawnError: Error | undefined;
-
-  constructor(name: string, logFile: string) {
-    this.name = name;
-    this.logFile = logFile;
-  }
-
-  get running(): boolean {
-    const p = this.#proc;
-    return p !== undefined && !this.#spawnError && p.exitCode === null && p.signalCode === null;
-  }
-
-  start(bin: string, args: string[]): void {
-    const fd = openSync(this.logFile, "a");
-    try {
-      const proc = spawn(bin, args, { stdio: ["ignore", fd, fd] });
-      this.#proc = proc;
-      this.#spawnError = undefined;
-      this.#exit = new Promise((resolve) => {
-        proc.once("exit", () => resolve());
-        proc.once("error", (e) => {
-          this.#spawnError = e; // e.g. ENOENT: waitReady reports it instead of polling to the deadline
-          resolve();
-        });
-      });
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  async waitReady(url: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    while (Date.now() < deadline) {
-      if (this.#spawnError) throw this.error(`could not start: ${this.#spawnError.message}`);
-      if (!this.running) throw this.error(`exited (code ${this.#proc?.exitCode ?? "?"}) before becoming ready`);
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        if (res.ok) return;
-        last = `${res.status} ${(await res.text()).slice(0, 200)}`;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      await delay(POLL_MS); // polling the readiness endpoint
-    }
-    throw this.error(`not ready within ${timeoutMs} ms (${url}: ${last})`);
-  }
-
-  error(what: string): HexrError {
-    return new HexrError(
-      "internal.spire",
-      `${this.name} ${what}\n--- ${this.logFile} (tail) ---\n${tail(this.logFile)}`,
-    );
-  }
-
-  async stop(): Promise<void> {
-    const p = this.#proc;
-    if (!p || !this.running) return;
-    p.kill("SIGTERM");
-    const grace = new AbortController(); // cancelled on exit, so no timer keeps the process alive
-    const killed = await Promise.race([
-      this.#exit.then(() => false),
-      delay(STOP_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
-    ]);
-    grace.abort();
-    if (killed) {
-      p.kill("SIGKILL");
-      await this.#exit;
-    }
-  }
-
-  killNow(): void {
-    if (this.running) this.#proc?.kill("SIGKILL");
-  }
 }
 
 /** Where everything lives inside the harness's temp dir. */
@@ -497,9 +375,9 @@ class LocalSpire implements SpireHarness {
   readonly #serverBin: string;
   readonly #agentBin: string;
   readonly #startTimeoutMs: number;
-  readonly #server: SpireProcess;
-  readonly #agent: SpireProcess;
-  readonly #oidc: SpireProcess | undefined;
+  readonly #server: LoggedProcess;
+  readonly #agent: LoggedProcess;
+  readonly #oidc: LoggedProcess | undefined;
   readonly #oidcBin: string | undefined;
   #oidcPort = 0;
   readonly #agentConf: string;
@@ -525,11 +403,11 @@ class LocalSpire implements SpireHarness {
     this.#serverBin = spireBinary("spire-server", opts.binDir);
     this.#agentBin = spireBinary("spire-agent", opts.binDir);
     this.#startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    this.#server = new SpireProcess("spire-server", path.join(layout.dir, "server.log"));
-    this.#agent = new SpireProcess("spire-agent", path.join(layout.dir, "agent.log"));
+    this.#server = new LoggedProcess("spire-server", path.join(layout.dir, "server.log"), "internal.spire");
+    this.#agent = new LoggedProcess("spire-agent", path.join(layout.dir, "agent.log"), "internal.spire");
     if (opts.oidc) {
       this.#oidcBin = spireBinary("oidc-discovery-provider", opts.binDir);
-      this.#oidc = new SpireProcess("oidc-discovery-provider", path.join(layout.dir, "oidc.log"));
+      this.#oidc = new LoggedProcess("oidc-discovery-provider", path.join(layout.dir, "oidc.log"), "internal.spire");
     }
     this.#agentConf = path.join(layout.agent, "agent.conf");
     process.once("exit", this.#killAll); // never leave SPIRE behind if the test runner dies
@@ -605,7 +483,7 @@ class LocalSpire implements SpireHarness {
   }
 
   async #startOidc(logLevel: string): Promise<void> {
-    const oidc = this.#oidc as SpireProcess;
+    const oidc = this.#oidc as LoggedProcess;
     const issuer = this.oidcIssuer as string;
     const conf = path.join(this.#layout.server, "oidc-discovery-provider.conf");
     writeFileSync(conf, oidcConfig(this.#layout, this.#oidcPort, issuer, logLevel));
@@ -673,7 +551,7 @@ class LocalSpire implements SpireHarness {
             new HexrError(
               "internal.spire",
               `agent did not serve ${spiffeId} to this process within ${timeoutMs} ms${last ? ` (${last})` : ""}` +
-                `\n--- agent.log (tail) ---\n${tail(this.#agent.logFile)}`,
+                `\n--- agent.log (tail) ---\n${this.#agent.tail()}`,
             ),
           );
         }, timeoutMs);
@@ -759,9 +637,9 @@ class LocalSpire implements SpireHarness {
 
   logs(): { server: string; agent: string; oidc?: string } {
     return {
-      server: tail(this.#server.logFile),
-      agent: tail(this.#agent.logFile),
-      ...(this.#oidc ? { oidc: tail(this.#oidc.logFile) } : {}),
+      server: this.#server.tail(),
+      agent: this.#agent.tail(),
+      ...(this.#oidc ? { oidc: this.#oidc.tail() } : {}),
     };
   }
 
