@@ -425,6 +425,95 @@ else
   say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) installed from Debian"
 fi
 
+# --- Kubernetes test components: etcd, kube-apiserver + kubectl, helm ------------------
+# Not on any registry as binaries; all three build from the Go module proxy. etcd's and Kubernetes' own
+# go.mod files use local replaces, so `go install` refuses them: each builds inside a scratch module that
+# requires the release (for Kubernetes, also replacing every k8s.io staging module with its published
+# v0.x twin, listed from the release's own go.mod). Version ldflags, or the binaries report v0.0.0-master
+# and helm renders .Capabilities.KubeVersion as v1.20.
+ETCD_VERSION=v3.7.3          # Go module proxy: go.etcd.io/etcd/server/v3 (the API server's store)
+KUBERNETES_VERSION=v1.37.2   # Go module proxy: k8s.io/kubernetes (kube-apiserver, kubectl) + staging v0.37.2
+HELM_VERSION=v3.22.0         # Go module proxy: helm.sh/helm/v3/cmd/helm
+export ETCD_VERSION KUBERNETES_VERSION HELM_VERSION
+K8S_FLAGS="CGO_ENABLED=0 go build -trimpath -ldflags=-s,-w,version"
+scratch_module() { # DIR MODULE-PATH: a go.mod with `go 1.26.0` in DIR
+  mkdir -p "$1" && printf 'module %s\n\ngo 1.26.0\n' "$2" >"$1/go.mod"
+}
+export -f scratch_module
+check_etcd() {
+  prints "^etcd Version: ${ETCD_VERSION#v}" "$DIR/bin/etcd" --version
+  echo "$ETCD_VERSION" >"$DIR/.summary"
+}
+build_etcd() {
+  local w; w=$(mktemp -d); scratch_module "$w" scratch/etcd
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$w/tools.go"
+  ( cd "$w" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" && go mod tidy \
+      && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$DIR/bin/etcd" go.etcd.io/etcd/server/v3 )
+  rm -rf "$w"
+}
+need_go etcd
+export -f check_etcd build_etcd
+tool etcd "etcd@$ETCD_VERSION scratch-module $K8S_FLAGS $GO_VERSION" check_etcd build_etcd \
+  "building etcd $ETCD_VERSION from the Go module proxy (about 1-2 minutes)" \
+  "the Go module proxy refused go.etcd.io/etcd/server/v3@$ETCD_VERSION (or a dependency), or the build failed"
+ETCD_DIR=$TOOL_DIR
+
+check_kubernetes() {
+  prints "^Kubernetes $KUBERNETES_VERSION$" "$DIR/bin/kube-apiserver" --version
+  prints "Client Version: $KUBERNETES_VERSION" "$DIR/bin/kubectl" version --client
+  # start-up proper for kubectl: build an object and print it, with no cluster
+  prints '^kind: ConfigMap' "$DIR/bin/kubectl" create configmap check --from-literal=a=b --dry-run=client -o yaml
+  echo "$KUBERNETES_VERSION (kube-apiserver, kubectl)" >"$DIR/.summary"
+}
+build_kubernetes() {
+  local w minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local staging="v0.$minor.${KUBERNETES_VERSION##*.}"
+  w=$(mktemp -d); scratch_module "$w" scratch/kubernetes
+  local mod; mod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit("module: " + d["Error"]) if d.get("Error") else print(d["GoMod"])')
+  { printf '\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$KUBERNETES_VERSION"
+    grep '=> ./staging' "$mod" | awk -v v="$staging" '{ printf "\t%s => %s %s\n", $1, $1, v }'
+    printf ')\n'; } >>"$w/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' >"$w/tools.go"
+  local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version
+  local ld="-s -w -X $v.gitVersion=$KUBERNETES_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+  ld="$ld -X $c.gitVersion=$KUBERNETES_VERSION -X $c.gitMajor=1 -X $c.gitMinor=$minor -X $c.gitTreeState=clean"
+  ( cd "$w" && go mod tidy && mkdir -p "$DIR/bin" \
+      && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$DIR/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl )
+  rm -rf "$w"
+}
+need_go kubernetes
+export -f check_kubernetes build_kubernetes
+tool kubernetes "kubernetes@$KUBERNETES_VERSION kube-apiserver,kubectl scratch-module staging-replaces $K8S_FLAGS $GO_VERSION" \
+  check_kubernetes build_kubernetes \
+  "building kube-apiserver and kubectl $KUBERNETES_VERSION from the Go module proxy (about 6-9 minutes on 2 cores cold)" \
+  "the Go module proxy refused k8s.io/kubernetes@$KUBERNETES_VERSION or a k8s.io staging module, or the build failed"
+KUBERNETES_DIR=$TOOL_DIR
+
+check_helm() {
+  prints "^$HELM_VERSION+" "$DIR/bin/helm" version --template '{{.Version}}+{{.GitTreeState}}'
+  # start-up proper: render a chart, which also shows the Kubernetes version helm assumes offline
+  rm -rf "$DIR/.check" && mkdir -p "$DIR/.check/templates"
+  printf 'apiVersion: v2\nname: check\nversion: 0.1.0\n' >"$DIR/.check/Chart.yaml"
+  printf 'kube: {{ .Capabilities.KubeVersion.Version }}\n' >"$DIR/.check/templates/kube.txt"
+  prints "kube: v1.${KUBERNETES_VERSION#v1.}" "$DIR/bin/helm" template check "$DIR/.check" --show-only templates/kube.txt
+  echo "$HELM_VERSION" >"$DIR/.summary"
+}
+build_helm() {
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local h=helm.sh/helm/v3
+  local ld="-s -w -X $h/internal/version.version=$HELM_VERSION -X $h/internal/version.gitTreeState=clean"
+  ld="$ld -X $h/pkg/lint/rules.k8sVersionMajor=1 -X $h/pkg/lint/rules.k8sVersionMinor=$minor"
+  ld="$ld -X $h/pkg/chartutil.k8sVersionMajor=1 -X $h/pkg/chartutil.k8sVersionMinor=$minor"
+  ( cd "$(mktemp -d)" && GOBIN=$DIR/bin CGO_ENABLED=0 go install -trimpath -ldflags "$ld" "$h/cmd/helm@$HELM_VERSION" )
+}
+need_go helm
+export -f check_helm build_helm
+tool helm "helm@$HELM_VERSION kube-minor:$KUBERNETES_VERSION $K8S_FLAGS $GO_VERSION" check_helm build_helm \
+  "building helm $HELM_VERSION from the Go module proxy (about 2-9 minutes cold)" \
+  "the Go module proxy refused helm.sh/helm/v3@$HELM_VERSION (or a dependency), or the build failed"
+HELM_DIR=$TOOL_DIR
+
 # --- env for callers ----------------------------------------------------------
 cat >"$TOOLS/env.sh.partial" <<ENV
 export PATH="$NODE_BIN_DIR:$ENVOY_DIR/bin:$OPA_DIR/bin:$SPIRE_DIR/bin:\$PATH"
@@ -441,6 +530,10 @@ export HEXR_WEED="$SEAWEEDFS_DIR/bin/weed"
 export HEXR_MOTO="$MOTO_DIR/venv/bin/moto_server"
 export HEXR_A2A_PYTHON="$A2A_PYTHON_DIR/venv/bin/python"
 export HEXR_A2A_SCHEMAS="$TOOLS/a2a-schemas"
+export HEXR_ETCD="$ETCD_DIR/bin/etcd"
+export HEXR_KUBE_APISERVER="$KUBERNETES_DIR/bin/kube-apiserver"
+export HEXR_KUBECTL="$KUBERNETES_DIR/bin/kubectl"
+export HEXR_HELM="$HELM_DIR/bin/helm"
 ENV
 mv "$TOOLS/env.sh.partial" "$TOOLS/env.sh"
 

@@ -26,6 +26,7 @@ import type { UpstreamOptions } from "../../envoy-config/index.ts";
 import { HexrError } from "../../filters/errors.ts";
 import { bool, fail, int, type Obj, obj, onlyKeys, str } from "../config-fields.ts";
 import { validateWithSamplePod } from "./render.ts";
+import { ALWAYS_EXCLUDED_NAMESPACES } from "../kube/identity.ts";
 
 export const DEFAULT_PORTS = {
   outbound: 15001,
@@ -39,8 +40,7 @@ export const DEFAULT_PROXY_UID = 1337;
 export const DEFAULT_SOCKET_NAME = "agent.sock";
 export const DEFAULT_CSI_DRIVER = "csi.spiffe.io";
 export const DEFAULT_BUNDLE_KEY = "bundle.tar.gz";
-/** Never injected, whatever their labels: the platform's own namespaces. */
-export const ALWAYS_EXCLUDED_NAMESPACES = ["hexr-system", "kube-system"] as const;
+export { ALWAYS_EXCLUDED_NAMESPACES };
 export const MAX_INJECTOR_CONFIG_BYTES = 1 << 20;
 
 /** Requests and limits as Kubernetes quantities (`100m`, `128Mi`). */

@@ -3,7 +3,7 @@
  * and how the registrar and operators find them (`kubectl logs -c hexr-envoy`).
  */
 import type { InjectorConfig, ResourceSpec } from "./config.ts";
-import { FILES, PATHS, type RenderedDataPlane } from "./render.ts";
+import { FILES, PATHS, POD_UID_TOKEN, type RenderedDataPlane } from "./render.ts";
 
 export const CONTAINER = {
   envoy: "hexr-envoy",
@@ -27,14 +27,19 @@ export const MAX_RENDERED_BYTES = 96 * 1024;
 
 type K8s = Record<string, unknown>;
 
+export const ENV_POD_UID = "HEXR_POD_UID";
+
 /**
  * Writes the env values to files without a shell: Node's builtin fs (the sidecar image's runtime).
+ * The pod's UID (downward API) replaces {@link POD_UID_TOKEN}; a missing or malformed UID stops the pod.
  * tmp + rename, so a retried init container replaces the read-only files of an earlier try.
  */
 const WRITE_SCRIPT = [
   'const fs = process.getBuiltinModule("node:fs");',
+  `const uid = process.env.${ENV_POD_UID} ?? "";`,
+  'if (!/^[0-9a-fA-F-]{8,64}$/.test(uid)) { console.error("hexr-config: the pod UID is missing or malformed"); process.exit(1); }',
   `for (const [k, f] of [["${ENV_ENVOY}", "${FILES.envoy}"], ["${ENV_SIDECAR}", "${FILES.sidecar}"]]) {`,
-  "  const v = process.env[k];",
+  `  const v = (process.env[k] ?? "").replaceAll(${JSON.stringify(POD_UID_TOKEN)}, uid);`,
   '  if (!v) { console.error("hexr-config: " + k + " is empty"); process.exit(1); }',
   `  const dst = "${PATHS.config}/" + f, tmp = dst + ".tmp";`,
   "  fs.rmSync(tmp, { force: true });",
@@ -74,6 +79,7 @@ export function configContainer(cfg: InjectorConfig, rendered: RenderedDataPlane
     imagePullPolicy: cfg.images.pullPolicy,
     command: ["node", "-e", WRITE_SCRIPT],
     env: [
+      { name: ENV_POD_UID, valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
       { name: ENV_ENVOY, value: rendered.envoy },
       { name: ENV_SIDECAR, value: rendered.sidecar },
     ],

@@ -19,25 +19,14 @@ import {
   sidecarContainer,
   volumes,
 } from "./containers.ts";
+import { ANNOTATION, LABEL } from "../kube/identity.ts";
 import { addToArray, addToMap, type JsonPatchOp, pointer } from "./patch.ts";
 import { PATHS, type PodIdentity, type RenderedDataPlane, renderDataPlane } from "./render.ts";
 import { agentEnv, iptablesScript } from "./traffic.ts";
 
 export type { JsonPatchOp } from "./patch.ts";
 
-export const LABEL = {
-  inject: "hexr.io/inject",
-  tenant: "hexr.io/tenant",
-  agent: "hexr.io/agent",
-  role: "hexr.io/role",
-} as const;
-export const ANNOTATION = {
-  injected: "hexr.io/injected",
-  sidecarMode: "hexr.io/sidecar-mode",
-  traffic: "hexr.io/traffic",
-  inboundPort: "hexr.io/inbound-port",
-  defaultContainer: "kubectl.kubernetes.io/default-container",
-} as const;
+export { ANNOTATION, LABEL };
 /** Bumped when the shape of what is injected changes; recorded in the marker annotation. */
 export const INJECTION_VERSION = "1";
 /** A SPIFFE ID path segment from a label: no `/`, no `.`/`..` (RFC 3986 dot segments). */

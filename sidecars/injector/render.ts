@@ -17,6 +17,7 @@ import {
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import { parseConfig } from "../config.ts";
 import { fail, type Obj } from "../config-fields.ts";
+import { podSelectors } from "../kube/identity.ts";
 import type { InjectorConfig } from "./config.ts";
 
 /** Where things are inside the pod (fixed: the images and the rendered configs agree on them). */
@@ -56,20 +57,19 @@ export interface RenderOptions {
 }
 
 /**
+ * Stands for the pod's UID in the rendered sidecar config: a pod has no UID at admission, so the
+ * `hexr-config` init container replaces it with the downward API's `metadata.uid` when it writes the file.
+ * No label value or config name can contain `{`, so the token appears only where it was put.
+ */
+export const POD_UID_TOKEN = "{hexr:pod-uid}";
+
+/**
  * The selectors the hexr sidecar hands the SPIRE agent's Delegated Identity API for this pod's agent
- * (`credentials.delegated.agents`). They are the k8s workload attestor's own selector forms
- * (`k8s:ns`, `k8s:sa`, `k8s:pod-label:<key>:<value>`) and only those known at admission (a pod's name
- * and UID are not assigned yet). SPIRE returns the entries whose selectors are a subset of these, so
- * the registrar's entries for agent pods use this set (or a subset of it).
+ * (`credentials.delegated.agents`): exactly the registrar's entry selectors ({@link podSelectors}), the
+ * UID filled in inside the pod. SPIRE returns the entries whose selectors are a subset of these.
  */
 export function agentSelectors(id: PodIdentity): string[] {
-  return [
-    `k8s:ns:${id.namespace}`,
-    `k8s:sa:${id.serviceAccount}`,
-    `k8s:pod-label:hexr.io/tenant:${id.tenant}`,
-    `k8s:pod-label:hexr.io/agent:${id.agent}`,
-    `k8s:pod-label:hexr.io/role:${id.role}`,
-  ];
+  return podSelectors(id.namespace, id.serviceAccount, POD_UID_TOKEN);
 }
 
 export function envoyOptions(id: PodIdentity, cfg: InjectorConfig, opts: RenderOptions): SidecarEnvoyOptions {

@@ -10,18 +10,22 @@
  * to a node and not being deleted (`metadata.deletionTimestamp`) get entries: Succeeded, Failed and
  * Unknown pods, and terminating ones, have none.
  *
- * **Not yet safe to deploy (issue 13).** Any pod with the three `hexr.io` labels gets an entry, in any
- * namespace, kube-system included: a pod creator could claim any tenant's identity. Before the watcher feeds
- * this, pods must be admitted only from namespaces labelled `hexr.io/tenant` with the pod's tenant (as the
- * injector now requires), outside the excluded namespaces, and carrying the injector's marker.
+ * **Who may claim a tenant's identity.** The pod's labels alone would let anyone who can create a pod
+ * anywhere claim any tenant's agents. A pod gets entries only when (1) its namespace is not excluded
+ * (`hexr-system`, `kube-system` and {@link RegistrarConfig.excludedNamespaces}); (2) its namespace carries
+ * the label `hexr.io/tenant` with the pod's tenant — namespaces are labelled by cluster admins, not by the
+ * tenant's pod creators (the injector applies the same rule at admission); (3) it carries the injector's
+ * marker annotation `hexr.io/injected` (`requireInjected`, default on), which the webhook admits only with
+ * both proxy containers present, so a pod that went around the data plane gets no identity. Namespace labels
+ * come from the watcher (the `namespaces` map); a pod in a namespace not seen yet is deferred
+ * (`namespace_unknown`). Inside one tenant namespace, whoever may create pods may claim any agent and role
+ * of that tenant: one namespace per trust boundary (see sidecars/injector/README.md).
  *
- * **Selectors.** What SPIRE's `k8s` workload attestor produces for the pod: `k8s:ns:<namespace>`,
- * `k8s:pod-uid:<uid>`, and `k8s:sa:<serviceAccountName>` when the pod names one. The pod UID alone pins the
- * entry to this one pod. Not yet in step with the injector: the sidecar's delegated-identity selectors
- * (sidecars/injector/render.ts `agentSelectors`) are `k8s:ns`, `k8s:sa` and the `hexr.io/*` pod labels, because
- * a pod has no UID at admission; SPIRE returns only entries whose selectors are a subset of the ones asked
- * with, so one side must change before delegated JWT-SVIDs work in a cluster (issue 13: e.g. the config
- * init container adds `k8s:pod-uid` from the downward API).
+ * **Selectors.** {@link podSelectors}: `k8s:ns:<namespace>`, `k8s:sa:<serviceAccountName or "default">`
+ * and `k8s:pod-uid:<uid>`, what SPIRE's `k8s` workload attestor produces for every process of the pod. The
+ * pod UID pins the entry to this one pod. The injector gives the sidecar the same three for the Delegated
+ * Identity API (SPIRE returns entries whose selectors are a subset of those asked with), the UID filled in
+ * by the config init container from the downward API, since a pod has no UID at admission.
  *
  * **Sub-agents.** The `hexr.io/sub-agents` annotation, a JSON list of `{"name", "uid"?, "path"?}` (at least
  * one of uid and path), gives per-process identities inside the pod: `.../<role>/<name>` with the pod's
@@ -49,14 +53,19 @@
  *
  * @example
  *   const cfg = resolveConfig({ trustDomain: "hexr.cloud", cluster: "prod" });
- *   const { entries, problems } = desiredEntries(pods, cfg, new Map([["node-a", "3b1f…"]]));
+ *   const { entries, problems } = desiredEntries(pods, cfg, {
+ *     nodes: new Map([["node-a", "3b1f…"]]), namespaces: new Map([["tenant-acme", { "hexr.io/tenant": "acme" }]]) });
  */
 import { HexrError } from "../../filters/errors.ts";
+import { ALWAYS_EXCLUDED_NAMESPACES, ANNOTATION, LABEL, podSelectors } from "../kube/identity.ts";
 
-export const LABEL_TENANT = "hexr.io/tenant";
-export const LABEL_AGENT = "hexr.io/agent";
-export const LABEL_ROLE = "hexr.io/role";
-export const ANNOTATION_SUB_AGENTS = "hexr.io/sub-agents";
+export { podSelectors };
+
+export const LABEL_TENANT = LABEL.tenant;
+export const LABEL_AGENT = LABEL.agent;
+export const LABEL_ROLE = LABEL.role;
+export const ANNOTATION_INJECTED = ANNOTATION.injected;
+export const ANNOTATION_SUB_AGENTS = ANNOTATION.subAgents;
 export const DEFAULT_OWNER = "hexr-registrar";
 export const DEFAULT_PARENT_ID_TEMPLATE = "spiffe://{trustDomain}/spire/agent/k8s_psat/{cluster}/{nodeUid}";
 /** SPIRE's limit on an entry ID. */
@@ -99,6 +108,16 @@ export interface RegistrarConfig {
   readonly x509SvidTtl?: number;
   /** JWT-SVID lifetime in seconds (default 0: the server's). */
   readonly jwtSvidTtl?: number;
+  /** Namespaces whose pods never get entries, besides `hexr-system` and `kube-system`. */
+  readonly excludedNamespaces?: readonly string[];
+  /** Only pods with the injector's marker annotation get entries (default true). */
+  readonly requireInjected?: boolean;
+}
+
+/** What the watcher knows besides pods: node name → UID, namespace name → labels. */
+export interface ClusterView {
+  readonly nodes: ReadonlyMap<string, string>;
+  readonly namespaces: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
 
 export interface ResolvedConfig {
@@ -108,6 +127,8 @@ export interface ResolvedConfig {
   readonly owner: string;
   readonly x509SvidTtl: number;
   readonly jwtSvidTtl: number;
+  readonly excludedNamespaces: ReadonlySet<string>;
+  readonly requireInjected: boolean;
 }
 
 export interface Selector {
@@ -144,6 +165,14 @@ export type PodProblemCode =
   | "bad_sub_agents"
   /** The parent ID needs the node's UID and the node is not known yet: deferred. */
   | "node_unknown"
+  /** The pod's namespace has not been seen yet: deferred. */
+  | "namespace_unknown"
+  /** The namespace is `hexr-system`, `kube-system` or configured as excluded. */
+  | "excluded_namespace"
+  /** The namespace has no `hexr.io/tenant` label, or another tenant's. */
+  | "tenant_mismatch"
+  /** No injector marker: the pod was not admitted through the data plane. */
+  | "not_injected"
   /** The node name or cluster cannot go into the parent ID template. */
   | "bad_parent";
 
@@ -204,9 +233,19 @@ export function resolveConfig(c: RegistrarConfig): ResolvedConfig {
       throw bad(field, "must be a whole number of seconds ≥ 0 (0: the server's default)");
     }
   }
+  const excluded = new Set<string>(ALWAYS_EXCLUDED_NAMESPACES);
+  for (const ns of c.excludedNamespaces ?? []) {
+    if (typeof ns !== "string" || ns === "") throw bad("excluded_namespaces", "must be a list of namespace names");
+    excluded.add(ns);
+  }
+  if (c.requireInjected !== undefined && typeof c.requireInjected !== "boolean") {
+    throw bad("require_injected", "must be true or false");
+  }
   return {
     trustDomain: c.trustDomain,
     parentIdTemplate: template,
+    excludedNamespaces: excluded,
+    requireInjected: c.requireInjected ?? true,
     cluster: c.cluster,
     owner,
     x509SvidTtl: c.x509SvidTtl ?? 0,
@@ -331,11 +370,7 @@ function cmp(a: string, b: string): number {
  * The entries of one pod, and what was wrong with it. A pod without identity labels, or one that should
  * not have an identity now (see {@link podWantsIdentity}), gives neither entries nor problems.
  */
-export function desiredForPod(
-  pod: PodJson,
-  config: ResolvedConfig,
-  nodes: ReadonlyMap<string, string> = new Map(),
-): DesiredState {
+export function desiredForPod(pod: PodJson, config: ResolvedConfig, view: ClusterView): DesiredState {
   if (!isHexrPod(pod) || !podWantsIdentity(pod)) return { entries: [], problems: [] };
   const md = pod.metadata ?? {};
   const ref: Partial<PodRef> = {
@@ -353,6 +388,11 @@ export function desiredForPod(
   if (!md.namespace || !md.name) return problem("bad_pod", "metadata.namespace and metadata.name are required");
   const podRef: PodRef = { uid: md.uid, namespace: md.namespace, name: md.name };
 
+  if (config.excludedNamespaces.has(md.namespace)) {
+    return problem("excluded_namespace", `namespace ${md.namespace} never gets agent identities`);
+  }
+  const nsLabels = view.namespaces.get(md.namespace);
+  if (nsLabels === undefined) return problem("namespace_unknown", `namespace ${md.namespace} is not known yet`);
   const labels = md.labels ?? {};
   const badLabels: string[] = [];
   for (const l of [LABEL_TENANT, LABEL_AGENT, LABEL_ROLE]) {
@@ -360,6 +400,21 @@ export function desiredForPod(
     else if (!isPathSegment(labels[l])) badLabels.push(`${l} is not a SPIFFE path segment (A-Z a-z 0-9 . _ -)`);
   }
   if (badLabels.length > 0) return problem("bad_labels", badLabels.join("; "));
+  const nsTenant = nsLabels[LABEL_TENANT];
+  if (nsTenant !== labels[LABEL_TENANT]) {
+    return problem(
+      "tenant_mismatch",
+      nsTenant === undefined
+        ? `namespace ${md.namespace} has no ${LABEL_TENANT} label: agents run only in namespaces labelled with their tenant`
+        : `${LABEL_TENANT}=${labels[LABEL_TENANT]} does not match namespace ${md.namespace}'s ${LABEL_TENANT}=${nsTenant}`,
+    );
+  }
+  if (config.requireInjected && md.annotations?.[ANNOTATION_INJECTED] === undefined) {
+    return problem(
+      "not_injected",
+      `no ${ANNOTATION_INJECTED} annotation: the pod was not admitted through the data plane`,
+    );
+  }
   const spiffeId = agentSpiffeId(
     config.trustDomain,
     labels[LABEL_TENANT] as string,
@@ -369,7 +424,7 @@ export function desiredForPod(
 
   const nodeName = pod.spec?.nodeName as string;
   const needsUid = config.parentIdTemplate.includes("{nodeUid}");
-  const nodeUid = nodes.get(nodeName);
+  const nodeUid = view.nodes.get(nodeName);
   if (needsUid && nodeUid === undefined) {
     return problem("node_unknown", `the UID of node ${nodeName} is not known yet (parent ID needs {nodeUid})`);
   }
@@ -384,12 +439,10 @@ export function desiredForPod(
     ...(nodeUid !== undefined ? { nodeUid } : {}),
   });
 
-  const base: Selector[] = [
-    { type: "k8s", value: `ns:${md.namespace}` },
-    { type: "k8s", value: `pod-uid:${md.uid}` },
-  ];
-  const sa = pod.spec?.serviceAccountName;
-  if (sa) base.push({ type: "k8s", value: `sa:${sa}` });
+  const base: Selector[] = podSelectors(md.namespace, pod.spec?.serviceAccountName, md.uid).map((s) => ({
+    type: "k8s",
+    value: s.slice("k8s:".length),
+  }));
 
   const common = { parentId, x509SvidTtl: config.x509SvidTtl, jwtSvidTtl: config.jwtSvidTtl, pod: podRef };
   const entries: DesiredEntry[] = [
@@ -423,18 +476,14 @@ export function desiredForPod(
  * Every pod's entries, sorted by entry ID, and every problem. Two pods with one UID (a watcher bug) are
  * reported and neither is registered.
  */
-export function desiredEntries(
-  pods: Iterable<PodJson>,
-  config: ResolvedConfig,
-  nodes: ReadonlyMap<string, string> = new Map(),
-): DesiredState {
+export function desiredEntries(pods: Iterable<PodJson>, config: ResolvedConfig, view: ClusterView): DesiredState {
   const byId = new Map<string, DesiredEntry>();
   const problems: PodProblem[] = [];
   const dupUids = new Set<string>();
   const seenUids = new Set<string>();
   const all: DesiredEntry[] = [];
   for (const pod of pods) {
-    const r = desiredForPod(pod, config, nodes);
+    const r = desiredForPod(pod, config, view);
     problems.push(...r.problems);
     const uid = r.entries[0]?.pod.uid;
     if (uid === undefined) continue;

@@ -25,7 +25,7 @@
  *   const r = new Registrar({ socketPath: "/run/spire/server/api.sock",
  *     config: { trustDomain: "hexr.cloud", cluster: "prod" } });
  *   r.start();
- *   await r.resync(await listPods(), await nodeUids());
+ *   await r.resync(await listPods(), { nodes: await nodeUids(), namespaces: await namespaceLabels() });
  *   watch((ev) => ev.type === "DELETED" ? r.removePod(ev.pod.metadata.uid) : r.upsertPod(ev.pod));
  */
 import path from "node:path";
@@ -36,6 +36,7 @@ import { HexrError } from "../../filters/errors.ts";
 import type { Logger } from "../logger.ts";
 import { workloadApiTarget } from "../workload-api/client.ts";
 import {
+  type ClusterView,
   type DesiredEntry,
   desiredEntries,
   isHexrPod,
@@ -301,6 +302,11 @@ function codeName(code: number): string {
   return grpc.status[code] ?? String(code);
 }
 
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
 function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -318,6 +324,7 @@ export class Registrar {
   readonly #logger: Logger | undefined;
   readonly #pods = new Map<string, PodJson>();
   #nodes = new Map<string, string>();
+  #namespaces = new Map<string, Readonly<Record<string, string>>>();
   /** Pods removed before the first resync: their entries may go even then. */
   readonly #removed = new Set<string>();
   #synced = false;
@@ -388,16 +395,32 @@ export class Registrar {
   }
 
   /**
-   * Every pod there is (and optionally every node's UID): replaces what the registrar knew and reconciles
-   * now. After the first call, entries of pods not in the list are deleted.
+   * A namespace's labels (`undefined`: the namespace is gone). Its `hexr.io/tenant` label decides which
+   * tenant's pods may have identities in it; reconciles (debounced) only when the labels changed.
    */
-  resync(pods: Iterable<PodJson>, nodes?: ReadonlyMap<string, string>): Promise<ReconcileReport> {
+  setNamespace(
+    name: string,
+    labels: Readonly<Record<string, string>> | undefined,
+  ): Promise<ReconcileReport> | undefined {
+    const had = this.#namespaces.get(name);
+    if (labels === undefined ? had === undefined : had !== undefined && sameLabels(had, labels)) return undefined;
+    if (labels === undefined) this.#namespaces.delete(name);
+    else this.#namespaces.set(name, { ...labels });
+    return this.#schedule(this.#debounceMs);
+  }
+
+  /**
+   * Every pod there is (and optionally every node's UID and every namespace's labels): replaces what the
+   * registrar knew and reconciles now. After the first call, entries of pods not in the list are deleted.
+   */
+  resync(pods: Iterable<PodJson>, view: Partial<ClusterView> = {}): Promise<ReconcileReport> {
     this.#pods.clear();
     for (const p of pods) {
       const uid = p.metadata?.uid;
       if (uid && isHexrPod(p)) this.#pods.set(uid, p);
     }
-    if (nodes) this.#nodes = new Map(nodes);
+    if (view.nodes) this.#nodes = new Map(view.nodes);
+    if (view.namespaces) this.#namespaces = new Map(view.namespaces);
     this.#synced = true;
     this.#removed.clear();
     return this.#schedule(0);
@@ -481,7 +504,10 @@ export class Registrar {
   }
 
   async #reconcileOnce(): Promise<ReconcileReport> {
-    const { entries: desired, problems } = desiredEntries(this.#pods.values(), this.config, this.#nodes);
+    const { entries: desired, problems } = desiredEntries(this.#pods.values(), this.config, {
+      nodes: this.#nodes,
+      namespaces: this.#namespaces,
+    });
     const actual = await this.listEntries();
     const plan = reconcile(desired, actual, { owner: this.config.owner });
     let deletes = plan.delete;

@@ -17,6 +17,9 @@ const UID_B = "22222222-bbbb-4bbb-8bbb-000000000002";
 const UID_BAD = "33333333-cccc-4ccc-8ccc-000000000003";
 const UID_SUB = "44444444-dddd-4ddd-8ddd-000000000004";
 
+/** The namespace the pods run in, labelled with their tenant as a cluster admin would. */
+const NS = { namespaces: new Map([["acme", { "hexr.io/tenant": "acme" }]]) };
+
 let spire: SpireHarness;
 let registrar: Registrar;
 const others: Registrar[] = [];
@@ -31,7 +34,7 @@ function pod(
       name: `pod-${uid.slice(0, 8)}`,
       namespace: "acme",
       labels: { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": o.role ?? "researcher" },
-      ...(o.annotations ? { annotations: o.annotations } : {}),
+      annotations: { "hexr.io/injected": '{"version":"1"}', ...o.annotations },
     },
     spec: { nodeName: o.node ?? "spire-agent", serviceAccountName: "crew" },
     status: { phase: o.phase ?? "Running" },
@@ -66,7 +69,7 @@ afterAll(async () => {
 
 describe("registrar against a real SPIRE server", () => {
   it("creates an entry per labelled pod with the right SPIFFE ID, selectors and parent", async () => {
-    const report = await registrar.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })]);
+    const report = await registrar.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })], NS);
     expect(report.failed).toEqual([]);
     expect([...report.created].sort()).toEqual([`hexr-registrar.${UID_A}`, `hexr-registrar.${UID_B}`]);
 
@@ -84,10 +87,10 @@ describe("registrar against a real SPIRE server", () => {
 
   it("changes nothing when run again, or by a restarted registrar", async () => {
     const before = await ours();
-    const again = await registrar.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })]);
+    const again = await registrar.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })], NS);
     expect([again.created, again.deleted, again.failed, again.unchanged]).toEqual([[], [], [], 2]);
     const restarted = newRegistrar();
-    const r = await restarted.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })]);
+    const r = await restarted.resync([pod(UID_A), pod(UID_B, { role: "writer", node: "node-b" })], NS);
     expect([r.created, r.deleted, r.failed, r.unchanged]).toEqual([[], [], [], 2]);
     expect(await ours()).toEqual(before);
     await restarted.close();
@@ -95,6 +98,7 @@ describe("registrar against a real SPIRE server", () => {
 
   it("before its first full list, a restarted registrar deletes only entries of pods it was told about", async () => {
     const fresh = newRegistrar();
+    void fresh.setNamespace("acme", { "hexr.io/tenant": "acme" }); // shares the upsert's debounced reconcile
     const r = await fresh.upsertPod(pod(UID_A));
     expect([r.created, r.deleted, r.deletesHeld]).toEqual([[], [], 1]); // UID_B's entry is held, not deleted
     expect((await byId()).has(`hexr-registrar.${UID_B}`)).toBe(true);
@@ -116,17 +120,17 @@ describe("registrar against a real SPIRE server", () => {
       spiffeId: `spiffe://${TD}/agent/acme/crew/researcher`,
       selectors: ["k8s:ns:acme", `k8s:pod-uid:${UID_A}`, "k8s:sa:crew"],
     });
-    const r = await registrar.resync([pod(UID_A)]);
+    const r = await registrar.resync([pod(UID_A)], NS);
     expect(r.created).toEqual([]);
     expect(r.covered).toEqual({ [`hexr-registrar.${UID_A}`]: twinId });
-    const gone = await registrar.resync([]);
+    const gone = await registrar.resync([], NS);
     expect(gone.deleted).toEqual([]);
     const ids = (await registrar.listEntries()).map((e) => e.id);
     expect(ids).toContain(manualId);
     expect(ids).toContain(twinId);
     // once the covering entry goes, the registrar makes its own
     await spire.deleteEntry(twinId);
-    const own = await registrar.resync([pod(UID_A)]);
+    const own = await registrar.resync([pod(UID_A)], NS);
     expect(own.created).toEqual([`hexr-registrar.${UID_A}`]);
     expect((await registrar.listEntries()).map((e) => e.id)).toContain(manualId);
   });
@@ -138,7 +142,7 @@ describe("registrar against a real SPIRE server", () => {
         { name: "coder", path: "/usr/local/bin/coder" },
       ]),
     };
-    const r = await registrar.resync([pod(UID_A), pod(UID_SUB, { annotations })]);
+    const r = await registrar.resync([pod(UID_A), pod(UID_SUB, { annotations })], NS);
     expect(r.failed).toEqual([]);
     expect([...r.created].sort()).toEqual([
       `hexr-registrar.${UID_SUB}`,
@@ -168,7 +172,7 @@ describe("registrar against a real SPIRE server", () => {
 
   it("skips and reports a pod with bad labels, and registers the rest", async () => {
     const bad = pod(UID_BAD, { role: "no/slashes" });
-    const r = await registrar.resync([pod(UID_A), bad]);
+    const r = await registrar.resync([pod(UID_A), bad], NS);
     expect(r.problems.map((p) => [p.pod.uid, p.code])).toEqual([[UID_BAD, "bad_labels"]]);
     expect((await registrar.listEntries()).some((e) => e.selectors.some((s) => s.value.includes(UID_BAD)))).toBe(false);
     expect([...(await byId()).keys()]).toEqual([`hexr-registrar.${UID_A}`]);
@@ -190,7 +194,7 @@ describe("registrar against a real SPIRE server", () => {
       config: { trustDomain: TD, parentIdTemplate: TEMPLATE, owner: "hexr-other" },
     });
     const uid = "66666666-0000-4000-8000-000000000001";
-    const first = await periodic.resync([pod(uid)]);
+    const first = await periodic.resync([pod(uid)], NS);
     expect([first.created, first.deleted]).toEqual([[`hexr-other.${uid}`], []]); // hexr-registrar.* are not its own
     periodic.start();
     await spire.deleteEntry(`hexr-other.${uid}`);
@@ -201,7 +205,7 @@ describe("registrar against a real SPIRE server", () => {
       await new Promise((r) => setTimeout(r, 100)); // polling SPIRE for the repaired entry
     }
     expect((await registrar.reconcileNow()).deleted).toEqual([]); // nor are hexr-other.* ours
-    await periodic.resync([]);
+    await periodic.resync([], NS);
     await periodic.close();
     expect(await has()).toBe(false);
   });

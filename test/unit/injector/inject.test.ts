@@ -1,7 +1,12 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseConfig } from "../../../sidecars/config.ts";
 import { injectPod, type JsonPatchOp } from "../../../sidecars/injector/index.ts";
+import { desiredForPod, type PodJson, resolveConfig } from "../../../sidecars/registrar/desired.ts";
 import { agentPod, applyPatch, config, NS, names, PLAIN_NS, UNOWNED_NS, type Pod } from "./fixtures.ts";
 
 function injected(pod: Pod, cfg = config(), ns = NS): { pod: Pod; patch: JsonPatchOp[]; warnings: string[] } {
@@ -222,20 +227,41 @@ describe("injectPod: golden pods", () => {
       agents: {
         "spiffe://hexr.cloud/agent/acme/content-crew/researcher": [
           "k8s:ns:tenant-acme",
+          "k8s:pod-uid:{hexr:pod-uid}",
           "k8s:sa:researcher",
-          "k8s:pod-label:hexr.io/tenant:acme",
-          "k8s:pod-label:hexr.io/agent:content-crew",
-          "k8s:pod-label:hexr.io/role:researcher",
         ],
       },
     });
-    const parsed = parseConfig(text, "/etc/hexr/config/hexr.yaml");
-    expect(
-      parsed.credentials?.delegated?.agents.get("spiffe://hexr.cloud/agent/acme/content-crew/researcher")?.[2],
-    ).toEqual({
-      type: "k8s",
-      value: "pod-label:hexr.io/tenant:acme",
-    });
+    // the init container's script, run for real (into a temp dir instead of /etc/hexr/config), fills in the
+    // pod UID: the written config asks SPIRE with exactly the selectors of the registrar's entry for the pod
+    const uid = "0b7e4c1a-3f7d-4c59-9a51-2f3c1d9e8a01";
+    const dir = mkdtempSync(path.join(tmpdir(), "hexr-config-"));
+    const init = container(pod, "hexr-config");
+    const script = (init.command[2] as string).replaceAll("/etc/hexr/config/", `${dir}/`);
+    const env = { ...envOf(init), HEXR_POD_UID: uid };
+    expect(init.env).toContainEqual({ name: "HEXR_POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } });
+    execFileSync(process.execPath, ["-e", script], { env });
+    const written = parseConfig(readFileSync(path.join(dir, "hexr.yaml"), "utf8"), "/etc/hexr/config/hexr.yaml");
+    const selectors = written.credentials?.delegated?.agents.get(
+      "spiffe://hexr.cloud/agent/acme/content-crew/researcher",
+    );
+    const entry = desiredForPod(
+      {
+        metadata: { ...pod.metadata, uid, name: "researcher-x7k2p" }, // named and given a UID on create
+        spec: { ...pod.spec, nodeName: "node-a" },
+      } as PodJson,
+      resolveConfig({ trustDomain: "hexr.cloud", parentIdTemplate: "spiffe://hexr.cloud/hexr/{nodeName}" }),
+      { nodes: new Map(), namespaces: new Map([["tenant-acme", { "hexr.io/tenant": "acme" }]]) },
+    );
+    expect(entry.problems).toEqual([]);
+    expect(selectors).toEqual(entry.entries[0]?.selectors);
+    // without a UID the script refuses to write a config that could never match
+    expect(() =>
+      execFileSync(process.execPath, ["-e", script], { env: { ...env, HEXR_POD_UID: "" }, stdio: "pipe" }),
+    ).toThrow(/pod UID is missing/);
+    const text2 = text;
+    const parsed = parseConfig(text2, "/etc/hexr/config/hexr.yaml");
+    expect(parsed.credentials?.delegated?.agents.size).toBe(1);
     expect(parsed.authz?.listen.socket).toBe("/run/hexr/authz.sock");
     expect(parsed.authz?.bundlePath).toBe("/etc/hexr/policy/bundle.tar.gz");
     expect(parsed.telemetry.adminListen).toBe("0.0.0.0:15020");

@@ -18,7 +18,17 @@ const TD = "hexr.cloud";
 const UID = "0b7e4c1a-3f7d-4c59-9a51-2f3c1d9e8a01";
 const NODE_UID = "5d0b3a2e-8c1f-4e6a-b7d9-0a1b2c3d4e5f";
 const cfg = resolveConfig({ trustDomain: TD, cluster: "prod" });
-const nodes = new Map([["node-a", NODE_UID]]);
+const view = {
+  nodes: new Map([["node-a", NODE_UID]]),
+  namespaces: new Map<string, Record<string, string>>([
+    ["acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" }],
+    ["other", { "hexr.io/tenant": "other" }],
+    ["plain", {}],
+    ["kube-system", { "hexr.io/tenant": "acme" }],
+    ["hexr-system", { "hexr.io/tenant": "acme" }],
+  ]),
+};
+const INJECTED = { "hexr.io/injected": '{"version":"1"}' };
 const PARENT = `spiffe://${TD}/spire/agent/k8s_psat/prod/${NODE_UID}`;
 
 function pod(o: {
@@ -29,14 +39,15 @@ function pod(o: {
   nodeName?: string;
   sa?: string;
   deleting?: boolean;
+  namespace?: string;
 }): PodJson {
   return {
     metadata: {
       uid: o.uid ?? UID,
       name: "researcher-0",
-      namespace: "acme",
+      namespace: o.namespace ?? "acme",
       labels: o.labels ?? { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": "researcher" },
-      ...(o.annotations ? { annotations: o.annotations } : {}),
+      annotations: { ...INJECTED, ...o.annotations },
       ...(o.deleting ? { deletionTimestamp: "2026-01-01T00:00:00Z" } : {}),
     },
     spec: { nodeName: o.nodeName ?? "node-a", ...(o.sa !== undefined ? { serviceAccountName: o.sa } : {}) },
@@ -52,7 +63,7 @@ const sel = (...s: string[]) =>
 
 describe("desiredForPod", () => {
   it("gives a labelled running pod one entry: ID, selectors, parent, deterministic entry ID", () => {
-    const r = desiredForPod(pod({ sa: "crew" }), cfg, nodes);
+    const r = desiredForPod(pod({ sa: "crew" }), cfg, view);
     expect(r.problems).toEqual([]);
     expect(r.entries).toEqual([
       {
@@ -65,7 +76,7 @@ describe("desiredForPod", () => {
         pod: { uid: UID, namespace: "acme", name: "researcher-0" },
       },
     ]);
-    expect(desiredForPod(pod({ sa: "crew" }), cfg, nodes)).toEqual(r); // same input, same output
+    expect(desiredForPod(pod({ sa: "crew" }), cfg, view)).toEqual(r); // same input, same output
   });
 
   it.each([
@@ -76,16 +87,42 @@ describe("desiredForPod", () => {
     ["Failed", 0],
     ["Unknown", 0],
   ])("phase %j → %i entries", (phase, n) => {
-    expect(desiredForPod(pod({ phase }), cfg, nodes).entries).toHaveLength(n);
+    expect(desiredForPod(pod({ phase }), cfg, view).entries).toHaveLength(n);
   });
 
   it("gives no entry to a pod being deleted, or one not bound to a node yet, and reports neither", () => {
-    expect(desiredForPod(pod({ deleting: true }), cfg, nodes)).toEqual({ entries: [], problems: [] });
-    expect(desiredForPod(pod({ nodeName: "" }), cfg, nodes)).toEqual({ entries: [], problems: [] });
+    expect(desiredForPod(pod({ deleting: true }), cfg, view)).toEqual({ entries: [], problems: [] });
+    expect(desiredForPod(pod({ nodeName: "" }), cfg, view)).toEqual({ entries: [], problems: [] });
+  });
+
+  it.each([
+    ["kube-system", "excluded_namespace"],
+    ["hexr-system", "excluded_namespace"],
+    ["other", "tenant_mismatch"],
+    ["plain", "tenant_mismatch"],
+    ["nowhere", "namespace_unknown"],
+  ])("gives no identity to a pod of tenant acme in namespace %s (%s)", (namespace, code) => {
+    const r = desiredForPod(pod({ namespace }), cfg, view);
+    expect(r.entries).toEqual([]);
+    expect(r.problems.map((p) => p.code)).toEqual([code]);
+  });
+
+  it("honours configured excluded namespaces", () => {
+    const c = resolveConfig({ trustDomain: TD, cluster: "prod", excludedNamespaces: ["acme"] });
+    expect(desiredForPod(pod({}), c, view).problems.map((p) => p.code)).toEqual(["excluded_namespace"]);
+  });
+
+  it("gives no identity to a pod the injector did not admit, unless configured not to require it", () => {
+    const bare: PodJson = { ...pod({}), metadata: { ...pod({}).metadata, annotations: {} } };
+    const r = desiredForPod(bare, cfg, view);
+    expect(r.entries).toEqual([]);
+    expect(r.problems.map((p) => p.code)).toEqual(["not_injected"]);
+    const lax = resolveConfig({ trustDomain: TD, cluster: "prod", requireInjected: false });
+    expect(desiredForPod(bare, lax, view).entries).toHaveLength(1);
   });
 
   it("ignores pods without any hexr.io identity label", () => {
-    expect(desiredForPod(pod({ labels: { app: "web" } }), cfg, nodes)).toEqual({ entries: [], problems: [] });
+    expect(desiredForPod(pod({ labels: { app: "web" } }), cfg, view)).toEqual({ entries: [], problems: [] });
   });
 
   it.each([
@@ -96,7 +133,7 @@ describe("desiredForPod", () => {
     ["space", { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": "a b" }, "hexr.io/role is not"],
     ["unicode", { "hexr.io/tenant": "äcme", "hexr.io/agent": "crew", "hexr.io/role": "r" }, "hexr.io/tenant is not"],
   ])("skips and reports a pod with bad labels (%s), never a guessed ID", (_, labels, msg) => {
-    const r = desiredForPod(pod({ labels }), cfg, nodes);
+    const r = desiredForPod(pod({ labels }), cfg, view);
     expect(r.entries).toEqual([]);
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]?.code).toBe("bad_labels");
@@ -106,21 +143,22 @@ describe("desiredForPod", () => {
 
   it("keeps dots, dashes and underscores, case included, as they are", () => {
     const labels = { "hexr.io/tenant": "Acme_1", "hexr.io/agent": "crew.v2", "hexr.io/role": "re-searcher" };
-    expect(desiredForPod(pod({ labels }), cfg, nodes).entries[0]?.spiffeId).toBe(
+    const ns = { ...view, namespaces: new Map([["acme", { "hexr.io/tenant": "Acme_1" }]]) };
+    expect(desiredForPod(pod({ labels }), cfg, ns).entries[0]?.spiffeId).toBe(
       `spiffe://${TD}/agent/Acme_1/crew.v2/re-searcher`,
     );
   });
 
   it("reports a pod without a usable UID", () => {
     for (const uid of ["", "a.b", "x/y"]) {
-      const r = desiredForPod(pod({ uid }), cfg, nodes);
+      const r = desiredForPod(pod({ uid }), cfg, view);
       expect(r.entries).toEqual([]);
       expect(r.problems[0]?.code).toBe("bad_pod");
     }
   });
 
   it("defers a pod whose node UID is not known, when the template needs it", () => {
-    const r = desiredForPod(pod({ nodeName: "node-b" }), cfg, nodes);
+    const r = desiredForPod(pod({ nodeName: "node-b" }), cfg, view);
     expect(r.entries).toEqual([]);
     expect(r.problems[0]?.code).toBe("node_unknown");
   });
@@ -132,12 +170,12 @@ describe("desiredForPod", () => {
   ])("parent ID template %s", (parentIdTemplate, want) => {
     const c = resolveConfig({ trustDomain: TD, cluster: "prod", parentIdTemplate });
     const name = parentIdTemplate.includes("nodeUid") ? "node-a" : "node-b";
-    expect(desiredForPod(pod({ nodeName: name }), c, nodes).entries[0]?.parentId).toBe(want);
+    expect(desiredForPod(pod({ nodeName: name }), c, view).entries[0]?.parentId).toBe(want);
   });
 
   it("refuses a node name that is not a path segment for a {nodeName} template", () => {
     const c = resolveConfig({ trustDomain: TD, parentIdTemplate: "spiffe://hexr.cloud/n/{nodeName}" });
-    expect(desiredForPod(pod({ nodeName: "a/b" }), c, nodes).problems[0]?.code).toBe("bad_parent");
+    expect(desiredForPod(pod({ nodeName: "a/b" }), c, view).problems[0]?.code).toBe("bad_parent");
   });
 
   it("adds per-process sub-agent entries from the annotation", () => {
@@ -148,32 +186,32 @@ describe("desiredForPod", () => {
         { name: "both", uid: 0, path: "/opt/a" },
       ]),
     };
-    const r = desiredForPod(pod({ annotations }), cfg, nodes);
+    const r = desiredForPod(pod({ annotations }), cfg, view);
     expect(r.problems).toEqual([]);
     expect(r.entries.map((e) => [e.id, e.spiffeId, e.subAgent, e.selectors])).toEqual([
       [
         `hexr-registrar.${UID}`,
         `spiffe://${TD}/agent/acme/crew/researcher`,
         undefined,
-        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`),
+        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "k8s:sa:default"),
       ],
       [
         `hexr-registrar.${UID}.planner`,
         `spiffe://${TD}/agent/acme/crew/researcher/planner`,
         "planner",
-        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "unix:uid:1001"),
+        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "k8s:sa:default", "unix:uid:1001"),
       ],
       [
         `hexr-registrar.${UID}.coder`,
         `spiffe://${TD}/agent/acme/crew/researcher/coder`,
         "coder",
-        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "unix:path:/usr/bin/python3"),
+        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "k8s:sa:default", "unix:path:/usr/bin/python3"),
       ],
       [
         `hexr-registrar.${UID}.both`,
         `spiffe://${TD}/agent/acme/crew/researcher/both`,
         "both",
-        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "unix:path:/opt/a", "unix:uid:0"),
+        sel("k8s:ns:acme", `k8s:pod-uid:${UID}`, "k8s:sa:default", "unix:path:/opt/a", "unix:uid:0"),
       ],
     ]);
     for (const e of r.entries) expect(e.parentId).toBe(PARENT);
@@ -191,7 +229,7 @@ describe("desiredForPod", () => {
     ["unknown field", '[{"name":"a","uid":1,"gid":1}]', "unknown field"],
   ])("ignores a bad sub-agents annotation as a whole (%s), keeps the pod's entry", (_, raw, msg) => {
     const annotations = { "hexr.io/sub-agents": raw.startsWith("[") ? `[{"name":"ok","uid":5},${raw.slice(1)}` : raw };
-    const r = desiredForPod(pod({ annotations }), cfg, nodes);
+    const r = desiredForPod(pod({ annotations }), cfg, view);
     expect(r.entries.map((e) => e.id)).toEqual([`hexr-registrar.${UID}`]);
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]?.code).toBe("bad_sub_agents");
@@ -204,7 +242,7 @@ describe("desiredForPod", () => {
 
   it("uses the configured owner and TTLs", () => {
     const c = resolveConfig({ trustDomain: TD, cluster: "prod", owner: "hexr-eu1", x509SvidTtl: 600, jwtSvidTtl: 300 });
-    const e = desiredForPod(pod({}), c, nodes).entries[0];
+    const e = desiredForPod(pod({}), c, view).entries[0];
     expect(e?.id).toBe(`hexr-eu1.${UID}`);
     expect([e?.x509SvidTtl, e?.jwtSvidTtl]).toEqual([600, 300]);
   });
@@ -221,14 +259,14 @@ describe("desiredEntries", () => {
         pod({ uid: "d", phase: "Failed" }),
       ],
       cfg,
-      nodes,
+      view,
     );
     expect(r.entries.map((e) => e.id)).toEqual([`hexr-registrar.${UID}`, `hexr-registrar.${b}`]);
     expect(r.problems.map((p) => [p.pod.uid, p.code])).toEqual([["c", "bad_labels"]]);
   });
 
   it("registers neither of two pods that share a UID", () => {
-    const r = desiredEntries([pod({}), pod({})], cfg, nodes);
+    const r = desiredEntries([pod({}), pod({})], cfg, view);
     expect(r.entries).toEqual([]);
     expect(r.problems.map((p) => p.code)).toEqual(["bad_pod"]);
   });
@@ -267,7 +305,7 @@ describe("reconcile (pure)", () => {
   const desired = desiredEntries(
     [pod({ annotations: { "hexr.io/sub-agents": '[{"name":"planner","uid":1001}]' } })],
     cfg,
-    nodes,
+    view,
   ).entries;
   const asActual = (d: DesiredEntry, over: Partial<ActualEntry> = {}): ActualEntry => ({
     id: d.id,
