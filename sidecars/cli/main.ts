@@ -20,6 +20,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "run latency benchmarks against real Envoy",
     load: async () => (await import("./bench.ts")).default,
   },
+  injector: {
+    summary: "run the admission webhook that injects the data plane into agent pods",
+    load: async () => (await import("./injector.ts")).default,
+  },
+  registrar: {
+    summary: "run the SPIRE auto-registrar for agent pods",
+    load: async () => (await import("./registrar.ts")).default,
+  },
   demo: {
     summary: "run a local data plane and a scripted set of requests",
     load: async () => (await import("./demo.ts")).default,

@@ -37,6 +37,7 @@ export interface TestLeaf {
 export interface LeafOptions {
   readonly uris?: readonly string[];
   readonly dns?: readonly string[];
+  readonly ips?: readonly string[];
   /** Issue a CA certificate instead of an end-entity one (for negative tests). */
   readonly isCa?: boolean;
   readonly notBefore?: Date;
@@ -100,6 +101,7 @@ export async function makeLeaf(ca: TestCa, opts: LeafOptions = {}): Promise<Test
   const names: x509.JsonGeneralName[] = [
     ...(opts.uris ?? []).map((value) => ({ type: "url" as const, value })),
     ...(opts.dns ?? []).map((value) => ({ type: "dns" as const, value })),
+    ...(opts.ips ?? []).map((value) => ({ type: "ip" as const, value })),
   ];
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(isCa, undefined, true),

@@ -16,7 +16,9 @@
  * the label `hexr.io/tenant` with the pod's tenant — namespaces are labelled by cluster admins, not by the
  * tenant's pod creators (the injector applies the same rule at admission); (3) it carries the injector's
  * marker annotation `hexr.io/injected` (`requireInjected`, default on), which the webhook admits only with
- * both proxy containers present, so a pod that went around the data plane gets no identity. Namespace labels
+ * both proxy containers present, so a pod that went around the data plane gets no identity; and when the
+ * marker records the SPIFFE ID the pod was admitted with, the labels must still name it (labels can be
+ * edited on a running pod; its Envoy was configured for the admitted ID: `identity_changed`). Namespace labels
  * come from the watcher (the `namespaces` map); a pod in a namespace not seen yet is deferred
  * (`namespace_unknown`). Inside one tenant namespace, whoever may create pods may claim any agent and role
  * of that tenant: one namespace per trust boundary (see sidecars/injector/README.md).
@@ -173,6 +175,8 @@ export type PodProblemCode =
   | "tenant_mismatch"
   /** No injector marker: the pod was not admitted through the data plane. */
   | "not_injected"
+  /** The identity labels were changed after admission: they no longer name the ID in the marker. */
+  | "identity_changed"
   /** The node name or cluster cannot go into the parent ID template. */
   | "bad_parent";
 
@@ -294,6 +298,17 @@ export function podUidOfEntryId(owner: string, id: string): string | undefined {
   return dot < 0 ? rest : rest.slice(0, dot);
 }
 
+/** The SPIFFE ID the injector's marker records (undefined when it records none or does not parse). */
+function markerSpiffeId(marker: string): string | undefined {
+  if (marker.length > 4096) return undefined;
+  try {
+    const m = JSON.parse(marker) as { spiffeId?: unknown };
+    return typeof m?.spiffeId === "string" ? m.spiffeId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether the pod carries any of the identity labels (only those are the registrar's business). */
 export function isHexrPod(pod: PodJson): boolean {
   const l = pod.metadata?.labels ?? {};
@@ -409,18 +424,27 @@ export function desiredForPod(pod: PodJson, config: ResolvedConfig, view: Cluste
         : `${LABEL_TENANT}=${labels[LABEL_TENANT]} does not match namespace ${md.namespace}'s ${LABEL_TENANT}=${nsTenant}`,
     );
   }
-  if (config.requireInjected && md.annotations?.[ANNOTATION_INJECTED] === undefined) {
-    return problem(
-      "not_injected",
-      `no ${ANNOTATION_INJECTED} annotation: the pod was not admitted through the data plane`,
-    );
-  }
   const spiffeId = agentSpiffeId(
     config.trustDomain,
     labels[LABEL_TENANT] as string,
     labels[LABEL_AGENT] as string,
     labels[LABEL_ROLE] as string,
   );
+  if (config.requireInjected) {
+    const marker = md.annotations?.[ANNOTATION_INJECTED];
+    if (marker === undefined) {
+      return problem(
+        "not_injected",
+        `no ${ANNOTATION_INJECTED} annotation: the pod was not admitted through the data plane`,
+      );
+    }
+    // labels can be edited after admission; the identity is the one the pod was admitted (and its Envoy
+    // configured) with
+    const admitted = markerSpiffeId(marker);
+    if (admitted !== undefined && admitted !== spiffeId) {
+      return problem("identity_changed", `the pod's labels name ${spiffeId}, but it was admitted as ${admitted}`);
+    }
+  }
 
   const nodeName = pod.spec?.nodeName as string;
   const needsUid = config.parentIdTemplate.includes("{nodeUid}");

@@ -121,6 +121,17 @@ describe("desiredForPod", () => {
     expect(desiredForPod(bare, lax, view).entries).toHaveLength(1);
   });
 
+  it("gives no identity to a pod relabelled after admission to another agent or role", () => {
+    const marker = {
+      "hexr.io/injected": JSON.stringify({ version: "1", spiffeId: `spiffe://${TD}/agent/acme/crew/researcher` }),
+    };
+    expect(desiredForPod(pod({ annotations: marker }), cfg, view).entries).toHaveLength(1);
+    const labels = { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": "admin" };
+    const r = desiredForPod(pod({ labels, annotations: marker }), cfg, view);
+    expect(r.entries).toEqual([]);
+    expect(r.problems.map((p) => p.code)).toEqual(["identity_changed"]);
+  });
+
   it("ignores pods without any hexr.io identity label", () => {
     expect(desiredForPod(pod({ labels: { app: "web" } }), cfg, view)).toEqual({ entries: [], problems: [] });
   });

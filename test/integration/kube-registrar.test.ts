@@ -1,0 +1,160 @@
+/**
+ * The auto-registrar as it runs in a cluster: `hexr registrar`'s process (watcher + Registrar) on a real
+ * kube-apiserver and a real SPIRE server. Pods created through the API get their entries (with
+ * per-process sub-agent entries), lose them when deleted, and a registrar restarted after changes it
+ * missed converges. Pods outside their tenant's namespace, or not admitted through the injector, get
+ * nothing. Pods here are created bound to the SPIRE harness's node ("spire-agent": its agent's alias is
+ * the parent ID) and carry the injector's marker themselves (the webhook has its own test).
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type KubeHarness, startKube } from "../../sidecars/devtools/kube.ts";
+import { type SpireHarness, startSpire } from "../../sidecars/devtools/spire.ts";
+import { checkRegistrarProcessConfig, type RunningRegistrar, startRegistrar } from "../../sidecars/cli/registrar.ts";
+import { KubeClient } from "../../sidecars/kube/client.ts";
+import type { ActualEntry } from "../../sidecars/registrar/reconcile.ts";
+
+const TD = "hexr.cloud";
+let kube: KubeHarness;
+let spire: SpireHarness;
+let running: RunningRegistrar | undefined;
+
+function live(): RunningRegistrar {
+  if (!running) throw new Error("the registrar is not running");
+  return running;
+}
+
+function config() {
+  return checkRegistrarProcessConfig({
+    spire: { server_socket: spire.serverSocket },
+    registrar: { trust_domain: TD, parent_id_template: "spiffe://{trustDomain}/hexr/{nodeName}" },
+    reconcile_interval_seconds: 0,
+    health: { address: "127.0.0.1", port: 0 },
+    kube: { api_server: kube.server, token_file: kube.tokenFile, ca_file: kube.caFile },
+  });
+}
+
+async function start(): Promise<RunningRegistrar> {
+  const kubeClient = new KubeClient({ server: kube.server, token: () => kube.adminToken, ca: kube.caPem });
+  running = await startRegistrar(config(), { kube: kubeClient });
+  await running.watcher.synced;
+  return running;
+}
+
+async function createPod(
+  name: string,
+  o: { namespace?: string; role?: string; annotations?: Record<string, string>; injected?: boolean } = {},
+): Promise<string> {
+  const pod = await kube.client.json<{ metadata: { uid: string } }>(
+    "POST",
+    `/api/v1/namespaces/${o.namespace ?? "tenant-acme"}/pods`,
+    {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name,
+        labels: { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": o.role ?? "researcher" },
+        annotations: { ...(o.injected === false ? {} : { "hexr.io/injected": '{"version":"1"}' }), ...o.annotations },
+      },
+      spec: { nodeName: "spire-agent", serviceAccountName: "default", containers: [{ name: "agent", image: "a" }] },
+    },
+  );
+  return pod.metadata.uid;
+}
+
+async function deletePod(name: string, namespace = "tenant-acme") {
+  await kube.client.json("DELETE", `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`);
+}
+
+async function ours(): Promise<Map<string, ActualEntry>> {
+  const all = await live().registrar.listEntries();
+  return new Map(all.filter((e) => e.id.startsWith("hexr-registrar.")).map((e) => [e.id, e]));
+}
+
+/** Waits until the registrar's view of SPIRE satisfies `ok` (each watch event triggers a reconcile). */
+async function until(ok: (m: Map<string, ActualEntry>) => boolean, what: string): Promise<Map<string, ActualEntry>> {
+  let last = new Map<string, ActualEntry>();
+  for (let i = 0; i < 200; i++) {
+    await live().registrar.reconcileNow(); // waits for the debounced event reconcile too
+    last = await ours();
+    if (ok(last)) return last;
+    await delay(50); // the watch event has not arrived yet
+  }
+  throw new Error(`${what}: entries are ${[...last.keys()].join(", ")}`);
+}
+
+beforeAll(async () => {
+  [kube, spire] = await Promise.all([startKube(), startSpire({ trustDomain: TD })]);
+  await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" });
+  await kube.namespace("tenant-beta", { "hexr.io/tenant": "beta" });
+  await kube.namespace("scratch");
+}, 120_000);
+
+afterAll(async () => {
+  await running?.stop();
+  await Promise.all([kube?.stop(), spire?.stop()]);
+});
+
+describe("hexr registrar on a real API server and SPIRE server", () => {
+  let uidA = "";
+  let uidSub = "";
+
+  it("creates an entry per pod with the pod's selectors, and sub-agent entries from the annotation", async () => {
+    uidA = await createPod("researcher-0");
+    await start();
+    uidSub = await createPod("planner-0", {
+      role: "planner",
+      annotations: { "hexr.io/sub-agents": JSON.stringify([{ name: "tool", uid: 1001 }]) },
+    });
+    const m = await until((m) => m.size === 3, "three entries");
+    const a = m.get(`hexr-registrar.${uidA}`);
+    expect(a?.spiffeId).toBe(`spiffe://${TD}/agent/acme/crew/researcher`);
+    expect(a?.parentId).toBe(`spiffe://${TD}/hexr/spire-agent`);
+    expect(a?.selectors.map((s) => `${s.type}:${s.value}`).sort()).toEqual([
+      "k8s:ns:tenant-acme",
+      `k8s:pod-uid:${uidA}`,
+      "k8s:sa:default",
+    ]);
+    const sub = m.get(`hexr-registrar.${uidSub}.tool`);
+    expect(sub?.spiffeId).toBe(`spiffe://${TD}/agent/acme/crew/planner/tool`);
+    expect(sub?.selectors.map((s) => `${s.type}:${s.value}`)).toContain("unix:uid:1001");
+  });
+
+  it("gives nothing to a pod outside its tenant's namespace, or one not admitted through the injector", async () => {
+    await createPod("impostor", { namespace: "tenant-beta" });
+    await createPod("loose", { namespace: "scratch" });
+    await createPod("bare", { injected: false });
+    const r = await live().registrar.reconcileNow();
+    expect(r.problems.map((p) => [p.pod.name, p.code]).sort()).toEqual([
+      ["bare", "not_injected"],
+      ["impostor", "tenant_mismatch"],
+      ["loose", "tenant_mismatch"],
+    ]);
+    expect((await ours()).size).toBe(3);
+  });
+
+  it("takes a pod's entries away when its namespace is relabelled to another tenant", async () => {
+    await kube.namespace("tenant-acme", { "hexr.io/tenant": "gamma" });
+    await until((m) => m.size === 0, "no entries once tenant-acme is gamma's");
+    await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme" });
+    await until((m) => m.size === 3, "entries back");
+  });
+
+  it("deletes a deleted pod's entries", async () => {
+    await deletePod("planner-0");
+    const m = await until((m) => m.size === 1, "only researcher-0's entry");
+    expect([...m.keys()]).toEqual([`hexr-registrar.${uidA}`]);
+  });
+
+  it("after a restart, converges with what changed while it was down", async () => {
+    await live().stop();
+    running = undefined;
+    await deletePod("researcher-0");
+    const uidB = await createPod("writer-0", { role: "writer" });
+    await start();
+    const m = await until((m) => m.size === 1 && m.has(`hexr-registrar.${uidB}`), "only writer-0's entry");
+    expect(m.get(`hexr-registrar.${uidB}`)?.spiffeId).toBe(`spiffe://${TD}/agent/acme/crew/writer`);
+    const again = await live().registrar.reconcileNow();
+    expect([again.created, again.deleted]).toEqual([[], []]); // converged: nothing to do
+  });
+});
