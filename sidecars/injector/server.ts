@@ -228,7 +228,15 @@ export class InjectorServer {
     });
   }
 
-  async close(): Promise<void> {
+  #closed: Promise<void> | undefined;
+
+  /** Stops listening (in-flight reviews finish), stops the informer; idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     if (this.#certTimer) clearInterval(this.#certTimer);
     await this.#informer.stop();
     const closeServer = (s: Server | HttpsServer | undefined) =>

@@ -1,20 +1,24 @@
 /**
  * The auto-registrar as it runs in a cluster: `hexr registrar`'s process (watcher + Registrar) on a real
- * kube-apiserver and a real SPIRE server. Pods created through the API get their entries (with
+ * kube-apiserver and a real SPIRE server, with the config and the ServiceAccount the hexr-system chart
+ * installed. Pods created through the API get their entries (with
  * per-process sub-agent entries), lose them when deleted, and a registrar restarted after changes it
  * missed converges. Pods outside their tenant's namespace, or not admitted through the injector, get
  * nothing. Pods here are created bound to the SPIRE harness's node ("spire-agent": its agent's alias is
  * the parent ID) and carry the injector's marker themselves (the webhook has its own test).
  */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KubeHarness, startKube } from "../../sidecars/devtools/kube.ts";
 import { type SpireHarness, startSpire } from "../../sidecars/devtools/spire.ts";
 import { checkRegistrarProcessConfig, type RunningRegistrar, startRegistrar } from "../../sidecars/cli/registrar.ts";
-import { KubeClient } from "../../sidecars/kube/client.ts";
 import type { ActualEntry } from "../../sidecars/registrar/reconcile.ts";
 
 const TD = "hexr.cloud";
+const CHART = path.join(import.meta.dirname, "..", "..", "charts", "hexr-system");
 let kube: KubeHarness;
 let spire: SpireHarness;
 let running: RunningRegistrar | undefined;
@@ -24,19 +28,22 @@ function live(): RunningRegistrar {
   return running;
 }
 
-function config() {
-  return checkRegistrarProcessConfig({
-    spire: { server_socket: spire.serverSocket },
-    registrar: { trust_domain: TD, parent_id_template: "spiffe://{trustDomain}/hexr/{nodeName}" },
-    reconcile_interval_seconds: 0,
-    health: { address: "127.0.0.1", port: 0 },
-    kube: { api_server: kube.server, token_file: kube.tokenFile, ca_file: kube.caFile },
-  });
-}
+/**
+ * The config file the chart rendered for the registrar, with only the SPIRE socket, the health port and
+ * the way to the API server changed, and a token of the chart's ServiceAccount: its RBAC is all it has.
+ */
+let chartConfig: Record<string, unknown>;
+let tokenFile: string;
 
 async function start(): Promise<RunningRegistrar> {
-  const kubeClient = new KubeClient({ server: kube.server, token: () => kube.adminToken, ca: kube.caPem });
-  running = await startRegistrar(config(), { kube: kubeClient });
+  const cfg = checkRegistrarProcessConfig({
+    ...chartConfig,
+    spire: { server_socket: spire.serverSocket },
+    reconcile_interval_seconds: 0,
+    health: { address: "127.0.0.1", port: 0 },
+    kube: { api_server: kube.server, token_file: tokenFile, ca_file: kube.caFile },
+  });
+  running = await startRegistrar(cfg);
   await running.watcher.synced;
   return running;
 }
@@ -85,9 +92,35 @@ async function until(ok: (m: Map<string, ActualEntry>) => boolean, what: string)
 
 beforeAll(async () => {
   [kube, spire] = await Promise.all([startKube(), startSpire({ trustDomain: TD })]);
-  await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" });
+  await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme" });
   await kube.namespace("tenant-beta", { "hexr.io/tenant": "beta" });
   await kube.namespace("scratch");
+  await kube.namespace("hexr-system");
+  // the chart (its webhook aimed at a closed port: no namespace here opts in, so it is never called)
+  const values = path.join(kube.dir, "values.yaml");
+  writeFileSync(
+    values,
+    JSON.stringify({
+      trustDomain: TD,
+      spire: { trustDomain: TD },
+      webhook: { url: "https://127.0.0.1:9", caBundle: Buffer.from(kube.caPem).toString("base64") },
+      registrar: { parentIdTemplate: "spiffe://{trustDomain}/hexr/{nodeName}" },
+    }),
+  );
+  const install = await kube.helm(["install", "hexr", CHART, "-n", "hexr-system", "-f", values]);
+  expect(install.stderr).toBe("");
+  const cm = await kube.client.json<{ data: Record<string, string> }>(
+    "GET",
+    "/api/v1/namespaces/hexr-system/configmaps/hexr-registrar",
+  );
+  chartConfig = parseYaml(cm.data["config.yaml"] as string);
+  const token = await kube.client.json<{ status: { token: string } }>(
+    "POST",
+    "/api/v1/namespaces/hexr-system/serviceaccounts/hexr-registrar/token",
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  );
+  tokenFile = path.join(kube.dir, "registrar.token");
+  writeFileSync(tokenFile, token.status.token, { mode: 0o600 });
 }, 120_000);
 
 afterAll(async () => {
