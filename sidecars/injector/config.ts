@@ -25,7 +25,7 @@ import { parse as parseYaml } from "yaml";
 import type { UpstreamOptions } from "../../envoy-config/index.ts";
 import { HexrError } from "../../filters/errors.ts";
 import { bool, fail, int, type Obj, obj, onlyKeys, str } from "../config-fields.ts";
-import { validateWithSamplePod } from "./render.ts";
+import { authzTimeoutMs, validateWithSamplePod } from "./render.ts";
 import { ALWAYS_EXCLUDED_NAMESPACES } from "../kube/identity.ts";
 
 export const DEFAULT_PORTS = {
@@ -411,6 +411,13 @@ export function checkInjectorConfig(raw: unknown, validate = true): InjectorConf
   };
   if (cfg.envoy.jwtListener && cfg.ports.outboundJwt === undefined)
     fail("envoy.jwtListener", "needs ports.outbound_jwt");
+  const explicit = cfg.envoy.authz?.timeoutMs;
+  if (explicit !== undefined && cfg.sidecar.credentials !== undefined && explicit < authzTimeoutMs(cfg)) {
+    fail(
+      "envoy.authz.timeoutMs",
+      `${explicit} ms is shorter than a credential exchange may take (${authzTimeoutMs(cfg)} ms: sidecar.credentials.exchange_timeout_ms, the L2 wait and headroom); Envoy would answer first`,
+    );
+  }
   if (validate) validateWithSamplePod(cfg);
   return cfg;
 }

@@ -6,6 +6,7 @@
  * @example
  *   const { envoy, sidecar } = renderDataPlane(identity, cfg, {});
  */
+import { DEFAULT_AUTHZ_TIMEOUT_MS } from "../../envoy-config/defaults.ts";
 import {
   DEFAULT_SDS_RETRY_BACKOFF,
   type EnvoyBootstrap,
@@ -14,7 +15,9 @@ import {
   type SidecarEnvoyOptions,
   toYaml,
 } from "../../envoy-config/index.ts";
+import { DEFAULT_L2_WAIT_MS } from "../../filters/credentials/cache.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
+import { DEFAULT_EXCHANGE_TIMEOUT_MS } from "../authz/credentials-config.ts";
 import { parseConfig } from "../config.ts";
 import { fail, type Obj } from "../config-fields.ts";
 import { podSelectors } from "../kube/identity.ts";
@@ -72,6 +75,24 @@ export function agentSelectors(id: PodIdentity): string[] {
   return podSelectors(id.namespace, id.serviceAccount, POD_UID_TOKEN);
 }
 
+/** Headroom over the sidecar's own deadline, for the gRPC hop and a busy event loop. */
+const AUTHZ_TIMEOUT_HEADROOM_MS = 250;
+
+/**
+ * Envoy's ext_authz timeout for the pod. Without credentials, Envoy's default (250 ms). With them, a
+ * request that misses every cache waits for the issuer (`credentials.exchange_timeout_ms`) and, with a
+ * shared L2, for another sidecar's fill first: Envoy must wait longer than that, or the first request of
+ * every agent would be answered by Envoy's timeout instead of by the sidecar. An explicit
+ * `envoy.authz.timeoutMs` wins; the config check refuses one shorter than this.
+ */
+export function authzTimeoutMs(cfg: InjectorConfig): number {
+  const c = cfg.sidecar.credentials as Obj | undefined;
+  if (c === undefined) return DEFAULT_AUTHZ_TIMEOUT_MS;
+  const exchange = typeof c.exchange_timeout_ms === "number" ? c.exchange_timeout_ms : DEFAULT_EXCHANGE_TIMEOUT_MS;
+  const l2 = (c.cache as Obj | undefined)?.l2 !== undefined ? DEFAULT_L2_WAIT_MS : 0;
+  return exchange + l2 + AUTHZ_TIMEOUT_HEADROOM_MS;
+}
+
 export function envoyOptions(id: PodIdentity, cfg: InjectorConfig, opts: RenderOptions): SidecarEnvoyOptions {
   const e = cfg.envoy;
   const o: SidecarEnvoyOptions = {
@@ -85,7 +106,7 @@ export function envoyOptions(id: PodIdentity, cfg: InjectorConfig, opts: RenderO
       sdsRetryBackoff: { ...DEFAULT_SDS_RETRY_BACKOFF },
     },
     outbound: { address: "127.0.0.1", port: cfg.ports.outbound, ...(e.outbound ?? {}) },
-    authz: { socket: SOCKETS.authz, ...(e.authz ?? {}) },
+    authz: { socket: SOCKETS.authz, timeoutMs: authzTimeoutMs(cfg), ...(e.authz ?? {}) },
     upstreams: structuredClone(e.upstreams),
   };
   if (cfg.sidecar.ext_proc !== undefined) o.extProc = { socket: SOCKETS.extProc, ...(e.extProc ?? {}) };

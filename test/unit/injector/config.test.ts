@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { checkInjectorConfig, parseInjectorConfig } from "../../../sidecars/injector/index.ts";
-import { BASE_CONFIG } from "./fixtures.ts";
+import { renderDataPlane } from "../../../sidecars/injector/render.ts";
+import { BASE_CONFIG, config } from "./fixtures.ts";
+
+const SAMPLE_IDENTITY_FOR_TEST = {
+  namespace: "tenant-acme",
+  serviceAccount: "default",
+  tenant: "acme",
+  agent: "crew",
+  role: "researcher",
+  spiffeId: "spiffe://hexr.cloud/agent/acme/crew/researcher",
+};
 
 const withOver = (over: Record<string, unknown>) => ({ ...structuredClone(BASE_CONFIG), ...over });
 
@@ -63,5 +73,30 @@ describe("injector config", () => {
 
   it("bad YAML is config.bad_yaml", () => {
     expect(() => parseInjectorConfig("a: [", "inj.yaml")).toThrow(/^inj.yaml:/);
+  });
+});
+
+describe("Envoy's ext_authz timeout", () => {
+  const creds = {
+    providers: { aws: { audience: "sts.amazonaws.com", role_arn: "arn:aws:iam::123456789012:role/hexr-{agent}" } },
+  };
+  const timeoutOf = (over: Record<string, unknown>) => {
+    const { envoy } = renderDataPlane(SAMPLE_IDENTITY_FOR_TEST, config(over), {});
+    return /timeout: ([0-9.]+)s/.exec(envoy.slice(envoy.indexOf("envoy.filters.http.ext_authz")))?.[1];
+  };
+
+  it("stays at Envoy's 250 ms without credentials, and outlasts the exchange deadline with them", () => {
+    expect(timeoutOf({})).toBe("0.25");
+    expect(timeoutOf({ sidecar: { credentials: creds } })).toBe("1.75"); // 1500 ms exchange + 250 ms headroom
+    expect(timeoutOf({ sidecar: { credentials: { ...creds, exchange_timeout_ms: 3000 } } })).toBe("3.25");
+  });
+
+  it("refuses an explicit timeout shorter than an exchange may take, naming the field", () => {
+    expect(() =>
+      config({ sidecar: { credentials: creds }, envoy: { ...BASE_CONFIG.envoy, authz: { timeoutMs: 500 } } }),
+    ).toThrow(/envoy\.authz\.timeoutMs: 500 ms is shorter than a credential exchange may take \(1750 ms/);
+    expect(
+      timeoutOf({ sidecar: { credentials: creds }, envoy: { ...BASE_CONFIG.envoy, authz: { timeoutMs: 2000 } } }),
+    ).toBe("2");
   });
 });
