@@ -46,6 +46,19 @@ export const DEFAULT_EXT_PROC_SOCKET = "/run/hexr/ext-proc.sock";
 export const DEFAULT_SPIRE_SOCKET = "/run/spire/sockets/agent.sock";
 export const DEFAULT_TRUST_DOMAIN = "hexr.cloud";
 
+/** Istio's default root namespace: policies and filters there apply mesh-wide (to the pods they select). */
+export const ISTIO_ROOT_NAMESPACE = "istio-system";
+/** Defaults of the `istio` snippet's options (`IstioSnippetOptions`). */
+export const DEFAULT_ISTIO = {
+  namespace: ISTIO_ROOT_NAMESPACE,
+  providerName: "hexr-ext-authz",
+  authzHost: "hexr-ext-authz.local",
+  authzPort: 9191,
+  /** The injector's volume for `/run/hexr` (sidecars/injector/containers.ts `VOLUME.run`). */
+  socketVolume: "hexr-run",
+  inboundAuthzBodyBytes: 1024 * 1024,
+} as const;
+
 /**
  * What `hexr envoy render` produces without `--options`: SPIRE mode, outbound on 127.0.0.1:15001, authz on
  * {@link DEFAULT_AUTHZ_SOCKET}, no upstreams (every host gets 404 until upstreams are configured).

@@ -12,6 +12,8 @@ import type { AuthzOptions, BodyMode, EnvoyHttpFilter, ExtProcOptions, JsonObjec
 export const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
 export const EXT_PROC_FILTER = "envoy.filters.http.ext_proc";
 export const ROUTER_FILTER = "envoy.filters.http.router";
+/** The network filter the HTTP filters above live in. */
+export const HCM_FILTER = "envoy.filters.network.http_connection_manager";
 
 const EXT_AUTHZ_PKG = "envoy.extensions.filters.http.ext_authz.v3";
 const EXT_PROC_PKG = "envoy.extensions.filters.http.ext_proc.v3";

@@ -1,7 +1,13 @@
 /** Typed Envoy v3 templates for the Hexr data plane: sidecar bootstrap, paste-able snippets, validation. */
 export * from "./types.ts";
 export * from "./defaults.ts";
-export { checkAuthzOptions, checkExtProcOptions, checkSidecarOptions, checkTlsOptions } from "./options.ts";
+export {
+  checkAuthzOptions,
+  checkExtProcOptions,
+  checkIstioOptions,
+  checkSidecarOptions,
+  checkTlsOptions,
+} from "./options.ts";
 export {
   CTX_DIRECTION,
   CTX_A2A_TARGET,
@@ -13,7 +19,11 @@ export {
   renderSidecarBootstrap,
 } from "./sidecar.ts";
 export {
+  ALL_SNIPPET_NAMES,
+  type AnySnippet,
+  type AnySnippetName,
   type HttpFilterSnippet,
+  ISTIO_SNIPPET,
   renderExtAuthzFilterSnippet,
   renderExtProcFilterSnippet,
   embedSnippet,
@@ -25,7 +35,13 @@ export {
   type SpireSdsSnippet,
   type SpireSdsSnippetOptions,
 } from "./snippets.ts";
-export { EXT_AUTHZ_FILTER, EXT_PROC_FILTER, ROUTER_FILTER } from "./filters.ts";
+export {
+  ISTIO_API_VERSION,
+  type IstioSnippet,
+  type IstioSnippetInput,
+  renderIstioSnippet,
+} from "./istio.ts";
+export { EXT_AUTHZ_FILTER, EXT_PROC_FILTER, HCM_FILTER, ROUTER_FILTER } from "./filters.ts";
 export { SPIFFE_VALIDATOR } from "./tls.ts";
 export {
   type EnvoyRunOptions,

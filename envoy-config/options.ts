@@ -15,7 +15,14 @@ import {
   SPIRE_AGENT_CLUSTER,
   MAX_CONNECTION_DURATION_RANGE_MS,
 } from "./defaults.ts";
-import type { AuthzOptions, BodyMode, ExtProcOptions, SidecarEnvoyOptions, SidecarTls } from "./types.ts";
+import type {
+  AuthzOptions,
+  BodyMode,
+  ExtProcOptions,
+  IstioSnippetOptions,
+  SidecarEnvoyOptions,
+  SidecarTls,
+} from "./types.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -169,6 +176,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
     "concurrency",
     "accessLog",
     "tracing",
+    "istio",
   ]);
   if (root.node !== undefined) {
     const n = obj(root.node, "node", ["id", "cluster"]);
@@ -274,6 +282,7 @@ export function checkSidecarOptions(raw: unknown, source = "options"): SidecarEn
   optInt(root.maxConnections, "maxConnections", 1, 10_000_000);
   optInt(root.concurrency, "concurrency", 1, 1024);
   if (root.accessLog !== undefined && typeof root.accessLog !== "boolean") fail("accessLog", "must be true or false");
+  if (root.istio !== undefined) checkIstioOptions(root.istio, "istio");
   return raw as SidecarEnvoyOptions;
 }
 
@@ -314,4 +323,41 @@ export function checkExtProcOptions(raw: unknown, field = "extProc"): ExtProcOpt
 /** Checks the sidecar identity options on their own (also used by the snippets). */
 export function checkTlsOptions(raw: unknown, field = "tls"): SidecarTls {
   return tls(raw, field);
+}
+
+/** DNS-1123 label: Kubernetes namespace and volume names. */
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A DNS host name (the ServiceEntry host): labels of letters, digits and `-`, dot-separated, no wildcard. */
+const HOST_RE = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$/;
+/** Kubernetes label keys (optional DNS prefix + name) and values. */
+const LABEL_KEY_RE =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** Checks the `istio` snippet's options on their own. */
+export function checkIstioOptions(raw: unknown, field = "istio"): IstioSnippetOptions {
+  const o = obj(raw, field, [
+    "namespace",
+    "providerName",
+    "authzHost",
+    "authzPort",
+    "selector",
+    "socketVolume",
+    "inboundAuthzBodyBytes",
+  ]);
+  optStr(o.namespace, `${field}.namespace`, DNS_LABEL_RE);
+  optStr(o.providerName, `${field}.providerName`, DNS_LABEL_RE);
+  optStr(o.authzHost, `${field}.authzHost`, HOST_RE);
+  optInt(o.authzPort, `${field}.authzPort`, 1, 65535);
+  optStr(o.socketVolume, `${field}.socketVolume`, DNS_LABEL_RE);
+  optInt(o.inboundAuthzBodyBytes, `${field}.inboundAuthzBodyBytes`, 1, MAX_AUTHZ_BODY_BYTES);
+  if (o.selector !== undefined) {
+    const sel = obj(o.selector, `${field}.selector`, Object.keys(o.selector ?? {}));
+    for (const [k, v] of Object.entries(sel)) {
+      if (k.length > 253 + 63 || !LABEL_KEY_RE.test(k)) fail(`${field}.selector.${k}`, "is not a Kubernetes label key");
+      if (typeof v !== "string" || !LABEL_VALUE_RE.test(v))
+        fail(`${field}.selector.${k}`, "must be a Kubernetes label value (a string, no wildcard)");
+    }
+  }
+  return raw as IstioSnippetOptions;
 }

@@ -1,6 +1,7 @@
 /**
  * Paste-able pieces for an Envoy that already exists (Istio, a gateway): the ext_authz and ext_proc
- * filters with their clusters, and SPIRE SDS identity. Each top-level key says where it goes.
+ * filters with their clusters, and SPIRE SDS identity. Each top-level key says where it goes. The `istio`
+ * snippet is Istio's own resources instead (envoy-config/istio.ts).
  * The committed examples in `envoy-config/snippets/*.yaml` are `renderSnippetYaml(name)` output;
  * a unit test keeps them equal.
  *
@@ -16,7 +17,8 @@ import {
   defaultSidecarOptions,
   LOCAL_CONNECT_TIMEOUT_MS,
 } from "./defaults.ts";
-import { extAuthzFilter, extProcFilter, routerFilter } from "./filters.ts";
+import { extAuthzFilter, extProcFilter, HCM_FILTER, routerFilter } from "./filters.ts";
+import { ISTIO_API_VERSION, type IstioSnippet, renderIstioSnippet } from "./istio.ts";
 import { checkAuthzOptions, checkExtProcOptions, checkSidecarOptions, checkTlsOptions } from "./options.ts";
 import { agentPrefixes, downstreamTlsSocket, identityTlsContext } from "./tls.ts";
 import type {
@@ -90,8 +92,15 @@ export function renderSpireSdsSnippet(opts: SpireSdsSnippetOptions): SpireSdsSni
   };
 }
 
+/** The snippets that are pieces of Envoy config (each embeds in a bootstrap as-is). */
 export const SNIPPET_NAMES = ["ext-authz", "spire-sds", "ext-proc"] as const;
 export type SnippetName = (typeof SNIPPET_NAMES)[number];
+/** Kubernetes documents for an Istio mesh (envoy-config/istio.ts), rendered as multi-document YAML. */
+export const ISTIO_SNIPPET = "istio";
+/** Every `hexr envoy render --snippet` name. */
+export const ALL_SNIPPET_NAMES = [...SNIPPET_NAMES, ISTIO_SNIPPET] as const;
+export type AnySnippetName = (typeof ALL_SNIPPET_NAMES)[number];
+export type AnySnippet = HttpFilterSnippet | SpireSdsSnippet | IstioSnippet;
 
 const HEADERS: Record<SnippetName, string[]> = {
   "ext-authz": [
@@ -122,12 +131,18 @@ const HEADERS: Record<SnippetName, string[]> = {
 };
 
 /** A snippet rendered from sidecar options (the CLI's `--options` file, or the defaults). */
-export function renderSnippet(
-  name: SnippetName,
-  opts: SidecarEnvoyOptions = defaultSidecarOptions(),
-): HttpFilterSnippet | SpireSdsSnippet {
+export function renderSnippet(name: SnippetName, opts?: SidecarEnvoyOptions): HttpFilterSnippet | SpireSdsSnippet;
+export function renderSnippet(name: typeof ISTIO_SNIPPET, opts?: SidecarEnvoyOptions): IstioSnippet;
+export function renderSnippet(name: AnySnippetName, opts?: SidecarEnvoyOptions): AnySnippet;
+export function renderSnippet(name: AnySnippetName, opts: SidecarEnvoyOptions = defaultSidecarOptions()): AnySnippet {
   const o = checkSidecarOptions(opts);
   switch (name) {
+    case ISTIO_SNIPPET:
+      return renderIstioSnippet({
+        authz: o.authz,
+        extProc: o.extProc ?? { socket: DEFAULT_EXT_PROC_SOCKET },
+        ...(o.istio !== undefined ? { istio: o.istio } : {}),
+      });
     case "ext-authz":
       return renderExtAuthzFilterSnippet(o.authz);
     case "ext-proc":
@@ -140,12 +155,60 @@ export function renderSnippet(
   }
 }
 
+const comment = (lines: readonly string[]): string => lines.map((l) => `# ${l}\n`).join("");
+
 /** A snippet as commented YAML, exactly as committed under `envoy-config/snippets/`. */
-export function renderSnippetYaml(name: SnippetName, opts?: SidecarEnvoyOptions): string {
-  const header = [...HEADERS[name], `Regenerate with: hexr envoy render --snippet ${name}`]
-    .map((l) => `# ${l}\n`)
-    .join("");
+export function renderSnippetYaml(name: AnySnippetName, opts?: SidecarEnvoyOptions): string {
+  if (name === ISTIO_SNIPPET) return istioYaml(renderSnippet(name, opts));
+  const header = comment([...HEADERS[name], `Regenerate with: hexr envoy render --snippet ${name}`]);
   return header + toYaml(renderSnippet(name, opts));
+}
+
+/** What each Istio document is for, in the order of `IstioSnippet.resources`, keyed by kind/name. */
+const ISTIO_DOCS: Record<string, string[]> = {
+  ServiceEntry: [
+    "Registers the authz socket as a service: Istio resolves a provider's service in its registry only.",
+    "The port is only a name for Istio's cluster; Istio opens an outbound HTTP listener on it in every sidecar.",
+  ],
+  AuthorizationPolicy: [
+    "Sends every inbound request of the selected pods to the hexr provider (rules [{}] matches all).",
+    "Istio allows at most one CUSTOM provider per workload: with a second one it denies every request.",
+  ],
+  "EnvoyFilter/hexr-ext-proc": [
+    "The ext-proc snippet's cluster and filter (same code), before the router of every outbound HTTP",
+    "connection manager: the guard sees the agent's outbound calls. Fails closed.",
+  ],
+  "EnvoyFilter/hexr-ext-authz": [
+    "Inbound routes tell the authz service their direction and send it bodies (A2A methods are in the body);",
+    "the ServiceEntry's outbound route is removed, so the agent cannot reach the authz socket via istio-proxy.",
+  ],
+};
+
+function istioYaml(s: IstioSnippet): string {
+  const annotations = Object.entries(s.podAnnotations).map(([k, v]) => `  ${k}: '${v}'`);
+  const header = comment([
+    "Hexr ext_authz + ext_proc in an Istio mesh: istio-proxy calls the hexr sidecar instead of hexr's Envoy.",
+    `Checked against the CRD schemas and the MeshConfig proto of istio.io/api ${ISTIO_API_VERSION}.`,
+    "Document 1 is a MeshConfig fragment, not a Kubernetes object: merge its extensionProviders entry into the",
+    "`mesh` key of ConfigMap istio in istio-system (`kubectl edit configmap istio -n istio-system`, as Istio's",
+    "External Authorization task does; with Helm, under istiod's meshConfig values). Do it first: Istio denies",
+    "every request to a workload whose CUSTOM policy names an unknown provider.",
+    "Documents 2-5 are Kubernetes objects:",
+    "  hexr envoy render --snippet istio | sed '1,/^---$/d' | kubectl apply -f -",
+    "Agent pods need these annotations (istio-proxy mounts the sockets; ext_proc's graceful-close runtime flag):",
+    ...annotations,
+    "ext_authz fails closed: failOpen false, the status below when the service errs or times out.",
+    "The guard sees only what istio-proxy parses as HTTP: an agent calling https:// directly is TLS passthrough;",
+    "use Istio's egress TLS origination (the agent calls http://, istio-proxy originates TLS).",
+    "Checks carry Istio's peer identity (source.principal): Istio must issue hexr SPIFFE IDs (SPIRE integration).",
+    `Regenerate with: hexr envoy render --snippet ${ISTIO_SNIPPET}`,
+  ]);
+  const docs = s.resources.map((r) => {
+    const kind = String(r.kind);
+    const name = String((r.metadata as JsonObject).name);
+    return comment(ISTIO_DOCS[`${kind}/${name}`] ?? ISTIO_DOCS[kind] ?? []) + toYaml(r);
+  });
+  return [header + toYaml(s.meshConfig), ...docs].join("---\n");
 }
 
 /**
@@ -153,18 +216,17 @@ export function renderSnippetYaml(name: SnippetName, opts?: SidecarEnvoyOptions)
  * router, transport sockets on a listener and a cluster. `hexr envoy validate --snippet` and the tests
  * run `envoy --mode validate` on it.
  */
-export function embedSnippet(snippet: HttpFilterSnippet | SpireSdsSnippet): EnvoyBootstrap {
+export function embedSnippet(input: AnySnippet): EnvoyBootstrap {
+  const snippet = "resources" in input ? istioEnvoyPieces(input) : input;
   const filters = "http_filters" in snippet ? snippet.http_filters : [];
+  const route: JsonObject = { match: { prefix: "/" }, route: { cluster: "peer" } };
+  if ("route" in snippet) Object.assign(route, snippet.route);
   const hcm = typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", {
     stat_prefix: "snippet",
     http_filters: [...filters, routerFilter()],
-    route_config: {
-      virtual_hosts: [
-        { name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "peer" } }] },
-      ],
-    },
+    route_config: { virtual_hosts: [{ name: "all", domains: ["*"], routes: [route] }] },
   });
-  const chain: JsonObject = { filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] };
+  const chain: JsonObject = { filters: [{ name: HCM_FILTER, typed_config: hcm }] };
   const peer: EnvoyCluster = upstreamCluster("peer", { address: "127.0.0.1", port: 1 }, LOCAL_CONNECT_TIMEOUT_MS);
   const bootstrap: EnvoyBootstrap = {
     node: { id: "snippet", cluster: "snippet" },
@@ -182,4 +244,23 @@ export function embedSnippet(snippet: HttpFilterSnippet | SpireSdsSnippet): Envo
     bootstrap.node = { id: "snippet", cluster: "snippet", ...snippet.node };
   }
   return bootstrap;
+}
+
+/**
+ * The Envoy config inside the Istio snippet's EnvoyFilters: added clusters, inserted HTTP filters, and what
+ * is merged into routes. Kubernetes checks a patch `value` against nothing (the CRD keeps it as-is) and istiod
+ * only when it builds the proxy config, so `embedSnippet` gives these to the real Envoy.
+ */
+function istioEnvoyPieces(s: IstioSnippet): HttpFilterSnippet & { route: JsonObject } {
+  const out = { http_filters: [] as EnvoyHttpFilter[], clusters: [] as EnvoyCluster[], route: {} as JsonObject };
+  for (const r of s.resources) {
+    if (r.kind !== "EnvoyFilter") continue;
+    for (const p of ((r.spec as JsonObject).configPatches ?? []) as JsonObject[]) {
+      const value = (p.patch as JsonObject).value as JsonObject | undefined;
+      if (p.applyTo === "CLUSTER" && value) out.clusters.push(value as EnvoyCluster);
+      if (p.applyTo === "HTTP_FILTER" && value) out.http_filters.push(value as EnvoyHttpFilter);
+      if (p.applyTo === "HTTP_ROUTE" && value) Object.assign(out.route, value);
+    }
+  }
+  return out;
 }

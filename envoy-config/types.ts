@@ -200,6 +200,36 @@ export interface SidecarEnvoyOptions {
    * to the upstream and to the ext_authz / ext_proc calls, so the sidecar's spans join the same trace.
    */
   tracing?: TracingOptions;
+  /** Only read by the `istio` snippet (`hexr envoy render --snippet istio`); the bootstrap ignores it. */
+  istio?: IstioSnippetOptions;
+}
+
+/**
+ * The `istio` snippet: hexr's ext_authz and ext_proc behind an existing Istio sidecar (istio-proxy) instead
+ * of hexr's own Envoy. The gRPC services stay on the Unix sockets of `authz.socket` / `extProc.socket`, which
+ * istio-proxy (uid 1337, like the hexr sidecar) mounts; timeouts and statuses come from `authz` / `extProc`.
+ */
+export interface IstioSnippetOptions {
+  /**
+   * Namespace of the ServiceEntry, AuthorizationPolicy and EnvoyFilters; default Istio's root namespace
+   * `istio-system`, where a policy or filter applies to the selected pods of every namespace.
+   */
+  namespace?: string;
+  /** Name of the extension provider in the mesh config, and of the policy's `provider`; default `hexr-ext-authz`. */
+  providerName?: string;
+  /** Host of the ServiceEntry the provider names (its endpoint is the authz socket); default `hexr-ext-authz.local`. */
+  authzHost?: string;
+  /**
+   * Port of that ServiceEntry: only a name for Istio's cluster (traffic goes to the socket), but Istio opens an
+   * outbound HTTP listener on it in every sidecar, so pick one the agents do not call. Default 9191.
+   */
+  authzPort?: number;
+  /** Pod labels the policy and filters select; default `hexr.io/inject: "true"`. `{}`: every pod of `namespace`. */
+  selector?: Record<string, string>;
+  /** Pod volume holding the sockets, mounted into istio-proxy by annotation; default the injector's `hexr-run`. */
+  socketVolume?: string;
+  /** Inbound (agent-to-agent) request bodies sent to ext_authz, in bytes (A2A methods are in the body); default 1 MiB. */
+  inboundAuthzBodyBytes?: number;
 }
 
 export interface TracingOptions {

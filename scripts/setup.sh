@@ -425,6 +425,48 @@ else
   say redis "$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2) installed from Debian"
 fi
 
+# --- Istio CRDs and MeshConfig protos (the istio snippet's schema tests) -----------------
+# istio.io/api ships every Istio CRD with its openAPIV3Schema (kubernetes/customresourcedefinitions.gen.yaml,
+# the schemas istio.io/istio's manifests/charts/base/files/crd-all.gen.yaml carries too) and the MeshConfig
+# protos. `go mod download` fetches the pinned module, nothing is built: the CRDs become $DIR/crds.yaml, the
+# protos MeshConfig needs (mesh, networking, type, google) $DIR/protos. The run check parses the CRDs with
+# PyYAML from a venv: it runs before npm, so the project's own YAML parser may not be installed yet.
+ISTIO_API_VERSION=v1.29.0    # Go module proxy: istio.io/api (envoy-config/istio.ts ISTIO_API_VERSION)
+ISTIO_PYYAML_VERSION=6.0.3   # PyPI: PyYAML (the run check's parser)
+export ISTIO_API_VERSION ISTIO_PYYAML_VERSION
+check_istio_crds() {
+  # every CRD the snippet renders has a served version with a spec schema; MeshConfig's provider is in the protos
+  prints ' CRDs, schemas for ' "$DIR/venv/bin/python" -c 'import sys, yaml
+want = {"serviceentries.networking.istio.io": "v1", "authorizationpolicies.security.istio.io": "v1",
+        "envoyfilters.networking.istio.io": "v1alpha3"}
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+have = {(d["metadata"]["name"], v["name"]) for d in docs if d["kind"] == "CustomResourceDefinition"
+        for v in d["spec"]["versions"] if v.get("served") and "spec" in v["schema"]["openAPIV3Schema"]["properties"]}
+missing = [n + " " + v for n, v in want.items() if (n, v) not in have]
+assert not missing, "no served version with a spec schema: " + ", ".join(missing)
+assert "message EnvoyExternalAuthorizationGrpcProvider {" in open(sys.argv[2]).read(), sys.argv[2]
+print(len(docs), "CRDs, schemas for", ", ".join(n.split(".")[0] + "/" + v for n, v in want.items()))' \
+    "$DIR/crds.yaml" "$DIR/protos/mesh/v1alpha1/config.proto"
+  echo "istio.io/api $ISTIO_API_VERSION (CRDs with schemas, MeshConfig protos)" >"$DIR/.summary"
+}
+build_istio_crds() {
+  local src; src=$(go_module_dir "istio.io/api@$ISTIO_API_VERSION")
+  cp "$src/kubernetes/customresourcedefinitions.gen.yaml" "$DIR/crds.yaml"
+  mkdir -p "$DIR/protos"
+  ( cd "$src" && find mesh networking type -name '*.proto' -exec cp --parents {} "$DIR/protos/" \; )
+  ( cd "$src/common-protos" && find google -name '*.proto' -exec cp --parents {} "$DIR/protos/" \; )
+  chmod -R u+w "$DIR"   # the module cache is read-only
+  python3 -m venv "$DIR/venv"
+  "$DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check "pyyaml==$ISTIO_PYYAML_VERSION"
+}
+need_go istio-crds
+export -f check_istio_crds build_istio_crds
+tool istio-crds "istio.io/api@$ISTIO_API_VERSION crds.yaml+protos pyyaml==$ISTIO_PYYAML_VERSION venv python$PY_VERSION" \
+  check_istio_crds build_istio_crds \
+  "copying Istio's CRDs and MeshConfig protos from istio.io/api $ISTIO_API_VERSION (Go module proxy, no build; seconds)" \
+  "the Go module proxy refused istio.io/api@$ISTIO_API_VERSION, or PyPI refused pyyaml==$ISTIO_PYYAML_VERSION, or python3 -m venv failed"
+ISTIO_CRDS_DIR=$TOOL_DIR
+
 # --- Kubernetes test components: etcd, kube-apiserver + kubectl, helm ------------------
 # Not on any registry as binaries; all three build from the Go module proxy. etcd's and Kubernetes' own
 # go.mod files use local replaces, so `go install` refuses them: each builds inside a scratch module that
@@ -496,7 +538,8 @@ check_helm() {
   rm -rf "$DIR/.check" && mkdir -p "$DIR/.check/templates"
   printf 'apiVersion: v2\nname: check\nversion: 0.1.0\n' >"$DIR/.check/Chart.yaml"
   printf 'kube: {{ .Capabilities.KubeVersion.Version }}\n' >"$DIR/.check/templates/kube.txt"
-  prints "kube: v1.${KUBERNETES_VERSION#v1.}" "$DIR/bin/helm" template check "$DIR/.check" --show-only templates/kube.txt
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}   # offline, helm assumes the minor's .0
+  prints "kube: v1.$minor.0" "$DIR/bin/helm" template check "$DIR/.check" --show-only templates/kube.txt
   echo "$HELM_VERSION" >"$DIR/.summary"
 }
 build_helm() {
@@ -530,6 +573,7 @@ export HEXR_WEED="$SEAWEEDFS_DIR/bin/weed"
 export HEXR_MOTO="$MOTO_DIR/venv/bin/moto_server"
 export HEXR_A2A_PYTHON="$A2A_PYTHON_DIR/venv/bin/python"
 export HEXR_A2A_SCHEMAS="$TOOLS/a2a-schemas"
+export HEXR_ISTIO_CRDS="$ISTIO_CRDS_DIR/crds.yaml"
 export HEXR_ETCD="$ETCD_DIR/bin/etcd"
 export HEXR_KUBE_APISERVER="$KUBERNETES_DIR/bin/kube-apiserver"
 export HEXR_KUBECTL="$KUBERNETES_DIR/bin/kubectl"

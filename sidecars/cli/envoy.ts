@@ -5,6 +5,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import {
+  ALL_SNIPPET_NAMES,
+  type AnySnippetName,
   checkSidecarOptions,
   defaultSidecarOptions,
   embedSnippet,
@@ -13,9 +15,7 @@ import {
   renderSidecarBootstrap,
   renderSnippet,
   renderSnippetYaml,
-  SNIPPET_NAMES,
   type SidecarEnvoyOptions,
-  type SnippetName,
   toYaml,
   type ValidationResult,
   validateFileWithEnvoy,
@@ -24,14 +24,18 @@ import {
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import { type Command, parseFlags, UsageError } from "./command.ts";
 
-const RENDER_USAGE = `Usage: hexr envoy render [--options FILE] [--snippet ${SNIPPET_NAMES.join("|")}] [--format yaml|json] [-o FILE]
+const RENDER_USAGE = `Usage: hexr envoy render [--options FILE] [--snippet ${ALL_SNIPPET_NAMES.join("|")}] [--format yaml|json] [-o FILE]
 
 Renders the sidecar Envoy bootstrap (or, with --snippet, a paste-able piece for an existing Envoy).
 
 Options:
   --options FILE    YAML or JSON options (the fields of SidecarEnvoyOptions: tls, outbound, inbound, authz,
-                    extProc, upstreams, http, ...); each top-level key given replaces the default one
-  --snippet NAME    ext-authz | spire-sds | ext-proc instead of the whole bootstrap
+                    extProc, upstreams, http, istio, ...); each top-level key given replaces the default one
+  --snippet NAME    ext-authz | spire-sds | ext-proc instead of the whole bootstrap, or istio: the Istio
+                    resources (MeshConfig extension provider, ServiceEntry, CUSTOM AuthorizationPolicy,
+                    EnvoyFilters) that put hexr's authz and guard behind istio-proxy; options: authz and
+                    extProc (their sockets, timeouts) and istio (namespace, providerName, authzHost,
+                    authzPort, selector, socketVolume, inboundAuthzBodyBytes)
   --format FORMAT   yaml (default) or json
   -o, --output FILE write to FILE instead of stdout
 
@@ -43,7 +47,9 @@ hexr.cloud), outbound listener on 127.0.0.1:15001 (client certificates required)
 const VALIDATE_USAGE = `Usage: hexr envoy validate [FILE] [--options FILE] [--snippet NAME]
 
 Runs the real Envoy (\`envoy --mode validate\`, $HEXR_ENVOY or envoy on PATH) on FILE, or on the config
-render would produce (a snippet is embedded in a minimal bootstrap). Exit code 0 when Envoy accepts it.
+render would produce (a snippet is embedded in a minimal bootstrap; for istio, the Envoy config inside its
+EnvoyFilters: the Kubernetes documents are checked against Istio's CRD schemas by the unit tests).
+Exit code 0 when Envoy accepts it.
 Certificate files the config names must exist: Envoy reads them.
 `;
 
@@ -75,11 +81,11 @@ function loadOptions(file: string | undefined): SidecarEnvoyOptions {
   }
 }
 
-function snippetName(v: string | undefined): SnippetName | undefined {
+function snippetName(v: string | undefined): AnySnippetName | undefined {
   if (v === undefined) return undefined;
-  if (!(SNIPPET_NAMES as readonly string[]).includes(v))
-    throw new UsageError(`--snippet must be one of ${SNIPPET_NAMES.join(", ")}`);
-  return v as SnippetName;
+  if (!(ALL_SNIPPET_NAMES as readonly string[]).includes(v))
+    throw new UsageError(`--snippet must be one of ${ALL_SNIPPET_NAMES.join(", ")}`);
+  return v as AnySnippetName;
 }
 
 function render(args: string[]): number {

@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderIstioSnippet } from "../../envoy-config/istio.ts";
 import { validateWithEnvoy } from "../../envoy-config/validate.ts";
 import { type KubeHarness, startKube } from "../../sidecars/devtools/kube.ts";
 import { parse as parseYaml } from "yaml";
@@ -218,6 +219,45 @@ describe("the hexr-system chart", () => {
     expect(bad.stderr).toMatch(/webhook/);
     const unknown = await kube.helm(["template", "hexr", CHART, "--set", "injector.no_such_field=1"]);
     expect(unknown.code).not.toBe(0);
+  });
+});
+
+describe("the Istio snippet on a real API server with Istio's CRDs", () => {
+  it("applies Istio's published CRDs, and the rendered objects pass server-side validation (CEL rules too)", async () => {
+    const crds = process.env.HEXR_ISTIO_CRDS;
+    if (!crds) throw new Error("HEXR_ISTIO_CRDS is not set: run scripts/setup.sh");
+    const applied = await kube.kubectl(["apply", "--server-side", "-f", crds]);
+    expect(applied.stderr).toBe("");
+    const names = [
+      "authorizationpolicies.security.istio.io",
+      "envoyfilters.networking.istio.io",
+      "serviceentries.networking.istio.io",
+    ];
+    const established = await kube.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...names.map((n) => `crd/${n}`),
+    ]);
+    expect(established.code).toBe(0);
+    await kube.namespace("istio-system");
+    const { resources } = renderIstioSnippet({});
+    expect(resources.map((r) => r.kind).sort()).toEqual([
+      "AuthorizationPolicy",
+      "EnvoyFilter",
+      "EnvoyFilter",
+      "ServiceEntry",
+    ]);
+    const docs = resources.map((r) => JSON.stringify(r)).join("\n");
+    const r = await kube.kubectl(["apply", "--dry-run=server", "-f", "-"], docs);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("authorizationpolicy.security.istio.io/");
+    // and the server does refuse what Istio's schema does not allow
+    const bad = structuredClone(resources.find((x) => x.kind === "AuthorizationPolicy")) as Pod;
+    bad.spec.action = "CUSTOMX";
+    const refused = await kube.kubectl(["apply", "--dry-run=server", "-f", "-"], JSON.stringify(bad));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("spec.action");
   });
 });
 
