@@ -30,3 +30,14 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
     throw new UsageError((e as Error).message);
   }
 }
+
+/** Resolves after the first SIGTERM or SIGINT, once `stop(signal)` has settled (a long-running command's end). */
+export function untilSignal(stop: (signal: string) => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const on = (signal: string) => {
+      stop(signal).then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => on("SIGTERM"));
+    process.once("SIGINT", () => on("SIGINT"));
+  });
+}

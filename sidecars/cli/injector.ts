@@ -1,7 +1,7 @@
 import { isHexrError } from "../../filters/errors.ts";
 import { type InjectorServerConfig, InjectorServer, parseInjectorServerConfig } from "../injector/server.ts";
 import { JsonLogger } from "../logger.ts";
-import { type Command, parseFlags, UsageError } from "./command.ts";
+import { type Command, parseFlags, UsageError, untilSignal } from "./command.ts";
 
 const USAGE = `Usage: hexr injector --config FILE [--check]
 
@@ -48,13 +48,9 @@ const command: Command = {
     const logger = new JsonLogger(process.stderr, cfg.logLevel, { component: "hexr-injector" });
     const server = new InjectorServer(cfg, { logger });
     await server.start();
-    await new Promise<void>((resolve) => {
-      const onSignal = (signal: string) => {
-        logger.info({ event: "signal", signal });
-        server.close().then(resolve, resolve);
-      };
-      process.once("SIGTERM", () => onSignal("SIGTERM"));
-      process.once("SIGINT", () => onSignal("SIGINT"));
+    await untilSignal((signal) => {
+      logger.info({ event: "signal", signal });
+      return server.close();
     });
     return 0;
   },

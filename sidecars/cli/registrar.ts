@@ -1,14 +1,12 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { isHexrError } from "../../filters/errors.ts";
 import { bool, fail, int, type Obj, obj, onlyKeys, str } from "../config-fields.ts";
 import { connectionFromConfig, KubeClient, type KubeSettings } from "../kube/client.ts";
-import { type Address, address, kubeSettings, logLevel, readConfigRoot } from "../kube/process-config.ts";
+import { type Address, address, kubeSettings, logLevel, readConfigRoot, serveHealth } from "../kube/process-config.ts";
 import { JsonLogger, type Level } from "../logger.ts";
 import { type RegistrarConfig, resolveConfig } from "../registrar/desired.ts";
 import { Registrar } from "../registrar/reconcile.ts";
 import { RegistrarWatcher } from "../registrar/watch.ts";
-import { type Command, parseFlags, UsageError } from "./command.ts";
+import { type Command, parseFlags, UsageError, untilSignal } from "./command.ts";
 
 const USAGE = `Usage: hexr registrar --config FILE [--check]
 
@@ -97,24 +95,13 @@ export async function startRegistrar(
   const watcher = new RegistrarWatcher({ kube, registrar, ...(o.logger ? { logger: o.logger } : {}) });
   watcher.start();
   registrar.start();
-  const health: Server = createServer((req, res) => {
-    const ok = req.url === "/healthz" || (req.url === "/readyz" && watcher.hasSynced && registrar.synced);
-    res.writeHead(ok ? 200 : req.url === "/readyz" ? 503 : 404, { "content-type": "text/plain" });
-    res.end(ok ? "ok\n" : "not ready\n");
-  });
-  const healthPort = await new Promise<number>((resolve, reject) => {
-    health.once("error", reject);
-    health.listen(cfg.health.port, cfg.health.address, () => resolve((health.address() as AddressInfo).port));
-  });
+  const health = await serveHealth(cfg.health, () => watcher.hasSynced && registrar.synced, "pods not listed yet");
   return {
-    healthPort,
+    healthPort: health.port,
     watcher,
     registrar,
     async stop() {
-      await new Promise<void>((r) => {
-        health.close(() => r());
-        health.closeAllConnections();
-      });
+      await health.close();
       await watcher.stop();
       await registrar.close();
       await kube.close();
@@ -146,13 +133,9 @@ const command: Command = {
     const logger = new JsonLogger(process.stderr, cfg.logLevel, { component: "hexr-registrar" });
     const running = await startRegistrar(cfg, { logger });
     logger.info({ msg: "registrar started", health_port: running.healthPort });
-    await new Promise<void>((resolve) => {
-      const onSignal = (signal: string) => {
-        logger.info({ event: "signal", signal });
-        running.stop().then(resolve, resolve);
-      };
-      process.once("SIGTERM", () => onSignal("SIGTERM"));
-      process.once("SIGINT", () => onSignal("SIGINT"));
+    await untilSignal((signal) => {
+      logger.info({ event: "signal", signal });
+      return running.stop();
     });
     return 0;
   },

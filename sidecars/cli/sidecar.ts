@@ -3,7 +3,7 @@ import { isHexrError } from "../../filters/errors.ts";
 import { startSidecar } from "../authz-sidecar.ts";
 import { parseConfig } from "../config.ts";
 import { JsonLogger } from "../logger.ts";
-import { type Command, parseFlags, UsageError } from "./command.ts";
+import { type Command, parseFlags, UsageError, untilSignal } from "./command.ts";
 
 const USAGE = `Usage: hexr sidecar --config FILE [--check]
 
@@ -40,13 +40,9 @@ const command: Command = {
     }
     const logger = new JsonLogger(process.stderr, cfg.log.level, { component: "hexr-sidecar" });
     const running = await startSidecar(cfg, { logger });
-    await new Promise<void>((resolve) => {
-      const onSignal = (sig: string) => {
-        logger.info({ event: "signal", signal: sig, drain_ms: cfg.drainTimeoutMs });
-        running.stop().then(resolve, resolve);
-      };
-      process.once("SIGTERM", () => onSignal("SIGTERM"));
-      process.once("SIGINT", () => onSignal("SIGINT"));
+    await untilSignal((signal) => {
+      logger.info({ event: "signal", signal, drain_ms: cfg.drainTimeoutMs });
+      return running.stop();
     });
     return 0;
   },

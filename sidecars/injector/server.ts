@@ -18,12 +18,12 @@
  *   await s.start(); … await s.close();
  */
 import { readFileSync, statSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { fail, type Obj, obj, onlyKeys, str } from "../config-fields.ts";
 import { connectionFromConfig, Informer, KubeClient, type KubeSettings } from "../kube/client.ts";
-import { type Address, address, kubeSettings, logLevel, readConfigRoot } from "../kube/process-config.ts";
+import { type Address, address, kubeSettings, logLevel, readConfigRoot, serveHealth } from "../kube/process-config.ts";
 import type { Level, Logger } from "../logger.ts";
 import { checkInjectorConfig, type InjectorConfig } from "./config.ts";
 import { reviewAdmission } from "./review.ts";
@@ -73,7 +73,7 @@ export class InjectorServer {
   readonly #namespaces = new Map<string, Labels>();
   readonly #informer: Informer<NamespaceJson>;
   #https: HttpsServer | undefined;
-  #health: Server | undefined;
+  #health: { port: number; close(): Promise<void> } | undefined;
   #certTimer: NodeJS.Timeout | undefined;
   #certStamp = "";
 
@@ -113,18 +113,14 @@ export class InjectorServer {
     this.#https = createHttpsServer({ key, cert, minVersion: "TLSv1.2" }, (req, res) => this.#handle(req, res));
     this.#https.requestTimeout = REQUEST_TIMEOUT_MS;
     this.#https.headersTimeout = REQUEST_TIMEOUT_MS;
-    this.#health = createHttpServer((req, res) => {
-      const ok = req.url === "/healthz" || (req.url === "/readyz" && this.ready);
-      res.writeHead(ok ? 200 : req.url === "/readyz" ? 503 : 404, { "content-type": "text/plain" });
-      res.end(ok ? "ok\n" : req.url === "/readyz" ? "namespaces not listed yet\n" : "not found\n");
-    });
-    const listen = (s: Server | HttpsServer, a: Address) =>
+    const listen = (srv: HttpsServer, a: Address) =>
       new Promise<number>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(a.port, a.address, () => resolve((s.address() as AddressInfo).port));
+        srv.once("error", reject);
+        srv.listen(a.port, a.address, () => resolve((srv.address() as AddressInfo).port));
       });
     const port = await listen(this.#https, this.#cfg.listen);
-    const healthPort = await listen(this.#health, this.#cfg.health);
+    this.#health = await serveHealth(this.#cfg.health, () => this.ready, "namespaces not listed yet");
+    const healthPort = this.#health.port;
     this.#certTimer = setInterval(() => this.#maybeReloadCert(), CERT_CHECK_MS);
     this.#certTimer.unref();
     this.#logger?.info({ msg: "injector listening", port, health_port: healthPort });
@@ -239,13 +235,15 @@ export class InjectorServer {
   async #close(): Promise<void> {
     if (this.#certTimer) clearInterval(this.#certTimer);
     await this.#informer.stop();
-    const closeServer = (s: Server | HttpsServer | undefined) =>
+    const https = this.#https;
+    await Promise.all([
       new Promise<void>((resolve) => {
-        if (!s) return resolve();
-        s.close(() => resolve());
-        s.closeAllConnections();
-      });
-    await Promise.all([closeServer(this.#https), closeServer(this.#health)]);
+        if (!https) return resolve();
+        https.close(() => resolve());
+        https.closeAllConnections();
+      }),
+      this.#health?.close(),
+    ]);
     await this.#kube.close();
   }
 }

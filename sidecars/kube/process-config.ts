@@ -5,6 +5,8 @@
  * field, as for the sidecar's config.
  */
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { HexrError } from "../../filters/errors.ts";
 import { fail, int, type Obj, obj, onlyKeys, str } from "../config-fields.ts";
@@ -58,4 +60,29 @@ export function readConfigRoot(file: string, text = readFileSync(file, "utf8")):
     throw new HexrError("config.bad_yaml", `${file}: ${(e as Error).message.split("\n")[0]}`);
   }
   return obj(raw ?? {}, "(root)");
+}
+
+/** A plain-HTTP health endpoint: `/healthz` always 200, `/readyz` 200 when `ready()`, else 503 with `why`. */
+export async function serveHealth(
+  at: Address,
+  ready: () => boolean,
+  why: string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const ok = req.url === "/healthz" || (req.url === "/readyz" && ready());
+    res.writeHead(ok ? 200 : req.url === "/readyz" ? 503 : 404, { "content-type": "text/plain" });
+    res.end(ok ? "ok\n" : req.url === "/readyz" ? `${why}\n` : "not found\n");
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.address, () => resolve((server.address() as AddressInfo).port));
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

@@ -26,14 +26,47 @@ export interface RegistrarWatcherOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * An informer over a cluster-scoped collection whose objects the registrar knows by name: `set(name, obj)`
+ * for each one listed or changed, `set(name, undefined)` for each one deleted or gone from a relist.
+ */
+function mirror(
+  kube: KubeClient,
+  path: string,
+  log: { logger?: Logger },
+  set: (name: string, obj: Meta | undefined) => void,
+): InformerT<Meta> {
+  const known = new Set<string>();
+  return new Informer<Meta>(kube, path, {
+    onSync: (items) => {
+      const seen = new Set<string>();
+      for (const n of items) {
+        const name = n.metadata?.name;
+        if (!name) continue;
+        seen.add(name);
+        set(name, n);
+      }
+      for (const name of known) if (!seen.has(name)) set(name, undefined);
+      known.clear();
+      for (const n of seen) known.add(n);
+    },
+    onEvent: (type, n) => {
+      const name = n.metadata?.name;
+      if (!name) return;
+      if (type === "DELETED") known.delete(name);
+      else known.add(name);
+      set(name, type === "DELETED" ? undefined : n);
+    },
+    ...log,
+  });
+}
+
 export class RegistrarWatcher {
   readonly #registrar: Registrar;
   readonly #logger: Logger | undefined;
   readonly #namespaces: InformerT<Meta>;
   readonly #nodes: InformerT<Meta> | undefined;
   readonly #pods: InformerT<PodJson>;
-  readonly #nsKnown = new Set<string>();
-  readonly #nodeKnown = new Set<string>();
   /** Resolves once pods have been listed and handed to the registrar (its first reconcile done). */
   readonly synced: Promise<void>;
   #resolveSynced!: () => void;
@@ -49,51 +82,13 @@ export class RegistrarWatcher {
     const quiet = (p: Promise<unknown> | undefined) => {
       p?.catch(() => {}); // the registrar logs failed reconciles; the periodic one retries
     };
-    this.#namespaces = new Informer<Meta>(o.kube, "/api/v1/namespaces", {
-      onSync: (items) => {
-        const seen = new Set<string>();
-        for (const n of items) {
-          const name = n.metadata?.name;
-          if (!name) continue;
-          seen.add(name);
-          quiet(this.#registrar.setNamespace(name, n.metadata?.labels ?? {}));
-        }
-        for (const name of this.#nsKnown) if (!seen.has(name)) quiet(this.#registrar.setNamespace(name, undefined));
-        this.#nsKnown.clear();
-        for (const n of seen) this.#nsKnown.add(n);
-      },
-      onEvent: (type, n) => {
-        const name = n.metadata?.name;
-        if (!name) return;
-        if (type === "DELETED") this.#nsKnown.delete(name);
-        else this.#nsKnown.add(name);
-        quiet(this.#registrar.setNamespace(name, type === "DELETED" ? undefined : (n.metadata?.labels ?? {})));
-      },
-      ...log,
-    });
+    this.#namespaces = mirror(o.kube, "/api/v1/namespaces", log, (name, n) =>
+      quiet(this.#registrar.setNamespace(name, n === undefined ? undefined : (n.metadata?.labels ?? {}))),
+    );
     if (this.#registrar.config.parentIdTemplate.includes("{nodeUid}")) {
-      this.#nodes = new Informer<Meta>(o.kube, "/api/v1/nodes", {
-        onSync: (items) => {
-          const seen = new Set<string>();
-          for (const n of items) {
-            const name = n.metadata?.name;
-            if (!name) continue;
-            seen.add(name);
-            quiet(this.#registrar.setNode(name, n.metadata?.uid));
-          }
-          for (const name of this.#nodeKnown) if (!seen.has(name)) quiet(this.#registrar.setNode(name, undefined));
-          this.#nodeKnown.clear();
-          for (const n of seen) this.#nodeKnown.add(n);
-        },
-        onEvent: (type, n) => {
-          const name = n.metadata?.name;
-          if (!name) return;
-          if (type === "DELETED") this.#nodeKnown.delete(name);
-          else this.#nodeKnown.add(name);
-          quiet(this.#registrar.setNode(name, type === "DELETED" ? undefined : n.metadata?.uid));
-        },
-        ...log,
-      });
+      this.#nodes = mirror(o.kube, "/api/v1/nodes", log, (name, n) =>
+        quiet(this.#registrar.setNode(name, n?.metadata?.uid)),
+      );
     }
     this.#pods = new Informer<PodJson>(o.kube, "/api/v1/pods", {
       query: { labelSelector: LABEL_TENANT },
