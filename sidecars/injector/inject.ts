@@ -58,6 +58,121 @@ function list(v: unknown): K8s[] {
 
 const refuse = (msg: string): InjectResult => ({ refuse: `hexr: ${msg}` });
 
+interface PodOptions {
+  sidecarMode: SidecarMode;
+  traffic: TrafficMode;
+  inboundAppPort: number | undefined;
+}
+
+/** The pod's annotations that shape its data plane, or why one is refused. */
+function podOptions(annotations: Record<string, string>, cfg: InjectorConfig): PodOptions | string {
+  const sidecarMode = mode<SidecarMode>(annotations, ANNOTATION.sidecarMode, ["native", "classic"], cfg.sidecarMode);
+  if (sidecarMode !== "native" && sidecarMode !== "classic") return sidecarMode;
+  const traffic = mode<TrafficMode>(annotations, ANNOTATION.traffic, ["explicit", "transparent"], cfg.traffic.default);
+  if (traffic !== "explicit" && traffic !== "transparent") return traffic;
+  if (traffic === "transparent" && !cfg.traffic.transparent.enabled)
+    return "transparent traffic is disabled in this cluster (injector traffic.transparent.enabled); use hexr.io/traffic: explicit";
+  let inboundAppPort: number | undefined;
+  const ip = annotations[ANNOTATION.inboundPort];
+  if (ip !== undefined) {
+    const n = /^\d{1,5}$/.test(ip) ? Number(ip) : 0;
+    if (n < 1 || n > 65535)
+      return `annotation ${ANNOTATION.inboundPort} must be a port number, not ${JSON.stringify(ip)}`;
+    inboundAppPort = n;
+  }
+  return { sidecarMode, traffic, inboundAppPort };
+}
+
+/** JSON with object keys sorted: the API server hands objects back with their keys in its own order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    isObj(x)
+      ? Object.fromEntries(
+          Object.keys(x)
+            .sort()
+            .map((k) => [k, x[k]]),
+        )
+      : x,
+  );
+}
+
+/** The fields of a proxy container that decide what it runs (another webhook may add env or mounts). */
+const RUN_FIELDS = ["image", "command", "args", "securityContext", "restartPolicy"] as const;
+
+/**
+ * Why an already-marked pod's data plane is not the one the injector would add (undefined: it is): the
+ * marker's SPIFFE ID and modes must be the pod's, and each hexr container must run what the injector puts
+ * there — the same image, command, args and security context, and for `hexr-config` the same rendered
+ * Envoy bootstrap and sidecar config.
+ */
+function verifyInjected(
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  spec: K8s,
+  all: K8s[],
+  ns: NamespaceInfo,
+  cfg: InjectorConfig,
+): string | undefined {
+  const redo = `remove the ${ANNOTATION.injected} annotation and the hexr-* containers and create the pod again`;
+  const id = identity(labels, spec, ns, cfg);
+  if (typeof id === "string") return id;
+  let marker: Record<string, unknown>;
+  try {
+    const m = JSON.parse(annotations[ANNOTATION.injected] ?? "");
+    marker = isObj(m) ? m : {};
+  } catch {
+    return `annotation ${ANNOTATION.injected} is not the injector's (not JSON): ${redo}`;
+  }
+  const opts = podOptions(annotations, cfg);
+  if (typeof opts === "string") return opts;
+  if (
+    marker.spiffeId !== id.spiffeId ||
+    marker.traffic !== opts.traffic ||
+    marker.sidecarMode !== opts.sidecarMode ||
+    marker.version !== INJECTION_VERSION
+  ) {
+    return `annotation ${ANNOTATION.injected} does not match the pod's labels and annotations: ${redo}`;
+  }
+  let rendered: RenderedDataPlane;
+  try {
+    rendered = renderDataPlane(
+      id,
+      cfg,
+      opts.inboundAppPort !== undefined ? { inboundAppPort: opts.inboundAppPort } : {},
+    );
+  } catch (e) {
+    return `cannot render the data plane: ${(e as Error).message}`;
+  }
+  const native = opts.sidecarMode === "native";
+  const expected = [
+    configContainer(cfg, rendered),
+    sidecarContainer(cfg, native),
+    envoyContainer(cfg, native, opts.inboundAppPort !== undefined),
+  ];
+  if (opts.traffic === "transparent") {
+    // the redirect is only as good as the rules: the same script for the same agent uids
+    const agents = list(spec.containers).filter((c) => c.name !== CONTAINER.envoy && c.name !== CONTAINER.sidecar);
+    const uids = agentUids(spec, agents, cfg);
+    if (typeof uids === "string") return uids;
+    expected.push(iptablesContainer(cfg, iptablesScript(cfg, uids)));
+  }
+  const byName = new Map(all.map((c) => [c.name, c]));
+  for (const want of expected) {
+    const have = byName.get(want.name);
+    if (!have) return `container ${String(want.name)} is missing: ${redo}`;
+    for (const f of RUN_FIELDS) {
+      if (canonical(have[f]) !== canonical(want[f]))
+        return `container ${String(want.name)} differs from what the injector adds (${f}): ${redo}`;
+    }
+  }
+  const haveEnv = new Map(list(byName.get(CONTAINER.config)?.env).map((e) => [e.name, e.value]));
+  for (const e of list(expected[0]?.env)) {
+    if (typeof e.value === "string" && haveEnv.get(e.name) !== e.value)
+      return `container ${CONTAINER.config} carries another ${String(e.name)} than the injector renders: ${redo}`;
+  }
+  return undefined;
+}
+
 /** Decides whether the pod is in scope: `undefined` = go on, else the skip/refusal. */
 function optIn(labels: Record<string, string>, ns: NamespaceInfo, cfg: InjectorConfig): InjectResult | undefined {
   if (cfg.excludedNamespaces.has(ns.name)) return { skip: `namespace ${ns.name} is never injected` };
@@ -170,7 +285,12 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
   const names = new Set([...containers, ...inits].map((c) => c.name));
   const ours = [CONTAINER.envoy, CONTAINER.sidecar].filter((n) => names.has(n));
   const marked = annotations[ANNOTATION.injected] !== undefined;
-  if (marked && ours.length === 2) return { patch: [], warnings: [] };
+  if (marked && ours.length === 2) {
+    // re-invocation (or a re-submitted injected pod): a no-op only when what is there is what the injector
+    // adds, so a pod cannot bring its own "data plane" (another image, a bootstrap without ext_authz)
+    const why = verifyInjected(labels, annotations, spec, [...inits, ...containers], ns, cfg);
+    return why === undefined ? { patch: [], warnings: [] } : refuse(why);
+  }
   if (marked || ours.length > 0 || names.has(CONTAINER.config) || names.has(CONTAINER.iptables)) {
     return refuse(
       marked
@@ -183,23 +303,9 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
 
   const id = identity(labels, spec, ns, cfg);
   if (typeof id === "string") return refuse(id);
-  const sidecarMode = mode<SidecarMode>(annotations, ANNOTATION.sidecarMode, ["native", "classic"], cfg.sidecarMode);
-  if (sidecarMode !== "native" && sidecarMode !== "classic") return refuse(sidecarMode);
-  const traffic = mode<TrafficMode>(annotations, ANNOTATION.traffic, ["explicit", "transparent"], cfg.traffic.default);
-  if (traffic !== "explicit" && traffic !== "transparent") return refuse(traffic);
-  if (traffic === "transparent" && !cfg.traffic.transparent.enabled)
-    return refuse(
-      "transparent traffic is disabled in this cluster (injector traffic.transparent.enabled); use hexr.io/traffic: explicit",
-    );
-
-  let inboundAppPort: number | undefined;
-  const ip = annotations[ANNOTATION.inboundPort];
-  if (ip !== undefined) {
-    const n = /^\d{1,5}$/.test(ip) ? Number(ip) : 0;
-    if (n < 1 || n > 65535)
-      return refuse(`annotation ${ANNOTATION.inboundPort} must be a port number, not ${JSON.stringify(ip)}`);
-    inboundAppPort = n;
-  }
+  const opts = podOptions(annotations, cfg);
+  if (typeof opts === "string") return refuse(opts);
+  const { sidecarMode, traffic, inboundAppPort } = opts;
   const reserved = ourPorts(cfg, inboundAppPort !== undefined);
   if (inboundAppPort !== undefined && reserved.includes(inboundAppPort))
     return refuse(

@@ -15,8 +15,10 @@
  * (`hexr-system`, `kube-system` and {@link RegistrarConfig.excludedNamespaces}); (2) its namespace carries
  * the label `hexr.io/tenant` with the pod's tenant — namespaces are labelled by cluster admins, not by the
  * tenant's pod creators (the injector applies the same rule at admission); (3) it carries the injector's
- * marker annotation `hexr.io/injected` (`requireInjected`, default on), which the webhook admits only with
- * both proxy containers present, so a pod that went around the data plane gets no identity; and when the
+ * marker annotation `hexr.io/injected` (`requireInjected`, default on) and is in the webhook's scope (pod or
+ * namespace labelled `hexr.io/inject: "true"`, the pod not opted out): the webhook admits a marked pod only
+ * when its hexr containers are exactly what it would add, so a pod that went around the data plane (or
+ * brought its own) gets no identity; and when the
  * marker records the SPIFFE ID the pod was admitted with, the labels must still name it (labels can be
  * edited on a running pod; its Envoy was configured for the admitted ID: `identity_changed`). Namespace labels
  * come from the watcher (the `namespaces` map); a pod in a namespace not seen yet is deferred
@@ -431,6 +433,15 @@ export function desiredForPod(pod: PodJson, config: ResolvedConfig, view: Cluste
     labels[LABEL_ROLE] as string,
   );
   if (config.requireInjected) {
+    // in the webhook's scope, as its selectors are: outside it the API server never asks the injector,
+    // so a marker there was written by hand and nobody checked the pod's containers
+    const podIn = labels[LABEL.inject];
+    if (!(podIn === "true" || (nsLabels[LABEL.inject] === "true" && podIn !== "false"))) {
+      return problem(
+        "not_injected",
+        `neither the pod nor namespace ${md.namespace} opts in to injection (${LABEL.inject}): the webhook never reviewed it`,
+      );
+    }
     const marker = md.annotations?.[ANNOTATION_INJECTED];
     if (marker === undefined) {
       return problem(

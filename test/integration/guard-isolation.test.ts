@@ -27,7 +27,8 @@ const PROMPT_CHARS = 240 * 1024;
 
 /** Prompt shapes that cost the scanners the most per byte (issue #8 measured ~12x plain prose). */
 const SHAPES = ["eyJhbGciOi.", "-----BEGIN ", "https://a.b/c?d=e&", "\u200b\u200d\u2060", "AKIA", "ignore previous "];
-const prompt = (k: number) => SHAPES[k % SHAPES.length]!.repeat(Math.ceil(PROMPT_CHARS / SHAPES[k % SHAPES.length]!.length)).slice(0, PROMPT_CHARS);
+const prompt = (k: number) =>
+  SHAPES[k % SHAPES.length]!.repeat(Math.ceil(PROMPT_CHARS / SHAPES[k % SHAPES.length]!.length)).slice(0, PROMPT_CHARS);
 
 let dp: LocalDataPlane;
 let tick = 0;

@@ -18,7 +18,12 @@ import { MemoryLogger } from "../../sidecars/logger.ts";
 import { buildProjectBundle } from "../helpers/bundles.ts";
 
 const RESEARCHER = "spiffe://hexr.cloud/agent/acme-corp/content-crew/researcher";
-const BIGQUERY = { method: "POST", host: "bigquery.googleapis.com", path: "/bigquery/v2/projects/p1/queries", body: "{}" };
+const BIGQUERY = {
+  method: "POST",
+  host: "bigquery.googleapis.com",
+  path: "/bigquery/v2/projects/p1/queries",
+  body: "{}",
+};
 const START = Date.parse("2026-01-15T10:30:00Z");
 /** Short enough to watch Envoy close a connection; long enough that a request is never cut by it. */
 const CONNECTION_CAP_MS = 4_000;

@@ -129,12 +129,14 @@ beforeAll(async () => {
  */
 async function webhookActive() {
   const probe = JSON.stringify(agentPod("probe", "tenant-acme"));
+  let last = "";
   for (let i = 0; i < 100; i++) {
     const r = await kube.kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], probe);
+    last = r.stderr;
     if (r.code === 0 && JSON.parse(r.stdout).spec.initContainers) return;
     await new Promise((r) => setTimeout(r, 100)); // not active yet
   }
-  throw new Error("the API server never called the webhook");
+  throw new Error(`the API server never called the webhook: ${last}`);
 }
 
 async function waitReady() {
@@ -354,7 +356,7 @@ describe("hexr injector on a real API server", () => {
     expect(get.code).not.toBe(0); // nothing was stored
   });
 
-  it("refuses a pod with a hand-set marker and no data plane; a re-submitted injected pod is left as it is", async () => {
+  it("refuses a hand-set marker without the data plane, or with a data plane of its own; a re-submitted injected pod is left as it is", async () => {
     const forged = agentPod("forged", "tenant-acme");
     forged.metadata.annotations = { "hexr.io/injected": '{"version":"1"}' };
     const r = await create(forged);
@@ -375,6 +377,14 @@ describe("hexr injector on a real API server", () => {
     const pod = await created(again);
     expect(names(pod.spec.initContainers)).toEqual(["hexr-config", "hexr-sidecar", "hexr-envoy"]); // not twice
     expect(pod.spec.volumes.length).toBe(first.spec.volumes.length);
+
+    // the same pod bringing its own Envoy image is not an injected pod
+    const own = structuredClone(again);
+    own.metadata.name = "researcher-2";
+    own.spec.initContainers.find((c: Pod) => c.name === "hexr-envoy").image = "ghcr.io/evil/envoy:1";
+    const refused = await create(own);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("container hexr-envoy differs from what the injector adds (image)");
   });
 
   it("fails closed: with the webhook down, an opted-in pod is not created", async () => {

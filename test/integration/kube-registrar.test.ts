@@ -50,7 +50,13 @@ async function start(): Promise<RunningRegistrar> {
 
 async function createPod(
   name: string,
-  o: { namespace?: string; role?: string; annotations?: Record<string, string>; injected?: boolean } = {},
+  o: {
+    namespace?: string;
+    tenant?: string;
+    role?: string;
+    annotations?: Record<string, string>;
+    injected?: boolean;
+  } = {},
 ): Promise<string> {
   const pod = await kube.client.json<{ metadata: { uid: string } }>(
     "POST",
@@ -60,7 +66,11 @@ async function createPod(
       kind: "Pod",
       metadata: {
         name,
-        labels: { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": o.role ?? "researcher" },
+        labels: {
+          "hexr.io/tenant": o.tenant ?? "acme",
+          "hexr.io/agent": "crew",
+          "hexr.io/role": o.role ?? "researcher",
+        },
         annotations: { ...(o.injected === false ? {} : { "hexr.io/injected": '{"version":"1"}' }), ...o.annotations },
       },
       spec: { nodeName: "spire-agent", serviceAccountName: "default", containers: [{ name: "agent", image: "a" }] },
@@ -92,11 +102,12 @@ async function until(ok: (m: Map<string, ActualEntry>) => boolean, what: string)
 
 beforeAll(async () => {
   [kube, spire] = await Promise.all([startKube(), startSpire({ trustDomain: TD })]);
-  await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme" });
+  await kube.namespace("tenant-acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" });
   await kube.namespace("tenant-beta", { "hexr.io/tenant": "beta" });
   await kube.namespace("scratch");
   await kube.namespace("hexr-system");
-  // the chart (its webhook aimed at a closed port: no namespace here opts in, so it is never called)
+  // the chart, for the registrar's config and ServiceAccount; its webhook is removed again (the pods here
+  // carry the marker themselves; the webhook has its own test)
   const values = path.join(kube.dir, "values.yaml");
   writeFileSync(
     values,
@@ -109,6 +120,8 @@ beforeAll(async () => {
   );
   const install = await kube.helm(["install", "hexr", CHART, "-n", "hexr-system", "-f", values]);
   expect(install.stderr).toBe("");
+  const unhook = await kube.kubectl(["delete", "mutatingwebhookconfiguration", "hexr-injector"]);
+  expect(unhook.code).toBe(0);
   const cm = await kube.client.json<{ data: Record<string, string> }>(
     "GET",
     "/api/v1/namespaces/hexr-system/configmaps/hexr-registrar",
@@ -153,15 +166,18 @@ describe("hexr registrar on a real API server and SPIRE server", () => {
     expect(sub?.selectors.map((s) => `${s.type}:${s.value}`)).toContain("unix:uid:1001");
   });
 
-  it("gives nothing to a pod outside its tenant's namespace, or one not admitted through the injector", async () => {
+  it("gives nothing to a pod outside its tenant's namespace, or one the injector did not admit", async () => {
     await createPod("impostor", { namespace: "tenant-beta" });
     await createPod("loose", { namespace: "scratch" });
     await createPod("bare", { injected: false });
+    // beta's namespace does not opt in, so the webhook never saw this pod: its marker is hand-made
+    await createPod("unreviewed", { namespace: "tenant-beta", tenant: "beta" });
     const r = await live().registrar.reconcileNow();
     expect(r.problems.map((p) => [p.pod.name, p.code]).sort()).toEqual([
       ["bare", "not_injected"],
       ["impostor", "tenant_mismatch"],
       ["loose", "tenant_mismatch"],
+      ["unreviewed", "not_injected"],
     ]);
     expect((await ours()).size).toBe(3);
   });

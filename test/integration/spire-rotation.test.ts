@@ -390,7 +390,14 @@ describe("a revoked registration", () => {
       expect(denied.at).toBeLessThanOrEqual(notAfter + 3_000);
       // a new handshake with it is refused by Envoy's SPIFFE validator
       await expect(
-        svidRequest({ port: dp.outboundPort, serverId: dp.envoyId, ca: held.ca, cert: held.cert!, key: held.key!, ...BIGQUERY }),
+        svidRequest({
+          port: dp.outboundPort,
+          serverId: dp.envoyId,
+          ca: held.ca,
+          cert: held.cert!,
+          key: held.key!,
+          ...BIGQUERY,
+        }),
       ).rejects.toThrow();
     } finally {
       await client.destroy();

@@ -67,23 +67,49 @@ describe("identityFromCheckAttributes: rejected", () => {
   it.each<[string, () => CheckAttributes, string]>([
     ["no source", () => ({}), "identity.no_peer_identity"],
     ["empty source", () => ({ source: {} }), "identity.no_peer_identity"],
-    ["empty strings (proto3 defaults)", () => ({ source: { principal: "", certificate: "" } }), "identity.no_peer_identity"],
-    ["principal differs from certificate", () => ({ source: { certificate: researcherCert, principal: WRITER } }), "identity.principal_mismatch"],
+    [
+      "empty strings (proto3 defaults)",
+      () => ({ source: { principal: "", certificate: "" } }),
+      "identity.no_peer_identity",
+    ],
+    [
+      "principal differs from certificate",
+      () => ({ source: { certificate: researcherCert, principal: WRITER } }),
+      "identity.principal_mismatch",
+    ],
     ["principal is a DNS name", () => ({ source: { principal: "researcher.acme.svc" } }), "identity.bad_principal"],
-    ["principal is an uppercase SPIFFE ID", () => ({ source: { principal: RESEARCHER.toUpperCase() } }), "identity.bad_principal"],
-    ["certificate from a foreign trust domain", () => ({ source: { certificate: foreignCert } }), "identity.foreign_trust_domain"],
-    ["principal from a foreign trust domain", () => ({ source: { principal: FOREIGN } }), "identity.foreign_trust_domain"],
+    [
+      "principal is an uppercase SPIFFE ID",
+      () => ({ source: { principal: RESEARCHER.toUpperCase() } }),
+      "identity.bad_principal",
+    ],
+    [
+      "certificate from a foreign trust domain",
+      () => ({ source: { certificate: foreignCert } }),
+      "identity.foreign_trust_domain",
+    ],
+    [
+      "principal from a foreign trust domain",
+      () => ({ source: { principal: FOREIGN } }),
+      "identity.foreign_trust_domain",
+    ],
     ["certificate of a non-agent workload", () => ({ source: { certificate: workloadCert } }), "identity.not_agent_id"],
     // A broken certificate is an error in itself; the principal must not rescue it.
-    ["garbage certificate with a valid principal", () => ({ source: { certificate: "junk", principal: RESEARCHER } }), "identity.bad_certificate"],
+    [
+      "garbage certificate with a valid principal",
+      () => ({ source: { certificate: "junk", principal: RESEARCHER } }),
+      "identity.bad_certificate",
+    ],
   ])("%s → %s", (_label, attrs, code) => {
     expect(codeOf(() => identityFromCheckAttributes(attrs(), OPTS))).toBe(code);
   });
 
   it("rejects everything when no trust domain is configured", () => {
-    expect(codeOf(() => identityFromCheckAttributes({ source: { certificate: researcherCert } }, { trustDomains: new Set() }))).toBe(
-      "identity.foreign_trust_domain",
-    );
+    expect(
+      codeOf(() =>
+        identityFromCheckAttributes({ source: { certificate: researcherCert } }, { trustDomains: new Set() }),
+      ),
+    ).toBe("identity.foreign_trust_domain");
   });
 });
 

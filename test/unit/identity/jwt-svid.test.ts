@@ -90,7 +90,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 describe("JwtSvidVerifier: valid tokens", () => {
   it.each(["es256", "es384", "rs256", "ps256"])("accepts a %s JWT-SVID and returns its principal", async (signer) => {
     const p = await verifier().verify(await token({ signer }));
-    expect(p).toEqual({ spiffeId: SUB, trustDomain: TD, tenant: "acme", agent: "crew", role: "researcher", subPath: [] });
+    expect(p).toEqual({
+      spiffeId: SUB,
+      trustDomain: TD,
+      tenant: "acme",
+      agent: "crew",
+      role: "researcher",
+      subPath: [],
+    });
   });
 
   it.each<[string, TokenSpec]>([
@@ -113,44 +120,115 @@ describe("JwtSvidVerifier: rejections", () => {
     ["two parts", async () => "a.b", "jwt_svid.malformed"],
     ["JWE-shaped (five parts)", async () => "a.b.c.d.e", "jwt_svid.malformed"],
     ["header not JSON", async () => "bm90LWpzb24.e30.c2ln", "jwt_svid.malformed"],
-    ["payload not JSON", async () => `${b64({ alg: "ES256", kid: "td-es256" })}.bm90LWpzb24.c2ln`, "jwt_svid.malformed"],
+    [
+      "payload not JSON",
+      async () => `${b64({ alg: "ES256", kid: "td-es256" })}.bm90LWpzb24.c2ln`,
+      "jwt_svid.malformed",
+    ],
     ["oversized", async () => `${b64({ alg: "ES256" })}.${"A".repeat(9000)}.c2ln`, "jwt_svid.malformed"],
     ["typ not JWT", () => token({ typ: "at+jwt" }), "jwt_svid.malformed"],
-    ["alg none", async () => `${b64({ alg: "none", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.`, "jwt_svid.alg_not_allowed"],
-    ["alg missing", async () => `${b64({ kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`, "jwt_svid.alg_not_allowed"],
-    ["alg HS256", () => new SignJWT({ sub: SUB, aud: AUD, exp: NOW + 60 }).setProtectedHeader({ alg: "HS256", kid: "td-es256" }).sign(new Uint8Array(32)), "jwt_svid.alg_not_allowed"],
-    ["alg EdDSA", async () => `${b64({ alg: "EdDSA", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`, "jwt_svid.alg_not_allowed"],
-    ["alg does not match the key (ES384 header, P-256 key)", async () => `${b64({ alg: "ES384", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`, "jwt_svid.alg_not_allowed"],
-    ["alg does not match the key (RS256 header, EC key)", async () => `${b64({ alg: "RS256", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`, "jwt_svid.alg_not_allowed"],
+    [
+      "alg none",
+      async () => `${b64({ alg: "none", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.`,
+      "jwt_svid.alg_not_allowed",
+    ],
+    [
+      "alg missing",
+      async () => `${b64({ kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`,
+      "jwt_svid.alg_not_allowed",
+    ],
+    [
+      "alg HS256",
+      () =>
+        new SignJWT({ sub: SUB, aud: AUD, exp: NOW + 60 })
+          .setProtectedHeader({ alg: "HS256", kid: "td-es256" })
+          .sign(new Uint8Array(32)),
+      "jwt_svid.alg_not_allowed",
+    ],
+    [
+      "alg EdDSA",
+      async () => `${b64({ alg: "EdDSA", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`,
+      "jwt_svid.alg_not_allowed",
+    ],
+    [
+      "alg does not match the key (ES384 header, P-256 key)",
+      async () => `${b64({ alg: "ES384", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`,
+      "jwt_svid.alg_not_allowed",
+    ],
+    [
+      "alg does not match the key (RS256 header, EC key)",
+      async () => `${b64({ alg: "RS256", kid: "td-es256" })}.${b64({ sub: SUB, aud: AUD, exp: NOW + 60 })}.c2ln`,
+      "jwt_svid.alg_not_allowed",
+    ],
     ["kid missing", () => token({ kid: null }), "jwt_svid.unknown_kid"],
     ["kid unknown", () => token({ kid: "nope" }), "jwt_svid.unknown_kid"],
-    ["kid of another trust domain's bundle", () => token({ signer: "es256", claims: { sub: `spiffe://${OTHER}/agent/p/q/r` } }), "jwt_svid.unknown_kid"],
+    [
+      "kid of another trust domain's bundle",
+      () => token({ signer: "es256", claims: { sub: `spiffe://${OTHER}/agent/p/q/r` } }),
+      "jwt_svid.unknown_kid",
+    ],
     ["sub missing", () => token({ drop: ["sub"] }), "jwt_svid.bad_subject"],
     ["sub not a string", () => token({ claims: { sub: 42 } }), "jwt_svid.bad_subject"],
     ["sub not a SPIFFE ID", () => token({ claims: { sub: "researcher@acme" } }), "jwt_svid.bad_subject"],
     ["sub with a trailing slash", () => token({ claims: { sub: `${SUB}/` } }), "jwt_svid.bad_subject"],
-    ["sub in an untrusted trust domain (even with a bundle)", () => token({ signer: "untrusted", claims: { sub: `spiffe://${UNTRUSTED}/agent/a/b/c` } }), "jwt_svid.foreign_trust_domain"],
-    ["sub in an unknown trust domain", () => token({ claims: { sub: "spiffe://nowhere.test/agent/a/b/c" } }), "jwt_svid.foreign_trust_domain"],
+    [
+      "sub in an untrusted trust domain (even with a bundle)",
+      () => token({ signer: "untrusted", claims: { sub: `spiffe://${UNTRUSTED}/agent/a/b/c` } }),
+      "jwt_svid.foreign_trust_domain",
+    ],
+    [
+      "sub in an unknown trust domain",
+      () => token({ claims: { sub: "spiffe://nowhere.test/agent/a/b/c" } }),
+      "jwt_svid.foreign_trust_domain",
+    ],
     ["signed by a key that is not in the bundle", () => token({ signer: "stranger" }), "jwt_svid.bad_signature"],
-    ["same kid, but the key belongs to the other trust domain", () => token({ signer: "other", claims: { sub: SUB } }), "jwt_svid.bad_signature"],
-    ["payload swapped after signing", async () => {
-      const [h, , s] = (await token()).split(".");
-      return `${h}.${b64({ sub: `spiffe://${TD}/agent/acme/crew/admin`, aud: [AUD], exp: NOW + 300 })}.${s}`;
-    }, "jwt_svid.bad_signature"],
-    ["signature stripped", async () => `${(await token()).split(".").slice(0, 2).join(".")}.`, "jwt_svid.bad_signature"],
+    [
+      "same kid, but the key belongs to the other trust domain",
+      () => token({ signer: "other", claims: { sub: SUB } }),
+      "jwt_svid.bad_signature",
+    ],
+    [
+      "payload swapped after signing",
+      async () => {
+        const [h, , s] = (await token()).split(".");
+        return `${h}.${b64({ sub: `spiffe://${TD}/agent/acme/crew/admin`, aud: [AUD], exp: NOW + 300 })}.${s}`;
+      },
+      "jwt_svid.bad_signature",
+    ],
+    [
+      "signature stripped",
+      async () => `${(await token()).split(".").slice(0, 2).join(".")}.`,
+      "jwt_svid.bad_signature",
+    ],
     ["expired", () => token({ claims: { exp: NOW - 31 } }), "jwt_svid.expired"],
     ["exp missing", () => token({ drop: ["exp"] }), "jwt_svid.expired"],
     ["exp not a number", () => token({ claims: { exp: "tomorrow" } }), "jwt_svid.malformed"],
     ["nbf in the future", () => token({ claims: { nbf: NOW + 60 } }), "jwt_svid.not_yet_valid"],
     ["aud missing", () => token({ drop: ["aud"] }), "jwt_svid.wrong_audience"],
     ["aud for another service", () => token({ claims: { aud: ["billing"] } }), "jwt_svid.wrong_audience"],
-    ["valid SVID of a non-agent workload", () => token({ claims: { sub: `spiffe://${TD}/ns/default/sa/web` } }), "identity.not_agent_id"],
-    ["iat ten years ahead", () => token({ claims: { iat: NOW + 10 * 365 * 86400, exp: NOW + 10 * 365 * 86400 + 300 } }), "jwt_svid.issued_in_future"],
+    [
+      "valid SVID of a non-agent workload",
+      () => token({ claims: { sub: `spiffe://${TD}/ns/default/sa/web` } }),
+      "identity.not_agent_id",
+    ],
+    [
+      "iat ten years ahead",
+      () => token({ claims: { iat: NOW + 10 * 365 * 86400, exp: NOW + 10 * 365 * 86400 + 300 } }),
+      "jwt_svid.issued_in_future",
+    ],
     ["iat ahead by more than the skew", () => token({ claims: { iat: NOW + 31 } }), "jwt_svid.issued_in_future"],
     ["iat not a number", () => token({ claims: { iat: "now" } }), "jwt_svid.malformed"],
     ["exp a year away", () => token({ claims: { exp: NOW + 365 * 86400 } }), "jwt_svid.lifetime_too_long"],
-    ["exp a year away, no iat", () => token({ drop: ["iat"], claims: { exp: NOW + 365 * 86400 } }), "jwt_svid.lifetime_too_long"],
-    ["issued long ago for longer than the maximum lifetime", () => token({ claims: { iat: NOW - 2 * 86400, exp: NOW + 60 } }), "jwt_svid.lifetime_too_long"],
+    [
+      "exp a year away, no iat",
+      () => token({ drop: ["iat"], claims: { exp: NOW + 365 * 86400 } }),
+      "jwt_svid.lifetime_too_long",
+    ],
+    [
+      "issued long ago for longer than the maximum lifetime",
+      () => token({ claims: { iat: NOW - 2 * 86400, exp: NOW + 60 } }),
+      "jwt_svid.lifetime_too_long",
+    ],
   ])("%s → %s", async (_label, make, code) => {
     expect(await codeOf(verifier().verify(await make()))).toBe(code);
   });
@@ -161,7 +239,9 @@ describe("JwtSvidVerifier: rejections", () => {
   });
 
   it("iat within the skew and a lifetime at the maximum are accepted; maxLifetimeSeconds is honoured", async () => {
-    await expect(verifier().verify(await token({ claims: { iat: NOW + 20 } }))).resolves.toMatchObject({ role: "researcher" });
+    await expect(verifier().verify(await token({ claims: { iat: NOW + 20 } }))).resolves.toMatchObject({
+      role: "researcher",
+    });
     const day = await token({ claims: { iat: NOW, exp: NOW + 86400 } });
     await expect(verifier().verify(day)).resolves.toMatchObject({ role: "researcher" });
     expect(await codeOf(verifier({ maxLifetimeSeconds: 3600 }).verify(day))).toBe("jwt_svid.lifetime_too_long");
@@ -174,7 +254,9 @@ describe("JwtSvidVerifier: rejections", () => {
 
   it("never puts the token in the error message", async () => {
     const t = await token({ claims: { aud: ["billing"] } });
-    const err = await verifier().verify(t).catch((e: unknown) => e as Error);
+    const err = await verifier()
+      .verify(t)
+      .catch((e: unknown) => e as Error);
     expect(String((err as Error).message)).not.toContain(t.split(".")[1]!);
   });
 });

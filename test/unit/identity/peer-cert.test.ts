@@ -59,7 +59,6 @@ beforeAll(async () => {
   pems.keyCertSignLeaf = signer.toString("pem");
 });
 
-
 /** The same certificate with its DER cut in half, re-encoded as valid PEM base64. */
 function truncatedPem(pem: string): string {
   const b64 = pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
@@ -100,10 +99,18 @@ describe("spiffeIdFromCertificate: rejected", () => {
     ["keyCertSign key usage", () => pems.keyCertSignLeaf!, "identity.ca_certificate"],
     ["garbage", () => "not a certificate", "identity.bad_certificate"],
     ["empty string", () => "", "identity.bad_certificate"],
-    ["bad base64 body", () => "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "identity.bad_certificate"],
+    [
+      "bad base64 body",
+      () => "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+      "identity.bad_certificate",
+    ],
     ["truncated DER", () => truncatedPem(pems.spiffe!), "identity.bad_certificate"],
     ["missing END line", () => pems.spiffe!.replace("-----END CERTIFICATE-----", ""), "identity.bad_certificate"],
-    ["private key PEM", () => "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "identity.bad_certificate"],
+    [
+      "private key PEM",
+      () => "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+      "identity.bad_certificate",
+    ],
     ["broken percent-encoding", () => `${encodeURIComponent(pems.spiffe!)}%E0%A4%A`, "identity.bad_certificate"],
     ["oversized input", () => "A".repeat(MAX_CERTIFICATE_INPUT_BYTES + 1), "identity.certificate_too_large"],
   ])("%s → %s", (_label, input, code) => {
@@ -161,11 +168,7 @@ describe("PeerCertificateReader cache", () => {
     expect(reader.size).toBe(1);
   });
 
-  it.each([
-    [{ maxEntries: 0 }],
-    [{ maxEntries: 1.5 }],
-    [{ maxCacheBytes: 10 }],
-  ])("rejects bad options %j", (opts) => {
+  it.each([[{ maxEntries: 0 }], [{ maxEntries: 1.5 }], [{ maxCacheBytes: 10 }]])("rejects bad options %j", (opts) => {
     expect(() => new PeerCertificateReader(opts)).toThrow(TypeError);
   });
 });

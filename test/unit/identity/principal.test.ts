@@ -13,10 +13,7 @@ describe("principalFromSpiffeId", () => {
       "spiffe://hexr.cloud/agent/acme/crew/writer/worker-1",
       { tenant: "acme", agent: "crew", role: "writer", subPath: ["worker-1"] },
     ],
-    [
-      "spiffe://other.td/agent/t/a/r/p1/p2",
-      { tenant: "t", agent: "a", role: "r", subPath: ["p1", "p2"] },
-    ],
+    ["spiffe://other.td/agent/t/a/r/p1/p2", { tenant: "t", agent: "a", role: "r", subPath: ["p1", "p2"] }],
   ])("%s", (uri, expected) => {
     const id = parseSpiffeId(uri);
     expect(principalFromSpiffeId(id)).toEqual({ spiffeId: uri, trustDomain: id.trustDomain, ...expected });

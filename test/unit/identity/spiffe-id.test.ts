@@ -21,7 +21,12 @@ describe("parseSpiffeId: valid IDs", () => {
   it.each([
     ["spiffe://example.org", "example.org", "", []],
     ["spiffe://example.org/workload", "example.org", "/workload", ["workload"]],
-    ["spiffe://hexr.cloud/agent/acme-corp/content-crew/researcher", "hexr.cloud", "/agent/acme-corp/content-crew/researcher", ["agent", "acme-corp", "content-crew", "researcher"]],
+    [
+      "spiffe://hexr.cloud/agent/acme-corp/content-crew/researcher",
+      "hexr.cloud",
+      "/agent/acme-corp/content-crew/researcher",
+      ["agent", "acme-corp", "content-crew", "researcher"],
+    ],
     ["spiffe://td/Mixed/CASE_ok/a.b-c", "td", "/Mixed/CASE_ok/a.b-c", ["Mixed", "CASE_ok", "a.b-c"]],
     ["spiffe://a-b_c.0-9/x", "a-b_c.0-9", "/x", ["x"]],
     ["spiffe://td/...", "td", "/...", ["..."]],
@@ -36,7 +41,9 @@ describe("parseSpiffeId: valid IDs", () => {
 
   it("accepts an ID of exactly the maximum length and a trust domain of exactly 255", () => {
     const prefix = "spiffe://td/";
-    expect(parseSpiffeId(prefix + "a".repeat(MAX_SPIFFE_ID_BYTES - prefix.length)).uri).toHaveLength(MAX_SPIFFE_ID_BYTES);
+    expect(parseSpiffeId(prefix + "a".repeat(MAX_SPIFFE_ID_BYTES - prefix.length)).uri).toHaveLength(
+      MAX_SPIFFE_ID_BYTES,
+    );
     expect(parseSpiffeId(`spiffe://${"a".repeat(MAX_TRUST_DOMAIN_LENGTH)}/x`).trustDomain).toHaveLength(255);
   });
 });

@@ -251,7 +251,10 @@ describe("injectPod: golden pods", () => {
         spec: { ...pod.spec, nodeName: "node-a" },
       } as PodJson,
       resolveConfig({ trustDomain: "hexr.cloud", parentIdTemplate: "spiffe://hexr.cloud/hexr/{nodeName}" }),
-      { nodes: new Map(), namespaces: new Map([["tenant-acme", { "hexr.io/tenant": "acme" }]]) },
+      {
+        nodes: new Map(),
+        namespaces: new Map([["tenant-acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" }]]),
+      },
     );
     expect(entry.problems).toEqual([]);
     expect(selectors).toEqual(entry.entries[0]?.selectors);
@@ -378,6 +381,79 @@ describe("injectPod: idempotent", () => {
   it("a pod claiming to be injected without the containers is refused, not waved through", () => {
     const r = injectPod(agentPod({ annotations: { "hexr.io/injected": "true" } }), NS, config());
     expect(r).toEqual({ refuse: expect.stringMatching(/hexr.io\/injected is set but the pod has no hexr-envoy/) });
+  });
+
+  const tampered: [string, (p: Pod) => void, RegExp][] = [
+    [
+      "another Envoy image",
+      (p) => (container(p, "hexr-envoy").image = "evil/envoy:1"),
+      /hexr-envoy differs .*\(image\)/,
+    ],
+    [
+      "another sidecar command",
+      (p) => (container(p, "hexr-sidecar").command = ["sh", "-c", "sleep inf"]),
+      /\(command\)/,
+    ],
+    [
+      "a privileged proxy",
+      (p) => (container(p, "hexr-envoy").securityContext = { privileged: true }),
+      /\(securityContext\)/,
+    ],
+    [
+      "a bootstrap without ext_authz",
+      (p) => {
+        const env = container(p, "hexr-config").env.find((e: Pod) => e.name === "HEXR_ENVOY_BOOTSTRAP");
+        env.value = env.value.replace("envoy.filters.http.ext_authz", "envoy.filters.http.buffer");
+      },
+      /another HEXR_ENVOY_BOOTSTRAP/,
+    ],
+    [
+      "labels changed after the marker was written",
+      (p) => (p.metadata.labels["hexr.io/role"] = "admin"),
+      /does not match the pod's labels/,
+    ],
+    [
+      "a sidecar removed",
+      (p) => (p.spec.initContainers = p.spec.initContainers.filter((c: Pod) => c.name !== "hexr-config")),
+      /hexr-config is missing/,
+    ],
+  ];
+  it.each(tampered)("an injected-looking pod with %s is refused, not waved through", (_n, tamper, why) => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    tamper(pod);
+    const r = injectPod(pod, NS, cfg);
+    expect(r).toEqual({ refuse: expect.stringMatching(why) });
+  });
+
+  it("a transparent pod whose iptables init container was dropped is refused", () => {
+    const cfg = config();
+    const pod = injected(agentPod({ annotations: { "hexr.io/traffic": "transparent" } }), cfg).pod;
+    pod.spec.initContainers = pod.spec.initContainers.filter((c: Pod) => c.name !== "hexr-iptables");
+    expect(injectPod(pod, NS, cfg)).toEqual({ refuse: expect.stringMatching(/hexr-iptables is missing/) });
+  });
+
+  it("a re-invocation with the API server's key order is still a no-op", () => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v && typeof v === "object"
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sorted((v as Pod)[k])]),
+            )
+          : v;
+    expect(injectPod(sorted(pod), NS, cfg)).toEqual({ patch: [], warnings: [] });
+  });
+
+  it("another webhook's env or mounts on our containers do not make a re-invocation refuse", () => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    container(pod, "hexr-envoy").env = [{ name: "TZ", value: "UTC" }];
+    expect(injectPod(pod, NS, cfg)).toEqual({ patch: [], warnings: [] });
   });
 
   it("a pod with one of our container names but no marker is refused", () => {

@@ -154,7 +154,7 @@ describe("desiredForPod", () => {
 
   it("keeps dots, dashes and underscores, case included, as they are", () => {
     const labels = { "hexr.io/tenant": "Acme_1", "hexr.io/agent": "crew.v2", "hexr.io/role": "re-searcher" };
-    const ns = { ...view, namespaces: new Map([["acme", { "hexr.io/tenant": "Acme_1" }]]) };
+    const ns = { ...view, namespaces: new Map([["acme", { "hexr.io/tenant": "Acme_1", "hexr.io/inject": "true" }]]) };
     expect(desiredForPod(pod({ labels }), cfg, ns).entries[0]?.spiffeId).toBe(
       `spiffe://${TD}/agent/Acme_1/crew.v2/re-searcher`,
     );
