@@ -496,7 +496,7 @@ build_etcd() {
 need_go etcd
 export -f check_etcd build_etcd
 tool etcd "etcd@$ETCD_VERSION scratch-module $K8S_FLAGS $GO_VERSION" check_etcd build_etcd \
-  "building etcd $ETCD_VERSION from the Go module proxy (about 1-2 minutes)" \
+  "building etcd $ETCD_VERSION from the Go module proxy (about 1 minute cold)" \
   "the Go module proxy refused go.etcd.io/etcd/server/v3@$ETCD_VERSION (or a dependency), or the build failed"
 ETCD_DIR=$TOOL_DIR
 
@@ -528,7 +528,7 @@ need_go kubernetes
 export -f check_kubernetes build_kubernetes
 tool kubernetes "kubernetes@$KUBERNETES_VERSION kube-apiserver,kubectl scratch-module staging-replaces $K8S_FLAGS $GO_VERSION" \
   check_kubernetes build_kubernetes \
-  "building kube-apiserver and kubectl $KUBERNETES_VERSION from the Go module proxy (about 6-9 minutes on 2 cores cold)" \
+  "building kube-apiserver and kubectl $KUBERNETES_VERSION from the Go module proxy (about 4-6 minutes on 2 cores cold)" \
   "the Go module proxy refused k8s.io/kubernetes@$KUBERNETES_VERSION or a k8s.io staging module, or the build failed"
 KUBERNETES_DIR=$TOOL_DIR
 
@@ -553,7 +553,7 @@ build_helm() {
 need_go helm
 export -f check_helm build_helm
 tool helm "helm@$HELM_VERSION kube-minor:$KUBERNETES_VERSION $K8S_FLAGS $GO_VERSION" check_helm build_helm \
-  "building helm $HELM_VERSION from the Go module proxy (about 2-9 minutes cold)" \
+  "building helm $HELM_VERSION from the Go module proxy (about 2 minutes cold)" \
   "the Go module proxy refused helm.sh/helm/v3@$HELM_VERSION (or a dependency), or the build failed"
 HELM_DIR=$TOOL_DIR
 
