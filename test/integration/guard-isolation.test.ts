@@ -83,9 +83,16 @@ describe("guard load does not reach ext_authz", () => {
 
     const outcomes: Array<{ status: number; ms: number }> = [];
     const floodsBefore = floodReplies;
-    // at least AUTHZ_REQUESTS, and on until the guard has answered two rounds of floods meanwhile
+    // at least AUTHZ_REQUESTS, and on until two rounds of floods were answered meanwhile *and* the guard
+    // itself read that many bodies (on a starved box Envoy may answer some floods first, on its ext_proc
+    // deadline, so the reply count alone can run ahead of the guard)
     const until = Date.now() + 20_000;
-    for (let i = 0; i < AUTHZ_REQUESTS || (floodReplies - floodsBefore < 2 * FLOODERS && Date.now() < until); i++) {
+    const busyEnough = async () => {
+      if (floodReplies - floodsBefore < 2 * FLOODERS) return false;
+      await dp.sidecar.extProcThread?.flush(); // the thread's counters as of now
+      return handled() - scannedBefore >= 2 * FLOODERS;
+    };
+    for (let i = 0; i < AUTHZ_REQUESTS || (Date.now() < until && !(await busyEnough())); i++) {
       const t0 = performance.now();
       const r = await dp.send(researcher, { method: "GET", host: "reports.s3.amazonaws.com", path: `/q${i}.csv` });
       outcomes.push({ status: r.status, ms: performance.now() - t0 });

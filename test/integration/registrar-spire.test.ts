@@ -18,7 +18,7 @@ const UID_BAD = "33333333-cccc-4ccc-8ccc-000000000003";
 const UID_SUB = "44444444-dddd-4ddd-8ddd-000000000004";
 
 /** The namespace the pods run in, labelled with their tenant as a cluster admin would. */
-const NS = { namespaces: new Map([["acme", { "hexr.io/tenant": "acme" }]]) };
+const NS = { namespaces: new Map([["acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" }]]) };
 
 let spire: SpireHarness;
 let registrar: Registrar;
@@ -98,7 +98,7 @@ describe("registrar against a real SPIRE server", () => {
 
   it("before its first full list, a restarted registrar deletes only entries of pods it was told about", async () => {
     const fresh = newRegistrar();
-    void fresh.setNamespace("acme", { "hexr.io/tenant": "acme" }); // shares the upsert's debounced reconcile
+    void fresh.setNamespace("acme", { "hexr.io/tenant": "acme", "hexr.io/inject": "true" }); // shares the upsert's debounced reconcile
     const r = await fresh.upsertPod(pod(UID_A));
     expect([r.created, r.deleted, r.deletesHeld]).toEqual([[], [], 1]); // UID_B's entry is held, not deleted
     expect((await byId()).has(`hexr-registrar.${UID_B}`)).toBe(true);
