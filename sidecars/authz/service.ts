@@ -5,7 +5,7 @@
  * only Checks that carry a JWT-SVID wait for a promise.
  */
 import * as grpc from "@grpc/grpc-js";
-import { authorizationService } from "../envoy-protos.ts";
+import { CodecError, decodeCheckRequest, encodeCheckResponse } from "./codec.ts";
 import { peerSpiffeId } from "../workload-api/tls.ts";
 import type { AuthzPipeline, CheckRequestLike } from "./pipeline.ts";
 import type { CheckResponse } from "./response.ts";
@@ -34,8 +34,30 @@ function callerRefusal(call: CheckCall, allowed: ReadonlySet<string> | undefined
   });
 }
 
+const notAClient = (): never => {
+  throw new CodecError("this definition serves Check; clients use envoy-protos.ts authorizationService()");
+};
+
+/**
+ * `envoy.service.auth.v3.Authorization` with the hand-written codec (`codec.ts`) instead of proto-loader's:
+ * the Envoy proto closure is not loaded for it, and a Check is decoded in one pass into the plain object
+ * the pipeline reads.
+ */
+export const AUTHZ_SERVICE: grpc.ServiceDefinition = {
+  Check: {
+    path: "/envoy.service.auth.v3.Authorization/Check",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: notAClient,
+    requestDeserialize: (b: Buffer) => decodeCheckRequest(b),
+    responseSerialize: (r: CheckResponse) => encodeCheckResponse(r),
+    responseDeserialize: notAClient,
+    originalName: "check",
+  },
+};
+
 export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline, opts: AuthzServiceOptions = {}): void {
-  server.addService(authorizationService().service, {
+  server.addService(AUTHZ_SERVICE, {
     Check(call: CheckCall, callback: grpc.sendUnaryData<CheckResponse>) {
       const refused = callerRefusal(call, opts.allowedClients);
       if (refused) return callback(refused);
