@@ -96,14 +96,75 @@ function canonical(v: unknown): string {
   );
 }
 
-/** The fields of a proxy container that decide what it runs (another webhook may add env or mounts). */
-const RUN_FIELDS = ["image", "command", "args", "securityContext", "restartPolicy"] as const;
+/**
+ * Fields the API server fills in with these values when a pod leaves them out (container, probe, port,
+ * fieldRef and volume defaults): a stored pod that has them and the injector's object that does not are
+ * the same. Any other difference, at any depth, is a different data plane.
+ */
+const API_DEFAULTS: Readonly<Record<string, unknown>> = {
+  terminationMessagePath: "/dev/termination-log",
+  terminationMessagePolicy: "File",
+  timeoutSeconds: 1,
+  periodSeconds: 10,
+  successThreshold: 1,
+  failureThreshold: 3,
+  scheme: "HTTP",
+  protocol: "TCP",
+  apiVersion: "v1",
+  defaultMode: 420,
+  type: "",
+};
+
+/** Where the API server's ServiceAccount admission mounts the pod's token into every container. */
+const SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** The container without that mount (the API server adds it to our containers too, before a re-invocation). */
+function withoutTokenMount(c: K8s): K8s {
+  const mounts = list(c.volumeMounts);
+  const kept = mounts.filter(
+    (m) =>
+      !(
+        m.mountPath === SERVICE_ACCOUNT_MOUNT &&
+        m.readOnly === true &&
+        typeof m.name === "string" &&
+        m.name.startsWith("kube-api-access-")
+      ),
+  );
+  return kept.length === mounts.length ? c : { ...c, volumeMounts: kept };
+}
+
+/** Where `have` (a stored pod's part) differs from `want` (what the injector adds), or undefined. */
+function differs(have: unknown, want: unknown, at: string): string | undefined {
+  if (Array.isArray(want)) {
+    if (!Array.isArray(have) || have.length !== want.length) return at;
+    for (let i = 0; i < want.length; i++) {
+      const d = differs(have[i], want[i], `${at}[${i}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (isObj(want)) {
+    if (!isObj(have)) return at;
+    for (const k of Object.keys(want)) {
+      const d = differs(have[k], want[k], `${at}.${k}`);
+      if (d) return d;
+    }
+    for (const k of Object.keys(have)) {
+      if (k in want) continue;
+      if (!(k in API_DEFAULTS) || canonical(have[k]) !== canonical(API_DEFAULTS[k])) return `${at}.${k}`;
+    }
+    return undefined;
+  }
+  return have === want ? undefined : at;
+}
 
 /**
  * Why an already-marked pod's data plane is not the one the injector would add (undefined: it is): the
- * marker's SPIFFE ID and modes must be the pod's, and each hexr container must run what the injector puts
- * there — the same image, command, args and security context, and for `hexr-config` the same rendered
- * Envoy bootstrap and sidecar config.
+ * marker's SPIFFE ID and modes must be the pod's, and each hexr container and hexr volume must be exactly
+ * the injector's (image, command, args, env, mounts, probes, security context, lifecycle: everything but
+ * the API server's own defaults), so a pod cannot bring a data plane of its own — another image, a config
+ * mounted from its own ConfigMap, NODE_OPTIONS for the sidecar. A mutating webhook that edits hexr-*
+ * containers after this one therefore makes the pod refused: exclude them from it.
  */
 function verifyInjected(
   labels: Record<string, string>,
@@ -160,15 +221,30 @@ function verifyInjected(
   for (const want of expected) {
     const have = byName.get(want.name);
     if (!have) return `container ${String(want.name)} is missing: ${redo}`;
-    for (const f of RUN_FIELDS) {
-      if (canonical(have[f]) !== canonical(want[f]))
-        return `container ${String(want.name)} differs from what the injector adds (${f}): ${redo}`;
-    }
+    const d = differs(withoutTokenMount(have), want, String(want.name));
+    if (d) return `container ${String(want.name)} differs from what the injector adds (${d}): ${redo}`;
   }
-  const haveEnv = new Map(list(byName.get(CONTAINER.config)?.env).map((e) => [e.name, e.value]));
-  for (const e of list(expected[0]?.env)) {
-    if (typeof e.value === "string" && haveEnv.get(e.name) !== e.value)
-      return `container ${CONTAINER.config} carries another ${String(e.name)} than the injector renders: ${redo}`;
+  const agents = all.filter((c) => !OUR_CONTAINERS.has(String(c.name)));
+  const allowed = canonical(agentSpireMount());
+  const grab = foreignHexrMount(agents, (m) => canonical(m) === allowed);
+  if (grab) return grab;
+  const vols = new Map(list(spec.volumes).map((v) => [v.name, v]));
+  for (const want of volumes(cfg)) {
+    const d = differs(vols.get(want.name), want, `volume ${String(want.name)}`);
+    if (d) return `${d} differs from what the injector adds: ${redo}`;
+  }
+  return undefined;
+}
+
+const OUR_CONTAINERS: ReadonlySet<string> = new Set(Object.values(CONTAINER));
+
+/** The first mount of a `hexr-*` volume by one of the pod's own containers (except `ok` ones), as a refusal. */
+function foreignHexrMount(cs: K8s[], ok: (m: K8s) => boolean = () => false): string | undefined {
+  for (const c of cs) {
+    for (const m of list(c.volumeMounts)) {
+      if (typeof m.name === "string" && m.name.startsWith("hexr-") && !ok(m))
+        return `container ${String(c.name)} mounts volume ${m.name}: the data plane's volumes are not the agent's`;
+    }
   }
   return undefined;
 }
@@ -324,6 +400,10 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
   const clash = ourVolumes.map((v) => v.name).filter((n) => volNames.has(n));
   if (clash.length > 0)
     return refuse(`the pod already has volume(s) ${clash.join(", ")}, which the injector adds: rename them`);
+  // a mount of a volume the injector is about to add would give the agent Envoy's admin socket, the authz
+  // socket (forged Checks, raw credentials) or the SPIRE admin socket: pods name none of them
+  const grab = foreignHexrMount([...containers, ...inits]);
+  if (grab) return refuse(grab);
 
   let uids: number[] = [];
   const warnings: string[] = [];

@@ -7,7 +7,7 @@
  *   const out = reviewAdmission(JSON.parse(body), cfg, { namespaceLabels: (n) => informer.get(n)?.labels });
  */
 import type { InjectorConfig } from "./config.ts";
-import { injectPod, LABEL, type NamespaceInfo } from "./inject.ts";
+import { ANNOTATION, injectPod, LABEL, type NamespaceInfo } from "./inject.ts";
 
 const API_VERSION = "admission.k8s.io/v1";
 /** Kubernetes shows warnings as `Warning:` lines; more than a few, or long ones, help nobody. */
@@ -56,6 +56,51 @@ function trimWarnings(ws: string[]): string[] {
     .map((w) => (w.length > MAX_WARNING_CHARS ? `${w.slice(0, MAX_WARNING_CHARS - 1)}…` : w));
 }
 
+const IDENTITY_LABELS = [LABEL.inject, LABEL.tenant, LABEL.agent, LABEL.role] as const;
+
+const meta = (o: unknown): K8s => (isObj(o) && isObj(o.metadata) ? o.metadata : {});
+const strings = (o: unknown): Record<string, unknown> => (isObj(o) ? o : {});
+const podContainers = (o: unknown): K8s[] => {
+  const spec = isObj(o) && isObj(o.spec) ? o.spec : {};
+  return [spec.initContainers, spec.containers, spec.ephemeralContainers].flatMap((l) =>
+    Array.isArray(l) ? l.filter(isObj) : [],
+  );
+};
+
+/**
+ * Admission only runs on CREATE, but labels, annotations and container images can be changed on a running
+ * pod: changing what made its identity and its data plane (the identity labels, the marker, a hexr-*
+ * container's image) would give a pod that was never reviewed — or was reviewed as something else — an
+ * agent identity without the data plane. Such updates are refused; delete and create the pod instead.
+ */
+function podUpdateRefusal(oldPod: unknown, pod: unknown): string | undefined {
+  const [ol, nl] = [strings(meta(oldPod).labels), strings(meta(pod).labels)];
+  for (const l of IDENTITY_LABELS) {
+    if (ol[l] !== nl[l]) return `label ${l} cannot change on a running pod; delete and create the pod instead`;
+  }
+  const [oa, na] = [strings(meta(oldPod).annotations), strings(meta(pod).annotations)];
+  if (oa[ANNOTATION.injected] !== na[ANNOTATION.injected])
+    return `annotation ${ANNOTATION.injected} cannot change on a running pod`;
+  const before = new Map(podContainers(oldPod).map((c) => [c.name, c.image]));
+  for (const c of podContainers(pod)) {
+    if (typeof c.name === "string" && c.name.startsWith("hexr-") && before.get(c.name) !== c.image)
+      return `the image of ${c.name} cannot change on a running pod`;
+  }
+  return undefined;
+}
+
+/** Ephemeral (debug) containers are fine, but not with the data plane's volumes (its sockets and keys). */
+function ephemeralRefusal(pod: unknown): string | undefined {
+  const spec = isObj(pod) && isObj(pod.spec) ? pod.spec : {};
+  for (const c of Array.isArray(spec.ephemeralContainers) ? spec.ephemeralContainers.filter(isObj) : []) {
+    for (const m of Array.isArray(c.volumeMounts) ? c.volumeMounts.filter(isObj) : []) {
+      if (typeof m.name === "string" && m.name.startsWith("hexr-"))
+        return `ephemeral container ${String(c.name)} mounts volume ${m.name}: the data plane's volumes are not for debugging`;
+    }
+  }
+  return undefined;
+}
+
 export function reviewAdmission(
   review: unknown,
   cfg: InjectorConfig,
@@ -80,9 +125,18 @@ function review0(review: unknown, cfg: InjectorConfig, ctx: AdmissionReviewConte
   if (!isObj(req) || uid === "") return deny(uid, 400, "hexr: AdmissionReview without request.uid");
   const kind = isObj(req.kind) ? req.kind : {};
   const isPod = kind.group === "" && kind.version === "v1" && kind.kind === "Pod";
-  // Only pod creation is mutated; the webhook should not be sent anything else, and other objects pass.
-  if (!isPod || req.operation !== "CREATE" || (typeof req.subResource === "string" && req.subResource !== ""))
-    return answer(uid, { allowed: true });
+  const sub = typeof req.subResource === "string" ? req.subResource : "";
+  if (isPod && req.operation === "UPDATE") {
+    const why =
+      sub === ""
+        ? podUpdateRefusal(req.oldObject, req.object)
+        : sub === "ephemeralcontainers"
+          ? ephemeralRefusal(req.object)
+          : undefined;
+    return why === undefined ? answer(uid, { allowed: true }) : deny(uid, 403, `hexr: ${why}`);
+  }
+  // Only pod creation is mutated; other objects and operations pass.
+  if (!isPod || req.operation !== "CREATE" || sub !== "") return answer(uid, { allowed: true });
   const pod = req.object;
   const podNs = isObj(pod) && isObj(pod.metadata) ? pod.metadata.namespace : undefined;
   const nsName = typeof req.namespace === "string" && req.namespace !== "" ? req.namespace : podNs;

@@ -31,6 +31,7 @@ import { reviewAdmission } from "./review.ts";
 /** The API server caps request bodies at 3 MiB; an AdmissionReview wraps one object (twice for updates). */
 export const MAX_REVIEW_BYTES = 8 << 20;
 const CERT_CHECK_MS = 10_000;
+const MAX_CONNECTIONS = 256;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 export interface InjectorServerConfig {
@@ -112,6 +113,8 @@ export class InjectorServer {
     this.#certStamp = stamp;
     this.#https = createHttpsServer({ key, cert, minVersion: "TLSv1.2" }, (req, res) => this.#handle(req, res));
     this.#https.requestTimeout = REQUEST_TIMEOUT_MS;
+    // a bound on what a flood of slow or large reviews can hold (each body is capped too)
+    this.#https.maxConnections = MAX_CONNECTIONS;
     this.#https.headersTimeout = REQUEST_TIMEOUT_MS;
     const listen = (srv: HttpsServer, a: Address) =>
       new Promise<number>((resolve, reject) => {

@@ -405,6 +405,11 @@ export function desiredForPod(pod: PodJson, config: ResolvedConfig, view: Cluste
   if (!md.namespace || !md.name) return problem("bad_pod", "metadata.namespace and metadata.name are required");
   const podRef: PodRef = { uid: md.uid, namespace: md.namespace, name: md.name };
 
+  // a mirror pod is the API server's copy of a static pod a kubelet runs from its own files: it never went
+  // through admission, and its node alone decides what it is
+  if (md.annotations?.["kubernetes.io/config.mirror"] !== undefined) {
+    return problem("not_injected", "a mirror (static) pod: never admitted by the API server's webhooks");
+  }
   if (config.excludedNamespaces.has(md.namespace)) {
     return problem("excluded_namespace", `namespace ${md.namespace} never gets agent identities`);
   }
@@ -451,8 +456,13 @@ export function desiredForPod(pod: PodJson, config: ResolvedConfig, view: Cluste
     }
     // labels can be edited after admission; the identity is the one the pod was admitted (and its Envoy
     // configured) with
+    // labels can be edited after admission (the webhook now refuses it; this holds without it too): the
+    // identity is the one the pod was admitted, and its Envoy configured, with
     const admitted = markerSpiffeId(marker);
-    if (admitted !== undefined && admitted !== spiffeId) {
+    if (admitted === undefined) {
+      return problem("not_injected", `${ANNOTATION_INJECTED} names no SPIFFE ID: not written by the injector`);
+    }
+    if (admitted !== spiffeId) {
       return problem("identity_changed", `the pod's labels name ${spiffeId}, but it was admitted as ${admitted}`);
     }
   }

@@ -384,7 +384,38 @@ describe("hexr injector on a real API server", () => {
     own.spec.initContainers.find((c: Pod) => c.name === "hexr-envoy").image = "ghcr.io/evil/envoy:1";
     const refused = await create(own);
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain("container hexr-envoy differs from what the injector adds (image)");
+    expect(refused.stderr).toContain("container hexr-envoy differs from what the injector adds (hexr-envoy.image)");
+  });
+
+  it("refuses updates that would change a running pod's identity or data plane", async () => {
+    const relabel = await kube.kubectl([
+      "label",
+      "pod",
+      "researcher-0",
+      "-n",
+      "tenant-acme",
+      "--overwrite",
+      "hexr.io/role=admin",
+    ]);
+    expect(relabel.code).not.toBe(0);
+    expect(relabel.stderr).toContain("label hexr.io/role cannot change on a running pod");
+    const image = await kube.kubectl([
+      "set",
+      "image",
+      "pod/researcher-0",
+      "-n",
+      "tenant-acme",
+      "hexr-envoy=ghcr.io/evil/envoy:1",
+    ]);
+    expect(image.code).not.toBe(0);
+    expect(image.stderr).toContain("the image of hexr-envoy cannot change");
+    const other = await kube.kubectl(["label", "pod", "researcher-0", "-n", "tenant-acme", "team=research"]);
+    expect(other.code).toBe(0); // other labels are the pod's own business
+    // an opt-in added later, in a namespace that injects pod by pod, is refused too
+    await created({ ...agentPod("late", "tenant-beta", { "hexr.io/tenant": "beta" }) });
+    const late = await kube.kubectl(["label", "pod", "late", "-n", "tenant-beta", "hexr.io/inject=true"]);
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain("label hexr.io/inject cannot change");
   });
 
   it("fails closed: with the webhook down, an opted-in pod is not created", async () => {

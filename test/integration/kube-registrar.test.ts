@@ -71,7 +71,17 @@ async function createPod(
           "hexr.io/agent": "crew",
           "hexr.io/role": o.role ?? "researcher",
         },
-        annotations: { ...(o.injected === false ? {} : { "hexr.io/injected": '{"version":"1"}' }), ...o.annotations },
+        annotations: {
+          ...(o.injected === false
+            ? {}
+            : {
+                "hexr.io/injected": JSON.stringify({
+                  version: "1",
+                  spiffeId: `spiffe://${TD}/agent/${o.tenant ?? "acme"}/crew/${o.role ?? "researcher"}`,
+                }),
+              }),
+          ...o.annotations,
+        },
       },
       spec: { nodeName: "spire-agent", serviceAccountName: "default", containers: [{ name: "agent", image: "a" }] },
     },

@@ -34,7 +34,13 @@ function pod(
       name: `pod-${uid.slice(0, 8)}`,
       namespace: "acme",
       labels: { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": o.role ?? "researcher" },
-      annotations: { "hexr.io/injected": '{"version":"1"}', ...o.annotations },
+      annotations: {
+        "hexr.io/injected": JSON.stringify({
+          version: "1",
+          spiffeId: `spiffe://${TD}/agent/acme/crew/${o.role ?? "researcher"}`,
+        }),
+        ...o.annotations,
+      },
     },
     spec: { nodeName: o.node ?? "spire-agent", serviceAccountName: "crew" },
     status: { phase: o.phase ?? "Running" },

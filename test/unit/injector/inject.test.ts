@@ -387,17 +387,17 @@ describe("injectPod: idempotent", () => {
     [
       "another Envoy image",
       (p) => (container(p, "hexr-envoy").image = "evil/envoy:1"),
-      /hexr-envoy differs .*\(image\)/,
+      /hexr-envoy differs from what the injector adds \(hexr-envoy\.image\)/,
     ],
     [
       "another sidecar command",
       (p) => (container(p, "hexr-sidecar").command = ["sh", "-c", "sleep inf"]),
-      /\(command\)/,
+      /\(hexr-sidecar\.command\)/,
     ],
     [
       "a privileged proxy",
       (p) => (container(p, "hexr-envoy").securityContext = { privileged: true }),
-      /\(securityContext\)/,
+      /\(hexr-envoy\.securityContext\./,
     ],
     [
       "a bootstrap without ext_authz",
@@ -405,7 +405,7 @@ describe("injectPod: idempotent", () => {
         const env = container(p, "hexr-config").env.find((e: Pod) => e.name === "HEXR_ENVOY_BOOTSTRAP");
         env.value = env.value.replace("envoy.filters.http.ext_authz", "envoy.filters.http.buffer");
       },
-      /another HEXR_ENVOY_BOOTSTRAP/,
+      /hexr-config\.env\[\d\]\.value/,
     ],
     [
       "labels changed after the marker was written",
@@ -449,10 +449,69 @@ describe("injectPod: idempotent", () => {
     expect(injectPod(sorted(pod), NS, cfg)).toEqual({ patch: [], warnings: [] });
   });
 
-  it("another webhook's env or mounts on our containers do not make a re-invocation refuse", () => {
+  it.each<[string, (p: Pod) => void, RegExp]>([
+    [
+      "NODE_OPTIONS added to the sidecar",
+      (p) => (container(p, "hexr-sidecar").env = [{ name: "NODE_OPTIONS", value: "--require /tmp/x.js" }]),
+      /hexr-sidecar\.env/,
+    ],
+    [
+      "the policy volume pointed at another ConfigMap",
+      (p) => (p.spec.volumes.find((v: Pod) => v.name === "hexr-policy").configMap.name = "allow-all"),
+      /volume hexr-policy\.configMap\.name differs/,
+    ],
+    [
+      "Envoy's config mounted from elsewhere",
+      (p) => (container(p, "hexr-envoy").volumeMounts[0].name = "mine"),
+      /hexr-envoy\.volumeMounts\[0\]\.name/,
+    ],
+    [
+      "a postStart hook on Envoy",
+      (p) => (container(p, "hexr-envoy").lifecycle = { postStart: { exec: { command: ["sh"] } } }),
+      /hexr-envoy\.lifecycle/,
+    ],
+  ])("an injected-looking pod with %s is refused", (_n, tamper, why) => {
     const cfg = config();
     const pod = injected(agentPod(), cfg).pod;
-    container(pod, "hexr-envoy").env = [{ name: "TZ", value: "UTC" }];
+    tamper(pod);
+    expect(injectPod(pod, NS, cfg)).toEqual({ refuse: expect.stringMatching(why) });
+  });
+
+  it.each(["hexr-run", "hexr-spire-admin", "hexr-secret-0", "hexr-config"])(
+    "a pod whose own container mounts %s is refused, fresh or already injected",
+    (vol) => {
+      const cfg = config();
+      const fresh = agentPod();
+      fresh.spec.containers[0].volumeMounts = [{ name: vol, mountPath: "/grab" }];
+      expect(injectPod(fresh, NS, cfg)).toEqual({
+        refuse: expect.stringMatching(`container agent mounts volume ${vol}`),
+      });
+      const pod = injected(agentPod(), cfg).pod;
+      pod.spec.containers[1].volumeMounts = [{ name: vol, mountPath: "/grab" }];
+      expect(injectPod(pod, NS, cfg)).toEqual({
+        refuse: expect.stringMatching(`container tools mounts volume ${vol}`),
+      });
+    },
+  );
+
+  it("the API server's defaults on our containers and volumes do not make a re-invocation refuse", () => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    for (const c of pod.spec.initContainers) {
+      c.terminationMessagePath = "/dev/termination-log";
+      c.terminationMessagePolicy = "File";
+      for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe].filter(Boolean)) {
+        Object.assign(probe, { timeoutSeconds: 1, successThreshold: 1 });
+      }
+    }
+    pod.spec.volumes.find((v: Pod) => v.name === "hexr-policy").configMap.defaultMode = 420;
+    // the ServiceAccount admission plugin's token mount, added to every container
+    for (const c of pod.spec.initContainers) {
+      c.volumeMounts = [
+        ...(c.volumeMounts ?? []),
+        { name: "kube-api-access-x7k2p", mountPath: "/var/run/secrets/kubernetes.io/serviceaccount", readOnly: true },
+      ];
+    }
     expect(injectPod(pod, NS, cfg)).toEqual({ patch: [], warnings: [] });
   });
 

@@ -103,9 +103,16 @@ describe("reviewAdmission", () => {
   });
 
   it.each([
-    ["UPDATE", { operation: "UPDATE" }],
+    [
+      "an UPDATE that leaves identity and data plane alone",
+      { operation: "UPDATE", oldObject: agentPod({ annotations: { a: "1" } }) },
+    ],
     ["a ConfigMap", { kind: { group: "", version: "v1", kind: "ConfigMap" } }],
-    ["a subresource", { subResource: "ephemeralcontainers" }],
+    ["a subresource", { subResource: "status" }],
+    [
+      "an ephemeral container without the data plane's volumes",
+      { operation: "UPDATE", subResource: "ephemeralcontainers" },
+    ],
   ])("%s passes untouched", (_n, over) => {
     const out = reviewAdmission(review(agentPod(), over), cfg, {
       namespaceOptedIn: true,
@@ -158,5 +165,58 @@ describe("reviewAdmission", () => {
       allowed: false,
       status: { code: 500, message: "hexr: injector error: cache not synced" },
     });
+  });
+});
+
+describe("reviewAdmission: updates of running pods", () => {
+  const ctx = { namespaceOptedIn: true, namespaceLabels: () => ({ "hexr.io/tenant": "acme" }) };
+  const injectedPod = () => {
+    const out = reviewAdmission(review(agentPod()), cfg, ctx);
+    return applyPatch(agentPod(), JSON.parse(Buffer.from(out.response.patch as string, "base64").toString()));
+  };
+
+  it.each<[string, (p: ReturnType<typeof agentPod>) => void, RegExp]>([
+    [
+      "opting in by label",
+      (p) => (p.metadata.labels["hexr.io/inject"] = "true"),
+      /label hexr.io\/inject cannot change/,
+    ],
+    ["another role", (p) => (p.metadata.labels["hexr.io/role"] = "admin"), /label hexr.io\/role cannot change/],
+    [
+      "the tenant label removed",
+      (p) => delete p.metadata.labels["hexr.io/tenant"],
+      /label hexr.io\/tenant cannot change/,
+    ],
+    [
+      "a hand-set marker",
+      (p) => (p.metadata.annotations = { "hexr.io/injected": "{}" }),
+      /annotation hexr.io\/injected cannot change/,
+    ],
+    [
+      "another Envoy image",
+      (p) => (p.spec.initContainers.find((c: { name: string }) => c.name === "hexr-envoy").image = "evil/envoy"),
+      /the image of hexr-envoy cannot change/,
+    ],
+  ])("refuses %s on a running pod", (_n, change, why) => {
+    const before = injectedPod();
+    const after = structuredClone(before);
+    change(after);
+    const out = reviewAdmission(review(after, { operation: "UPDATE", oldObject: before }), cfg, ctx);
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status?.message).toMatch(why);
+  });
+
+  it("refuses an ephemeral container that mounts a data plane volume", () => {
+    const pod = injectedPod();
+    pod.spec.ephemeralContainers = [
+      { name: "debug", image: "busybox", volumeMounts: [{ name: "hexr-run", mountPath: "/x" }] },
+    ];
+    const out = reviewAdmission(
+      review(pod, { operation: "UPDATE", subResource: "ephemeralcontainers", oldObject: injectedPod() }),
+      cfg,
+      ctx,
+    );
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status?.message).toMatch(/ephemeral container debug mounts volume hexr-run/);
   });
 });

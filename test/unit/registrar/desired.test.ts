@@ -28,8 +28,16 @@ const view = {
     ["hexr-system", { "hexr.io/tenant": "acme" }],
   ]),
 };
-const INJECTED = { "hexr.io/injected": '{"version":"1"}' };
+/** The injector's marker for a pod with these labels (the SPIFFE ID it was admitted with). */
+const marker = (l: Record<string, string>) => ({
+  "hexr.io/injected": JSON.stringify({
+    version: "1",
+    spiffeId: `spiffe://${TD}/agent/${l["hexr.io/tenant"]}/${l["hexr.io/agent"]}/${l["hexr.io/role"]}`,
+  }),
+});
 const PARENT = `spiffe://${TD}/spire/agent/k8s_psat/prod/${NODE_UID}`;
+
+const DEFAULT_LABELS = { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": "researcher" };
 
 function pod(o: {
   uid?: string;
@@ -46,8 +54,8 @@ function pod(o: {
       uid: o.uid ?? UID,
       name: "researcher-0",
       namespace: o.namespace ?? "acme",
-      labels: o.labels ?? { "hexr.io/tenant": "acme", "hexr.io/agent": "crew", "hexr.io/role": "researcher" },
-      annotations: { ...INJECTED, ...o.annotations },
+      labels: o.labels ?? DEFAULT_LABELS,
+      annotations: { ...marker(o.labels ?? DEFAULT_LABELS), ...o.annotations },
       ...(o.deleting ? { deletionTimestamp: "2026-01-01T00:00:00Z" } : {}),
     },
     spec: { nodeName: o.nodeName ?? "node-a", ...(o.sa !== undefined ? { serviceAccountName: o.sa } : {}) },
@@ -119,6 +127,16 @@ describe("desiredForPod", () => {
     expect(r.problems.map((p) => p.code)).toEqual(["not_injected"]);
     const lax = resolveConfig({ trustDomain: TD, cluster: "prod", requireInjected: false });
     expect(desiredForPod(bare, lax, view).entries).toHaveLength(1);
+  });
+
+  it("gives no identity to a pod whose marker names no SPIFFE ID, or to a mirror pod", () => {
+    const handMade = desiredForPod(pod({ annotations: { "hexr.io/injected": "{}" } }), cfg, view);
+    expect(handMade.problems.map((p) => [p.code, p.message])).toEqual([
+      ["not_injected", "hexr.io/injected names no SPIFFE ID: not written by the injector"],
+    ]);
+    const mirror = desiredForPod(pod({ annotations: { "kubernetes.io/config.mirror": "abc" } }), cfg, view);
+    expect(mirror.problems.map((p) => p.code)).toEqual(["not_injected"]);
+    expect(mirror.entries).toEqual([]);
   });
 
   it("gives no identity to a pod relabelled after admission to another agent or role", () => {
