@@ -28,6 +28,7 @@ export type ScenarioId = (typeof SCENARIO_IDS)[number];
 /** Helper scenarios: baselines for the guard scenarios, and the Node gRPC floor. */
 export type HelperId =
   | "node-grpc-noop"
+  | "node-http2-noop"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -55,6 +56,7 @@ export type StackId =
   | "direct"
   | "envoy"
   | "grpc-noop"
+  | "http2-noop"
   | "hexr-authz-allow"
   | "hexr-authz-rbac"
   | "opa-envoy-rbac"
@@ -100,6 +102,14 @@ export const SCENARIOS: readonly Scenario[] = [
     id: "node-grpc-noop",
     summary: "floor: Envoy + a Node gRPC ext_authz server that allows at once (grpc-js, no pipeline)",
     stack: "grpc-noop",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
+  },
+  {
+    id: "node-http2-noop",
+    summary: "floor: Envoy + a raw node:http2 ext_authz server that answers OK with prebuilt bytes (no grpc-js)",
+    stack: "http2-noop",
     request: "s3-put",
     baseline: "envoy",
     helper: true,

@@ -159,6 +159,12 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       processes.push(s);
       add("opa-envoy-rbac", await envoyFor("opa-envoy-rbac", s), s);
     }
+    if (needed.has("http2-noop")) {
+      note("raw node:http2 no-op ext_authz server");
+      const s = await startNoopAuthz(ctx.dir, "http2-noop", ctx.nodeOptions, "http2");
+      processes.push(s);
+      add("http2-noop", await envoyFor("http2-noop", s), s);
+    }
     if (needed.has("grpc-noop")) {
       note("node gRPC no-op ext_authz (floor)");
       const s = await startNoopAuthz(ctx.dir, "grpc-noop", ctx.nodeOptions);

@@ -128,9 +128,19 @@ export async function startHexrSidecar(
 }
 
 /** The floor: a Node gRPC ext_authz server that allows at once (bench/servers/noop-authz.ts). */
-export async function startNoopAuthz(dir: string, name: string, nodeOptions?: string): Promise<GrpcServer> {
+export async function startNoopAuthz(
+  dir: string,
+  name: string,
+  nodeOptions?: string,
+  flavour: "grpc-js" | "http2" = "grpc-js",
+): Promise<GrpcServer> {
   const socket = path.join(dir, `${name}.sock`);
-  const script = path.join(REPO_ROOT, "bench", "servers", "noop-authz.ts");
+  const script = path.join(
+    REPO_ROOT,
+    "bench",
+    "servers",
+    flavour === "http2" ? "noop-authz-http2.ts" : "noop-authz.ts",
+  );
   const env = { ...process.env, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
   const child = startChild(name, process.execPath, [...NODE_FLAGS, script, "--socket", socket], { env });
   await child.waitForOutput(/^ready$/m);
