@@ -1,13 +1,13 @@
 /**
  * A floor, not a product: an ext_authz gRPC server on the sidecar's own server stack (`SidecarServer`,
- * grpc-js, the same proto loading) whose Check answers OK at once. What Envoy + this adds over plain Envoy
+ * grpc-js, the sidecar's Check codec `AUTHZ_SERVICE`) whose Check decodes the request and answers OK. What Envoy + this adds over plain Envoy
  * is the cost of a Node gRPC hop alone; the rest of `hexr-authz-*`'s added latency is the pipeline.
  * Prints `ready` once bound.
  *
  * Usage: node bench/servers/noop-authz.ts --socket PATH
  */
 import { parseArgs } from "node:util";
-import { authorizationService } from "../../sidecars/envoy-protos.ts";
+import { AUTHZ_SERVICE } from "../../sidecars/authz/service.ts";
 import { SidecarServer } from "../../sidecars/server.ts";
 
 const OK = Object.freeze({ status: { code: 0 }, ok_response: { headers: [], headers_to_remove: [] } });
@@ -18,7 +18,7 @@ if (!values.socket) {
   process.exit(2);
 }
 const server = new SidecarServer();
-server.grpc.addService(authorizationService().service, {
+server.grpc.addService(AUTHZ_SERVICE, {
   Check(_call: unknown, callback: (err: null, res: typeof OK) => void) {
     callback(null, OK);
   },

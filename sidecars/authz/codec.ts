@@ -12,9 +12,11 @@
  * per sidecar and decodes every field of every message, certificate PEM and all headers into protobufjs
  * objects first. Here one pass over the bytes builds the plain object; responses are written directly.
  *
- * Malformed input (a truncated varint, a length past the end, a wire type that does not belong, invalid
- * UTF-8 is replaced as protobufjs does) throws {@link CodecError}; grpc-js answers that call with INTERNAL
- * and Envoy fails closed.
+ * Malformed input (a truncated varint, a length past the end, field number 0, the deprecated group wire
+ * types 3 and 4, which Envoy never sends) throws {@link CodecError}; grpc-js answers that call with INTERNAL
+ * and Envoy fails closed. Stricter than protobufjs there, on purpose. Invalid UTF-8 is replaced, as protobufjs
+ * does. A singular message field that appears twice replaces the first, as protobufjs does (the protobuf spec
+ * merges them; only Envoy writes these bytes).
  */
 
 export class CodecError extends Error {
@@ -54,17 +56,28 @@ class Reader {
     throw new CodecError("varint longer than 10 bytes");
   }
 
-  /** A signed 64-bit varint as a Number (two's complement for negatives), as `longs: Number` gives it. */
-  int64(): number {
-    const start = this.pos;
-    const v = this.varint();
-    if (this.pos - start === 10 || v >= 2 ** 63) return v - 2 ** 64;
-    return v;
+  /** The varint's full 64 bits (a float sum loses the low bits of the ten-byte encodings of negatives). */
+  varint64(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new CodecError("truncated varint");
+      const b = this.buf[this.pos++] as number;
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asUintN(64, result);
+      shift += 7n;
+    }
+    throw new CodecError("varint longer than 10 bytes");
   }
 
-  /** A signed 32-bit varint (int32 and enums: negatives are 10-byte sign-extended varints). */
+  /** A signed 64-bit varint as a Number (two's complement for negatives), as `longs: Number` gives it. */
+  int64(): number {
+    return Number(BigInt.asIntN(64, this.varint64()));
+  }
+
+  /** A signed 32-bit varint (int32: negatives are ten-byte sign-extended varints; the low 32 bits count). */
   int32(): number {
-    return this.varint() | 0;
+    return Number(BigInt.asIntN(32, this.varint64()));
   }
 
   /** The [start, end) of a length-delimited field's payload; advances past it. */
@@ -148,7 +161,11 @@ function mapEntry(r: Reader, into: Record<string, string>, what: string): void {
       value = r.string();
     } else r.skip(w);
   }
-  into[key] = value;
+  // an own property even for "__proto__" (a valid header name), as protobufjs stores it: assigning it would
+  // set the object's prototype instead and drop the entry
+  if (key === "__proto__")
+    Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
 }
 
 function socketAddress(r: Reader): Obj {

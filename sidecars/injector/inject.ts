@@ -150,7 +150,7 @@ function differs(have: unknown, want: unknown, at: string): string | undefined {
       if (d) return d;
     }
     for (const k of Object.keys(have)) {
-      if (k in want) continue;
+      if (Object.hasOwn(want, k)) continue;
       if (!(k in API_DEFAULTS) || canonical(have[k]) !== canonical(API_DEFAULTS[k])) return `${at}.${k}`;
     }
     return undefined;
@@ -226,8 +226,20 @@ function verifyInjected(
   }
   const agents = all.filter((c) => !OUR_CONTAINERS.has(String(c.name)));
   const allowed = canonical(agentSpireMount());
-  const grab = foreignHexrMount(agents, (m) => canonical(m) === allowed);
+  const grab = foreignHexrMount(agents, (m) => canonical(m) === allowed) ?? secretAlias(spec, cfg);
   if (grab) return grab;
+  // where they run matters as much as what: native sidecars first among the init containers, in order
+  // (the agent starts after them, and after the iptables rules); classic: setup first, proxies appended
+  const setupNames = [...(opts.traffic === "transparent" ? [CONTAINER.iptables] : []), CONTAINER.config];
+  const initNames = list(spec.initContainers).map((c) => c.name);
+  const wantInits = native ? [...setupNames, CONTAINER.sidecar, CONTAINER.envoy] : setupNames;
+  if (canonical(initNames.slice(0, wantInits.length)) !== canonical(wantInits))
+    return `the data plane's init containers are not first, in order (${wantInits.join(", ")}): ${redo}`;
+  if (!native) {
+    const cs = list(spec.containers).map((c) => c.name);
+    if (!cs.includes(CONTAINER.sidecar) || !cs.includes(CONTAINER.envoy))
+      return `in classic mode ${CONTAINER.sidecar} and ${CONTAINER.envoy} are containers: ${redo}`;
+  }
   const vols = new Map(list(spec.volumes).map((v) => [v.name, v]));
   for (const want of volumes(cfg)) {
     const d = differs(vols.get(want.name), want, `volume ${String(want.name)}`);
@@ -237,6 +249,51 @@ function verifyInjected(
 }
 
 const OUR_CONTAINERS: ReadonlySet<string> = new Set(Object.values(CONTAINER));
+
+/**
+ * A shared process namespace (or the host's) lets the agent reach the proxies' files through
+ * `/proc/<pid>/root` — their sockets, keys and secrets — past any volume rule: such pods get no data plane.
+ */
+function sharedNamespaces(spec: K8s): string | undefined {
+  if (spec.hostNetwork === true)
+    return "pods with hostNetwork: true cannot get a data plane (it would bind and redirect on the node)";
+  for (const f of ["shareProcessNamespace", "hostPID", "hostIPC"] as const) {
+    if (spec[f] === true)
+      return `pods with ${f}: true cannot get a data plane (the agent could reach the proxies' files or ports)`;
+  }
+  return undefined;
+}
+
+/** The first pod volume that is one of the sidecar's secrets under another name, as a refusal. */
+function secretAlias(spec: K8s, cfg: InjectorConfig): string | undefined {
+  const ours = new Set(cfg.secretMounts.map((m) => m.secret));
+  if (ours.size === 0) return undefined;
+  for (const v of list(spec.volumes)) {
+    if (typeof v.name === "string" && v.name.startsWith("hexr-")) continue;
+    const names = [
+      isObj(v.secret) ? v.secret.secretName : undefined,
+      ...(isObj(v.projected) ? list(v.projected.sources) : []).map((s) =>
+        isObj(s.secret) ? s.secret.name : undefined,
+      ),
+    ];
+    const hit = names.find((n) => typeof n === "string" && ours.has(n));
+    if (hit) return `volume ${String(v.name)} holds secret ${hit}, which only the hexr sidecar may mount`;
+  }
+  for (const c of [...list(spec.containers), ...list(spec.initContainers)]) {
+    if (OUR_CONTAINERS.has(String(c.name))) continue;
+    for (const e of list(c.env)) {
+      const ref = isObj(e.valueFrom) && isObj(e.valueFrom.secretKeyRef) ? e.valueFrom.secretKeyRef.name : undefined;
+      if (typeof ref === "string" && ours.has(ref))
+        return `container ${String(c.name)} reads secret ${ref}, which only the hexr sidecar may mount`;
+    }
+    for (const e of list(c.envFrom)) {
+      const ref = isObj(e.secretRef) ? e.secretRef.name : undefined;
+      if (typeof ref === "string" && ours.has(ref))
+        return `container ${String(c.name)} reads secret ${ref}, which only the hexr sidecar may mount`;
+    }
+  }
+  return undefined;
+}
 
 /** The first mount of a `hexr-*` volume by one of the pod's own containers (except `ok` ones), as a refusal. */
 function foreignHexrMount(cs: K8s[], ok: (m: K8s) => boolean = () => false): string | undefined {
@@ -353,14 +410,23 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
   const labels = strMap(meta.labels);
   const annotations = strMap(meta.annotations);
 
-  const scope = optIn(labels, ns, cfg);
-  if (scope) return scope;
-
   const containers = list(spec.containers);
   const inits = list(spec.initContainers);
   const names = new Set([...containers, ...inits].map((c) => c.name));
   const ours = [CONTAINER.envoy, CONTAINER.sidecar].filter((n) => names.has(n));
   const marked = annotations[ANNOTATION.injected] !== undefined;
+
+  const scope = optIn(labels, ns, cfg);
+  if (scope) {
+    // not injected here, so it may not look injected either: the registrar would take a marker on a pod
+    // the injector never checked for one once its namespace opts in (the chart sends every pod of a
+    // tenant's namespace here)
+    if ("skip" in scope && !cfg.excludedNamespaces.has(ns.name) && (marked || ours.length > 0))
+      return refuse(`a pod that is not injected may not carry ${ANNOTATION.injected} or hexr-* containers`);
+    return scope;
+  }
+  const shared = sharedNamespaces(spec);
+  if (shared) return refuse(shared);
   if (marked && ours.length === 2) {
     // re-invocation (or a re-submitted injected pod): a no-op only when what is there is what the injector
     // adds, so a pod cannot bring its own "data plane" (another image, a bootstrap without ext_authz)
@@ -374,9 +440,6 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
         : `the pod already has container(s) named ${[...names].filter((n) => String(n).startsWith("hexr-")).join(", ")} but was not injected: rename them`,
     );
   }
-  if (spec.hostNetwork === true)
-    return refuse("pods with hostNetwork: true cannot get a data plane (it would bind and redirect on the node)");
-
   const id = identity(labels, spec, ns, cfg);
   if (typeof id === "string") return refuse(id);
   const opts = podOptions(annotations, cfg);
@@ -402,7 +465,7 @@ export function injectPod(pod: unknown, ns: NamespaceInfo, cfg: InjectorConfig):
     return refuse(`the pod already has volume(s) ${clash.join(", ")}, which the injector adds: rename them`);
   // a mount of a volume the injector is about to add would give the agent Envoy's admin socket, the authz
   // socket (forged Checks, raw credentials) or the SPIRE admin socket: pods name none of them
-  const grab = foreignHexrMount([...containers, ...inits]);
+  const grab = foreignHexrMount([...containers, ...inits]) ?? secretAlias(spec, cfg);
   if (grab) return refuse(grab);
 
   let uids: number[] = [];

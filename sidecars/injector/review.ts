@@ -93,6 +93,8 @@ function podUpdateRefusal(oldPod: unknown, pod: unknown): string | undefined {
 function ephemeralRefusal(pod: unknown): string | undefined {
   const spec = isObj(pod) && isObj(pod.spec) ? pod.spec : {};
   for (const c of Array.isArray(spec.ephemeralContainers) ? spec.ephemeralContainers.filter(isObj) : []) {
+    if (typeof c.targetContainerName === "string" && c.targetContainerName.startsWith("hexr-"))
+      return `ephemeral container ${String(c.name)} targets ${c.targetContainerName}: the data plane's containers are not for debugging`;
     for (const m of Array.isArray(c.volumeMounts) ? c.volumeMounts.filter(isObj) : []) {
       if (typeof m.name === "string" && m.name.startsWith("hexr-"))
         return `ephemeral container ${String(c.name)} mounts volume ${m.name}: the data plane's volumes are not for debugging`;

@@ -267,7 +267,11 @@ describe("hexr injector on a real API server", () => {
   it("the chart registered the webhook: both entries, Fail, the CA bundle and the URL", async () => {
     const r = await kube.kubectl(["get", "mutatingwebhookconfigurations", "-o", "json"]);
     const hooks = JSON.parse(r.stdout).items.flatMap((c: Pod) => c.webhooks);
-    expect(hooks.map((h: Pod) => h.name).sort()).toEqual(["namespace.inject.hexr.io", "pod.inject.hexr.io"]);
+    expect(hooks.map((h: Pod) => h.name).sort()).toEqual([
+      "namespace.inject.hexr.io",
+      "pod.inject.hexr.io",
+      "untenanted.inject.hexr.io",
+    ]);
     for (const h of hooks) {
       expect(h.failurePolicy).toBe("Fail");
       expect(h.clientConfig.url).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${port}/mutate/(namespace|pod)$`));
@@ -362,6 +366,14 @@ describe("hexr injector on a real API server", () => {
     const r = await create(forged);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/hexr/);
+    // where pods opt in one by one, a pod that did not opt in may not arrive marked either
+    const unreviewed = agentPod("unreviewed", "tenant-beta", { "hexr.io/tenant": "beta" });
+    unreviewed.metadata.annotations = {
+      "hexr.io/injected": '{"version":"1","spiffeId":"spiffe://hexr.cloud/agent/beta/crew/researcher"}',
+    };
+    const u = await create(unreviewed);
+    expect(u.code).not.toBe(0);
+    expect(u.stderr).toContain("a pod that is not injected may not carry hexr.io/injected");
 
     const first = JSON.parse(
       (await kube.kubectl(["get", "pod", "researcher-0", "-n", "tenant-acme", "-o", "json"])).stdout,

@@ -494,6 +494,54 @@ describe("injectPod: idempotent", () => {
     },
   );
 
+  it("a pod that is not opted in may not look injected (its namespace could opt in later)", () => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    expect(injectPod(pod, PLAIN_NS, cfg)).toEqual({
+      refuse: expect.stringMatching(/not injected may not carry hexr.io\/injected/),
+    });
+    expect(injectPod(agentPod(), PLAIN_NS, cfg)).toEqual({ skip: "not opted in" }); // a plain pod stays a skip
+  });
+
+  it.each(["shareProcessNamespace", "hostPID", "hostIPC"])("a pod with %s is refused, fresh or injected", (f) => {
+    const cfg = config();
+    const fresh = agentPod();
+    fresh.spec[f] = true;
+    expect(injectPod(fresh, NS, cfg)).toEqual({ refuse: expect.stringMatching(`${f}: true cannot get a data plane`) });
+    const pod = injected(agentPod(), cfg).pod;
+    pod.spec[f] = true;
+    expect(injectPod(pod, NS, cfg)).toEqual({ refuse: expect.stringMatching(`${f}: true`) });
+  });
+
+  it("a pod that mounts or reads the sidecar's secrets under another name is refused", () => {
+    const cfg = config({ secret_mounts: [{ secret: "hexr-l2-key", mount_path: "/run/secrets/hexr" }] });
+    const vol = agentPod();
+    vol.spec.volumes = [{ name: "k", secret: { secretName: "hexr-l2-key" } }];
+    expect(injectPod(vol, NS, cfg)).toEqual({ refuse: expect.stringMatching(/volume k holds secret hexr-l2-key/) });
+    const env = agentPod();
+    env.spec.containers[0].env.push({ name: "K", valueFrom: { secretKeyRef: { name: "hexr-l2-key", key: "l2.key" } } });
+    expect(injectPod(env, NS, cfg)).toEqual({
+      refuse: expect.stringMatching(/container agent reads secret hexr-l2-key/),
+    });
+    const pod = injected(agentPod(), cfg).pod;
+    pod.spec.volumes.push({ name: "p", projected: { sources: [{ secret: { name: "hexr-l2-key" } }] } });
+    expect(injectPod(pod, NS, cfg)).toEqual({ refuse: expect.stringMatching(/volume p holds secret hexr-l2-key/) });
+  });
+
+  it("an injected-looking pod whose own init container runs before the data plane is refused", () => {
+    const cfg = config();
+    const pod = injected(agentPod(), cfg).pod;
+    pod.spec.initContainers.unshift({ name: "early", image: "busybox" }); // would run before Envoy is up
+    expect(injectPod(pod, NS, cfg)).toEqual({
+      refuse: expect.stringMatching(/init containers are not first, in order/),
+    });
+    const moved = injected(agentPod({ annotations: { "hexr.io/traffic": "transparent" } }), cfg).pod;
+    const ipt = moved.spec.initContainers.find((c: Pod) => c.name === "hexr-iptables");
+    moved.spec.initContainers = moved.spec.initContainers.filter((c: Pod) => c !== ipt);
+    moved.spec.containers.push(ipt); // beside the agent, racing it
+    expect(injectPod(moved, NS, cfg)).toEqual({ refuse: expect.any(String) });
+  });
+
   it("the API server's defaults on our containers and volumes do not make a re-invocation refuse", () => {
     const cfg = config();
     const pod = injected(agentPod(), cfg).pod;

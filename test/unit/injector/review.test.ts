@@ -206,6 +206,18 @@ describe("reviewAdmission: updates of running pods", () => {
     expect(out.response.status?.message).toMatch(why);
   });
 
+  it("refuses an ephemeral container that targets a data plane container", () => {
+    const pod = injectedPod();
+    pod.spec.ephemeralContainers = [{ name: "debug", image: "busybox", targetContainerName: "hexr-sidecar" }];
+    const out = reviewAdmission(
+      review(pod, { operation: "UPDATE", subResource: "ephemeralcontainers", oldObject: injectedPod() }),
+      cfg,
+      ctx,
+    );
+    expect(out.response.allowed).toBe(false);
+    expect(out.response.status?.message).toMatch(/targets hexr-sidecar/);
+  });
+
   it("refuses an ephemeral container that mounts a data plane volume", () => {
     const pod = injectedPod();
     pod.spec.ephemeralContainers = [

@@ -42,7 +42,7 @@ const http = fc.record(
     scheme: fc.constantFrom("http", "https"),
     query: nonEmpty,
     fragment: nonEmpty,
-    size: fc.integer({ min: 1, max: 2 ** 40 }),
+    size: fc.oneof(fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: -(2 ** 40), max: -1 })),
     protocol: fc.constantFrom("HTTP/1.1", "HTTP/2"),
     body: nonEmpty,
     raw_body: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),
@@ -65,8 +65,8 @@ const attributes = fc.record(
     request: fc.record(
       {
         time: fc.record({
-          seconds: fc.integer({ min: 1, max: 2 ** 34 }),
-          nanos: fc.integer({ min: 1, max: 999_999_999 }),
+          seconds: fc.oneof(fc.integer({ min: 1, max: 2 ** 34 }), fc.integer({ min: -(2 ** 34), max: -1 })),
+          nanos: fc.oneof(fc.integer({ min: 1, max: 999_999_999 }), fc.constant(-1)),
         }),
         http,
       },
@@ -109,6 +109,15 @@ describe("decodeCheckRequest", () => {
     );
     expect(got.attributes.metadata_context).toBeUndefined();
     expect(got.attributes.destination.address.socket_address).toEqual({ address: "10.0.0.1" });
+  });
+
+  it("keeps a header named __proto__ as a header (an own property, as proto-loader does), not a prototype", () => {
+    const req = JSON.parse('{"attributes":{"request":{"http":{"headers":{"__proto__":"x","a":"b"}}}}}');
+    const got = decodeCheckRequest(check.requestSerialize(req)) as Record<string, any>;
+    const headers = got.attributes.request.http.headers;
+    expect(Object.hasOwn(headers, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    expect(got).toEqual(viaProtoLoader(req));
   });
 
   it("decodes an empty request to {} and a request without attributes to {}", () => {
