@@ -78,6 +78,9 @@ const attributes = fc.record(
   { requiredKeys: [] },
 );
 
+// biome-ignore lint/suspicious/noExplicitAny: decoded requests are free-form JSON, read by path in tests
+type Decoded = Record<string, any>;
+
 /** proto-loader's own round trip: what the pipeline received before this codec. */
 const viaProtoLoader = (req: unknown) => check.requestDeserialize(check.requestSerialize(req));
 
@@ -102,7 +105,7 @@ describe("decodeCheckRequest", () => {
         request: { http: { method: "GET", path: "/x", headers: { ":authority": "h" } } },
       },
     };
-    const got = decodeCheckRequest(check.requestSerialize(req)) as Record<string, any>;
+    const got = decodeCheckRequest(check.requestSerialize(req)) as Decoded;
     expect(got.attributes.source.principal).toBe("spiffe://hexr.cloud/agent/acme/crew/researcher");
     expect(got.attributes.request).toEqual(
       viaProtoLoader(req) && { http: { method: "GET", path: "/x", headers: { ":authority": "h" } } },
@@ -113,7 +116,7 @@ describe("decodeCheckRequest", () => {
 
   it("keeps a header named __proto__ as a header (an own property, as proto-loader does), not a prototype", () => {
     const req = JSON.parse('{"attributes":{"request":{"http":{"headers":{"__proto__":"x","a":"b"}}}}}');
-    const got = decodeCheckRequest(check.requestSerialize(req)) as Record<string, any>;
+    const got = decodeCheckRequest(check.requestSerialize(req)) as Decoded;
     const headers = got.attributes.request.http.headers;
     expect(Object.hasOwn(headers, "__proto__")).toBe(true);
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
