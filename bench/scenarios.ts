@@ -29,6 +29,7 @@ export type ScenarioId = (typeof SCENARIO_IDS)[number];
 export type HelperId =
   | "node-grpc-noop"
   | "node-http2-noop"
+  | "hexr-authz-rbac-h2"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -57,6 +58,7 @@ export type StackId =
   | "envoy"
   | "grpc-noop"
   | "http2-noop"
+  | "hexr-authz-rbac-h2"
   | "hexr-authz-allow"
   | "hexr-authz-rbac"
   | "opa-envoy-rbac"
@@ -127,6 +129,14 @@ export const SCENARIOS: readonly Scenario[] = [
     stack: "hexr-authz-rbac",
     request: "s3-put",
     baseline: "envoy",
+  },
+  {
+    id: "hexr-authz-rbac-h2",
+    summary: "hexr-authz-rbac with Check on plain node:http2 (authz.listen.server: http2) instead of grpc-js",
+    stack: "hexr-authz-rbac-h2",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
   },
   {
     id: "opa-envoy-rbac",

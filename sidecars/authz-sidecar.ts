@@ -17,6 +17,7 @@ import { A2aInboundStage } from "./a2a/inbound.ts";
 import { loadA2aSchemas } from "../filters/a2a/validate.ts";
 import { createRedis } from "./redis.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
+import { H2CheckServer } from "./authz/h2-server.ts";
 import { addAuthzService } from "./authz/service.ts";
 import type { GuardStats } from "./extproc/guard-processor.ts";
 import { addExtProcService } from "./extproc/server.ts";
@@ -283,7 +284,12 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     });
     const mtls = a.listen.mtls;
     addAuthzService(server.grpc, pipeline, mtls ? { allowedClients: mtls.allowedClients } : {});
-    if (mtls && a.listen.tcp && wl && cfg.workloadApi) {
+    if (a.listen.server === "http2" && a.listen.socket) {
+      // Check (and health) on plain node:http2: the socket is not bound by the grpc-js server
+      const h2 = new H2CheckServer(pipeline, server.health, { logger: deps.logger });
+      await h2.listen(a.listen.socket);
+      server.attach(h2, `unix:${a.listen.socket}`);
+    } else if (mtls && a.listen.tcp && wl && cfg.workloadApi) {
       if (a.listen.socket) await server.bind({ socket: a.listen.socket });
       await waitForServedSvid(wl.client, cfg.workloadApi);
       serverIdentity = new SvidCertificateProvider(wl.client, {

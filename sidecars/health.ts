@@ -22,6 +22,11 @@ export class HealthService {
     for (const w of this.#watchers) if (w.service === service) w.call.write({ status });
   }
 
+  /** A service's status (undefined: not a service this server knows). */
+  status(service: string): ServingStatus | undefined {
+    return this.#status.get(service);
+  }
+
   /** Marks every known service NOT_SERVING (used when draining). */
   drain(): void {
     for (const s of [...this.#status.keys()]) this.set(s, "NOT_SERVING");

@@ -12,11 +12,24 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
   "grpc.http2.min_ping_interval_without_data_ms": 5_000,
 };
 
+/** Another server that shares this one's lifecycle (the http2 Check server). */
+export interface CompanionServer {
+  drain(timeoutMs: number): Promise<void>;
+  kill(): void;
+}
+
 export class SidecarServer {
   readonly grpc = new grpc.Server(GRPC_SERVER_OPTIONS);
   readonly health = new HealthService();
   readonly addresses: string[] = [];
   #sockets: string[] = [];
+  readonly #companions: CompanionServer[] = [];
+
+  /** Drained and killed with this server; `address` is added to {@link addresses}. */
+  attach(companion: CompanionServer, address: string): void {
+    this.#companions.push(companion);
+    this.addresses.push(address);
+  }
 
   constructor() {
     this.health.addTo(this.grpc);
@@ -51,6 +64,7 @@ export class SidecarServer {
   /** Health NOT_SERVING, then let in-flight calls finish up to `timeoutMs`, then force. */
   async drain(timeoutMs: number): Promise<void> {
     this.health.drain();
+    const companions = Promise.all(this.#companions.map((c) => c.drain(timeoutMs)));
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.grpc.forceShutdown();
@@ -62,11 +76,13 @@ export class SidecarServer {
         resolve();
       });
     });
+    await companions;
     for (const s of this.#sockets) rmSync(s, { force: true });
   }
 
   /** Immediate stop (tests: "authz server gone"). */
   kill(): void {
+    for (const c of this.#companions) c.kill();
     this.grpc.forceShutdown();
     for (const s of this.#sockets) rmSync(s, { force: true });
   }

@@ -139,7 +139,10 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
 
     if (needed.has("direct")) add("direct");
     if (needed.has("envoy")) add("envoy", await envoyFor("envoy"));
-    const sidecar = async (id: StackId, section: { bundle: string } | { extProc: "headers" | "guard" }) => {
+    const sidecar = async (
+      id: StackId,
+      section: { bundle: string; authzServer?: "http2" } | { extProc: "headers" | "guard" },
+    ) => {
       note(`hexr sidecar (${id})`);
       const s = await startHexrSidecar({
         dir: ctx.dir,
@@ -153,6 +156,8 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     };
     if (needed.has("hexr-authz-allow")) await sidecar("hexr-authz-allow", { bundle: ctx.bundles.allowAll });
     if (needed.has("hexr-authz-rbac")) await sidecar("hexr-authz-rbac", { bundle: ctx.bundles.rbac });
+    if (needed.has("hexr-authz-rbac-h2"))
+      await sidecar("hexr-authz-rbac-h2", { bundle: ctx.bundles.rbac, authzServer: "http2" });
     if (needed.has("opa-envoy-rbac")) {
       note("opa-envoy-plugin");
       const s = await startOpaEnvoy(ctx.opaEnvoy, ctx.dir, "opa-envoy-rbac", ctx.referencePolicy, ctx.referencePath);

@@ -84,6 +84,8 @@ export interface SidecarOptions {
   admin?: boolean;
   /** More top-level config sections (`redis`, `credentials`). */
   sections?: Readonly<Record<string, unknown>>;
+  /** `authz.listen.server`: what serves Check (default the sidecar's, grpc-js). */
+  authzServer?: "grpc-js" | "http2";
 }
 
 /**
@@ -102,7 +104,9 @@ export async function startHexrSidecar(
     config,
     JSON.stringify({
       trust_domains: [o.trustDomain],
-      ...(o.bundle ? { authz: { listen: { socket }, bundle: o.bundle } } : {}),
+      ...(o.bundle
+        ? { authz: { listen: { socket, ...(o.authzServer ? { server: o.authzServer } : {}) }, bundle: o.bundle } }
+        : {}),
       ...(o.extProc
         ? { ext_proc: { listen: { socket: procSocket }, ...(o.extProc === "headers" ? { routes: [] } : {}) } }
         : {}),

@@ -126,6 +126,8 @@ export interface LocalDataPlaneOptions {
   telemetry?: { otlpPort?: number; samplingRatio?: number };
   /** More top-level sidecar config sections (`redis`, `rate`, `credentials`), merged into the generated config. */
   sidecarConfig?: Record<string, unknown>;
+  /** What serves Check on the authz socket (`authz.listen.server`); default the sidecar's default. */
+  authzServer?: "grpc-js" | "http2";
   extraUpstreams?: readonly ExtraUpstream[];
 }
 
@@ -299,7 +301,14 @@ async function startDevCaDataPlane(opts: LocalDataPlaneOptions): Promise<LocalDa
     const cfg = parseConfig(
       JSON.stringify({
         trust_domains: [td],
-        authz: { listen: { socket: authzSocket }, bundle: opts.bundlePath, bundle_poll_ms: opts.bundlePollMs ?? 200 },
+        authz: {
+          listen: {
+            socket: authzSocket,
+            ...(opts.authzServer ? { server: opts.authzServer } : {}),
+          },
+          bundle: opts.bundlePath,
+          bundle_poll_ms: opts.bundlePollMs ?? 200,
+        },
         ext_proc: { listen: { socket: procSocket } },
         audit: { path: "stderr" },
         ...telemetry.sidecar,

@@ -66,6 +66,9 @@ export function parseExtProcSection(raw: unknown, resolvePath: (p: string) => st
   const l = o.listen;
   if (l === null || typeof l !== "object" || Array.isArray(l)) fail(`${field}.listen`, "must be a mapping");
   const lo = l as Record<string, unknown>;
+  for (const k of Object.keys(lo)) {
+    if (k !== "socket" && k !== "tcp") fail(`${field}.listen.${k}`, "unknown field (allowed: socket, tcp)");
+  }
   const listen: ExtProcListen = {};
   if (typeof lo.socket === "string" && lo.socket) listen.socket = resolvePath(lo.socket);
   if (typeof lo.tcp === "string" && lo.tcp) listen.tcp = lo.tcp;

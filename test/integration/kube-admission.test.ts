@@ -145,7 +145,8 @@ async function waitReady() {
 }
 
 afterAll(async () => {
-  await injector?.close();
+  // each step even if one before it fails: a leaked etcd or kube-apiserver would outlive the run
+  await injector?.close().catch(() => {});
   await kube?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

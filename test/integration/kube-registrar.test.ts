@@ -147,7 +147,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await running?.stop();
+  // each step even if one before it fails: a leaked etcd or kube-apiserver would outlive the run
+  await running?.stop().catch(() => {});
   await Promise.all([kube?.stop(), spire?.stop()]);
 });
 

@@ -119,3 +119,25 @@ describe("sidecar config: SPIFFE identity", () => {
     expect(errorOf(text)).toMatch(message);
   });
 });
+
+describe("authz.listen.server", () => {
+  const config = (listen: string) => `trust_domains: [hexr.cloud]\nauthz:\n  listen: ${listen}\n  bundle: /b.tar.gz\n`;
+
+  it("defaults to grpc-js and takes http2 for a Unix socket", () => {
+    expect(parseConfig(config("{ socket: /run/hexr/authz.sock }")).authz?.listen.server).toBeUndefined();
+    expect(parseConfig(config("{ socket: /run/hexr/authz.sock, server: http2 }")).authz?.listen.server).toBe("http2");
+  });
+
+  it.each([
+    ["http2 with tcp", "{ socket: /s.sock, tcp: 127.0.0.1:9191, server: http2 }", /http2 serves a Unix socket only/],
+    ["an unknown server", "{ socket: /s.sock, server: h3 }", /must be grpc-js or http2/],
+  ])("refuses %s, naming the field", (_n, listen, why) => {
+    expect(() => parseConfig(config(listen))).toThrow(why);
+    expect(() => parseConfig(config(listen))).toThrow(/^authz\.listen\.server:/);
+  });
+
+  it("is only an authz option", () => {
+    const text = "trust_domains: [hexr.cloud]\next_proc:\n  listen: { socket: /p.sock, server: http2 }\n";
+    expect(() => parseConfig(text)).toThrow(/ext_proc\.listen\.server: unknown field/);
+  });
+});
