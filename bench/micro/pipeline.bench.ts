@@ -6,7 +6,9 @@
 import { Writable } from "node:stream";
 import { DecisionCache, DEFAULT_CATALOG, RateCounter, ServiceCatalog } from "../../filters/authz/index.ts";
 import { JsonLinesAudit } from "../../sidecars/authz/audit.ts";
+import { decodeCheckRequest, encodeCheckResponse } from "../../sidecars/authz/codec.ts";
 import { AuthzPipeline, type AuthzPipelineDeps } from "../../sidecars/authz/pipeline.ts";
+import { authorizationService } from "../../sidecars/envoy-protos.ts";
 import { authzMetrics } from "../../filters/telemetry/catalog.ts";
 import { Registry } from "../../filters/telemetry/metrics.ts";
 import { AuthzTelemetry } from "../../sidecars/telemetry/authz.ts";
@@ -70,6 +72,17 @@ const suite: MicroSuite = async (bench, ctx) => {
   };
   const first = pipeline.check(request) as { status?: { code?: number } };
   if ((first.status?.code ?? 0) !== 0) throw new Error(`bench request is not allowed: ${JSON.stringify(first)}`);
+  // the wire hop's own share: the request as Envoy sends it (proto-loader encodes it once, here), decoded
+  // and the allow answered by the sidecar's codec
+  const wire = (
+    authorizationService().service.Check as unknown as { requestSerialize(v: unknown): Buffer }
+  ).requestSerialize(request);
+  bench.add("codec: decode the CheckRequest (certificate, ~20 headers)", () => {
+    decodeCheckRequest(wire);
+  });
+  bench.add("codec: encode the allow CheckResponse", () => {
+    encodeCheckResponse(first as never);
+  });
   const parent = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" };
   bench.add("AuthzPipeline.check (allowed request)", () => {
     pipeline.check(request);

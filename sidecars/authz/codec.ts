@@ -130,14 +130,16 @@ class Reader {
     this.pos += n;
   }
 
-  /** Each field's number and wire type, until the end. */
-  *fields(): Generator<[number, number]> {
-    while (this.pos < this.end) {
-      const tag = this.varint();
-      const field = Math.floor(tag / 8);
-      if (field === 0) throw new CodecError("field number 0");
-      yield [field, tag & 7];
-    }
+  /**
+   * The next field's tag (`field << 3 | wire type`), or -1 at the end of the message. A plain method, not a
+   * generator: the decoder calls it once per field of every Check, and a generator allocates per step.
+   */
+  next(): number {
+    if (this.pos >= this.end) return -1;
+    const tag = this.varint();
+    if (tag < 8) throw new CodecError("field number 0");
+    if (tag > 0xffffffff) throw new CodecError("field number out of range");
+    return tag;
   }
 }
 
@@ -152,7 +154,9 @@ type Obj = Record<string, unknown>;
 function mapEntry(r: Reader, into: Record<string, string>, what: string): void {
   let key = "";
   let value = "";
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1) {
       expect(w, WIRE_LEN, `${what} key`);
       key = r.string();
@@ -170,7 +174,9 @@ function mapEntry(r: Reader, into: Record<string, string>, what: string): void {
 
 function socketAddress(r: Reader): Obj {
   const out: Obj = {};
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 2 && w === WIRE_LEN) out.address = r.string();
     else if (f === 3 && w === WIRE_VARINT) {
       out.port_value = r.varint() >>> 0;
@@ -182,7 +188,9 @@ function socketAddress(r: Reader): Obj {
 
 function address(r: Reader): Obj {
   const out: Obj = {};
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1 && w === WIRE_LEN) {
       out.socket_address = socketAddress(r.sub());
       out.address = "socket_address"; // proto-loader's `oneofs: true` names the set member
@@ -194,7 +202,9 @@ function address(r: Reader): Obj {
 function peer(r: Reader): Obj {
   const out: Obj = {};
   let labels: Record<string, string> | undefined;
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (w !== WIRE_LEN) {
       r.skip(w);
       continue;
@@ -212,11 +222,15 @@ function peer(r: Reader): Obj {
 
 function headerMap(r: Reader): Obj {
   const headers: Obj[] = [];
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1 && w === WIRE_LEN) {
       const h: Obj = {};
       const s = r.sub();
-      for (const [hf, hw] of s.fields()) {
+      for (let u = s.next(); u >= 0; u = s.next()) {
+        const hf = u >>> 3;
+        const hw = u & 7;
         if (hf === 1 && hw === WIRE_LEN) h.key = s.string();
         else if (hf === 2 && hw === WIRE_LEN) h.value = s.string();
         else if (hf === 3 && hw === WIRE_LEN) h.raw_value = s.bytes();
@@ -243,7 +257,9 @@ const HTTP_STRINGS: Record<number, string> = {
 function httpRequest(r: Reader): Obj {
   const out: Obj = {};
   let headers: Record<string, string> | undefined;
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     const name = HTTP_STRINGS[f];
     if (name !== undefined && w === WIRE_LEN) out[name] = r.string();
     else if (f === 3 && w === WIRE_LEN) mapEntry(r.sub(), (headers ??= {}), "headers");
@@ -258,7 +274,9 @@ function httpRequest(r: Reader): Obj {
 
 function timestamp(r: Reader): Obj {
   const out: Obj = {};
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1 && w === WIRE_VARINT) out.seconds = r.int64();
     else if (f === 2 && w === WIRE_VARINT) out.nanos = r.int32();
     else r.skip(w);
@@ -268,7 +286,9 @@ function timestamp(r: Reader): Obj {
 
 function request(r: Reader): Obj {
   const out: Obj = {};
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1 && w === WIRE_LEN) out.time = timestamp(r.sub());
     else if (f === 2 && w === WIRE_LEN) out.http = httpRequest(r.sub());
     else r.skip(w);
@@ -279,7 +299,9 @@ function request(r: Reader): Obj {
 function attributes(r: Reader): Obj {
   const out: Obj = {};
   let ext: Record<string, string> | undefined;
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (w !== WIRE_LEN) {
       r.skip(w);
       continue;
@@ -291,7 +313,9 @@ function attributes(r: Reader): Obj {
     else if (f === 12) {
       const s = r.sub();
       const tls: Obj = {};
-      for (const [tf, tw] of s.fields()) {
+      for (let u = s.next(); u >= 0; u = s.next()) {
+        const tf = u >>> 3;
+        const tw = u & 7;
         if (tf === 1 && tw === WIRE_LEN) tls.sni = s.string();
         else s.skip(tw);
       }
@@ -306,7 +330,9 @@ function attributes(r: Reader): Obj {
 export function decodeCheckRequest(buf: Uint8Array): { attributes?: Mutable<Obj> } {
   const r = new Reader(buf);
   const out: { attributes?: Obj } = {};
-  for (const [f, w] of r.fields()) {
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
     if (f === 1 && w === WIRE_LEN) out.attributes = attributes(r.sub());
     else r.skip(w);
   }
@@ -323,43 +349,43 @@ const APPEND_ACTIONS: Record<string, number> = {
   OVERWRITE_IF_EXISTS: 3,
 };
 
-/** Appends protobuf fields to a growing list of chunks; `finish()` concatenates. */
+/**
+ * Writes protobuf fields into one growing buffer (a few allocations per response, not one per field: this
+ * runs for every Check). A nested message is written into its own Writer and copied in behind its length.
+ */
 class Writer {
-  readonly #parts: Uint8Array[] = [];
+  #buf = Buffer.allocUnsafe(256);
   #len = 0;
 
   get length(): number {
     return this.#len;
   }
 
-  #push(b: Uint8Array): void {
-    this.#parts.push(b);
-    this.#len += b.length;
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#len + n));
+    this.#buf.copy(grown, 0, 0, this.#len);
+    this.#buf = grown;
   }
 
   varint(v: number): void {
-    if (!Number.isInteger(v) || v < 0) {
+    if (!Number.isInteger(v) || v < -(2 ** 31)) throw new CodecError(`not a varint: ${v}`);
+    this.#room(10);
+    if (v < 0) {
       // int32 negatives: ten-byte two's complement, as every protobuf encoder writes them
-      if (Number.isInteger(v) && v < 0 && v >= -(2 ** 31)) {
-        let x = BigInt.asUintN(64, BigInt(v));
-        const out = new Uint8Array(10);
-        for (let i = 0; i < 10; i++) {
-          out[i] = Number(x & 0x7fn) | (i < 9 ? 0x80 : 0);
-          x >>= 7n;
-        }
-        this.#push(out);
-        return;
+      let x = BigInt.asUintN(64, BigInt(v));
+      for (let i = 0; i < 10; i++) {
+        this.#buf[this.#len++] = Number(x & 0x7fn) | (i < 9 ? 0x80 : 0);
+        x >>= 7n;
       }
-      throw new CodecError(`not a varint: ${v}`);
+      return;
     }
-    const out: number[] = [];
     let x = v;
     while (x >= 0x80) {
-      out.push((x % 0x80) | 0x80);
+      this.#buf[this.#len++] = (x % 0x80) | 0x80;
       x = Math.floor(x / 0x80);
     }
-    out.push(x);
-    this.#push(Uint8Array.from(out));
+    this.#buf[this.#len++] = x;
   }
 
   tag(field: number, wire: number): void {
@@ -367,20 +393,23 @@ class Writer {
   }
 
   string(field: number, s: string): void {
-    const b = Buffer.from(s, "utf8");
+    const n = Buffer.byteLength(s, "utf8");
     this.tag(field, WIRE_LEN);
-    this.varint(b.length);
-    this.#push(b);
+    this.varint(n);
+    this.#room(n);
+    this.#len += this.#buf.write(s, this.#len, n, "utf8");
   }
 
   message(field: number, w: Writer): void {
     this.tag(field, WIRE_LEN);
-    this.varint(w.length);
-    for (const p of w.#parts) this.#push(p);
+    this.varint(w.#len);
+    this.#room(w.#len);
+    w.#buf.copy(this.#buf, this.#len, 0, w.#len);
+    this.#len += w.#len;
   }
 
   finish(): Buffer {
-    return Buffer.concat(this.#parts, this.#len);
+    return this.#buf.subarray(0, this.#len);
   }
 }
 
