@@ -79,8 +79,10 @@ function podUpdateRefusal(oldPod: unknown, pod: unknown): string | undefined {
     if (ol[l] !== nl[l]) return `label ${l} cannot change on a running pod; delete and create the pod instead`;
   }
   const [oa, na] = [strings(meta(oldPod).annotations), strings(meta(pod).annotations)];
-  if (oa[ANNOTATION.injected] !== na[ANNOTATION.injected])
-    return `annotation ${ANNOTATION.injected} cannot change on a running pod`;
+  // the marker, and the per-process identities the registrar derives from the pod
+  for (const a of [ANNOTATION.injected, ANNOTATION.subAgents]) {
+    if (oa[a] !== na[a]) return `annotation ${a} cannot change on a running pod`;
+  }
   const before = new Map(podContainers(oldPod).map((c) => [c.name, c.image]));
   for (const c of podContainers(pod)) {
     if (typeof c.name === "string" && c.name.startsWith("hexr-") && before.get(c.name) !== c.image)

@@ -193,6 +193,13 @@ describe("reviewAdmission: updates of running pods", () => {
       /annotation hexr.io\/injected cannot change/,
     ],
     [
+      "sub-agents added",
+      (p) => {
+        p.metadata.annotations["hexr.io/sub-agents"] = '[{"name":"tool","uid":1001}]';
+      },
+      /annotation hexr.io\/sub-agents cannot change/,
+    ],
+    [
       "another Envoy image",
       (p) => (p.spec.initContainers.find((c: { name: string }) => c.name === "hexr-envoy").image = "evil/envoy"),
       /the image of hexr-envoy cannot change/,
