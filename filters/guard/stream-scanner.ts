@@ -7,6 +7,14 @@
  * boundaries is therefore seen whole, and memory stays bounded by `window + 128 + maxHold` (plus the
  * delta being pushed), whatever the stream length.
  *
+ * Incremental: a push is scanned only once the text pushed since the last scan is at least a quarter of the
+ * context (and holds a word boundary, or `maxHold` is reached): each scan covers `context + held` ≤ about
+ * 5 × what is new, so every character is scanned a bounded number of times (≤ ~5 once the context is
+ * full, instead of once per pushed delta — a 64-word stream of one word per event scanned each word ~60
+ * times). Early in a stream the context is short, so scans, and releases, follow every word; later, text
+ * is released in steps of ~`window / 4` characters (about a line). Every finding of up to `window`
+ * characters still lies whole inside one scan: consecutive scans overlap by the whole context.
+ *
  * Hold-back: text is released only up to a point where nothing could still turn into a finding —
  * before the trailing unfinished token (a secret is one token), before a trailing run of digit groups
  * (cards, IBANs, phones are written with spaces), before an unterminated `-----BEGIN … KEY-----`, and
@@ -37,6 +45,8 @@ import type { Finding } from "./types.ts";
 export const DEFAULT_WINDOW = 512;
 /** Holds a whole RSA-4096 PEM block (~3.3 KB) so it can be redacted rather than blocked. */
 export const DEFAULT_MAX_HOLD = 4096;
+/** A scan waits for new text of at least context ÷ this (see the module comment). */
+const CONTEXT_PER_SCAN = 4;
 /** How far back a run of digit groups (card, IBAN, phone) is held. */
 const NUMBER_RUN_MAX = 64;
 
@@ -93,6 +103,10 @@ export class StreamScanner<T = undefined> {
   #redacted: Span[] = [];
   #reported = new Set<string>();
   #blocked: Finding[] | null = null;
+  /** Characters pushed since the last scan, and whether they hold a word boundary. */
+  #fresh = 0;
+  #freshBoundary = false;
+  #scanned = 0;
 
   constructor(opts: StreamScannerOptions = {}) {
     this.#policy = opts.policy ?? DEFAULT_GUARD_POLICY;
@@ -111,6 +125,11 @@ export class StreamScanner<T = undefined> {
     return this.#released;
   }
 
+  /** Characters handed to the scanners so far (context rescans included): the incremental-scan bound. */
+  get scanned(): number {
+    return this.#scanned;
+  }
+
   /** Characters held in memory (context + unreleased): bounded by `window + 128 + maxHold` plus one push. */
   get buffered(): number {
     return this.#ctx.length + this.#held.length;
@@ -122,8 +141,15 @@ export class StreamScanner<T = undefined> {
     const start = this.#released + this.#held.length;
     this.#items.push({ tag, start, end: start + text.length });
     this.#held += text;
-    // nothing new to release and room to wait: skip the scan (the text is scanned before it leaves)
-    if (this.#held.length > 0 && this.#held.length < this.#maxHold && !hasBoundary(text))
+    this.#fresh += text.length;
+    if (!this.#freshBoundary) this.#freshBoundary = hasBoundary(text);
+    // nothing new to release, or too little new text to be worth a scan of the context, and room to wait:
+    // skip the scan (the text is scanned before it leaves)
+    if (
+      this.#held.length > 0 &&
+      this.#held.length < this.#maxHold &&
+      (!this.#freshBoundary || this.#fresh * CONTEXT_PER_SCAN < this.#ctx.length)
+    )
       return { action: "pass", released: [], findings: [] };
     return this.#step(false);
   }
@@ -135,8 +161,11 @@ export class StreamScanner<T = undefined> {
   }
 
   #step(final: boolean): StreamStep<T> {
+    this.#fresh = 0;
+    this.#freshBoundary = false;
     const base = this.#released - this.#ctx.length;
     const text = this.#ctx + this.#held;
+    this.#scanned += text.length;
     const { findings } = scanText(
       text,
       this.#policy,

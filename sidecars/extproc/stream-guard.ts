@@ -136,6 +136,9 @@ export class StreamGuard {
     let out = "";
     const findings: Finding[] = [];
     this.#redacted = false;
+    // nothing held from earlier chunks: if nothing is held after this one either, and nothing changed, the
+    // output is this chunk byte for byte, and it goes out unchanged (no re-encoding, no body mutation)
+    const clean = this.#queue.length === 0 && this.#parser.idle;
     try {
       let done = false;
       for (const ev of this.#parser.push(chunk)) {
@@ -181,6 +184,8 @@ export class StreamGuard {
         });
       return { bytes: encoder.encode(text), blocked: false, redacted: false, error: reason, findings };
     }
+    if (clean && !this.#redacted && this.#queue.length === 0 && this.#parser.idle)
+      return { bytes: undefined, blocked: false, redacted: false, findings };
     return { bytes: encoder.encode(out), blocked: false, redacted: this.#redacted, findings };
   }
 

@@ -52,6 +52,8 @@ export class SseParser {
   #retry: number | undefined;
   #lastId = "";
   #crPending = false;
+  /** The last chunk ended inside a UTF-8 sequence (the decoder holds its first bytes). */
+  #carry = false;
   #started = false;
   #failed: HexrError | null = null;
 
@@ -59,6 +61,14 @@ export class SseParser {
     const max = opts.maxEventSize ?? DEFAULT_MAX_EVENT_SIZE;
     if (!(Number.isInteger(max) && max > 0)) throw new TypeError("maxEventSize must be a positive integer");
     this.#max = max;
+  }
+
+  /**
+   * Nothing of the input is held: every byte pushed so far is in a returned block's `raw`. While true
+   * before and after a push, that push's blocks are exactly its chunk (a proxy can forward it as is).
+   */
+  get idle(): boolean {
+    return this.#buf === "" && this.#raw === "" && !this.#carry;
   }
 
   /** Feed a chunk (bytes or already-decoded text); returns the blocks it completed. */
@@ -69,6 +79,7 @@ export class SseParser {
     else {
       try {
         text = this.#decoder.decode(chunk, { stream: true });
+        this.#carry = endsInsideUtf8(chunk);
       } catch (e) {
         throw this.#fail(new HexrError("guard.bad_utf8", "event stream is not valid UTF-8", { cause: e }));
       }
@@ -243,4 +254,19 @@ export function replaceEventData(raw: string, data: string): string {
     out += l;
   }
   return out;
+}
+
+/**
+ * Whether `b` ends inside a UTF-8 sequence (its last lead byte's sequence is incomplete). A short chunk of
+ * only continuation bytes may or may not complete one begun earlier: true then ("held" errs towards not
+ * forwarding a chunk as is).
+ */
+function endsInsideUtf8(b: Uint8Array): boolean {
+  const n = b.length;
+  for (let k = 1; k <= 4 && k <= n; k++) {
+    const x = b[n - k] as number;
+    if (x < 0x80) return false; // ASCII: complete
+    if (x >= 0xc0) return k < (x >= 0xf0 ? 4 : x >= 0xe0 ? 3 : 2); // lead byte: complete after its length
+  }
+  return n > 0 && n < 4;
 }

@@ -421,3 +421,22 @@ describe("Anthropic stream adapter", () => {
     });
   });
 });
+
+describe("SseParser.idle", () => {
+  it("is true only while no byte of an unfinished block or character is held", () => {
+    const p = new SseParser();
+    expect(p.idle).toBe(true);
+    p.push(new TextEncoder().encode("data: a\n"));
+    expect(p.idle).toBe(false); // inside a block
+    p.push(new TextEncoder().encode("\n"));
+    expect(p.idle).toBe(true);
+    const euro = new TextEncoder().encode("data: €\n\n");
+    p.push(euro.subarray(0, 7)); // "data: " + the first byte of €
+    expect(p.idle).toBe(false);
+    p.push(euro.subarray(7));
+    expect(p.idle).toBe(true);
+    p.push(euro.subarray(0, 6));
+    p.push(euro.subarray(6, 8)); // two of €'s three bytes
+    expect(p.idle).toBe(false);
+  });
+});

@@ -131,6 +131,36 @@ describe("StreamScanner", () => {
     expect(s.released).toBeGreaterThan(19000);
   });
 
+  it("scans each character a bounded number of times, one word per event, and releases within about a line", () => {
+    const words = "the quarterly figures show steady growth across every region we serve ".split(" ");
+    const s = new StreamScanner<number>();
+    let pushed = 0;
+    let lag = 0;
+    for (let i = 0; i < 4000; i++) {
+      const w = `${words[i % words.length] || "and"} `;
+      expect(s.push(w, i).action).toBe("pass");
+      pushed += w.length;
+      lag = Math.max(lag, pushed - s.released);
+    }
+    expect(s.end().action).toBe("pass");
+    // context (≤ 640) + new text (≥ context / 4) per scan: ≤ ~5 scans per character; one scan per word
+    // would be ~100
+    expect(s.scanned).toBeLessThan(6 * pushed);
+    expect(s.scanned).toBeGreaterThanOrEqual(pushed);
+    expect(lag).toBeLessThanOrEqual(640 / 4 + 16);
+  });
+
+  it("still finds what straddles two scans, however the stream is cut", () => {
+    const filler = "lorem ipsum dolor sit amet consectetur ".repeat(30);
+    for (const at of [0, 97, 401, 640, 1000]) {
+      const text = `${filler.slice(0, at)} token ${GH} done. ${filler}`;
+      const r = run(pieces(text, [3, 7, 1, 12]), { policy: REDACT });
+      expect(r.blocked).toBeNull();
+      expect(joined(r)).not.toContain(GH.slice(4, 24));
+      expect(joined(r)).toContain("[REDACTED:");
+    }
+  });
+
   it("blocks when a redaction would reach into text already released", () => {
     // maxHold forces a release inside a long token; the JWT is recognisable only once its payload is in
     const b64url = (x: string) => Buffer.from(x).toString("base64url");

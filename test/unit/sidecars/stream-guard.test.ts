@@ -254,3 +254,48 @@ describe("Anthropic streams", () => {
     expect(text).toBe("key [REDACTED:secret] ok");
   });
 });
+
+describe("chunks that go out unchanged", () => {
+  const chunksOf = (evs: string[]) => evs.map((e) => new Uint8Array(Buffer.from(e)));
+
+  it("a benign stream cut at event boundaries is answered 'unchanged' for every chunk, and stays exact", () => {
+    const evs = formatEvents(
+      chatEvents(spec({ reply: "The quarterly report shows steady growth, as planned. ", deltaSize: 6 })),
+    );
+    const g = new StreamGuard("openai", DEFAULT_GUARD_POLICY);
+    const chunks = chunksOf(evs);
+    const answers = chunks.map((c, i) => g.push(c, i === chunks.length - 1));
+    // the scanner holds back the unfinished word, so some event waits; every chunk after which nothing is
+    // held is 'unchanged', and the rest are re-encoded: together, exactly the input
+    expect(answers.some((a) => a.bytes === undefined)).toBe(true);
+    let out = "";
+    answers.forEach((a, i) => {
+      out += a.bytes === undefined ? Buffer.from(chunks[i]!).toString() : Buffer.from(a.bytes).toString();
+    });
+    expect(out).toBe(evs.join(""));
+  });
+
+  it("never 'unchanged' when the chunk carries only part of an event, a split character, or a redaction", () => {
+    const key = awsKey();
+    const text = formatEvents(chatEvents(spec({ reply: `Café déjà vu — use ${key} then stop. `, deltaSize: 4 }))).join(
+      "",
+    );
+    const bytes = Buffer.from(text);
+    const g = new StreamGuard("openai", REDACT);
+    let out = Buffer.alloc(0);
+    // cut every 7 bytes: mid-event and mid-character
+    for (let i = 0; i < bytes.length; i += 7) {
+      const c = new Uint8Array(bytes.subarray(i, i + 7));
+      const r = g.push(c, i + 7 >= bytes.length);
+      expect(r.bytes).toBeDefined(); // no 7-byte cut both starts and ends at an event boundary here
+      out = Buffer.concat([out, r.bytes === undefined ? Buffer.from(c) : Buffer.from(r.bytes)]);
+    }
+    const s = out.toString("utf8");
+    expect(s).not.toContain(key.slice(4, 14));
+    expect(s).toContain("[REDACTED:");
+    // what is not the key is exact: the decoded characters survived every cut
+    expect(s).toContain("Caf\u00e9");
+    expect(new SseParser().push(s).filter((e) => e.dispatched).length).toBeGreaterThan(5);
+    expect(s.includes("\uFFFD")).toBe(false);
+  });
+});
