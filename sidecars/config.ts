@@ -42,8 +42,9 @@ export interface ListenConfig {
   /** `host:port` for TCP. */
   tcp?: string;
   /**
-   * `authz.listen` only: what serves Check on the socket — `grpc-js` (default) or `http2` (plain
-   * node:http2 with the hand-written codec: less memory and CPU per Check; Unix socket only).
+   * `authz.listen` only: what serves Check — `http2` (plain node:http2 with the hand-written codec: less
+   * memory and CPU per Check; Unix socket only) or `grpc-js`. Always set after parsing: `http2` for a
+   * socket-only listener that ext_proc does not share, `grpc-js` otherwise (TCP, mTLS, a shared socket).
    */
   server?: "grpc-js" | "http2";
   /**
@@ -282,6 +283,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
   const wl = root.workload_api === undefined ? undefined : workloadApi(root.workload_api);
 
   let authz: AuthzConfig | undefined;
+  let explicitServer: ListenConfig["server"];
   if (root.authz !== undefined) {
     const a = obj(root.authz, "authz");
     onlyKeys(a, "authz", ["listen", "bundle", "bundle_poll_ms", "signatures", "decision_cache", "catalog", "jwt_svid"]);
@@ -309,6 +311,8 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     const dc = a.decision_cache === undefined ? {} : obj(a.decision_cache, "authz.decision_cache");
     onlyKeys(dc, "authz.decision_cache", ["max_entries", "ttl_ms"]);
     const authzListen = listen(a.listen, "authz.listen");
+    explicitServer = authzListen.server;
+    authzListen.server ??= authzListen.socket && !authzListen.tcp ? "http2" : "grpc-js";
     if (authzListen.mtls && !wl) fail("authz.listen.mtls", "needs workload_api (the SVID comes from the Workload API)");
     const jwt = a.jwt_svid === undefined ? undefined : jwtSvid(a.jwt_svid);
     if (jwt && !wl) fail("authz.jwt_svid", "needs workload_api (JWT bundles come from the Workload API)");
@@ -348,11 +352,21 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
           redis !== undefined,
           readFile ? (p) => Buffer.from(readFile(p), "utf8") : undefined,
         );
+  const extProc = root.ext_proc !== undefined ? parseExtProcSection(root.ext_proc, abs) : undefined;
+  // ext_proc inline on the authz socket is served by grpc-js: the http2 server speaks Check only
+  if (authz?.listen.socket !== undefined && authz.listen.socket === extProc?.listen.socket) {
+    if (explicitServer === "http2")
+      fail(
+        "authz.listen.server",
+        "http2 serves Check only; ext_proc shares this socket (use grpc-js or another socket)",
+      );
+    authz.listen.server = "grpc-js";
+  }
   return {
     trustDomains,
     ...(wl ? { workloadApi: wl } : {}),
     ...(authz ? { authz } : {}),
-    ...(root.ext_proc !== undefined ? { extProc: parseExtProcSection(root.ext_proc, abs) } : {}),
+    ...(extProc ? { extProc } : {}),
     audit: { path: auditPath === "stdout" || auditPath === "stderr" ? auditPath : abs(auditPath) },
     log: { level },
     drainTimeoutMs: int(root.drain_timeout_ms, "drain_timeout_ms", 0, DEFAULT_DRAIN_TIMEOUT_MS),

@@ -31,6 +31,21 @@ const HEALTH_STATUS = { SERVING: 1, NOT_SERVING: 2 } as const;
 const RESPONSE_HEADERS = Object.freeze({ ":status": 200, "content-type": "application/grpc" });
 const OK_TRAILERS = Object.freeze({ "grpc-status": "0" });
 
+/**
+ * `grpc-message` as the gRPC HTTP/2 spec writes it: printable ASCII except `%` as is, everything else as
+ * `%XX` of its UTF-8 bytes (encodeURIComponent would also escape `:` and spaces, which clients show raw).
+ */
+export function grpcMessage(text: string): string {
+  let out = "";
+  for (const b of Buffer.from(text, "utf8")) {
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
 /** The 5-byte gRPC message prefix + message. */
 function frame(message: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(5 + message.length);
@@ -212,7 +227,7 @@ export class H2CheckServer {
       return;
     }
     stream.respond(
-      { ...RESPONSE_HEADERS, "grpc-status": String(code), "grpc-message": encodeURIComponent(message) },
+      { ...RESPONSE_HEADERS, "grpc-status": String(code), "grpc-message": grpcMessage(message) },
       { endStream: true },
     );
     if (code === GRPC.INTERNAL) this.#logger?.warn({ msg: "authz call failed", grpc_status: code, reason: message });

@@ -1,8 +1,9 @@
 /**
- * `authz.listen.server: http2` (Check on plain node:http2, no grpc-js) behind real Envoy: the same
- * decisions as on grpc-js (allow with the decision header upstream, deny with the reason, fail closed
- * when the server is gone), and the gRPC edges on the socket itself with a grpc-js client: health Check,
- * an unknown method, a malformed CheckRequest, a message over the size cap.
+ * Both Check servers behind real Envoy: the default for a socket (`authz.listen.server: http2`, plain
+ * node:http2, no grpc-js) and `server: grpc-js`. The same decisions on each (allow with the decision header
+ * upstream, deny with the reason, fail closed when the server is gone), and the gRPC edges on the socket
+ * itself with a grpc-js client: health Check, an unknown method, a malformed CheckRequest, a message over
+ * the size cap.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ListenConfig } from "../../sidecars/config.ts";
 import { MemoryAudit } from "../../sidecars/authz/audit.ts";
 import type { ClientIdentity } from "../../sidecars/devtools/client.ts";
 import { type LocalDataPlane, startLocalDataPlane } from "../../sidecars/devtools/local-dataplane.ts";
@@ -25,38 +27,8 @@ const BIGQUERY = {
   path: "/bigquery/v2/projects/p1/queries",
   body: "{}",
 };
-// the policy's business-hours rule reads input.timestamp: a pinned clock, a second per decision
-const START = Date.parse("2026-01-15T10:30:00Z");
-let tick = 0;
-
-let dp: LocalDataPlane;
-let researcher: ClientIdentity;
-let writer: ClientIdentity;
-let socket: string;
-let dir: string;
-const audit = new MemoryAudit();
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "hexr-h2-"));
-  dp = await startLocalDataPlane({
-    bundlePath: buildProjectBundle(dir),
-    logger: new MemoryLogger(),
-    audit,
-    authzServer: "http2",
-    now: () => START + 1000 * tick++,
-  });
-  researcher = await dp.identity([RESEARCHER]);
-  writer = await dp.identity([WRITER]);
-  socket = (dp.sidecar.addresses.find((a) => a.endsWith("authz.sock")) as string).slice("unix:".length);
-}, 60_000);
-
-afterAll(async () => {
-  await dp?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
 /** A raw unary call on the authz socket: grpc-js as the client, any path, any bytes. */
-function call(method: string, body: Buffer): Promise<{ code: number; details: string; body?: Buffer }> {
+function call(socket: string, method: string, body: Buffer): Promise<{ code: number; details: string; body?: Buffer }> {
   const client = new grpc.Client(`unix:${socket}`, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
     client.makeUnaryRequest(
@@ -74,7 +46,40 @@ function call(method: string, body: Buffer): Promise<{ code: number; details: st
   });
 }
 
-describe("Check on node:http2 behind real Envoy", () => {
+describe.each([
+  ["node:http2 (the default)", undefined],
+  ["grpc-js", "grpc-js"],
+] as const)("Check on %s behind real Envoy", (_name, server: ListenConfig["server"]) => {
+  // the policy's business-hours rule reads input.timestamp: a pinned clock, a second per decision
+  const START = Date.parse("2026-01-15T10:30:00Z");
+  let tick = 0;
+
+  let dp: LocalDataPlane;
+  let researcher: ClientIdentity;
+  let writer: ClientIdentity;
+  let socket: string;
+  let dir: string;
+  const audit = new MemoryAudit();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "hexr-h2-"));
+    dp = await startLocalDataPlane({
+      bundlePath: buildProjectBundle(dir),
+      logger: new MemoryLogger(),
+      audit,
+      ...(server ? { authzServer: server } : {}),
+      now: () => START + 1000 * tick++,
+    });
+    researcher = await dp.identity([RESEARCHER]);
+    writer = await dp.identity([WRITER]);
+    socket = (dp.sidecar.addresses.find((a) => a.endsWith("authz.sock")) as string).slice("unix:".length);
+  }, 60_000);
+
+  afterAll(async () => {
+    await dp?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
   it("allows what the policy allows (the decision id reaches the upstream) and denies with the reason", async () => {
     const before = dp.upstream.seen.length;
     const ok = await dp.send(researcher, BIGQUERY);
@@ -111,13 +116,14 @@ describe("Check on node:http2 behind real Envoy", () => {
   });
 
   it("refuses an unknown method, a malformed CheckRequest and an oversized one with gRPC statuses", async () => {
-    expect((await call("/envoy.service.ext_proc.v3.ExternalProcessor/Process", Buffer.alloc(0))).code).toBe(
+    expect((await call(socket, "/envoy.service.ext_proc.v3.ExternalProcessor/Process", Buffer.alloc(0))).code).toBe(
       grpc.status.UNIMPLEMENTED,
     );
-    const bad = await call("/envoy.service.auth.v3.Authorization/Check", Buffer.from([0x0a, 0x80]));
+    const bad = await call(socket, "/envoy.service.auth.v3.Authorization/Check", Buffer.from([0x0a, 0x80]));
     expect(bad.code).toBe(grpc.status.INTERNAL);
-    expect(bad.details).toContain("malformed CheckRequest");
-    const big = await call("/envoy.service.auth.v3.Authorization/Check", Buffer.alloc(9 << 20));
+    // each server says it in its own words; neither echoes the request
+    expect(bad.details).toMatch(server === "grpc-js" ? /^Error deserializing request/ : /^malformed CheckRequest: /);
+    const big = await call(socket, "/envoy.service.auth.v3.Authorization/Check", Buffer.alloc(9 << 20));
     expect([grpc.status.RESOURCE_EXHAUSTED, grpc.status.UNAVAILABLE]).toContain(big.code);
     // and the server still serves
     expect((await dp.send(researcher, BIGQUERY)).status).toBe(200);

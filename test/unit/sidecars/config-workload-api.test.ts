@@ -123,9 +123,21 @@ describe("sidecar config: SPIFFE identity", () => {
 describe("authz.listen.server", () => {
   const config = (listen: string) => `trust_domains: [hexr.cloud]\nauthz:\n  listen: ${listen}\n  bundle: /b.tar.gz\n`;
 
-  it("defaults to grpc-js and takes http2 for a Unix socket", () => {
-    expect(parseConfig(config("{ socket: /run/hexr/authz.sock }")).authz?.listen.server).toBeUndefined();
-    expect(parseConfig(config("{ socket: /run/hexr/authz.sock, server: http2 }")).authz?.listen.server).toBe("http2");
+  it("is http2 for a Unix socket and grpc-js for tcp, unless set", () => {
+    expect(parseConfig(config("{ socket: /run/hexr/authz.sock }")).authz?.listen.server).toBe("http2");
+    expect(parseConfig(config("{ socket: /run/hexr/authz.sock, server: grpc-js }")).authz?.listen.server).toBe(
+      "grpc-js",
+    );
+    expect(parseConfig(config("{ tcp: 127.0.0.1:9191 }")).authz?.listen.server).toBe("grpc-js");
+    expect(parseConfig(config("{ socket: /s.sock, tcp: 127.0.0.1:9191 }")).authz?.listen.server).toBe("grpc-js");
+  });
+
+  it("is grpc-js when ext_proc shares the socket, and refuses http2 there", () => {
+    const shared = (server: string) =>
+      `trust_domains: [hexr.cloud]\nauthz:\n  listen: { socket: /run/hexr/s.sock${server} }\n  bundle: /b.tar.gz\n` +
+      "ext_proc:\n  listen: { socket: /run/hexr/s.sock }\n  isolation: inline\n";
+    expect(parseConfig(shared("")).authz?.listen.server).toBe("grpc-js");
+    expect(() => parseConfig(shared(", server: http2"))).toThrow(/^authz\.listen\.server: http2 serves Check only/);
   });
 
   it.each([
