@@ -3,13 +3,17 @@ SHELL := /bin/bash
 TOOLS ?= $(or $(HEXR_CACHE),$(HOME)/.cache/hexr)/tools
 ENV := source $(TOOLS)/env.sh &&
 
-.PHONY: setup policy test test-unit test-integration demo bench bench-quick lint typecheck
+.PHONY: setup policy build test test-unit test-integration demo bench bench-quick lint typecheck
 
 setup:
 	@bash scripts/setup.sh
 
 policy: setup
 	@$(ENV) bin/hexr policy build
+
+# the compiled build a container image runs (HEXR_DIST=.hexr/dist bin/hexr sidecar ...): scripts/build-dist.sh
+build: setup
+	@$(ENV) bash scripts/build-dist.sh
 
 lint: setup
 	@$(ENV) npx biome lint .

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Idle RSS of an authz-only sidecar: `bench/idle-rss.sh [REPO]` starts `hexr sidecar` (a Unix socket and the
 # project's policy bundle), waits until it serves, 3 s more, and prints VmRSS. Used for bench/RESULTS.md.
+# From the TypeScript sources by default; `HEXR_DIST=.hexr/dist` (after scripts/build-dist.sh) measures the
+# compiled build. The whole sidecar's idle RSS (guard and credentials on) is in `bin/hexr bench`'s
+# `hexr-sidecar-full` row.
 set -euo pipefail
 repo=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck disable=SC1091

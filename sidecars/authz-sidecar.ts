@@ -9,18 +9,14 @@ import type { Writable } from "node:stream";
 import type * as grpc from "@grpc/grpc-js";
 import { HexrError } from "../filters/errors.ts";
 import { DecisionCache, DEFAULT_CATALOG, PolicyStore, RateCounter, ServiceCatalog } from "../filters/authz/index.ts";
-import { defineSharedRate, SharedRateCounter } from "../filters/authz/shared-rate.ts";
 import { JsonLinesAudit, type AuditSink } from "./authz/audit.ts";
-import { buildCredentialStage } from "./authz/credentials-setup.ts";
-import { ChainSigner } from "./a2a/chain-signer.ts";
-import { A2aInboundStage } from "./a2a/inbound.ts";
-import { loadA2aSchemas } from "../filters/a2a/validate.ts";
-import { createRedis } from "./redis.ts";
+import type { buildCredentialStage } from "./authz/credentials-setup.ts";
+import type { A2aInboundStage } from "./a2a/inbound.ts";
+import type { createRedis } from "./redis.ts";
 import { AuthzPipeline } from "./authz/pipeline.ts";
 import { H2CheckServer } from "./authz/h2-server.ts";
 import { addAuthzService } from "./authz/service.ts";
 import type { GuardStats } from "./extproc/guard-processor.ts";
-import { addExtProcService } from "./extproc/server.ts";
 import { ExtProcThread } from "./extproc/thread.ts";
 import type { SidecarConfig, WorkloadApiConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
@@ -31,10 +27,8 @@ import { WorkloadJwtSvidVerifier } from "./workload-api/jwt-svid.ts";
 import { SvidCertificateProvider, svidServerCredentials } from "./workload-api/tls.ts";
 import { AdminServer } from "./telemetry/admin.ts";
 import { AuthzTelemetry } from "./telemetry/authz.ts";
-import { GuardTelemetry } from "./telemetry/guard.ts";
 import {
   authzMetrics,
-  guardMetrics,
   type IdentityMetrics,
   identityMetrics,
   processMetrics,
@@ -160,6 +154,11 @@ function bindTls(server: SidecarServer, addr: string, creds: grpc.ServerCredenti
   });
 }
 
+async function sharedRate(redis: ReturnType<typeof createRedis>, log: Logger) {
+  const { defineSharedRate, SharedRateCounter } = await import("../filters/authz/shared-rate.ts");
+  return new SharedRateCounter({ store: defineSharedRate(redis), log });
+}
+
 export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promise<RunningSidecar> {
   const server = new SidecarServer();
   server.health.set("", "NOT_SERVING");
@@ -215,8 +214,10 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     );
     const cache = new DecisionCache({ max: a.decisionCache.maxEntries, ttlMs: a.decisionCache.ttlMs });
     store.onSwap(() => cache.clear());
-    redis = cfg.redis ? createRedis(cfg.redis, deps.logger) : undefined;
+    // optional parts are loaded only when configured: a sidecar without them never holds their modules
+    redis = cfg.redis ? (await import("./redis.ts")).createRedis(cfg.redis, deps.logger) : undefined;
     if (cfg.credentials) {
+      const { buildCredentialStage } = await import("./authz/credentials-setup.ts");
       credentials = buildCredentialStage(cfg.credentials, {
         ...(redis ? { redis } : {}),
         metrics: am,
@@ -244,6 +245,11 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     let a2a: A2aInboundStage | undefined;
     if (cfg.a2a) {
       const c = cfg.a2a;
+      const [{ A2aInboundStage }, { ChainSigner }, { loadA2aSchemas }] = await Promise.all([
+        import("./a2a/inbound.ts"),
+        import("./a2a/chain-signer.ts"),
+        import("../filters/a2a/validate.ts"),
+      ]);
       a2a = new A2aInboundStage({
         target: c.target,
         ...(c.restBase ? { restBase: c.restBase } : {}),
@@ -270,10 +276,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       trustDomains: cfg.trustDomains,
       policy: store,
       catalog,
-      rate:
-        cfg.rate.shared && redis
-          ? new SharedRateCounter({ store: defineSharedRate(redis), log: deps.logger })
-          : new RateCounter(),
+      rate: cfg.rate.shared && redis ? await sharedRate(redis, deps.logger) : new RateCounter(),
       cache,
       audit,
       telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels }),
@@ -345,6 +348,11 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         deps.logger,
         cfg.a2a ? (await import("./extproc/a2a-processor.ts")).a2aProcessorOptions(cfg.a2a) : undefined,
       );
+      const [{ addExtProcService }, { GuardTelemetry }, { guardMetrics }] = await Promise.all([
+        import("./extproc/server.ts"),
+        import("./telemetry/guard.ts"),
+        import("../filters/telemetry/catalog.ts"),
+      ]);
       const gt = new GuardTelemetry(
         guardMetrics(registry),
         tracing,

@@ -72,7 +72,8 @@ export interface ExtProcThreadOptions {
   readonly telemetry?: GuardThreadTelemetry;
 }
 
-const ENTRY = new URL("./thread-main.ts", import.meta.url);
+// the thread runs the same form of the code as this file: .ts from source, .js from the compiled build
+const ENTRY = new URL(import.meta.url.endsWith(".js") ? "./thread-main.js" : "./thread-main.ts", import.meta.url);
 
 export class ExtProcThread {
   readonly #opts: ExtProcThreadOptions;
