@@ -212,8 +212,11 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
     const catalog = ServiceCatalog.compile(
       a.catalogPath ? (parseYaml(readFileSync(a.catalogPath, "utf8")) as never) : DEFAULT_CATALOG,
     );
-    const cache = new DecisionCache({ max: a.decisionCache.maxEntries, ttlMs: a.decisionCache.ttlMs });
-    store.onSwap(() => cache.clear());
+    const cache =
+      a.decisionCache.maxEntries > 0
+        ? new DecisionCache({ max: a.decisionCache.maxEntries, ttlMs: a.decisionCache.ttlMs })
+        : undefined;
+    store.onSwap(() => cache?.clear());
     // optional parts are loaded only when configured: a sidecar without them never holds their modules
     redis = cfg.redis ? (await import("./redis.ts")).createRedis(cfg.redis, deps.logger) : undefined;
     if (cfg.credentials) {
@@ -277,9 +280,9 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       policy: store,
       catalog,
       rate: cfg.rate.shared && redis ? await sharedRate(redis, deps.logger) : new RateCounter(),
-      cache,
+      ...(cache ? { cache } : {}),
       audit,
-      telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels }),
+      telemetry: new AuthzTelemetry(am, tracing, { agentLabels: tel.agentLabels, decisionCache: cache !== undefined }),
       ...(jwtSvid ? { jwtSvid } : {}),
       ...(credentials ? { credentials: credentials.stage } : {}),
       ...(a2a ? { a2a } : {}),

@@ -1,6 +1,6 @@
 /**
  * Field readers for the sidecar config: each checks one value and, when it is wrong, throws
- * `config.invalid` naming the field (`authz.decision_cache.max_entries: must be an integer ≥ 1`).
+ * `config.invalid` naming the field (`authz.decision_cache.max_entries: must be an integer ≥ 0`).
  */
 import { HexrError } from "../filters/errors.ts";
 import { tryParseSpiffeId } from "../filters/identity/index.ts";

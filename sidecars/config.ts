@@ -1,6 +1,6 @@
 /**
  * Sidecar configuration: one YAML file, validated once at start into a typed runtime config.
- * Every error names the offending field (`authz.decision_cache.max_entries: must be an integer ≥ 1`).
+ * Every error names the offending field (`authz.decision_cache.max_entries: must be an integer ≥ 0`).
  *
  * @example
  *   const cfg = parseConfig(readFileSync("hexr.yaml", "utf8"), "hexr.yaml");
@@ -26,7 +26,13 @@ import { type ExtProcConfig, parseExtProcSection } from "./extproc/config.ts";
 import { bool, fail, hostPort, int, obj, onlyKeys, spiffeId, str } from "./config-fields.ts";
 import { DEFAULT_TRACING, type TracingConfig } from "./telemetry/tracing-config.ts";
 
-export const DEFAULT_DECISION_CACHE_ENTRIES = 10_000;
+/**
+ * Off by default: the policy input carries the caller's call count for the last minute, which grows by one
+ * on every call within a second (and the timestamp changes every second), so no two Checks have the same
+ * input and a cached decision can never be reused — the cache only cost a key and an entry per Check (up to
+ * max_entries of them resident). A policy whose input has no per-call fact can turn it on.
+ */
+export const DEFAULT_DECISION_CACHE_ENTRIES = 0;
 export const DEFAULT_DECISION_CACHE_TTL_MS = 5_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 export const DEFAULT_BUNDLE_POLL_MS = 1_000;
@@ -83,6 +89,7 @@ export interface AuthzConfig {
   bundlePollMs: number;
   strictSignatures: boolean;
   verificationKeys: BundleKeyConfig[];
+  /** `maxEntries` 0: no decision cache (the default, see DEFAULT_DECISION_CACHE_ENTRIES). */
   decisionCache: { maxEntries: number; ttlMs: number };
   catalogPath?: string;
   jwtSvid?: JwtSvidConfig;
@@ -323,7 +330,7 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
       strictSignatures: strict,
       verificationKeys: keys,
       decisionCache: {
-        maxEntries: int(dc.max_entries, "authz.decision_cache.max_entries", 1, DEFAULT_DECISION_CACHE_ENTRIES),
+        maxEntries: int(dc.max_entries, "authz.decision_cache.max_entries", 0, DEFAULT_DECISION_CACHE_ENTRIES),
         ttlMs: int(dc.ttl_ms, "authz.decision_cache.ttl_ms", 1, DEFAULT_DECISION_CACHE_TTL_MS),
       },
       ...(a.catalog !== undefined ? { catalogPath: abs(str(a.catalog, "authz.catalog")) } : {}),

@@ -45,11 +45,18 @@ export class AuthzTelemetry {
   readonly #m: AuthzMetrics;
   readonly #tracing: Tracing | undefined;
   readonly #agentLabels: boolean;
+  readonly #decisionCache: boolean;
 
-  constructor(metrics: AuthzMetrics, tracing: Tracing | undefined, opts: { agentLabels?: boolean } = {}) {
+  /** `decisionCache: false`: no cache is configured, so no hit/miss is counted (default true). */
+  constructor(
+    metrics: AuthzMetrics,
+    tracing: Tracing | undefined,
+    opts: { agentLabels?: boolean; decisionCache?: boolean } = {},
+  ) {
     this.#m = metrics;
     this.#tracing = tracing;
     this.#agentLabels = opts.agentLabels === true;
+    this.#decisionCache = opts.decisionCache !== false;
   }
 
   /**
@@ -69,7 +76,7 @@ export class AuthzTelemetry {
     if (this.#agentLabels) m.decisions.labels(result, code, r.tenant ?? "", r.agent ?? "").inc();
     else m.decisions.labels(result, code).inc();
     m.checkDuration.labels(result).observe(r.latency_ms / 1000);
-    if (r.policy_revision !== null) m.decisionCache.labels(r.cached ? "hit" : "miss").inc();
+    if (this.#decisionCache && r.policy_revision !== null) m.decisionCache.labels(r.cached ? "hit" : "miss").inc();
     m.identity.labels(carrier, r.spiffe_id === null ? code : "ok").inc();
     if (r.degraded?.includes("rate_local")) m.rateLocal.labels().inc();
     if (!r.allow && r.reasons.some((x) => x.startsWith(RATE_LIMITED))) {

@@ -22,7 +22,7 @@ describe("sidecar config", () => {
     const c = parseConfig(OK, "/etc/hexr/hexr.yaml");
     expect([...c.trustDomains]).toEqual(["hexr.cloud"]);
     expect(c.authz?.bundlePath).toBe("/etc/hexr/bundle.tar.gz");
-    expect(c.authz?.decisionCache).toEqual({ maxEntries: 10_000, ttlMs: 5_000 });
+    expect(c.authz?.decisionCache).toEqual({ maxEntries: 0, ttlMs: 5_000 }); // off: see DEFAULT_DECISION_CACHE_ENTRIES
     expect(c.authz?.bundlePollMs).toBe(1_000);
     expect(c.audit.path).toBe("stdout");
     expect(c.drainTimeoutMs).toBe(5_000);
@@ -58,8 +58,8 @@ describe("sidecar config", () => {
     ],
     [
       "cache size zero",
-      "trust_domains: [a]\nauthz: { listen: { socket: /s }, bundle: b, decision_cache: { max_entries: 0 } }",
-      /^authz\.decision_cache\.max_entries: must be an integer ≥ 1/,
+      "trust_domains: [a]\nauthz: { listen: { socket: /s }, bundle: b, decision_cache: { max_entries: -1 } }",
+      /^authz\.decision_cache\.max_entries: must be an integer ≥ 0/,
     ],
     [
       "cache size not a number",
