@@ -132,11 +132,56 @@ export function evaluateGoals(
   const evalMicro = micro?.find((m) => m.name === "policy.evaluate (no cache)");
   // the guard's micro-benchmark names its whole-pipeline task `scanText (all) 4KB`
   const scan4k = micro?.find((m) => /^scanText\b.*\b4\s*KB$/i.test(m.name));
+  const at = (id: string, rate: number) =>
+    results.find((r): r is ScenarioResult => !isSkipped(r) && r.id === id && r.rate === rate);
+  const full = at("hexr-sidecar-full", GOAL_RATE);
+  const fullIdle = results.find(
+    (r): r is ScenarioResult => !isSkipped(r) && r.id === "hexr-sidecar-full" && r.server_idle_rss_mb !== undefined,
+  );
+  const ref = at("opa-envoy-rbac", GOAL_RATE);
+  const rbac2k = at("hexr-authz-rbac", 2000);
+  const stream = at("hexr-guard-stream", GOAL_RATE);
+  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined || b <= 0 ? undefined : a / b;
   return [
     goal("hexr-authz-rbac adds at p50 over envoy, at 1000 rps", "≤ 0.15 ms", rbac?.added_p50_ms, 0.15, "ms"),
     goal("hexr-authz-rbac adds at p99 over envoy, at 1000 rps", "≤ 1 ms", rbac?.added_p99_ms, 1, "ms"),
     goal("added p99 of hexr-authz-rbac ÷ that of opa-envoy-rbac, at 1000 rps", "≤ 0.8", cmp?.ratio_p99, 0.8, "×"),
     goal("in-process policy evaluation p99 (micro, no cache)", "≤ 50 µs", evalMicro?.p99_us, 50, "µs"),
     goal("4 KB prompt scanned, p99 (micro)", "≤ 0.5 ms", scan4k ? scan4k.p99_us / 1000 : undefined, 0.5, "ms"),
+    // issue 14: a sidecar cheap enough for every agent pod
+    goal(
+      "idle RSS of the whole sidecar (hexr-sidecar-full, after start)",
+      "≤ 60 MB",
+      fullIdle?.server_idle_rss_mb,
+      60,
+      "MB",
+    ),
+    goal(
+      "RSS of the whole sidecar at 1000 rps (guard + credentials on)",
+      "≤ 100 MB",
+      full?.server_rss_mb ?? undefined,
+      100,
+      "MB",
+    ),
+    goal("that RSS ÷ opa-envoy-rbac's at 1000 rps", "≤ 2.5", ratio(full?.server_rss_mb, ref?.server_rss_mb), 2.5, "×"),
+    goal("hexr-authz-rbac adds at p50 over envoy, at 1000 rps (issue 14)", "≤ 0.25 ms", rbac?.added_p50_ms, 0.25, "ms"),
+    goal("hexr-authz-rbac adds at p99 over envoy, at 1000 rps (issue 14)", "≤ 1.5 ms", rbac?.added_p99_ms, 1.5, "ms"),
+    held("hexr-authz-rbac holds 2000 rps", rbac2k),
+    goal(
+      "added p99 of hexr-authz-rbac ÷ that of opa-envoy-rbac, at 1000 rps (issue 14)",
+      "≤ 0.5",
+      cmp?.ratio_p99,
+      0.5,
+      "×",
+    ),
+    held("hexr-guard-stream holds 1000 rps", stream),
+    goal("hexr-guard-stream adds at p50 over envoy-llm-stream, at 1000 rps", "≤ 1 ms", stream?.added_p50_ms, 1, "ms"),
   ];
+}
+
+/** A rate goal: achieved ≥ 95 % of the target. */
+function held(text: string, r: ScenarioResult | undefined): Goal {
+  if (!r) return { goal: text, target: "≥ 95 % achieved", measured: "not measured", met: null };
+  return { goal: text, target: "≥ 95 % achieved", measured: `${r.achieved_rps} rps`, met: r.saturated !== true };
 }

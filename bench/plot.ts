@@ -78,3 +78,68 @@ export function latencySvg(title: string, results: readonly ScenarioResult[]): s
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
+
+export interface LineSeries {
+  label: string;
+  color: string;
+  points: ReadonlyArray<readonly [number, number]>;
+}
+
+/** A line chart of one or more series on shared linear axes (the soak's RSS and latency over time). */
+export function lineChartSvg(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: readonly LineSeries[];
+}): string {
+  const W = 960;
+  const H = 420;
+  const L = 70;
+  const R = 30;
+  const T = 56;
+  const B = 50;
+  const all = o.series.flatMap((s) => s.points);
+  const xs = all.map(([x]) => x);
+  const x0 = Math.min(0, ...xs);
+  const xAxis = niceAxis(Math.max(...xs, 0) - x0);
+  const yAxis = niceAxis(Math.max(0, ...all.map(([, y]) => y)));
+  const px = (x: number) => L + ((x - x0) / xAxis.top) * (W - L - R);
+  const py = (y: number) => H - B - (y / yAxis.top) * (H - T - B);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${L}" y="20" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
+  ];
+  o.series.forEach((s, i) => {
+    const lx = L + i * 140;
+    parts.push(
+      `<rect x="${lx}" y="30" width="12" height="12" fill="${s.color}"/>`,
+      `<text x="${lx + 16}" y="40">${esc(s.label)}</text>`,
+    );
+  });
+  for (let v = 0; v <= yAxis.top + yAxis.step / 2; v += yAxis.step) {
+    const y = py(v).toFixed(1);
+    parts.push(
+      `<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${L - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${Number(v.toPrecision(6))}</text>`,
+    );
+  }
+  for (let v = 0; v <= xAxis.top + xAxis.step / 2; v += xAxis.step) {
+    const x = px(x0 + v).toFixed(1);
+    parts.push(
+      `<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#eee"/>`,
+      `<text x="${x}" y="${H - B + 16}" text-anchor="middle">${Number((x0 + v).toPrecision(6))}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${L + (W - L - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`,
+    `<text x="16" y="${T + (H - T - B) / 2}" text-anchor="middle" transform="rotate(-90 16 ${T + (H - T - B) / 2})">${esc(o.yLabel)}</text>`,
+  );
+  for (const s of o.series) {
+    if (s.points.length === 0) continue;
+    const d = s.points.map(([x, y], i) => `${i === 0 ? "M" : "L"}${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+  }
+  parts.push("</svg>");
+  return `${parts.join("\n")}\n`;
+}

@@ -8,7 +8,7 @@ const fmt = (v: number | null | undefined, digits = 3): string =>
 const signed = (v: number | undefined): string => (v === undefined ? "–" : `${v >= 0 ? "+" : ""}${v.toFixed(3)}`);
 
 function row(r: ScenarioResult | SkippedScenario): string {
-  if (isSkipped(r)) return `| ${r.id} | skipped: ${r.skipped.replaceAll("|", "\\|")} |${" |".repeat(11)}`;
+  if (isSkipped(r)) return `| ${r.id} | skipped: ${r.skipped.replaceAll("|", "\\|")} |${" |".repeat(12)}`;
   const id = `${r.id}${r.helper ? " (helper)" : ""}${r.saturated ? " ⚠ rate not held" : ""}`;
   return [
     id,
@@ -23,6 +23,7 @@ function row(r: ScenarioResult | SkippedScenario): string {
     signed(r.added_p99_ms),
     fmt(r.server_cpu_per_krps, 2),
     fmt(r.server_rss_mb, 0),
+    fmt(r.server_idle_rss_mb, 0),
     fmt(r.envoy_cpu_per_krps, 2),
   ]
     .join(" | ")
@@ -31,8 +32,8 @@ function row(r: ScenarioResult | SkippedScenario): string {
 }
 
 const HEADER =
-  "| scenario | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | achieved rps | errors | added p50 ms | added p99 ms | server CPU / krps | server RSS MB | Envoy CPU / krps |\n" +
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
+  "| scenario | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | achieved rps | errors | added p50 ms | added p99 ms | server CPU / krps | server RSS MB | idle RSS MB | Envoy CPU / krps |\n" +
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
 
 /** The latency tables alone (what RESULTS.md embeds). */
 export function latencyTables(report: SuiteReport, plotDir?: string): string {
@@ -57,7 +58,10 @@ export function markdownReport(report: SuiteReport): string {
     `# Hexr data plane benchmark${report.quick ? " (quick)" : ""}`,
     "",
     `Envoy ${report.envoy_version} (--concurrency ${report.envoy_concurrency}), fortio ${report.tools.fortio}, ` +
-      `opa-envoy-plugin ${report.tools.opa_envoy_plugin}, Node ${report.tools.node}. ` +
+      `opa-envoy-plugin ${report.tools.opa_envoy_plugin}, Node ${report.tools.node}` +
+      (report.sidecar_build
+        ? `, sidecars run from ${report.sidecar_build === "dist" ? "the compiled build" : "the TypeScript sources"}. `
+        : ". ") +
       `${report.runs} interleaved run(s) of ${report.duration_s} s per scenario and rate, ${report.connections} ` +
       `keep-alive connections, medians over runs. Machine: ${m.description}; load average at start ${m.loadavg_at_start.join(" ")}.`,
     "",
@@ -65,7 +69,8 @@ export function markdownReport(report: SuiteReport): string {
       "its baseline at the same rate (`envoy`; for the guard scenarios `envoy-llm-*`, the same request to the same " +
       "OpenAI-compatible upstream through Envoy alone). Rows marked (helper) are not issue scenarios: those " +
       "baselines, and `node-grpc-noop`, the floor — Envoy + a Node gRPC ext_authz server that allows at once. " +
-      "Server CPU / krps = CPU seconds of the ext_authz/ext_proc process per 1000 requests (= cores busy per 1000 rps).",
+      "Server CPU / krps = CPU seconds of the ext_authz/ext_proc process per 1000 requests (= cores busy per 1000 rps). " +
+      "Server RSS is read after each measurement; idle RSS once, after every stack started and before any request.",
     "",
     latencyTables(report),
   ];

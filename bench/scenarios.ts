@@ -29,7 +29,7 @@ export type ScenarioId = (typeof SCENARIO_IDS)[number];
 export type HelperId =
   | "node-grpc-noop"
   | "node-http2-noop"
-  | "hexr-authz-rbac-h2"
+  | "hexr-authz-rbac-grpcjs"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -38,6 +38,7 @@ export type HelperId =
   | "hexr-authz-trace-100"
   | "hexr-authz-creds-l1"
   | "hexr-authz-creds-l2"
+  | "hexr-sidecar-full"
   | "envoy-a2a-send"
   | "hexr-a2a-send"
   | "hexr-a2a-send-passthrough"
@@ -58,7 +59,7 @@ export type StackId =
   | "envoy"
   | "grpc-noop"
   | "http2-noop"
-  | "hexr-authz-rbac-h2"
+  | "hexr-authz-rbac-grpcjs"
   | "hexr-authz-allow"
   | "hexr-authz-rbac"
   | "opa-envoy-rbac"
@@ -70,6 +71,7 @@ export type StackId =
   | "hexr-authz-trace-100"
   | "hexr-authz-creds-l1"
   | "hexr-authz-creds-l2"
+  | "hexr-full"
   | "envoy-a2a"
   | "hexr-a2a"
   | "hexr-a2a-pass-send"
@@ -96,6 +98,9 @@ export interface Scenario {
 
 /** Background for `hexr-authz-under-guard-load`: pathological ~240 KB prompts, 40 a second on 4 connections. */
 export const GUARD_FLOOD = { request: "chat-flood", rate: 100, connections: 8 } as const;
+
+/** Background for `hexr-sidecar-full`: LLM traffic through the guard beside the measured S3 calls. */
+export const FULL_SIDECAR_BACKGROUND = { request: "chat-1k", rate: 100, connections: 2 } as const;
 
 export const SCENARIOS: readonly Scenario[] = [
   { id: "direct", summary: "client → upstream", stack: "direct", request: "s3-put" },
@@ -131,9 +136,9 @@ export const SCENARIOS: readonly Scenario[] = [
     baseline: "envoy",
   },
   {
-    id: "hexr-authz-rbac-h2",
-    summary: "hexr-authz-rbac with Check on plain node:http2 (authz.listen.server: http2) instead of grpc-js",
-    stack: "hexr-authz-rbac-h2",
+    id: "hexr-authz-rbac-grpcjs",
+    summary: "hexr-authz-rbac with Check on grpc-js (authz.listen.server: grpc-js) instead of the default node:http2",
+    stack: "hexr-authz-rbac-grpcjs",
     request: "s3-put",
     baseline: "envoy",
     helper: true,
@@ -223,6 +228,18 @@ export const SCENARIOS: readonly Scenario[] = [
     request: "s3-put",
     baseline: "envoy",
     helper: true,
+  },
+  {
+    id: "hexr-sidecar-full",
+    summary:
+      "one sidecar with everything on, as beside an agent: ext_authz (seed roles) with AWS credentials from its " +
+      "L1 (SigV4 injected) and the guard ext_proc on its thread, every request through both; S3 PUTs measured " +
+      "while 1 KiB chat completions go through the guard beside them (the memory and soak goals' scenario)",
+    stack: "hexr-full",
+    request: "s3-put",
+    baseline: "envoy",
+    helper: true,
+    background: FULL_SIDECAR_BACKGROUND,
   },
   ...(["send", "stream"] as const).flatMap((kind): Scenario[] => {
     const what =

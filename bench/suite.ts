@@ -14,6 +14,7 @@ import { envoyVersion } from "../envoy-config/index.ts";
 import { addBaselines, compare, evaluateGoals, type Sample, summarize } from "./aggregate.ts";
 import { buildBenchBundles, REFERENCE_DECISION_PATH, REFERENCE_POLICY_FILES, testReferencePolicy } from "./bundles.ts";
 import { type LoadResult, runLoad } from "./load.ts";
+import { buildDist } from "./dist.ts";
 import { runMicro } from "./micro/run.ts";
 import { checkParity, type ParityReport } from "./parity.ts";
 import { latencySvg } from "./plot.ts";
@@ -168,6 +169,11 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
       await testReferencePolicy(opaEnvoy);
       const bundles = await buildBenchBundles(dir);
       const pki = await makeBenchPki(dir, CERT_HOSTS);
+      let dist: string | undefined;
+      if (!opts.fromSource) {
+        log("build: scripts/build-dist.sh (tsc, ~15 s)");
+        dist = await buildDist(dir);
+      }
       const needed = new Set<StackId>(run.map((s) => s.stack));
       stacks = await startStacks(needed, {
         dir,
@@ -179,10 +185,17 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
         referencePath: REFERENCE_DECISION_PATH,
         bodies: writeRequestBodies(dir),
         envoyConcurrency: opts.envoyConcurrency,
+        ...(dist ? { dist } : {}),
         ...(opts.profileDir ? { nodeOptions: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
         onStart: (what) => log(`start: ${what}`),
       });
       const running = stacks.stacks;
+      // before any request: what each server holds just for being there
+      const idleRss = new Map<string, number>();
+      for (const [id, st] of running) {
+        const mb = st.server ? rssMb(st.server.pid) : undefined;
+        if (mb !== undefined) idleRss.set(id, Math.round(mb * 10) / 10);
+      }
       const hexr = running.get("hexr-authz-rbac");
       const ref = running.get("opa-envoy-rbac");
       if (hexr?.envoy && ref?.envoy) {
@@ -241,7 +254,9 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
       for (const rate of opts.rates) {
         for (const s of SCENARIOS) {
           const got = samples.get(`${s.id}@${rate}`);
-          if (got) results.push(summarize(s, rate, got));
+          const idle = idleRss.get(s.stack);
+          if (got)
+            results.push({ ...summarize(s, rate, got), ...(idle !== undefined ? { server_idle_rss_mb: idle } : {}) });
         }
       }
     } finally {
@@ -280,6 +295,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteOutput> {
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
     tools: { node: process.versions.node, fortio: fortioV, opa_envoy_plugin: opaEnvoyV },
+    sidecar_build: opts.fromSource ? "source" : "dist",
     scenarios: results,
     comparison,
     ...(parity ? { parity } : {}),

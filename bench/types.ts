@@ -20,6 +20,8 @@ export interface SuiteOptions {
   /** Micro-benchmark time budget per task, ms. */
   microTimeMs: number;
   quick: boolean;
+  /** Run our sidecars from the TypeScript sources instead of the compiled build (scripts/build-dist.sh). */
+  fromSource?: boolean;
   /** Write V8 CPU profiles of our Node servers here (`--cpu-prof`). */
   profileDir?: string;
   /** Progress lines go here (stderr). */
@@ -40,6 +42,8 @@ export interface ScenarioResult {
   /** CPU cores used by the ext_authz / ext_proc server per 1000 rps (= CPU seconds per 1000 requests); null without one. */
   server_cpu_per_krps: number | null;
   server_rss_mb: number | null;
+  /** The server's RSS after start, before any load (all stacks up, before the warm-up). */
+  server_idle_rss_mb?: number;
   /** The same for Envoy; null for `direct`. */
   envoy_cpu_per_krps: number | null;
   /** Measurements the medians are over. */
@@ -108,6 +112,8 @@ export interface SuiteReport {
   started_at: string;
   finished_at: string;
   tools: { node: string; fortio: string; opa_envoy_plugin: string };
+  /** What our sidecars ran from: the compiled build (`dist`, as an image runs it) or the TypeScript sources. */
+  sidecar_build?: "dist" | "source";
   scenarios: Array<ScenarioResult | SkippedScenario>;
   comparison: Comparison[];
   parity?: { checked: number; allowed: number; mismatches: unknown[] };

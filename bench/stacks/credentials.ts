@@ -32,8 +32,8 @@ const ROLE_ARN = "arn:aws:iam::123456789012:role/hexr-{tenant}-{agent}-{role}";
 export type CredentialTier = "l1" | "l2";
 
 export interface CredentialBackends {
-  /** `redis` and `credentials` config sections for a scenario's sidecar. */
-  sidecarConfig(tier: CredentialTier): Record<string, unknown>;
+  /** `redis` and `credentials` config sections for a scenario's sidecar (`name`: its own L2 key prefix). */
+  sidecarConfig(tier: CredentialTier, name?: string): Record<string, unknown>;
   /** Issuer and token-source calls so far (once per cache key is expected). */
   calls(): { sts: number; delegated: number };
   stop(): Promise<void>;
@@ -59,9 +59,9 @@ export async function startCredentialBackends(dir: string): Promise<CredentialBa
     writeFileSync(keyFile, randomBytes(32).toString("hex"), { mode: 0o600 });
 
     return {
-      sidecarConfig: (tier) => ({
-        // a prefix per scenario: neither sidecar finds the other's L2 entry
-        redis: { url: redis.url, key_prefix: `hexr-bench-${tier}:` },
+      sidecarConfig: (tier, name = tier) => ({
+        // a prefix per scenario: no sidecar finds another's L2 entry
+        redis: { url: redis.url, key_prefix: `hexr-bench-${name}:` },
         credentials: {
           cache: {
             ...(tier === "l2" ? { l1_max_bytes: L2_SCENARIO_L1_MAX_BYTES } : {}),

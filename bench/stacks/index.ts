@@ -30,7 +30,7 @@ import {
   type UpstreamServer,
 } from "./servers.ts";
 import { TRUST_DOMAIN } from "./pki.ts";
-import { credentialCounters, startCredentialBackends } from "./credentials.ts";
+import { type CredentialBackends, credentialCounters, startCredentialBackends } from "./credentials.ts";
 import { A2A_STACKS, a2aSidecarSections, a2aTarget, checkA2aAnswers, startA2aEnvoy, startA2aUpstream } from "./a2a.ts";
 
 export interface StackContext {
@@ -45,6 +45,8 @@ export interface StackContext {
   envoyConcurrency: number;
   /** NODE_OPTIONS for our Node servers (profiling). */
   nodeOptions?: string;
+  /** Run our sidecars from this compiled build (scripts/build-dist.sh), as a container image does. */
+  dist?: string;
   /** Called as each process comes up (progress display). */
   onStart?: (what: string) => void;
 }
@@ -90,6 +92,11 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
   const processes: Array<{ stop(): Promise<void> }> = [];
   const stacks = new Map<StackId, Stack>();
   const note = (what: string) => ctx.onStart?.(what);
+  // how every hexr sidecar runs: profiling flags, and the compiled build when the suite made one
+  const sidecarRuntime = {
+    ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+    ...(ctx.dist ? { dist: ctx.dist } : {}),
+  };
   const stop = async () => {
     // Envoys first (they hold connections to the servers), then servers and upstreams
     for (const p of processes.reverse()) await p.stop().catch(() => undefined);
@@ -99,7 +106,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     const echo: UpstreamServer = await startFortioUpstream(ctx.fortio);
     processes.push(echo);
     let llm: UpstreamServer | undefined;
-    if (needed.has("hexr-guard") || needed.has("hexr-authz-guard")) {
+    if (needed.has("hexr-guard") || needed.has("hexr-authz-guard") || needed.has("hexr-full")) {
       note("OpenAI-compatible upstream");
       llm = await startLlmUpstream();
       processes.push(llm);
@@ -141,7 +148,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     if (needed.has("envoy")) add("envoy", await envoyFor("envoy"));
     const sidecar = async (
       id: StackId,
-      section: { bundle: string; authzServer?: "http2" } | { extProc: "headers" | "guard" },
+      section: { bundle: string; authzServer?: "grpc-js" } | { extProc: "headers" | "guard" },
     ) => {
       note(`hexr sidecar (${id})`);
       const s = await startHexrSidecar({
@@ -149,15 +156,15 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
         name: id,
         trustDomain: TRUST_DOMAIN,
         ...section,
-        ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+        ...sidecarRuntime,
       });
       processes.push(s);
       add(id, "bundle" in section ? await envoyFor(id, s) : await envoyFor(id, undefined, s), s);
     };
     if (needed.has("hexr-authz-allow")) await sidecar("hexr-authz-allow", { bundle: ctx.bundles.allowAll });
     if (needed.has("hexr-authz-rbac")) await sidecar("hexr-authz-rbac", { bundle: ctx.bundles.rbac });
-    if (needed.has("hexr-authz-rbac-h2"))
-      await sidecar("hexr-authz-rbac-h2", { bundle: ctx.bundles.rbac, authzServer: "http2" });
+    if (needed.has("hexr-authz-rbac-grpcjs"))
+      await sidecar("hexr-authz-rbac-grpcjs", { bundle: ctx.bundles.rbac, authzServer: "grpc-js" });
     if (needed.has("opa-envoy-rbac")) {
       note("opa-envoy-plugin");
       const s = await startOpaEnvoy(ctx.opaEnvoy, ctx.dir, "opa-envoy-rbac", ctx.referencePolicy, ctx.referencePath);
@@ -193,19 +200,27 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
           trustDomain: TRUST_DOMAIN,
           bundle: ctx.bundles.rbac,
           tracing: { endpoint: collector.endpoint, ratio: pct / 100 },
-          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+          ...sidecarRuntime,
         });
         processes.push(s);
         const tracing = { collector: { address: "127.0.0.1", port: collector.port }, samplingPercent: pct };
         add(id, await envoyFor(id, s, undefined, tracing), s);
       }
     }
+    // one Redis and one pair of stand-ins for every credential stack (stacks/credentials.ts: how each reaches its tier)
+    let backendsP: Promise<CredentialBackends> | undefined;
+    const credentialBackends = () => {
+      backendsP ??= (async () => {
+        note("redis-server, STS and Delegated Identity stand-ins");
+        const b = await startCredentialBackends(ctx.dir);
+        processes.push(b);
+        return b;
+      })();
+      return backendsP;
+    };
     const creds = (["hexr-authz-creds-l1", "hexr-authz-creds-l2"] as const).filter((id) => needed.has(id));
     if (creds.length > 0) {
-      // one Redis and one pair of stand-ins for both (see stacks/credentials.ts for how each reaches its tier)
-      note("redis-server, STS and Delegated Identity stand-ins");
-      const backends = await startCredentialBackends(ctx.dir);
-      processes.push(backends);
+      const backends = await credentialBackends();
       for (const id of creds) {
         note(`hexr sidecar (${id})`);
         const s = await startHexrSidecar({
@@ -215,7 +230,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
           bundle: ctx.bundles.rbac,
           admin: true,
           sections: backends.sidecarConfig(id === "hexr-authz-creds-l1" ? "l1" : "l2"),
-          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+          ...sidecarRuntime,
         });
         processes.push(s);
         const admin = s.admin;
@@ -240,10 +255,30 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
         trustDomain: TRUST_DOMAIN,
         bundle: ctx.bundles.rbac,
         extProc: "guard",
-        ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+        ...sidecarRuntime,
       });
       processes.push(s);
       add("hexr-authz-guard", await envoyFor("hexr-authz-guard", s, { ...s, socket: s.procSocket }), s);
+    }
+    if (needed.has("hexr-full")) {
+      // everything on in one sidecar: ext_authz with credentials (the L1 tier's config) and the guard on its thread
+      const backends = await credentialBackends();
+      note("hexr sidecar (hexr-full)");
+      const s = await startHexrSidecar({
+        dir: ctx.dir,
+        name: "hexr-full",
+        trustDomain: TRUST_DOMAIN,
+        bundle: ctx.bundles.rbac,
+        extProc: "guard",
+        admin: true,
+        sections: backends.sidecarConfig("l1", "hexr-full"),
+        ...sidecarRuntime,
+      });
+      processes.push(s);
+      const admin = s.admin;
+      add("hexr-full", await envoyFor("hexr-full", s, { ...s, socket: s.procSocket }), s, async () =>
+        admin ? await credentialCounters(admin) : [],
+      );
     }
     const a2a = A2A_STACKS.filter((id) => needed.has(id));
     if (a2a.length > 0) {
@@ -263,7 +298,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
           bundle: ctx.bundles.rbac,
           extProc: "headers",
           sections: a2aSidecarSections(),
-          ...(ctx.nodeOptions ? { nodeOptions: ctx.nodeOptions } : {}),
+          ...sidecarRuntime,
         });
         processes.push(s);
       }

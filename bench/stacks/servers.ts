@@ -84,7 +84,9 @@ export interface SidecarOptions {
   admin?: boolean;
   /** More top-level config sections (`redis`, `credentials`). */
   sections?: Readonly<Record<string, unknown>>;
-  /** `authz.listen.server`: what serves Check (default the sidecar's, grpc-js). */
+  /** Run from this compiled build (`HEXR_DIST`, scripts/build-dist.sh) instead of the TypeScript sources. */
+  dist?: string;
+  /** `authz.listen.server`: what serves Check (default the sidecar's: http2 on this socket). */
   authzServer?: "grpc-js" | "http2";
 }
 
@@ -124,7 +126,11 @@ export async function startHexrSidecar(
       ...o.sections,
     }),
   );
-  const env = { ...process.env, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) };
+  const env = {
+    ...process.env,
+    ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),
+    ...(o.dist ? { HEXR_DIST: o.dist } : {}),
+  };
   const child = startChild(o.name, HEXR_BIN, ["sidecar", "--config", config], { env });
   const started = await child.waitForOutput(/"event":"sidecar_started"[^\n]*\n/);
   const admin = /"admin":"([^"]+)"/.exec(started[0])?.[1];

@@ -1,20 +1,23 @@
 /** `hexr bench`: the latency benchmark suite (bench/) against real Envoy, with the reference beside it. */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SCENARIO_IDS, SCENARIOS } from "../../bench/scenarios.ts";
 import { markdownReport } from "../../bench/report.ts";
 import { FULL_OPTIONS, QUICK_OPTIONS, renderSaved, runSuite, writeOutputs } from "../../bench/suite.ts";
 import type { SuiteOptions, SuiteReport } from "../../bench/types.ts";
+import { runSoak, SOAK_DEFAULTS, soakMarkdown, soakPlots } from "../../bench/soak.ts";
 import { type Command, parseFlags, UsageError } from "./command.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FULL_OUT = path.join(REPO_ROOT, "bench", "results");
 const QUICK_OUT = path.join(REPO_ROOT, ".hexr", "bench-quick");
+const SOAK_OUT = path.join(FULL_OUT, "soak");
 
 const USAGE = `Usage: hexr bench [--quick] [--json FILE] [--out DIR] [--rates 500,1000] [--runs N] [--duration S]
                   [--warmup S] [--connections N] [--concurrency N] [--only ID,ID] [--micro | --no-micro]
-                  [--profile DIR] [--from FILE]
+                  [--profile DIR] [--from-source] [--from FILE]
+       hexr bench --soak [--scenario ID] [--minutes M] [--fraction F | --rate R] [--segment S] [--out DIR]
 
 Runs the benchmark scenarios against real Envoy (fortio constant-rate load, mTLS client certificates),
 interleaved and repeated, side by side with opa-envoy-plugin, then the micro-benchmarks.
@@ -40,7 +43,18 @@ Options:
   --no-micro         skip the micro-benchmarks
   --profile DIR      write V8 CPU profiles (--cpu-prof) of our Node servers into DIR
                      (summarize one: node bench/profile-summary.ts FILE.cpuprofile)
+  --from-source      run our sidecars from the TypeScript sources (default: the compiled build,
+                     scripts/build-dist.sh, made fresh for the run: what an image runs)
   --from FILE        run nothing: write the table and plots again from a saved JSON report
+
+Soak (--soak): one scenario's stack under constant load for minutes, its server's RSS sampled every
+${SOAK_DEFAULTS.sampleMs / 1000} s and latency per segment; writes soak.json, soak.md, soak-rss.svg and soak-latency.svg
+(default DIR bench/results/soak).
+  --scenario ID      the scenario (default ${SOAK_DEFAULTS.scenario})
+  --minutes M        measured minutes after a ${SOAK_DEFAULTS.warmupS} s warm-up (default ${SOAK_DEFAULTS.minutes})
+  --fraction F       hold F × the rate the stack serves flat out, measured first (default ${SOAK_DEFAULTS.fraction})
+  --rate R           hold R rps instead (no maximum measured)
+  --segment S        seconds per fortio segment (default ${SOAK_DEFAULTS.segmentS})
   -h, --help         this help
 `;
 
@@ -77,15 +91,53 @@ const command: Command = {
       micro: { type: "boolean" },
       "no-micro": { type: "boolean" },
       profile: { type: "string" },
+      "from-source": { type: "boolean" },
       from: { type: "string" },
+      soak: { type: "boolean" },
+      scenario: { type: "string" },
+      minutes: { type: "string" },
+      fraction: { type: "string" },
+      rate: { type: "string" },
+      segment: { type: "string" },
     });
+    const known = new Set<string>(SCENARIOS.map((s) => s.id));
+    if (values.soak) {
+      const scenario = values.scenario ?? SOAK_DEFAULTS.scenario;
+      if (!known.has(scenario)) throw new UsageError(`--scenario: unknown scenario '${scenario}'`);
+      const fraction = positiveNumber(values.fraction, "--fraction", SOAK_DEFAULTS.fraction);
+      if (fraction > 1) throw new UsageError("--fraction must be at most 1");
+      const report = await runSoak({
+        ...SOAK_DEFAULTS,
+        scenario,
+        minutes: positiveNumber(values.minutes, "--minutes", SOAK_DEFAULTS.minutes),
+        fraction,
+        ...(values.rate !== undefined ? { rate: positiveInt(values.rate, "--rate", 1) } : {}),
+        segmentS: positiveNumber(values.segment, "--segment", SOAK_DEFAULTS.segmentS),
+        warmupS: positiveNumber(values.warmup, "--warmup", SOAK_DEFAULTS.warmupS),
+        connections: positiveInt(values.connections, "--connections", SOAK_DEFAULTS.connections),
+        envoyConcurrency: positiveInt(values.concurrency, "--concurrency", SOAK_DEFAULTS.envoyConcurrency),
+        log: (line) => process.stderr.write(`hexr bench: soak: ${line}\n`),
+      });
+      const outDir = path.resolve(values.out ?? SOAK_OUT);
+      mkdirSync(outDir, { recursive: true });
+      const plots = soakPlots(report);
+      writeFileSync(path.join(outDir, "soak-rss.svg"), plots.rss);
+      writeFileSync(path.join(outDir, "soak-latency.svg"), plots.latency);
+      writeFileSync(path.join(outDir, "soak.json"), `${JSON.stringify(report, null, 2)}\n`);
+      const md = soakMarkdown(report, ["soak-rss.svg", "soak-latency.svg"]);
+      writeFileSync(path.join(outDir, "soak.md"), md);
+      process.stdout.write(md);
+      process.stderr.write(`hexr bench: wrote soak.json, soak.md, soak-rss.svg, soak-latency.svg in ${outDir}\n`);
+      return 0;
+    }
+    for (const f of ["scenario", "minutes", "fraction", "rate", "segment"] as const)
+      if (values[f] !== undefined) throw new UsageError(`--${f} applies to --soak only`);
     if (values.micro && values["no-micro"]) throw new UsageError("--micro and --no-micro exclude each other");
     const base = values.quick ? QUICK_OPTIONS : FULL_OPTIONS;
     const rates = values.rates
       ? values.rates.split(",").map((r) => positiveInt(r.trim(), "--rates", 0))
       : [...base.rates];
     const only = values.only?.split(",").map((s) => s.trim());
-    const known = new Set<string>(SCENARIOS.map((s) => s.id));
     for (const id of only ?? []) if (!known.has(id)) throw new UsageError(`--only: unknown scenario '${id}'`);
     const opts: SuiteOptions = {
       ...base,
@@ -98,6 +150,7 @@ const command: Command = {
       micro: values.micro ? "only" : !values["no-micro"],
       ...(only ? { only } : {}),
       ...(values.profile ? { profileDir: path.resolve(values.profile) } : {}),
+      ...(values["from-source"] ? { fromSource: true } : {}),
       log: (line) => process.stderr.write(`hexr bench: ${line}\n`),
     };
     const outDir = path.resolve(

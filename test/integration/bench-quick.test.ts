@@ -71,7 +71,20 @@ describe("hexr bench --quick", () => {
     expect(report.parity?.mismatches).toEqual([]);
     expect(report.parity?.allowed).toBeGreaterThan(0);
     expect(report.comparison.map((c) => c.rate)).toEqual(report.rates);
-    expect(report.goals).toHaveLength(5);
+    expect(report.goals).toHaveLength(14);
+  });
+
+  it("measures the whole sidecar (guard and credentials on) idle and under load, its guard traffic beside", () => {
+    const full = report.scenarios.find((r) => r.id === "hexr-sidecar-full" && !("skipped" in r)) as
+      | (ScenarioResult & { background: NonNullable<ScenarioResult["background"]> })
+      | undefined;
+    expect(full?.errors).toBe(0);
+    expect(full?.server_idle_rss_mb).toBeGreaterThan(30);
+    expect(full?.server_rss_mb).toBeGreaterThan(30);
+    expect(full?.background.achieved_rps).toBeGreaterThan(0);
+    const idle = report.goals.find((g) => g.goal.startsWith("idle RSS of the whole sidecar"));
+    expect(idle?.measured).toMatch(/^\d+(\.\d+)? MB$/);
+    expect(report.sidecar_build).toBe("dist");
   });
 
   it("includes the micro-benchmarks", () => {
