@@ -102,8 +102,9 @@ export const authz: DashboardSpec = {
       }),
       timeseries({
         title: "Decision cache hit ratio",
+        needs: "decision_cache",
         description:
-          "Share of checks answered from the decision cache without evaluating the policy. It drops to zero after every policy reload, then recovers.",
+          "Share of checks answered from the decision cache without evaluating the policy; it drops to zero after every policy reload, then recovers. Empty unless authz.decision_cache.max_entries > 0: the cache is off by default, because the policy input's per-agent call count makes every input new.",
         unit: "percentunit",
         min: 0,
         max: 1,

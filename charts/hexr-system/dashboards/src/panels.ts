@@ -35,7 +35,8 @@ const STAT_SIZE = { w: 6, h: 4 };
 const GRAPH_SIZE = { w: 12, h: 8 };
 
 /** A feature a panel's data depends on that is not built yet. */
-export type Needs = "credentials" | "a2a";
+/** What a panel's series need beyond the defaults: a `credentials` section, A2A traffic, an enabled decision cache. */
+export type Needs = "credentials" | "a2a" | "decision_cache";
 
 export interface Query {
   expr: string;
