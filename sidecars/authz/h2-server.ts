@@ -89,7 +89,14 @@ export class H2CheckServer {
   readonly #health: HealthService;
   readonly #max: number;
   readonly #logger: Logger | undefined;
-  readonly #server = http2.createServer({ settings: { enableConnectProtocol: false } });
+  // Node caps a session's nghttp2 buffers at 10 MB by default and then refuses new streams on it
+  // (ENHANCE_YOUR_CALM); Envoy multiplexes every agent's Checks on one connection, so reaching it would fail
+  // everyone's. Bodies are read out as they arrive and bounded per stream (maxMessageBytes) and by Envoy
+  // (max_request_bytes), so the cap is lifted, as grpc-js lifts it for the server it runs.
+  readonly #server = http2.createServer({
+    settings: { enableConnectProtocol: false },
+    maxSessionMemory: Number.MAX_SAFE_INTEGER,
+  });
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   #socket: string | undefined;
   #inFlight = 0;
@@ -183,18 +190,30 @@ export class H2CheckServer {
     // pipeline.check never throws and its promise never rejects: every outcome is a CheckResponse
     const result = this.#pipeline.check(request as never, trace);
     if (!(result instanceof Promise)) {
-      this.#reply(stream, encodeCheckResponse(result));
+      this.#answer(stream, result);
       return;
     }
     this.#inFlight++;
     result
       .then(
-        (r) => this.#reply(stream, encodeCheckResponse(r)),
+        (r) => this.#answer(stream, r),
         () => this.#status(stream, GRPC.INTERNAL, "authorization failed"),
       )
       .finally(() => {
         if (--this.#inFlight === 0) this.#idle?.();
       });
+  }
+
+  /** The response's bytes, or INTERNAL if it cannot be encoded (Envoy then fails closed); never a throw. */
+  #answer(stream: http2.ServerHttp2Stream, response: Parameters<typeof encodeCheckResponse>[0]): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeCheckResponse(response);
+    } catch {
+      this.#status(stream, GRPC.INTERNAL, "authorization failed");
+      return;
+    }
+    this.#reply(stream, bytes);
   }
 
   #healthCheck(stream: http2.ServerHttp2Stream, message: Buffer): void {

@@ -1,0 +1,108 @@
+/**
+ * The node:http2 Check server on a real Unix socket with a stub pipeline: many large Checks at once on one
+ * HTTP/2 connection (as Envoy multiplexes every agent's Checks) are all answered — none refused because
+ * other streams' bodies are large — and a response that cannot be encoded becomes INTERNAL, not a crash.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHECK_PATH, H2CheckServer } from "../../../sidecars/authz/h2-server.ts";
+import { okResponse } from "../../../sidecars/authz/response.ts";
+import { authorizationService } from "../../../sidecars/envoy-protos.ts";
+import { HealthService } from "../../../sidecars/health.ts";
+
+const check = authorizationService().service.Check as unknown as { requestSerialize(v: unknown): Buffer };
+
+let dir: string;
+let socket: string;
+let server: H2CheckServer;
+let seen = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "hexr-h2s-"));
+  socket = path.join(dir, "authz.sock");
+  const pipeline = {
+    check: () => {
+      seen++;
+      return okResponse("d-1");
+    },
+  };
+  server = new H2CheckServer(pipeline as never, new HealthService());
+  await server.listen(socket);
+});
+
+afterAll(() => {
+  server?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One length-prefixed CheckRequest carrying a raw body of `n` bytes. */
+function framed(n: number): Buffer {
+  const msg = check.requestSerialize({
+    attributes: { request: { http: { method: "POST", path: "/a2a", host: "agent", raw_body: Buffer.alloc(n, 0x61) } } },
+  });
+  const out = Buffer.alloc(5 + msg.length);
+  out.writeUInt32BE(msg.length, 1);
+  msg.copy(out, 5);
+  return out;
+}
+
+function send(session: http2.ClientHttp2Session, body: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const req = session.request({ ":method": "POST", ":path": CHECK_PATH, "content-type": "application/grpc" });
+    let status = "no trailers";
+    req.on("trailers", (t) => {
+      status = String(t["grpc-status"]);
+    });
+    req.on("response", (h) => {
+      if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
+    });
+    req.on("error", (e) => resolve(`error ${e.message}`));
+    req.on("close", () => resolve(status));
+    req.resume();
+    req.end(body);
+  });
+}
+
+describe("H2CheckServer", () => {
+  it("answers six concurrent 6 MiB Checks on one connection, all OK", async () => {
+    // 36 MiB in flight on one session
+    // the client as Envoy is: no session-memory cap of its own (Node's client default would refuse first)
+    const session = http2.connect("http://localhost", {
+      createConnection: () => connect(socket),
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+    });
+    const body = framed(6 << 20);
+    const before = seen;
+    const statuses = await Promise.all(Array.from({ length: 6 }, () => send(session, body)));
+    session.close();
+    expect(statuses).toEqual(Array(6).fill("0"));
+    expect(seen - before).toBe(6);
+  }, 60_000);
+});
+
+describe("H2CheckServer with a response that cannot be encoded", () => {
+  it("answers INTERNAL (Envoy fails closed) and keeps serving", async () => {
+    const d = mkdtempSync(path.join(tmpdir(), "hexr-h2e-"));
+    const sock = path.join(d, "authz.sock");
+    let bad = true;
+    const s = new H2CheckServer(
+      { check: () => (bad ? ({ status: { code: "x" } } as never) : okResponse("d-2")) },
+      new HealthService(),
+    );
+    await s.listen(sock);
+    try {
+      const session = http2.connect("http://localhost", { createConnection: () => connect(sock) });
+      expect(await send(session, framed(10))).toBe("13");
+      bad = false;
+      expect(await send(session, framed(10))).toBe("0");
+      session.close();
+    } finally {
+      s.kill();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
