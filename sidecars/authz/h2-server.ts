@@ -61,18 +61,19 @@ function healthService(b: Uint8Array): string {
   let service = "";
   while (i < b.length) {
     const tag = b[i++] as number;
+    // unsigned arithmetic: a bitwise OR into bit 31 would make the length negative and move `i` backwards
     let len = 0;
-    let shift = 0;
+    let scale = 1;
     for (;;) {
       if (i >= b.length) throw new CodecError("truncated HealthCheckRequest");
       const x = b[i++] as number;
-      len |= (x & 0x7f) << shift;
+      len += (x & 0x7f) * scale;
       if (x < 0x80) break;
-      shift += 7;
-      if (shift > 28) throw new CodecError("HealthCheckRequest length too long");
+      scale *= 128;
+      if (scale > 2 ** 28) throw new CodecError("HealthCheckRequest length too long");
     }
     if (tag !== 0x0a) throw new CodecError("unexpected field in HealthCheckRequest");
-    if (i + len > b.length) throw new CodecError("truncated HealthCheckRequest");
+    if (len > b.length - i) throw new CodecError("truncated HealthCheckRequest");
     service = Buffer.from(b.subarray(i, i + len)).toString("utf8");
     i += len;
   }

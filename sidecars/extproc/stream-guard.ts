@@ -139,6 +139,7 @@ export class StreamGuard {
     // nothing held from earlier chunks: if nothing is held after this one either, and nothing changed, the
     // output is this chunk byte for byte, and it goes out unchanged (no re-encoding, no body mutation)
     const clean = this.#queue.length === 0 && this.#parser.idle;
+    let idleAfter = false;
     try {
       let done = false;
       for (const ev of this.#parser.push(chunk)) {
@@ -159,6 +160,8 @@ export class StreamGuard {
       }
       if (done || endOfStream) this.#end("", findings);
       out += this.#flush(findings);
+      // read before end(), which empties the parser: an unterminated final block makes this chunk changed
+      idleAfter = this.#parser.idle;
       // an unterminated final block is discarded by SSE clients; it is not forwarded unscanned either
       if (endOfStream) this.#parser.end();
     } catch (e) {
@@ -184,7 +187,7 @@ export class StreamGuard {
         });
       return { bytes: encoder.encode(text), blocked: false, redacted: false, error: reason, findings };
     }
-    if (clean && !this.#redacted && this.#queue.length === 0 && this.#parser.idle)
+    if (clean && idleAfter && !this.#redacted && this.#queue.length === 0)
       return { bytes: undefined, blocked: false, redacted: false, findings };
     return { bytes: encoder.encode(out), blocked: false, redacted: this.#redacted, findings };
   }

@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHECK_PATH, H2CheckServer } from "../../../sidecars/authz/h2-server.ts";
+import { CHECK_PATH, H2CheckServer, HEALTH_CHECK_PATH } from "../../../sidecars/authz/h2-server.ts";
 import { okResponse } from "../../../sidecars/authz/response.ts";
 import { authorizationService } from "../../../sidecars/envoy-protos.ts";
 import { HealthService } from "../../../sidecars/health.ts";
@@ -50,9 +50,9 @@ function framed(n: number): Buffer {
   return out;
 }
 
-function send(session: http2.ClientHttp2Session, body: Buffer): Promise<string> {
+function send(session: http2.ClientHttp2Session, body: Buffer, p = CHECK_PATH): Promise<string> {
   return new Promise((resolve) => {
-    const req = session.request({ ":method": "POST", ":path": CHECK_PATH, "content-type": "application/grpc" });
+    const req = session.request({ ":method": "POST", ":path": p, "content-type": "application/grpc" });
     let status = "no trailers";
     req.on("trailers", (t) => {
       status = String(t["grpc-status"]);
@@ -104,5 +104,16 @@ describe("H2CheckServer with a response that cannot be encoded", () => {
       s.kill();
       rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe("H2CheckServer health Check with a hostile length", () => {
+  it("refuses a length varint that sets bit 31 (INTERNAL) and keeps answering Checks", async () => {
+    const session = http2.connect("http://localhost", { createConnection: () => connect(socket) });
+    // HealthCheckRequest field 1 with length 0xFFFFFFFA: once read as -6, it sent the parser backwards forever
+    const hostile = Buffer.from([0, 0, 0, 0, 6, 0x0a, 0xfa, 0xff, 0xff, 0xff, 0x0f]);
+    expect(await send(session, hostile, HEALTH_CHECK_PATH)).toBe("13");
+    expect(await send(session, framed(10))).toBe("0");
+    session.close();
   });
 });

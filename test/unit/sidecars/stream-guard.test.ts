@@ -299,3 +299,18 @@ describe("chunks that go out unchanged", () => {
     expect(s.includes("\uFFFD")).toBe(false);
   });
 });
+
+describe("the last chunk", () => {
+  it("an unterminated final block is never forwarded as is, even after unchanged chunks", () => {
+    const key = awsKey();
+    const evs = formatEvents(chatEvents(spec({ reply: "All good here. ", deltaSize: 20 })));
+    const g = new StreamGuard("openai", REDACT);
+    const first = g.push(new Uint8Array(Buffer.from(evs[0]!)), false);
+    expect(first.bytes).toBeUndefined(); // a whole event, nothing held: forwarded as is
+    // the final chunk: one more event without its blank line, carrying a key, with end_of_stream
+    const tail = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: `key ${key} done.` } }] })}\n`;
+    const last = g.push(new Uint8Array(Buffer.from(tail)), true);
+    expect(last.bytes).toBeDefined();
+    expect(Buffer.from(last.bytes!).toString()).not.toContain(key.slice(4, 14));
+  });
+});
