@@ -11,6 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$root/.hexr/dist}")
 cd "$root"
+# no marker while building: a failed or interrupted build is never taken for a good one
+rm -f "$out/.hexr-dist"
 if [ "$out" != "$root/.hexr/dist" ]; then
   node node_modules/typescript/bin/tsc -p tsconfig.dist.json --outDir "$out" --tsBuildInfoFile "$out/.tsbuildinfo"
 else
@@ -21,5 +23,6 @@ ln -sfn "$root/proto" "$out/proto"
 [ "$out" = "$root/.hexr/dist" ] || ln -sfn "$root/node_modules" "$out/node_modules"
 mkdir -p "$out/filters/guard"
 ln -sfn "$root/filters/guard/models" "$out/filters/guard/models"
-# marks the build as ours (bin/hexr refuses a HEXR_DIST without it)
-printf '%s\n' "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$out/.hexr-dist"
+# marks the build as ours and says what it was built from (bin/hexr refuses a HEXR_DIST without it, or
+# one built from other sources than those beside it)
+bash "$root/scripts/source-hash.sh" "$root" >"$out/.hexr-dist"

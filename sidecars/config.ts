@@ -318,6 +318,8 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
     const dc = a.decision_cache === undefined ? {} : obj(a.decision_cache, "authz.decision_cache");
     onlyKeys(dc, "authz.decision_cache", ["max_entries", "ttl_ms"]);
     const authzListen = listen(a.listen, "authz.listen");
+    // relative to the config file, as every other path here (ext_proc's socket included, which it is compared with)
+    if (authzListen.socket !== undefined) authzListen.socket = abs(authzListen.socket);
     explicitServer = authzListen.server;
     authzListen.server ??= authzListen.socket && !authzListen.tcp ? "http2" : "grpc-js";
     if (authzListen.mtls && !wl) fail("authz.listen.mtls", "needs workload_api (the SVID comes from the Workload API)");

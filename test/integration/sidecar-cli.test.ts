@@ -3,7 +3,7 @@
  * over the Unix socket, and SIGTERM drains (health NOT_SERVING, exit 0).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -105,5 +105,36 @@ describe("hexr sidecar (process)", () => {
     expect(stderr).toMatch(/"sidecar_stopped"/);
     client.close();
     health.close();
+  });
+});
+
+describe("hexr sidecar with HEXR_DIST (the compiled build)", () => {
+  const fakeBuild = (marker: string | undefined) => {
+    const d = mkdtempSync(path.join(tmpdir(), "hexr-dist-"));
+    mkdirSync(path.join(d, "sidecars", "cli"), { recursive: true });
+    // would print this if it ran: it must not
+    writeFileSync(path.join(d, "sidecars", "cli", "main.js"), 'console.log("ran the foreign build");\n');
+    if (marker !== undefined) writeFileSync(path.join(d, ".hexr-dist"), `${marker}\n`);
+    return d;
+  };
+  const run = (dist: string) =>
+    spawnSync(HEXR, ["sidecar", "--help"], { encoding: "utf8", env: { ...process.env, HEXR_DIST: dist } });
+
+  it("refuses a build without its marker (unfinished) and one built from other sources (stale)", () => {
+    for (const [marker, why] of [
+      [undefined, /not a finished build/],
+      ["0123456789abcdef", /built from other sources/],
+    ] as const) {
+      const r = run(fakeBuild(marker));
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(why);
+      expect(r.stdout).not.toContain("ran the foreign build");
+    }
+  });
+
+  it("runs a build whose marker matches these sources", () => {
+    const hash = spawnSync("bash", [path.join(REPO_ROOT, "scripts/source-hash.sh"), REPO_ROOT], { encoding: "utf8" });
+    const r = run(fakeBuild(hash.stdout.trim()));
+    expect(r.stdout).toContain("ran the foreign build");
   });
 });

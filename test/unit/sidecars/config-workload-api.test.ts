@@ -153,3 +153,14 @@ describe("authz.listen.server", () => {
     expect(() => parseConfig(text)).toThrow(/ext_proc\.listen\.server: unknown field/);
   });
 });
+
+describe("authz.listen.socket", () => {
+  it("is resolved against the config file's folder, so ext_proc sharing it is recognised either way", () => {
+    const text =
+      "trust_domains: [hexr.cloud]\nauthz:\n  listen: { socket: ./s.sock }\n  bundle: /b.tar.gz\n" +
+      "ext_proc:\n  listen: { socket: /etc/hexr/s.sock }\n  isolation: inline\n";
+    const c = parseConfig(text, "/etc/hexr/hexr.yaml");
+    expect(c.authz?.listen.socket).toBe("/etc/hexr/s.sock");
+    expect(c.authz?.listen.server).toBe("grpc-js"); // shared with ext_proc: served by grpc-js
+  });
+});
