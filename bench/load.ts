@@ -142,3 +142,22 @@ export async function runLoad(fortio: string, spec: LoadSpec, workDir: string, t
     duration_s: (result.ActualDuration ?? 0) / 1e9,
   };
 }
+
+/**
+ * `spec` measured while `background` (not measured; its refusals allowed) runs beside it on the same stack,
+ * both started together. What the suite's and the soak's scenarios with background load run.
+ */
+export async function runLoadBeside(
+  fortio: string,
+  spec: LoadSpec,
+  background: Omit<LoadSpec, "allowErrors"> | undefined,
+  workDir: string,
+  tag: string,
+): Promise<{ load: LoadResult; background?: LoadResult }> {
+  const bg = background
+    ? runLoad(fortio, { ...background, allowErrors: true }, workDir, `${tag}-background`)
+    : undefined;
+  const load = await runLoad(fortio, spec, workDir, tag);
+  const b = await bg;
+  return { load, ...(b ? { background: b } : {}) };
+}

@@ -17,10 +17,10 @@ import path from "node:path";
 import { envoyVersion } from "../envoy-config/index.ts";
 import { buildDist } from "./dist.ts";
 import { buildBenchBundles, REFERENCE_DECISION_PATH, REFERENCE_POLICY_FILES } from "./bundles.ts";
-import { type LoadResult, runLoad } from "./load.ts";
+import { runLoadBeside } from "./load.ts";
 import { lineChartSvg } from "./plot.ts";
 import { cpuSeconds, machineDescription, rssMb } from "./procstat.ts";
-import { CERT_HOSTS, SCENARIOS, type Scenario, writeRequestBodies } from "./scenarios.ts";
+import { CERT_HOSTS, SCENARIOS, writeRequestBodies } from "./scenarios.ts";
 import { type Stack, startStacks } from "./stacks/index.ts";
 import { makeBenchPki } from "./stacks/pki.ts";
 import { findFortio, findOpaEnvoy, fortioVersion } from "./tools.ts";
@@ -206,8 +206,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       lastAt = now;
     };
     const timer = setInterval(sample, opts.sampleMs);
+    const bg = s.background;
     const segment = (rate: number, durationS: number, tag: string) =>
-      withBackground(fortio, stack, s, rate, durationS, opts.connections, dir, tag);
+      runLoadBeside(
+        fortio,
+        { ...stack.target(s.request), rate, durationS, connections: opts.connections },
+        bg ? { ...stack.target(bg.request), rate: bg.rate, durationS, connections: bg.connections } : undefined,
+        dir,
+        tag,
+      );
     try {
       let maxRps: number | null = null;
       let rate = opts.rate;
@@ -272,30 +279,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await stacks?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-async function withBackground(
-  fortio: string,
-  stack: Stack,
-  s: Scenario,
-  rate: number,
-  durationS: number,
-  connections: number,
-  dir: string,
-  tag: string,
-): Promise<{ load: LoadResult; background?: LoadResult }> {
-  const bg = s.background;
-  const background = bg
-    ? runLoad(
-        fortio,
-        { ...stack.target(bg.request), rate: bg.rate, durationS, connections: bg.connections, allowErrors: true },
-        dir,
-        `${tag}-background`,
-      )
-    : undefined;
-  const load = await runLoad(fortio, { ...stack.target(s.request), rate, durationS, connections }, dir, tag);
-  const b = await background;
-  return { load, ...(b ? { background: b } : {}) };
 }
 
 /** The soak's markdown: what ran, the growth figures, and a row per segment. */

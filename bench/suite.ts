@@ -13,7 +13,7 @@ import path from "node:path";
 import { envoyVersion } from "../envoy-config/index.ts";
 import { addBaselines, compare, evaluateGoals, type Sample, summarize } from "./aggregate.ts";
 import { buildBenchBundles, REFERENCE_DECISION_PATH, REFERENCE_POLICY_FILES, testReferencePolicy } from "./bundles.ts";
-import { type LoadResult, runLoad } from "./load.ts";
+import { runLoad, runLoadBeside } from "./load.ts";
 import { buildDist } from "./dist.ts";
 import { runMicro } from "./micro/run.ts";
 import { checkParity, type ParityReport } from "./parity.ts";
@@ -107,34 +107,22 @@ async function measure(
   const cpu = new CpuMeter(pids);
   // the background load (if any) runs alongside the measured one, for its whole duration
   const bg = s.background;
-  const background = bg
-    ? runLoad(
-        fortio,
-        {
-          ...stack.target(bg.request),
-          rate: bg.rate,
-          durationS: opts.durationS + 1,
-          connections: bg.connections,
-          allowErrors: true,
-        },
-        workDir,
-        `${s.id}-${rate}-background`,
-      )
-    : undefined;
-  const load: LoadResult = await runLoad(
+  const { load, background } = await runLoadBeside(
     fortio,
     { ...stack.target(s.request), rate, durationS: opts.durationS, connections: opts.connections },
+    bg
+      ? { ...stack.target(bg.request), rate: bg.rate, durationS: opts.durationS + 1, connections: bg.connections }
+      : undefined,
     workDir,
     `${s.id}-${rate}`,
   );
-  const bgResult = await background;
   const server = stack.server;
   return {
     ...load,
     server_cpu_s: server ? (cpu.used(server.pid) ?? null) : null,
     envoy_cpu_s: stack.envoy ? (cpu.used(stack.envoy.pid) ?? null) : null,
     server_rss_mb: server ? (rssMb(server.pid) ?? null) : null,
-    ...(bgResult ? { background_rps: bgResult.achieved_rps, background_p50_ms: bgResult.p50_ms } : {}),
+    ...(background ? { background_rps: background.achieved_rps, background_p50_ms: background.p50_ms } : {}),
   };
 }
 

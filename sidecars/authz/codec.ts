@@ -326,6 +326,22 @@ function attributes(r: Reader): Obj {
   return out;
 }
 
+/**
+ * `grpc.health.v1.HealthCheckRequest` bytes → its `service` (field 1; "" when absent), with the same reader
+ * and the same refusals as a CheckRequest. Throws {@link CodecError}.
+ */
+export function decodeHealthCheckRequest(buf: Uint8Array): string {
+  const r = new Reader(buf);
+  let service = "";
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    if (t >>> 3 === 1) {
+      expect(t & 7, WIRE_LEN, "HealthCheckRequest.service");
+      service = r.string();
+    } else r.skip(t & 7);
+  }
+  return service;
+}
+
 /** CheckRequest bytes → `{ attributes? }` (see the module comment). Throws {@link CodecError}. */
 export function decodeCheckRequest(buf: Uint8Array): { attributes?: Mutable<Obj> } {
   const r = new Reader(buf);

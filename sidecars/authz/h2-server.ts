@@ -19,7 +19,7 @@ import { rmSync } from "node:fs";
 import http2 from "node:http2";
 import type { HealthService } from "../health.ts";
 import type { Logger } from "../logger.ts";
-import { CodecError, decodeCheckRequest, encodeCheckResponse } from "./codec.ts";
+import { CodecError, decodeCheckRequest, decodeHealthCheckRequest, encodeCheckResponse } from "./codec.ts";
 import type { AuthzPipeline } from "./pipeline.ts";
 
 export const CHECK_PATH = "/envoy.service.auth.v3.Authorization/Check";
@@ -53,31 +53,6 @@ function frame(message: Uint8Array): Buffer {
   out.writeUInt32BE(message.length, 1);
   out.set(message, 5);
   return out;
-}
-
-/** `HealthCheckRequest.service` (field 1, string) from its bytes; "" when absent. */
-function healthService(b: Uint8Array): string {
-  let i = 0;
-  let service = "";
-  while (i < b.length) {
-    const tag = b[i++] as number;
-    // unsigned arithmetic: a bitwise OR into bit 31 would make the length negative and move `i` backwards
-    let len = 0;
-    let scale = 1;
-    for (;;) {
-      if (i >= b.length) throw new CodecError("truncated HealthCheckRequest");
-      const x = b[i++] as number;
-      len += (x & 0x7f) * scale;
-      if (x < 0x80) break;
-      scale *= 128;
-      if (scale > 2 ** 28) throw new CodecError("HealthCheckRequest length too long");
-    }
-    if (tag !== 0x0a) throw new CodecError("unexpected field in HealthCheckRequest");
-    if (len > b.length - i) throw new CodecError("truncated HealthCheckRequest");
-    service = Buffer.from(b.subarray(i, i + len)).toString("utf8");
-    i += len;
-  }
-  return service;
 }
 
 export interface H2CheckServerOptions {
@@ -220,9 +195,13 @@ export class H2CheckServer {
   #healthCheck(stream: http2.ServerHttp2Stream, message: Buffer): void {
     let service: string;
     try {
-      service = healthService(message);
+      service = decodeHealthCheckRequest(message);
     } catch (e) {
-      this.#status(stream, GRPC.INTERNAL, (e as Error).message);
+      this.#status(
+        stream,
+        GRPC.INTERNAL,
+        e instanceof CodecError ? `malformed HealthCheckRequest: ${e.message}` : "internal",
+      );
       return;
     }
     const st = this.#health.status(service);

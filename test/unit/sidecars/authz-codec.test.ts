@@ -6,7 +6,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CodecError, decodeCheckRequest, encodeCheckResponse } from "../../../sidecars/authz/codec.ts";
+import {
+  CodecError,
+  decodeCheckRequest,
+  decodeHealthCheckRequest,
+  encodeCheckResponse,
+} from "../../../sidecars/authz/codec.ts";
 import { deniedResponse, okResponse } from "../../../sidecars/authz/response.ts";
 import { authorizationService } from "../../../sidecars/envoy-protos.ts";
 
@@ -258,5 +263,15 @@ describe("the Check service on grpc-js with this codec", () => {
       client.close();
       server.forceShutdown();
     }
+  });
+});
+
+describe("decodeHealthCheckRequest", () => {
+  it("reads the service, skips unknown fields, and refuses lengths past the end (bit 31 set included)", () => {
+    expect(decodeHealthCheckRequest(Buffer.from([0x0a, 3, 0x61, 0x62, 0x63]))).toBe("abc");
+    expect(decodeHealthCheckRequest(Buffer.alloc(0))).toBe("");
+    expect(decodeHealthCheckRequest(Buffer.from([0x10, 1, 0x0a, 1, 0x78]))).toBe("x");
+    expect(() => decodeHealthCheckRequest(Buffer.from([0x0a, 0xfa, 0xff, 0xff, 0xff, 0x0f]))).toThrow(CodecError);
+    expect(() => decodeHealthCheckRequest(Buffer.from([0x08, 1]))).toThrow(CodecError); // service as a varint
   });
 });
