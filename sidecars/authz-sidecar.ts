@@ -351,7 +351,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         deps.logger,
         cfg.a2a ? (await import("./extproc/a2a-processor.ts")).a2aProcessorOptions(cfg.a2a) : undefined,
       );
-      const [{ addExtProcService }, { GuardTelemetry }, { guardMetrics }] = await Promise.all([
+      const [{ addExtProcService, ExtProcStreams }, { GuardTelemetry }, { guardMetrics }] = await Promise.all([
         import("./extproc/server.ts"),
         import("./telemetry/guard.ts"),
         import("../filters/telemetry/catalog.ts"),
@@ -361,7 +361,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
         tracing,
         new Map(tel.prices.map((p) => [p.model, { input: p.input, output: p.output }])),
       );
-      addExtProcService(server.grpc, router, deps.logger, undefined, undefined, gt);
+      addExtProcService(server.grpc, new ExtProcStreams(router, deps.logger, undefined, undefined, gt));
       await server.bind({
         ...(l.socket && !have.has(`unix:${l.socket}`) ? { socket: l.socket } : {}),
         ...(l.tcp && !have.has(l.tcp) ? { tcp: l.tcp } : {}),

@@ -362,14 +362,19 @@ export function parseConfig(text: string, file = "<config>", readFile?: (p: stri
           readFile ? (p) => Buffer.from(readFile(p), "utf8") : undefined,
         );
   const extProc = root.ext_proc !== undefined ? parseExtProcSection(root.ext_proc, abs) : undefined;
-  // ext_proc inline on the authz socket is served by grpc-js: the http2 server speaks Check only
+  const explicitExtProcServer = (root.ext_proc as { listen?: { server?: unknown } } | undefined)?.listen?.server;
+  // ext_proc inline on the authz socket is served by grpc-js: one server per socket, and the http2 Check
+  // server does not run ext_proc's stream loop on the authz event loop
   if (authz?.listen.socket !== undefined && authz.listen.socket === extProc?.listen.socket) {
     if (explicitServer === "http2")
       fail(
         "authz.listen.server",
         "http2 serves Check only; ext_proc shares this socket (use grpc-js or another socket)",
       );
+    if (explicitExtProcServer === "http2")
+      fail("ext_proc.listen.server", "http2 needs a socket of its own; this one is shared with authz");
     authz.listen.server = "grpc-js";
+    extProc.listen.server = "grpc-js";
   }
   return {
     trustDomains,

@@ -3,6 +3,8 @@
  */
 import { rmSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { HEALTH_PROTO } from "./envoy-protos.ts";
 import { HealthService } from "./health.ts";
 import type { ListenConfig } from "./config.ts";
 
@@ -16,6 +18,30 @@ export const GRPC_SERVER_OPTIONS: grpc.ServerOptions = {
 export interface CompanionServer {
   drain(timeoutMs: number): Promise<void>;
   kill(): void;
+}
+
+interface HealthRequest {
+  service?: string;
+}
+
+/** `grpc.health.v1.Health` (Check and Watch) on a grpc-js server, reporting `health`. */
+export function addHealthService(server: grpc.Server, health: HealthService): void {
+  const def = protoLoader.loadSync(HEALTH_PROTO, { keepCase: true, enums: String, defaults: true });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  server.addService(pkg.grpc.health.v1.Health.service, {
+    Check: (call: grpc.ServerUnaryCall<HealthRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      const status = health.status(call.request.service ?? "");
+      if (!status) cb({ code: grpc.status.NOT_FOUND, details: "unknown service" });
+      else cb(null, { status });
+    },
+    Watch: (call: grpc.ServerWritableStream<HealthRequest, unknown>) => {
+      const stop = health.watch(call.request.service ?? "", (m) => call.write(m));
+      call.on("cancelled", stop);
+      call.on("close", stop);
+    },
+  });
 }
 
 export class SidecarServer {
@@ -32,7 +58,7 @@ export class SidecarServer {
   }
 
   constructor() {
-    this.health.addTo(this.grpc);
+    addHealthService(this.grpc, this.health);
   }
 
   /** Binds every address in `listen`; returns the bound addresses (`unix:/path`, `127.0.0.1:port`). */

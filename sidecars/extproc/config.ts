@@ -2,7 +2,7 @@
  * The `ext_proc` section of the sidecar config: where to listen and which routes the guard scans.
  *
  *   ext_proc:
- *     listen: { socket: /run/hexr/ext-proc.sock }
+ *     listen: { socket: /run/hexr/ext-proc.sock }   # server: http2 (default here) | grpc-js
  *     routes:                       # default: OpenAI chat/responses + Anthropic messages
  *       - name: openai-chat
  *         hosts: [api.openai.com]
@@ -20,6 +20,11 @@ import { compileGuardRoutes, DEFAULT_GUARD_ROUTES, type GuardRoute, type GuardRo
 export interface ExtProcListen {
   socket?: string;
   tcp?: string;
+  /**
+   * What serves Process: `http2` (plain node:http2, the default for a socket of its own on the guard
+   * thread) or `grpc-js` (TCP, inline isolation, a socket shared with ext_authz).
+   */
+  server?: "grpc-js" | "http2";
 }
 
 export interface ExtProcConfig {
@@ -67,12 +72,19 @@ export function parseExtProcSection(raw: unknown, resolvePath: (p: string) => st
   if (l === null || typeof l !== "object" || Array.isArray(l)) fail(`${field}.listen`, "must be a mapping");
   const lo = l as Record<string, unknown>;
   for (const k of Object.keys(lo)) {
-    if (k !== "socket" && k !== "tcp") fail(`${field}.listen.${k}`, "unknown field (allowed: socket, tcp)");
+    if (k !== "socket" && k !== "tcp" && k !== "server")
+      fail(`${field}.listen.${k}`, "unknown field (allowed: socket, tcp, server)");
   }
   const listen: ExtProcListen = {};
   if (typeof lo.socket === "string" && lo.socket) listen.socket = resolvePath(lo.socket);
   if (typeof lo.tcp === "string" && lo.tcp) listen.tcp = lo.tcp;
   if (!listen.socket && !listen.tcp) fail(`${field}.listen`, "needs socket and/or tcp");
+  if (lo.server !== undefined) {
+    if (lo.server !== "grpc-js" && lo.server !== "http2") fail(`${field}.listen.server`, "must be grpc-js or http2");
+    if (lo.server === "http2" && (listen.tcp || isolation === "inline"))
+      fail(`${field}.listen.server`, "http2 serves a Unix socket of the guard thread only (no tcp, no inline)");
+    listen.server = lo.server;
+  } else listen.server = listen.socket && !listen.tcp && isolation === "thread" ? "http2" : "grpc-js";
   const routesRaw = o.routes ?? DEFAULT_GUARD_ROUTES;
   if (!Array.isArray(routesRaw)) fail(`${field}.routes`, "must be a list");
   try {

@@ -2,24 +2,30 @@
  * envoy.service.ext_proc.v3.ExternalProcessor/Process: the stream loop. It receives phase messages,
  * picks a processor on request headers, and answers each message in order. Any processor error ends the
  * request with a 500 ImmediateResponse (fail closed) rather than letting the message through.
+ *
+ * One loop ({@link ExtProcStreams}), two transports, both with the hand-written codec (`codec.ts`):
+ * grpc-js ({@link addExtProcService}: TCP, or a socket shared with ext_authz) and the plain node:http2
+ * server ({@link addExtProcH2}: a socket of its own, the default).
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logger.ts";
-import type { GuardTelemetry } from "../telemetry/guard.ts";
-import { externalProcessorService } from "../envoy-protos.ts";
+import type { GuardTelemetry, StreamTelemetry } from "../telemetry/guard.ts";
+import { GRPC, GrpcFailure, type H2GrpcServer } from "../h2-grpc.ts";
+import { CodecError, decodeProcessingRequest, encodeProcessingResponse, prebuild } from "./codec.ts";
 import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
 
+export const PROCESS_PATH = "/envoy.service.ext_proc.v3.ExternalProcessor/Process";
+
 const encoder = new TextEncoder();
-/** grpc.status.RESOURCE_EXHAUSTED (the import is type-only here). */
-const RESOURCE_EXHAUSTED = 8;
-const INTERNAL_ERROR: ProcessingResponse = {
+const INTERNAL_ERROR: ProcessingResponse = Object.freeze({
   immediate_response: {
     status: { code: 500 },
     body: encoder.encode(JSON.stringify({ error: "hexr ext_proc: request processing failed" })),
     details: "hexr_ext_proc_error",
   },
-};
+});
+prebuild(INTERNAL_ERROR);
 
 export interface ExtProcStats {
   streams: number;
@@ -51,104 +57,213 @@ function phaseOf(m: ProcessingRequest): string {
 /** Stream metadata Envoy sets per route (ExtProcPerRoute `grpc_initial_metadata`): which processor serves it. */
 const ROUTE_TAG = "x-hexr-route";
 
-function metadataValue(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>, key: string) {
-  const v = call.metadata.get(key)[0];
-  return typeof v === "string" ? v : undefined;
+/** A stream's gRPC metadata (initial metadata: HTTP/2 headers), by lower-case key. */
+type Metadata = (key: string) => string | undefined;
+
+/** One ext_proc stream: each phase message → its answer, in order. */
+export class ExtProcStream {
+  readonly #streams: ExtProcStreams;
+  readonly #meta: Metadata;
+  readonly #tel: StreamTelemetry | undefined;
+  #processor: Processor | undefined;
+  #closed = false;
+
+  constructor(streams: ExtProcStreams, meta: Metadata, tel: StreamTelemetry | undefined) {
+    this.#streams = streams;
+    this.#meta = meta;
+    this.#tel = tel;
+  }
+
+  message(msg: ProcessingRequest): ProcessingResponse {
+    const s = this.#streams;
+    const tel = this.#tel;
+    let out: ProcessingResponse;
+    const started = tel ? performance.now() : 0;
+    try {
+      out = this.#answer(msg);
+    } catch (e) {
+      s.stats.errors++;
+      s.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
+      out = INTERNAL_ERROR;
+    }
+    if (tel) s.telemetry?.message(phaseOf(msg), performance.now() - started);
+    return out;
+  }
+
+  #answer(msg: ProcessingRequest): ProcessingResponse {
+    const processor = this.#processor;
+    if (msg.request_headers) {
+      const headers = readHeaders(msg.request_headers);
+      this.#tel?.requestTrace(headers.get("traceparent"));
+      const p = this.#streams.router.select(headers, this.#tel, this.#meta(ROUTE_TAG));
+      this.#processor = p;
+      return p.requestHeaders(headers, msg.request_headers.end_of_stream === true);
+    }
+    if (!processor) {
+      // Envoy sends response phases without request headers when an earlier filter answered locally
+      // (an ext_authz 403, say): nothing went upstream, so there is nothing to scan.
+      this.#processor = PASS_THROUGH;
+      return msg.response_headers
+        ? CONTINUE.responseHeaders
+        : msg.response_body
+          ? CONTINUE.responseBody
+          : msg.request_trailers
+            ? CONTINUE.requestTrailers
+            : msg.response_trailers
+              ? CONTINUE.responseTrailers
+              : INTERNAL_ERROR;
+    }
+    if (msg.request_body) return processor.requestBody(msg.request_body);
+    if (msg.response_headers)
+      return processor.responseHeaders(readHeaders(msg.response_headers), msg.response_headers.end_of_stream === true);
+    if (msg.response_body) {
+      this.#tel?.firstChunk();
+      return processor.responseBody(msg.response_body);
+    }
+    if (msg.request_trailers) return CONTINUE.requestTrailers;
+    if (msg.response_trailers) return CONTINUE.responseTrailers;
+    return INTERNAL_ERROR;
+  }
+
+  /** The stream is gone: its slot and its span are released (once). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#tel?.end();
+    if (this.#streams.limits) this.#streams.limits.open.open--;
+  }
 }
 
-export function addExtProcService(
-  server: grpc.Server,
-  router: ProcessorRouter,
-  logger: Logger,
-  stats: ExtProcStats = { streams: 0, errors: 0 },
-  limits?: ExtProcLimits,
-  telemetry?: GuardTelemetry,
-): ExtProcStats {
-  server.addService(externalProcessorService().service, {
-    Process(call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) {
-      if (limits) {
-        if (limits.open.open >= limits.maxStreams) {
-          limits.onRefused?.();
-          call.emit("error", { code: RESOURCE_EXHAUSTED, details: "hexr ext_proc: too many open streams" });
-          return;
-        }
-        limits.open.open++;
-        let closed = false;
-        const release = () => {
-          if (closed) return;
-          closed = true;
-          limits.open.open--;
-        };
-        call.on("finish", release);
-        call.on("close", release);
-        call.on("cancelled", release);
-        call.on("error", release);
+/** What every stream of one server shares: the router, counters, bounds and telemetry. */
+export class ExtProcStreams {
+  readonly router: ProcessorRouter;
+  readonly logger: Logger;
+  readonly stats: ExtProcStats;
+  readonly limits: ExtProcLimits | undefined;
+  readonly telemetry: GuardTelemetry | undefined;
+
+  constructor(
+    router: ProcessorRouter,
+    logger: Logger,
+    stats: ExtProcStats = { streams: 0, errors: 0 },
+    limits?: ExtProcLimits,
+    telemetry?: GuardTelemetry,
+  ) {
+    this.router = router;
+    this.logger = logger;
+    this.stats = stats;
+    this.limits = limits;
+    this.telemetry = telemetry;
+  }
+
+  /** A new stream, or undefined when `maxStreams` are open (refuse it with RESOURCE_EXHAUSTED). */
+  open(meta: Metadata): ExtProcStream | undefined {
+    const l = this.limits;
+    if (l) {
+      if (l.open.open >= l.maxStreams) {
+        l.onRefused?.();
+        return undefined;
       }
-      stats.streams++;
-      let processor: Processor | undefined;
-      // Envoy's ext_proc span, when Envoy traces: our stream span is its child
-      const tel = telemetry?.begin({
-        traceparent: metadataValue(call, "traceparent"),
-        tracestate: metadataValue(call, "tracestate"),
+      l.open.open++;
+    }
+    this.stats.streams++;
+    // Envoy's ext_proc span, when Envoy traces: our stream span is its child
+    const tel = this.telemetry?.begin({ traceparent: meta("traceparent"), tracestate: meta("tracestate") });
+    return new ExtProcStream(this, meta, tel);
+  }
+}
+
+const TOO_MANY = "hexr ext_proc: too many open streams";
+
+const notAClient = (): never => {
+  throw new CodecError("this definition serves Process; clients use envoy-protos.ts externalProcessorService()");
+};
+
+/**
+ * `ExternalProcessor` for grpc-js with the hand-written codec: the Envoy proto closure is not loaded for it.
+ * Answers are written as encoded bytes.
+ */
+export const EXT_PROC_SERVICE: grpc.ServiceDefinition = {
+  Process: {
+    path: PROCESS_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: notAClient,
+    requestDeserialize: (b: Buffer) => decodeProcessingRequest(b),
+    responseSerialize: (b: Buffer) => b, // answers are encoded by the loop (`encoded`), never thrown here
+    responseDeserialize: notAClient,
+    originalName: "process",
+  },
+};
+
+/** `Process` on a grpc-js server (TCP, or the socket shared with ext_authz). */
+export function addExtProcService(server: grpc.Server, streams: ExtProcStreams): ExtProcStats {
+  server.addService(EXT_PROC_SERVICE, {
+    Process(call: grpc.ServerDuplexStream<ProcessingRequest, Uint8Array>) {
+      const s = streams.open((key) => {
+        const v = call.metadata.get(key)[0];
+        return typeof v === "string" ? v : undefined;
       });
-      if (tel) {
-        const end = () => tel.end();
-        call.on("finish", end);
-        call.on("close", end);
-        call.on("cancelled", end);
-        call.on("error", end);
+      if (!s) {
+        call.emit("error", { code: GRPC.RESOURCE_EXHAUSTED, details: TOO_MANY });
+        return;
       }
+      const close = () => s.close();
+      call.on("finish", close);
+      call.on("close", close);
+      call.on("cancelled", close);
+      call.on("error", close); // Envoy cancels streams on client disconnect; nothing else to clean up
       call.on("data", (msg: ProcessingRequest) => {
-        let out: ProcessingResponse;
-        const started = tel ? performance.now() : 0;
-        try {
-          if (msg.request_headers) {
-            const headers = readHeaders(msg.request_headers);
-            tel?.requestTrace(headers.get("traceparent"));
-            processor = router.select(headers, tel, metadataValue(call, ROUTE_TAG));
-            out = processor.requestHeaders(headers, msg.request_headers.end_of_stream === true);
-          } else if (!processor) {
-            // Envoy sends response phases without request headers when an earlier filter answered locally
-            // (an ext_authz 403, say): nothing went upstream, so there is nothing to scan.
-            processor = PASS_THROUGH;
-            out = msg.response_headers
-              ? CONTINUE.responseHeaders
-              : msg.response_body
-                ? CONTINUE.responseBody
-                : msg.request_trailers
-                  ? CONTINUE.requestTrailers
-                  : msg.response_trailers
-                    ? CONTINUE.responseTrailers
-                    : INTERNAL_ERROR;
-          } else if (msg.request_body) {
-            out = processor.requestBody(msg.request_body);
-          } else if (msg.response_headers) {
-            out = processor.responseHeaders(
-              readHeaders(msg.response_headers),
-              msg.response_headers.end_of_stream === true,
-            );
-          } else if (msg.response_body) {
-            tel?.firstChunk();
-            out = processor.responseBody(msg.response_body);
-          } else if (msg.request_trailers) {
-            out = CONTINUE.requestTrailers;
-          } else if (msg.response_trailers) {
-            out = CONTINUE.responseTrailers;
-          } else {
-            out = INTERNAL_ERROR;
-          }
-        } catch (e) {
-          stats.errors++;
-          logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
-          out = INTERNAL_ERROR;
-        }
-        call.write(out);
-        if (tel) telemetry?.message(phaseOf(msg), performance.now() - started);
-        limits?.afterMessage?.();
+        call.write(encoded(s.message(msg), streams));
+        streams.limits?.afterMessage?.();
       });
       call.on("end", () => call.end());
-      call.on("error", () => undefined); // Envoy cancels streams on client disconnect; nothing to clean up
     },
   });
-  return stats;
+  return streams.stats;
+}
+
+/** An answer that cannot be encoded is a bug: the request fails (500), never passes unprocessed. */
+function encoded(r: ProcessingResponse, streams: ExtProcStreams): Uint8Array {
+  try {
+    return encodeProcessingResponse(r);
+  } catch (e) {
+    streams.stats.errors++;
+    streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
+    return encodeProcessingResponse(INTERNAL_ERROR);
+  }
+}
+
+/** `Process` on the plain node:http2 gRPC server. */
+export function addExtProcH2(server: H2GrpcServer, streams: ExtProcStreams): void {
+  server.bidi(PROCESS_PATH, (call) => {
+    const s = streams.open((key) => {
+      const v = call.headers[key];
+      return typeof v === "string" ? v : undefined;
+    });
+    if (!s) {
+      call.end(new GrpcFailure(GRPC.RESOURCE_EXHAUSTED, TOO_MANY));
+      return undefined;
+    }
+    return {
+      message(bytes) {
+        let msg: ProcessingRequest;
+        try {
+          msg = decodeProcessingRequest(bytes);
+        } catch (e) {
+          call.end(
+            new GrpcFailure(
+              GRPC.INTERNAL,
+              e instanceof CodecError ? `malformed ProcessingRequest: ${e.message}` : "internal",
+            ),
+          );
+          return;
+        }
+        call.write(encoded(s.message(msg), streams));
+        streams.limits?.afterMessage?.();
+      },
+      end: () => call.end(),
+      close: () => s.close(),
+    };
+  });
 }

@@ -9,11 +9,12 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { Logger } from "../logger.ts";
-import { SidecarServer } from "../server.ts";
+import { HealthService } from "../health.ts";
+import { H2GrpcServer } from "../h2-grpc.ts";
 import { compileGuardRoutes, type GuardRouteConfig } from "./guard-routes.ts";
 import { a2aProcessorOptions } from "./a2a-processor.ts";
 import { GuardRouter } from "./router.ts";
-import { addExtProcService } from "./server.ts";
+import { addExtProcH2, addExtProcService, ExtProcStreams } from "./server.ts";
 import type { ExtProcThreadData, FromThread, ToThread } from "./thread.ts";
 import { guardMetrics, telemetryMetrics } from "../../filters/telemetry/catalog.ts";
 import { GuardTelemetry } from "../telemetry/guard.ts";
@@ -63,7 +64,6 @@ async function main(): Promise<void> {
     : undefined;
   const prices = new Map((tel?.prices ?? []).map(([m, i, o]) => [m, { input: i, output: o }]));
   const telemetry = new GuardTelemetry(guardMetrics(registry), tracing, prices);
-  const server = new SidecarServer();
   // Guard counters, mirrored to the parent after the messages of one turn (they change on scanned bodies).
   let last = "";
   let scheduled = false;
@@ -75,26 +75,17 @@ async function main(): Promise<void> {
     post({ type: "stats", stats: { ...router.stats } });
   };
   const streams = { open: 0 };
-  addExtProcService(
-    server.grpc,
-    router,
-    logger,
-    undefined,
-    {
-      maxStreams: data.maxStreams,
-      open: streams,
-      onRefused: () => logger.warn({ event: "ext_proc_stream_refused", reason: "max_streams", open: streams.open }),
-      afterMessage: () => {
-        if (scheduled) return;
-        scheduled = true;
-        setImmediate(publish);
-      },
+  const limits = {
+    maxStreams: data.maxStreams,
+    open: streams,
+    onRefused: () => logger.warn({ event: "ext_proc_stream_refused", reason: "max_streams", open: streams.open }),
+    afterMessage: () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(publish);
     },
-    telemetry,
-  );
-  const bound = await server.bind(data.listen);
-  server.health.set("", "SERVING");
-
+  };
+  const server = await listen(new ExtProcStreams(router, logger, undefined, limits, telemetry));
   port.on("message", (m: ToThread) => {
     if (m.type === "metrics") {
       post({ type: "metrics", id: m.id, text: registry.exposition() });
@@ -118,7 +109,34 @@ async function main(): Promise<void> {
       () => post({ type: "drained" }),
     );
   });
-  post({ type: "ready", addresses: bound });
+  post({ type: "ready", addresses: server.addresses });
+}
+
+interface ThreadServer {
+  readonly addresses: string[];
+  drain(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * The thread's server on its listen addresses: plain node:http2 for a socket (`listen.server: http2`, the
+ * default; grpc-js is then never loaded in this thread), grpc-js otherwise. Health "" is SERVING.
+ */
+async function listen(streams: ExtProcStreams): Promise<ThreadServer> {
+  const l = data.listen;
+  if (l.server === "http2" && l.socket && !l.tcp) {
+    const health = new HealthService();
+    const h2 = new H2GrpcServer(health, { logger });
+    addExtProcH2(h2, streams);
+    await h2.listen(l.socket);
+    health.set("", "SERVING");
+    return { addresses: [`unix:${l.socket}`], drain: (ms) => h2.drain(ms) };
+  }
+  const { SidecarServer } = await import("../server.ts");
+  const server = new SidecarServer();
+  addExtProcService(server.grpc, streams);
+  const addresses = await server.bind(l);
+  server.health.set("", "SERVING");
+  return { addresses, drain: (ms) => server.drain(ms) };
 }
 
 main().catch((e: unknown) => {

@@ -6,12 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  CodecError,
-  decodeCheckRequest,
-  decodeHealthCheckRequest,
-  encodeCheckResponse,
-} from "../../../sidecars/authz/codec.ts";
+import { CodecError, decodeCheckRequest, encodeCheckResponse } from "../../../sidecars/authz/codec.ts";
+import { decodeHealthCheckRequest } from "../../../sidecars/proto-wire.ts";
 import { deniedResponse, okResponse } from "../../../sidecars/authz/response.ts";
 import { authorizationService } from "../../../sidecars/envoy-protos.ts";
 

@@ -147,20 +147,33 @@ describe("authz.listen.server", () => {
     expect(() => parseConfig(config(listen))).toThrow(why);
     expect(() => parseConfig(config(listen))).toThrow(/^authz\.listen\.server:/);
   });
-
-  it("is only an authz option", () => {
-    const text = "trust_domains: [hexr.cloud]\next_proc:\n  listen: { socket: /p.sock, server: http2 }\n";
-    expect(() => parseConfig(text)).toThrow(/ext_proc\.listen\.server: unknown field/);
-  });
 });
 
-describe("authz.listen.socket", () => {
-  it("is resolved against the config file's folder, so ext_proc sharing it is recognised either way", () => {
-    const text =
-      "trust_domains: [hexr.cloud]\nauthz:\n  listen: { socket: ./s.sock }\n  bundle: /b.tar.gz\n" +
-      "ext_proc:\n  listen: { socket: /etc/hexr/s.sock }\n  isolation: inline\n";
-    const c = parseConfig(text, "/etc/hexr/hexr.yaml");
-    expect(c.authz?.listen.socket).toBe("/etc/hexr/s.sock");
-    expect(c.authz?.listen.server).toBe("grpc-js"); // shared with ext_proc: served by grpc-js
+describe("ext_proc.listen.server", () => {
+  const config = (listen: string, extra = "") =>
+    `trust_domains: [hexr.cloud]\next_proc:\n  listen: ${listen}\n${extra}`;
+
+  it("is http2 for a socket of the guard thread, grpc-js for tcp and inline, unless set", () => {
+    expect(parseConfig(config("{ socket: /p.sock }")).extProc?.listen.server).toBe("http2");
+    expect(parseConfig(config("{ socket: /p.sock, server: grpc-js }")).extProc?.listen.server).toBe("grpc-js");
+    expect(parseConfig(config("{ tcp: 127.0.0.1:9292 }")).extProc?.listen.server).toBe("grpc-js");
+    expect(parseConfig(config("{ socket: /p.sock, tcp: 127.0.0.1:9292 }")).extProc?.listen.server).toBe("grpc-js");
+    expect(parseConfig(config("{ socket: /p.sock }", "  isolation: inline\n")).extProc?.listen.server).toBe("grpc-js");
+  });
+
+  it.each([
+    ["http2 with tcp", "{ socket: /p.sock, tcp: 127.0.0.1:9292, server: http2 }", ""],
+    ["http2 inline", "{ socket: /p.sock, server: http2 }", "  isolation: inline\n"],
+    ["an unknown server", "{ socket: /p.sock, server: h3 }", ""],
+  ])("refuses %s, naming the field", (_n, listen, extra) => {
+    expect(() => parseConfig(config(listen, extra))).toThrow(/^ext_proc\.listen\.server:/);
+  });
+
+  it("is grpc-js on a socket shared with authz, and refuses http2 there", () => {
+    const shared = (server: string) =>
+      "trust_domains: [hexr.cloud]\nauthz:\n  listen: { socket: /run/hexr/s.sock }\n  bundle: /b.tar.gz\n" +
+      `ext_proc:\n  listen: { socket: /run/hexr/s.sock${server} }\n`;
+    expect(parseConfig(shared("")).extProc?.listen.server).toBe("grpc-js");
+    expect(() => parseConfig(shared(", server: http2"))).toThrow(/^ext_proc\.listen\.server: http2 needs a socket/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { grpcMessage } from "../../../sidecars/authz/h2-server.ts";
+import { grpcMessage } from "../../../sidecars/h2-grpc.ts";
 
 describe("grpcMessage (grpc-message percent-encoding, gRPC over HTTP/2)", () => {
   it("keeps printable ASCII, spaces and colons as they are", () => {

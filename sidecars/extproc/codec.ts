@@ -1,0 +1,251 @@
+/**
+ * The ext_proc wire codec: `envoy.service.ext_proc.v3.ProcessingRequest` bytes → the plain object the
+ * processors read (`types.ts`: the shape @grpc/proto-loader gives with `keepCase`, `enums: String`,
+ * `defaults: false`), and `ProcessingResponse` objects → bytes. Field numbers are those of the envoy-api
+ * protos the npm registry ships (`@grpc/grpc-js-xds` deps/envoy-api: external_processor.proto,
+ * processing_mode.proto, config/core/v3/base.proto, type/v3/http_status.proto); the unit test checks
+ * both directions against those protos through proto-loader.
+ *
+ * Why not proto-loader: the guard serves one method, and loading the Envoy API closure for it cost the
+ * guard thread's isolate its own copy of every Envoy message type; every body chunk was decoded into a
+ * protobufjs object and every answer encoded field by field. Here a body chunk is one pass and a view of
+ * the received bytes (no copy), and the prebuilt CONTINUE answers are prebuilt bytes.
+ *
+ * Read: the `request` oneof (request/response headers, bodies, trailers; the last one present wins, as
+ * the protobuf spec says), headers' `headers` and `end_of_stream`, bodies' `body` and `end_of_stream`.
+ * Everything else (metadata_context, attributes, observability_mode, protocol_config, trailer values) is
+ * skipped by wire type. Malformed bytes throw {@link CodecError}: the stream ends with INTERNAL and
+ * Envoy applies the filter's `failure_mode_allow` (false here: the request fails).
+ *
+ * Written: every field `types.ts` names, each when present. A field the codec does not know
+ * (`dynamic_metadata`, say) throws rather than being dropped: an answer that silently loses a mutation
+ * would let through what the processor meant to change.
+ */
+import {
+  CodecError,
+  expect,
+  type HeaderOption,
+  headerMap,
+  headerOption,
+  Reader,
+  WIRE_LEN,
+  WIRE_VARINT,
+  Writer,
+} from "../proto-wire.ts";
+import { CONTINUE } from "./processor.ts";
+import type {
+  CommonResponse,
+  HeaderMutation,
+  HttpBody,
+  HttpHeaders,
+  ImmediateResponse,
+  ProcessingMode,
+  ProcessingRequest,
+  ProcessingResponse,
+} from "./types.ts";
+
+export { CodecError };
+
+// ---- ProcessingRequest ----------------------------------------------------------------------------------
+
+/** ProcessingRequest's `request` oneof: field number → property. */
+const REQUEST_FIELDS: Readonly<Record<number, keyof ProcessingRequest>> = {
+  2: "request_headers",
+  3: "response_headers",
+  4: "request_body",
+  5: "response_body",
+  6: "request_trailers",
+  7: "response_trailers",
+};
+
+function httpHeaders(r: Reader): HttpHeaders {
+  const out: HttpHeaders = {};
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
+    if (f === 1) {
+      expect(w, WIRE_LEN, "HttpHeaders.headers");
+      out.headers = headerMap(r.sub()) as HttpHeaders["headers"];
+    } else if (f === 3) {
+      expect(w, WIRE_VARINT, "HttpHeaders.end_of_stream");
+      out.end_of_stream = r.bool();
+    } else r.skip(w);
+  }
+  return out;
+}
+
+function httpBody(r: Reader): HttpBody {
+  const out: HttpBody = {};
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
+    if (f === 1) {
+      expect(w, WIRE_LEN, "HttpBody.body");
+      out.body = r.view();
+    } else if (f === 2) {
+      expect(w, WIRE_VARINT, "HttpBody.end_of_stream");
+      out.end_of_stream = r.bool();
+    } else r.skip(w);
+  }
+  return out;
+}
+
+/** Trailers are forwarded unchanged, so only their presence is read. */
+function httpTrailers(r: Reader): Record<string, never> {
+  for (let t = r.next(); t >= 0; t = r.next()) r.skip(t & 7);
+  return {};
+}
+
+/**
+ * ProcessingRequest bytes → an object with the one phase it carries (none when Envoy sent none: the
+ * server answers that with a 500). `body` is a view of `buf`. Throws {@link CodecError}.
+ */
+export function decodeProcessingRequest(buf: Uint8Array): ProcessingRequest {
+  const r = new Reader(buf);
+  let key: keyof ProcessingRequest | undefined;
+  let value: unknown;
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
+    const k = REQUEST_FIELDS[f];
+    if (k === undefined) {
+      r.skip(w);
+      continue;
+    }
+    expect(w, WIRE_LEN, `ProcessingRequest.${k}`);
+    const sub = r.sub();
+    key = k;
+    value = f <= 3 ? httpHeaders(sub) : f <= 5 ? httpBody(sub) : httpTrailers(sub);
+  }
+  return key === undefined ? {} : ({ [key]: value } as ProcessingRequest);
+}
+
+// ---- ProcessingResponse ---------------------------------------------------------------------------------
+
+const RESPONSE_STATUS: Readonly<Record<string, number>> = { CONTINUE: 0, CONTINUE_AND_REPLACE: 1 };
+const HEADER_SEND_MODE: Readonly<Record<string, number>> = { DEFAULT: 0, SEND: 1, SKIP: 2 };
+const BODY_SEND_MODE: Readonly<Record<string, number>> = { NONE: 0, STREAMED: 1, BUFFERED: 2, BUFFERED_PARTIAL: 3 };
+
+function enumValue(table: Readonly<Record<string, number>>, v: string, what: string): number {
+  const n = table[v];
+  if (n === undefined) throw new CodecError(`unknown ${what} ${v}`);
+  return n;
+}
+
+function known(o: object, fields: readonly string[], what: string): void {
+  for (const k in o) {
+    if (!fields.includes(k) && (o as Record<string, unknown>)[k] !== undefined)
+      throw new CodecError(`${what}.${k} is not written by this codec`);
+  }
+}
+
+function headerMutation(m: HeaderMutation): Writer {
+  known(m, ["set_headers", "remove_headers"], "HeaderMutation");
+  const w = new Writer();
+  for (const h of m.set_headers ?? []) w.message(1, headerOption(h as HeaderOption));
+  for (const name of m.remove_headers ?? []) w.string(2, name);
+  return w;
+}
+
+function commonResponse(c: CommonResponse): Writer {
+  known(c, ["status", "header_mutation", "body_mutation"], "CommonResponse");
+  const w = new Writer();
+  if (c.status !== undefined) w.uint(1, enumValue(RESPONSE_STATUS, c.status, "CommonResponse.status"));
+  if (c.header_mutation !== undefined) w.message(2, headerMutation(c.header_mutation));
+  if (c.body_mutation !== undefined) {
+    const b = c.body_mutation;
+    known(b, ["body", "clear_body"], "BodyMutation");
+    const bw = new Writer();
+    // a oneof: one of the two, as the processors set it
+    if (b.body !== undefined) bw.bytes(1, b.body);
+    else if (b.clear_body !== undefined) bw.uint(2, b.clear_body ? 1 : 0);
+    w.message(3, bw);
+  }
+  return w;
+}
+
+/** HeadersResponse / BodyResponse: `response = 1`. */
+function withCommon(r: { response?: CommonResponse }, what: string): Writer {
+  known(r, ["response"], what);
+  const w = new Writer();
+  if (r.response !== undefined) w.message(1, commonResponse(r.response));
+  return w;
+}
+
+function immediateResponse(i: ImmediateResponse): Writer {
+  known(i, ["status", "headers", "body", "details"], "ImmediateResponse");
+  const w = new Writer();
+  const st = new Writer();
+  st.uint(1, i.status.code);
+  w.message(1, st);
+  if (i.headers !== undefined) w.message(2, headerMutation(i.headers));
+  if (i.body !== undefined) w.bytes(3, i.body);
+  if (i.details !== undefined) w.string(5, i.details);
+  return w;
+}
+
+function processingMode(m: ProcessingMode): Writer {
+  const w = new Writer();
+  const fields = [
+    ["request_header_mode", HEADER_SEND_MODE],
+    ["response_header_mode", HEADER_SEND_MODE],
+    ["request_body_mode", BODY_SEND_MODE],
+    ["response_body_mode", BODY_SEND_MODE],
+    ["request_trailer_mode", HEADER_SEND_MODE],
+    ["response_trailer_mode", HEADER_SEND_MODE],
+  ] as const;
+  known(
+    m,
+    fields.map(([k]) => k),
+    "ProcessingMode",
+  );
+  for (let i = 0; i < fields.length; i++) {
+    const [k, table] = fields[i]!;
+    const v = m[k];
+    if (v !== undefined) w.uint(i + 1, enumValue(table, v, `ProcessingMode.${k}`));
+  }
+  return w;
+}
+
+function encode(r: ProcessingResponse): Buffer {
+  known(
+    r,
+    [
+      "request_headers",
+      "response_headers",
+      "request_body",
+      "response_body",
+      "request_trailers",
+      "response_trailers",
+      "immediate_response",
+      "mode_override",
+    ],
+    "ProcessingResponse",
+  );
+  const w = new Writer();
+  if (r.request_headers !== undefined) w.message(1, withCommon(r.request_headers, "HeadersResponse"));
+  else if (r.response_headers !== undefined) w.message(2, withCommon(r.response_headers, "HeadersResponse"));
+  else if (r.request_body !== undefined) w.message(3, withCommon(r.request_body, "BodyResponse"));
+  else if (r.response_body !== undefined) w.message(4, withCommon(r.response_body, "BodyResponse"));
+  else if (r.request_trailers !== undefined) w.message(5, new Writer());
+  else if (r.response_trailers !== undefined) w.message(6, new Writer());
+  else if (r.immediate_response !== undefined) w.message(7, immediateResponse(r.immediate_response));
+  if (r.mode_override !== undefined) w.message(9, processingMode(r.mode_override));
+  return w.finish();
+}
+
+/** The shared CONTINUE answers, encoded once: most messages of a stream get one of these. */
+const PREBUILT = new Map<ProcessingResponse, Buffer>(Object.values(CONTINUE).map((r) => [r, encode(r)]));
+
+/** Registers a response object that never changes (a module constant), so it is encoded once. */
+export function prebuild(r: ProcessingResponse): void {
+  PREBUILT.set(r, encode(r));
+}
+
+/**
+ * ProcessingResponse object → bytes; the same bytes protobufjs writes for it. Throws {@link CodecError}
+ * on a field or enum value it does not know.
+ */
+export function encodeProcessingResponse(r: ProcessingResponse): Buffer {
+  return PREBUILT.get(r) ?? encode(r);
+}
