@@ -30,6 +30,7 @@ export type HelperId =
   | "node-grpc-noop"
   | "node-http2-noop"
   | "hexr-authz-rbac-grpcjs"
+  | "hexr-guard-stream-grpcjs"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -65,6 +66,7 @@ export type StackId =
   | "opa-envoy-rbac"
   | "hexr-proc"
   | "hexr-guard"
+  | "hexr-guard-grpcjs"
   | "hexr-authz-guard"
   | "hexr-authz-trace-0"
   | "hexr-authz-trace-10"
@@ -198,6 +200,15 @@ export const SCENARIOS: readonly Scenario[] = [
     stack: "hexr-guard",
     request: "chat-stream",
     baseline: "envoy-llm-stream",
+  },
+  {
+    id: "hexr-guard-stream-grpcjs",
+    summary:
+      "hexr-guard-stream with Process on grpc-js (ext_proc.listen.server: grpc-js) instead of the default node:http2",
+    stack: "hexr-guard-grpcjs",
+    request: "chat-stream",
+    baseline: "envoy-llm-stream",
+    helper: true,
   },
   ...([0, 10, 100] as const).map(
     (pct): Scenario => ({

@@ -22,7 +22,7 @@ import type { SidecarConfig, WorkloadApiConfig } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { SidecarServer } from "./server.ts";
 import { parse as parseYaml } from "yaml";
-import { WorkloadApiClient, type WorkloadSnapshot } from "./workload-api/client.ts";
+import type { WorkloadApiClient, WorkloadSnapshot } from "./workload-api/client.ts";
 import { WorkloadJwtSvidVerifier } from "./workload-api/jwt-svid.ts";
 import { SvidCertificateProvider, svidServerCredentials } from "./workload-api/tls.ts";
 import { AdminServer } from "./telemetry/admin.ts";
@@ -88,12 +88,14 @@ function servedSvid(s: WorkloadSnapshot, id: string | undefined) {
  * Opens (or adopts) the Workload API client and logs what it receives: IDs, serials, expiry, never keys.
  * The metrics read each SVID's expiry at scrape time.
  */
-function openWorkloadApi(
+async function openWorkloadApi(
   cfg: WorkloadApiConfig,
   deps: SidecarDeps,
   m: IdentityMetrics,
-): { client: WorkloadApiClient; owned: boolean } {
-  const client = deps.workloadApi ?? new WorkloadApiClient({ socketPath: cfg.socket });
+): Promise<{ client: WorkloadApiClient; owned: boolean }> {
+  // the client (and grpc-js with it) is loaded only for a sidecar that talks to the Workload API
+  const client =
+    deps.workloadApi ?? new (await import("./workload-api/client.ts")).WorkloadApiClient({ socketPath: cfg.socket });
   m.svidExpiry.collect = () => {
     m.svidExpiry.clear();
     for (const v of client.current().svids) m.svidExpiry.labels(v.spiffeId).set(v.expiresAt.getTime() / 1000);
@@ -177,7 +179,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
   const tracing = tel.tracing
     ? (await import("./telemetry/tracing.ts")).Tracing.start(tel.tracing, telemetryMetrics(registry))
     : undefined;
-  const wl = cfg.workloadApi ? openWorkloadApi(cfg.workloadApi, deps, idMetrics) : undefined;
+  const wl = cfg.workloadApi ? await openWorkloadApi(cfg.workloadApi, deps, idMetrics) : undefined;
 
   if (cfg.authz) {
     const a = cfg.authz;
@@ -289,13 +291,13 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       ...(deps.now ? { now: deps.now } : {}),
     });
     const mtls = a.listen.mtls;
-    addAuthzService(server.grpc, pipeline, mtls ? { allowedClients: mtls.allowedClients } : {});
     if (a.listen.server === "http2" && a.listen.socket) {
       // Check (and health) on plain node:http2: the socket is not bound by the grpc-js server
       const h2 = new H2CheckServer(pipeline, server.health, { logger: deps.logger });
       await h2.listen(a.listen.socket);
       server.attach(h2, `unix:${a.listen.socket}`);
     } else if (mtls && a.listen.tcp && wl && cfg.workloadApi) {
+      addAuthzService(server.grpc, pipeline, { allowedClients: mtls.allowedClients });
       if (a.listen.socket) await server.bind({ socket: a.listen.socket });
       await waitForServedSvid(wl.client, cfg.workloadApi);
       serverIdentity = new SvidCertificateProvider(wl.client, {
@@ -304,6 +306,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       });
       await bindTls(server, a.listen.tcp, svidServerCredentials(serverIdentity));
     } else {
+      addAuthzService(server.grpc, pipeline, mtls ? { allowedClients: mtls.allowedClients } : {});
       await server.bind(a.listen);
     }
     server.health.set(AUTHZ_HEALTH_SERVICE, "SERVING");
@@ -349,7 +352,7 @@ export async function startSidecar(cfg: SidecarConfig, deps: SidecarDeps): Promi
       const router = new GuardRouter(
         e.routes,
         deps.logger,
-        cfg.a2a ? (await import("./extproc/a2a-processor.ts")).a2aProcessorOptions(cfg.a2a) : undefined,
+        cfg.a2a ? (await import("./extproc/a2a-processor.ts")).a2aProcessors(cfg.a2a) : undefined,
       );
       const [{ addExtProcService, ExtProcStreams }, { GuardTelemetry }, { guardMetrics }] = await Promise.all([
         import("./extproc/server.ts"),

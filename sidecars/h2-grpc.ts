@@ -26,9 +26,11 @@ import { CodecError, decodeHealthCheckRequest } from "./proto-wire.ts";
 export const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 export const DEFAULT_MAX_MESSAGE_BYTES = 8 << 20;
 
+/** gRPC status codes (the subset these servers answer with). */
 export const GRPC = {
   OK: 0,
   NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,

@@ -106,7 +106,12 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     const echo: UpstreamServer = await startFortioUpstream(ctx.fortio);
     processes.push(echo);
     let llm: UpstreamServer | undefined;
-    if (needed.has("hexr-guard") || needed.has("hexr-authz-guard") || needed.has("hexr-full")) {
+    if (
+      needed.has("hexr-guard") ||
+      needed.has("hexr-guard-grpcjs") ||
+      needed.has("hexr-authz-guard") ||
+      needed.has("hexr-full")
+    ) {
       note("OpenAI-compatible upstream");
       llm = await startLlmUpstream();
       processes.push(llm);
@@ -148,7 +153,9 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     if (needed.has("envoy")) add("envoy", await envoyFor("envoy"));
     const sidecar = async (
       id: StackId,
-      section: { bundle: string; authzServer?: "grpc-js" } | { extProc: "headers" | "guard" },
+      section:
+        | { bundle: string; authzServer?: "grpc-js" }
+        | { extProc: "headers" | "guard"; extProcServer?: "grpc-js" },
     ) => {
       note(`hexr sidecar (${id})`);
       const s = await startHexrSidecar({
@@ -246,6 +253,8 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     }
     if (needed.has("hexr-proc")) await sidecar("hexr-proc", { extProc: "headers" });
     if (needed.has("hexr-guard")) await sidecar("hexr-guard", { extProc: "guard" });
+    if (needed.has("hexr-guard-grpcjs"))
+      await sidecar("hexr-guard-grpcjs", { extProc: "guard", extProcServer: "grpc-js" });
     if (needed.has("hexr-authz-guard")) {
       // one sidecar as deployed beside an agent: ext_authz and the guard, each on its own socket
       note("hexr sidecar (hexr-authz-guard)");

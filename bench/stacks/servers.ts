@@ -88,6 +88,8 @@ export interface SidecarOptions {
   dist?: string;
   /** `authz.listen.server`: what serves Check (default the sidecar's: http2 on this socket). */
   authzServer?: "grpc-js" | "http2";
+  /** `ext_proc.listen.server`: what serves Process (default the sidecar's: http2 on its own socket). */
+  extProcServer?: "grpc-js" | "http2";
 }
 
 /**
@@ -110,7 +112,12 @@ export async function startHexrSidecar(
         ? { authz: { listen: { socket, ...(o.authzServer ? { server: o.authzServer } : {}) }, bundle: o.bundle } }
         : {}),
       ...(o.extProc
-        ? { ext_proc: { listen: { socket: procSocket }, ...(o.extProc === "headers" ? { routes: [] } : {}) } }
+        ? {
+            ext_proc: {
+              listen: { socket: procSocket, ...(o.extProcServer ? { server: o.extProcServer } : {}) },
+              ...(o.extProc === "headers" ? { routes: [] } : {}),
+            },
+          }
         : {}),
       audit: { path: "/dev/null" },
       log: { level: "info" },

@@ -25,7 +25,7 @@ import { checkTemplate } from "../../filters/credentials/names.ts";
 import { SEAL_KEY_BYTES } from "../../filters/credentials/sealed.ts";
 import type { ProviderKind } from "../../filters/credentials/types.ts";
 import { bool, fail, int, obj, onlyKeys, spiffeId, str } from "../config-fields.ts";
-import { parseSelector, type Selector } from "../workload-api/delegated.ts";
+import { parseSelector, type Selector } from "../workload-api/selector.ts";
 import type { TokenSourceMode } from "./credentials.ts";
 
 export const DEFAULT_EXCHANGE_TIMEOUT_MS = 1_500;

@@ -4,7 +4,8 @@
  * The handler stays synchronous for Checks the pipeline answers synchronously (the mTLS-only hot path);
  * only Checks that carry a JWT-SVID wait for a promise.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
+import { GRPC } from "../h2-grpc.ts";
 import { CodecError, decodeCheckRequest, encodeCheckResponse } from "./codec.ts";
 import { peerSpiffeId } from "../workload-api/tls.ts";
 import type { AuthzPipeline, CheckRequestLike } from "./pipeline.ts";
@@ -30,7 +31,7 @@ function callerRefusal(call: CheckCall, allowed: ReadonlySet<string> | undefined
   if (id !== undefined && allowed.has(id)) return null;
   // Not a policy outcome but a caller that may not ask at all; Envoy fails closed on the error.
   return Object.assign(new Error("caller is not an allowed ext_authz client"), {
-    code: grpc.status.PERMISSION_DENIED,
+    code: GRPC.PERMISSION_DENIED,
   });
 }
 
@@ -72,7 +73,7 @@ export function addAuthzService(server: grpc.Server, pipeline: AuthzPipeline, op
       // Belt and braces: should the promise ever reject, answer with an error; Envoy then fails closed.
       result.then(
         (r) => callback(null, r),
-        () => callback({ code: grpc.status.INTERNAL, details: "authorization failed" }),
+        () => callback({ code: GRPC.INTERNAL, details: "authorization failed" }),
       );
     },
   });

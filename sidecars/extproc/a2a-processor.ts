@@ -26,7 +26,6 @@ import { scanSlots } from "../../filters/guard/scan-slots.ts";
 import { CONTINUE, type Processor } from "./processor.ts";
 import { type Headers, type HttpBody, type ProcessingResponse, setHeader } from "./types.ts";
 
-export const A2A_ROUTE_TAG = "a2a";
 export const DEFAULT_MAX_EVENT_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -319,4 +318,10 @@ export class A2aProcessor implements Processor {
       },
     } as ProcessingResponse;
   }
+}
+
+/** The A2A processor factory a {@link GuardRouter} takes (`c`: where the schemas are, the public URL). */
+export function a2aProcessors(c: { schemasDir?: string; publicUrl?: string }): () => Processor {
+  const opts = a2aProcessorOptions(c);
+  return () => new A2aProcessor(opts);
 }

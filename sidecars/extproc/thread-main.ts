@@ -12,7 +12,6 @@ import type { Logger } from "../logger.ts";
 import { HealthService } from "../health.ts";
 import { H2GrpcServer } from "../h2-grpc.ts";
 import { compileGuardRoutes, type GuardRouteConfig } from "./guard-routes.ts";
-import { a2aProcessorOptions } from "./a2a-processor.ts";
 import { GuardRouter } from "./router.ts";
 import { addExtProcH2, addExtProcService, ExtProcStreams } from "./server.ts";
 import type { ExtProcThreadData, FromThread, ToThread } from "./thread.ts";
@@ -54,7 +53,8 @@ async function main(): Promise<void> {
   const router = new GuardRouter(
     compileGuardRoutes(data.routes as GuardRouteConfig[]),
     logger,
-    data.a2a ? a2aProcessorOptions(data.a2a) : undefined,
+    // loaded only with A2A configured: the validator (ajv, the schemas) is not resident otherwise
+    data.a2a ? (await import("./a2a-processor.ts")).a2aProcessors(data.a2a) : undefined,
   );
   // the thread's own registry (served through the parent's admin listener) and tracer
   const registry = new Registry({ constLabels: { thread: "guard" } });

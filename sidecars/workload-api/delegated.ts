@@ -17,6 +17,7 @@
  *   const t = await src.token(caller, "sts.amazonaws.com");
  */
 import path from "node:path";
+import type { Selector } from "./selector.ts";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { Caller, CallerToken, TokenSource } from "../../filters/credentials/types.ts";
@@ -33,11 +34,6 @@ export const DELEGATED_IDENTITY_PROTO = path.join(
 );
 export const DEFAULT_DELEGATED_TIMEOUT_MS = 2_000;
 const MAX_MESSAGE_BYTES = 1 << 20;
-
-export interface Selector {
-  readonly type: string;
-  readonly value: string;
-}
 
 export interface DelegatedTokenSourceOptions {
   /** The SPIRE agent's admin socket (`admin_socket_path`). */
@@ -70,13 +66,6 @@ function service(): grpc.ServiceClientConstructor {
     serviceCtor = pkg.spire.api.agent.delegatedidentity.v1.DelegatedIdentity;
   }
   return serviceCtor;
-}
-
-/** `unix:uid:1001` → `{ type: "unix", value: "uid:1001" }` (the type is everything before the first colon). */
-export function parseSelector(s: string): Selector | undefined {
-  const i = s.indexOf(":");
-  if (i <= 0 || i === s.length - 1) return undefined;
-  return { type: s.slice(0, i), value: s.slice(i + 1) };
 }
 
 export class DelegatedTokenSource implements TokenSource {

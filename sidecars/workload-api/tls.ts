@@ -19,8 +19,12 @@
  *   // in a handler: peerSpiffeId(call) → "spiffe://hexr.cloud/agent/acme/crew/researcher"
  */
 import type { PeerCertificate } from "node:tls";
-import * as grpc from "@grpc/grpc-js";
+import { createRequire } from "node:module";
+import type * as grpc from "@grpc/grpc-js";
 import type { WorkloadSnapshot, X509Svid } from "./client.ts";
+
+// grpc-js only when credentials are made (peerSpiffeId, on every Check over TLS, needs none of it)
+const grpcJs = (): typeof grpc => createRequire(import.meta.url)("@grpc/grpc-js") as typeof grpc;
 
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
@@ -201,7 +205,7 @@ export function svidServerCredentials(
 ): grpc.ServerCredentials {
   // grpc-js 1.14 passes the two provider arguments to its constructor in swapped order; handing the same
   // provider in both places makes that harmless.
-  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, requireClientCertificate);
+  return grpcJs().experimental.createCertificateProviderServerCredentials(provider, provider, requireClientCertificate);
 }
 
 export interface SvidChannelCredentialsOptions extends SvidTlsOptions {
@@ -219,7 +223,7 @@ export function createSvidChannelCredentials(
 ): grpc.ChannelCredentials {
   const provider = new SvidCertificateProvider(source, opts);
   const accept = opts.serverId;
-  return grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
+  return grpcJs().experimental.createCertificateProviderChannelCredentials(provider, provider, {
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const id = spiffeIdFromPeerCertificate(cert);
       if (id === undefined) return new Error("server certificate has no single SPIFFE ID URI SAN");
