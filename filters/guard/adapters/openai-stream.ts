@@ -15,8 +15,16 @@
  * text in it is plain text, scanned too.
  */
 import { formatSseEvent, type SseEvent } from "./sse.ts";
-import { type EventView, eventSlots, NO_TEXT, parseEventData, type StreamRef } from "./stream-event.ts";
+import {
+  type EventView,
+  eventSlots,
+  NO_TEXT,
+  parseEventData,
+  type StreamRef,
+  type StreamSlot,
+} from "./stream-event.ts";
 import { isRecord, type JsonPath } from "./types.ts";
+import { isDataUrl } from "./walk.ts";
 
 const DONE: EventView = Object.freeze({ doc: undefined, slots: [], ends: [], done: true });
 
@@ -28,13 +36,77 @@ export function openAiStreamEvent(ev: SseEvent): EventView {
   if (ev.data === "[DONE]") return DONE;
   const d = parseEventData(ev);
   if (isRecord(d) && typeof d.type === "string" && d.type.startsWith("response.")) return responsesEvent(d, d.type);
-  if (isRecord(d) && Array.isArray(d.choices)) return chatChunk(d, d.choices);
+  if (isRecord(d) && Array.isArray(d.choices)) return plainChatChunk(d, d.choices) ?? chatChunk(d, d.choices);
   return { doc: d, slots: eventSlots(d, () => undefined), ends: [], done: false };
 }
 
 // ---- Chat Completions --------------------------------------------------------------------------------
 
-function chatChunk(d: Record<string, unknown>, choices: unknown[]): EventView {
+/** Top-level fields of a plain chunk, and whether each is an id/enum string (never text) or a number. */
+const PLAIN_CHUNK: Readonly<Record<string, "string" | "number" | "choices" | "usage">> = {
+  id: "string",
+  object: "string",
+  model: "string",
+  system_fingerprint: "string",
+  service_tier: "string",
+  obfuscation: "string",
+  created: "number",
+  choices: "choices",
+  usage: "usage",
+};
+const PLAIN_CHOICE = new Set(["index", "delta", "finish_reason", "logprobs"]);
+
+/**
+ * The chunk nearly every event of a streamed answer is — one choice whose delta holds a role and/or
+ * content — classified without the generic walk: exactly what {@link chatChunk} returns for it (the unit
+ * test compares the two on generated chunks). Anything else (another field, a refusal, tool calls, usage,
+ * a second choice, a data URL as content) → undefined, and the walk reads it.
+ */
+export function plainChatChunk(d: Record<string, unknown>, choices: unknown[]): EventView | undefined {
+  if (choices.length !== 1) return undefined;
+  for (const k in d) {
+    const want = PLAIN_CHUNK[k];
+    const v = d[k];
+    if (want === undefined || !Object.hasOwn(PLAIN_CHUNK, k)) return undefined;
+    if (want === "string" && v !== null && typeof v !== "string") return undefined;
+    if (want === "number" && typeof v !== "number") return undefined;
+    if (want === "usage" && v !== null) return undefined;
+  }
+  const c = choices[0];
+  if (!isRecord(c)) return undefined;
+  for (const k in c) if (!PLAIN_CHOICE.has(k)) return undefined;
+  const delta = c.delta;
+  if (!isRecord(delta)) return undefined;
+  let content: string | undefined;
+  for (const k in delta) {
+    const v = delta[k];
+    if (k === "role" && (v === null || typeof v === "string")) continue;
+    if (k === "content" && v === null) continue;
+    if (k === "content" && typeof v === "string" && !isDataUrl(v)) content = v;
+    else return undefined;
+  }
+  const fr = c.finish_reason;
+  if (fr !== undefined && fr !== null && typeof fr !== "string") return undefined;
+  const index = c.index;
+  if (index !== undefined && typeof index !== "number") return undefined;
+  const ch = `c${num(index, 0)}`;
+  const slots: StreamSlot[] =
+    content === undefined || content === ""
+      ? []
+      : [
+          {
+            path: ["choices", 0, "delta", "content"],
+            text: content,
+            group: "event",
+            sep: "\n",
+            stream: { key: `${ch}/t/`, kind: "delta" },
+          },
+        ];
+  return { doc: d, slots, ends: typeof fr === "string" ? [`${ch}/`] : [], done: false };
+}
+
+/** Every chunk, through the generic walk (exported for the test that holds the fast path to it). */
+export function chatChunk(d: Record<string, unknown>, choices: unknown[]): EventView {
   const ends: string[] = [];
   const choiceIndex = (j: number): number => num(isRecord(choices[j]) ? choices[j].index : undefined, j);
   for (let j = 0; j < choices.length; j++) {

@@ -13,8 +13,7 @@
  *
  * Stream keys end with "/", so `ends` can name one stream (`o1/c0/`) or every stream of an item (`o1/`).
  */
-import { HexrError } from "../../errors.ts";
-import { checkJsonKeys } from "./strict-json.ts";
+import { parseStrictJson } from "./strict-json.ts";
 import type { SseEvent } from "./sse.ts";
 import { clearLogprobs, type JsonPath, setAtPath, type TextSlot } from "./types.ts";
 import { replaceEventData } from "./sse.ts";
@@ -45,12 +44,7 @@ export const NO_TEXT: EventView = Object.freeze({ doc: undefined, slots: [], end
 
 /** Strict JSON of an event's data: `guard.bad_json`, `guard.duplicate_key`, `guard.too_deep`. */
 export function parseEventData(ev: SseEvent): unknown {
-  checkJsonKeys(ev.data);
-  try {
-    return JSON.parse(ev.data);
-  } catch (e) {
-    throw new HexrError("guard.bad_json", "stream event data is not valid JSON", { cause: e });
-  }
+  return parseStrictJson(ev.data, "stream event data is not valid JSON");
 }
 
 /**

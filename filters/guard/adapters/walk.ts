@@ -77,7 +77,8 @@ const AUDIO_OBJECTS = new Set(["audio", "input_audio"]);
 
 export type GroupOf = (path: JsonPath) => string | undefined;
 
-const isDataUrl = (s: string): boolean => s.startsWith("data:") && s.indexOf(";base64,", 5) !== -1;
+/** A `data:…;base64,` URL: binary, never scanned. */
+export const isDataUrl = (s: string): boolean => s.startsWith("data:") && s.indexOf(";base64,", 5) !== -1;
 
 /** How a string value is read: as text, as an id or enum (secrets only, when asked), or not at all. */
 type Reading = "text" | "id" | "skip";

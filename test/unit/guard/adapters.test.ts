@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { HexrError } from "../../../filters/errors.ts";
@@ -534,6 +535,34 @@ describe("duplicate keys and depth", () => {
   ])("hard negative: accepts %s", (t) => {
     expect(() => checkJsonKeys(t)).not.toThrow();
     expect(() => parseJsonBody(t)).not.toThrow();
+  });
+
+  it("finds a repeat exactly where a per-object key set does, on generated documents", () => {
+    // objects written by hand so keys may repeat, in any object, spelled plainly or with \u escapes
+    const key = fc.constantFrom("a", "b", "\\u0061", "content", "__proto__", "1");
+    const leaf = fc.oneof(fc.integer().map(String), fc.constant('"x,\\"a\\":{"'), fc.constant("null"));
+    const doc: fc.Arbitrary<string> = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: "small" }, leaf, tie("object"), tie("array")),
+      object: fc
+        .array(fc.tuple(key, tie("value")), { maxLength: 4 })
+        .map((es) => `{${es.map(([k, v]) => `"${k}":${v}`).join(",")}}`),
+      array: fc.array(tie("value"), { maxLength: 3 }).map((vs) => `[${vs.join(",")}]`),
+    })).object as fc.Arbitrary<string>;
+    let repeats = 0;
+    fc.assert(
+      fc.property(doc, (t) => {
+        let bySet = "ok";
+        try {
+          checkJsonKeys(t);
+        } catch {
+          bySet = "guard.duplicate_key";
+        }
+        if (bySet !== "ok") repeats++;
+        expect(code(() => parseJsonBody(t)).replace("no error", "ok")).toBe(bySet);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(repeats).toBeGreaterThan(100); // the generator does produce repeats
   });
 
   it("refuses nesting deeper than MAX_JSON_DEPTH", () => {

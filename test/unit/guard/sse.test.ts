@@ -1,7 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { HexrError } from "../../../filters/errors.ts";
 import { anthropicStreamError, anthropicStreamEvent } from "../../../filters/guard/adapters/anthropic-stream.ts";
-import { openAiStreamError, openAiStreamEvent } from "../../../filters/guard/adapters/openai-stream.ts";
+import {
+  chatChunk,
+  openAiStreamError,
+  openAiStreamEvent,
+  plainChatChunk,
+} from "../../../filters/guard/adapters/openai-stream.ts";
 import { formatSseEvent, replaceEventData, type SseEvent, SseParser } from "../../../filters/guard/adapters/sse.ts";
 import { type EventView, rewriteEvent } from "../../../filters/guard/adapters/stream-event.ts";
 import { formatPath } from "../../../filters/guard/adapters/types.ts";
@@ -196,6 +202,88 @@ describe("OpenAI stream adapter", () => {
     ],
   ])("chat chunk: %s", (_n, e, expected) => {
     expect(refs(openAiStreamEvent(e))).toEqual(expected);
+  });
+
+  it("reads every generated chunk exactly as the generic walk does (the plain-chunk fast path included)", () => {
+    // chunk-like documents around the common shape: extra or odd-typed fields, refusals, nulls, data URLs,
+    // strings where numbers go, several choices — the fast path takes some, the walk the rest
+    const str = fc.oneof(
+      fc.constantFrom("", "Hello", " world", "data:image/png;base64,AAAA", "AKIAIOSFODNN7EXAMPLE12"),
+      fc.string({ maxLength: 12 }),
+    );
+    const scalar = fc.oneof(str, fc.integer(), fc.constant(null), fc.boolean());
+    const delta = fc.record(
+      { role: fc.oneof(fc.constant("assistant"), scalar), content: scalar, refusal: scalar, extra: scalar },
+      { requiredKeys: [] },
+    );
+    const choice = fc.record(
+      {
+        index: fc.oneof(fc.integer({ min: 0, max: 3 }), scalar),
+        delta: fc.oneof(delta, scalar),
+        finish_reason: fc.oneof(fc.constantFrom("stop", "length"), scalar),
+        logprobs: fc.oneof(fc.constant(null), fc.constant({ content: [{ token: "x" }] })),
+        text: str,
+      },
+      { requiredKeys: [] },
+    );
+    // the common shape itself, every field optional
+    const plain = fc.record(
+      {
+        id: str,
+        object: fc.constant("chat.completion.chunk"),
+        created: fc.integer(),
+        model: str,
+        system_fingerprint: fc.oneof(str, fc.constant(null)),
+        usage: fc.constant(null),
+        choices: fc
+          .record(
+            {
+              index: fc.integer({ min: 0, max: 3 }),
+              delta: fc.record(
+                { role: fc.constant("assistant"), content: fc.oneof(str, fc.constant(null)) },
+                { requiredKeys: [] },
+              ),
+              finish_reason: fc.oneof(fc.constantFrom("stop", "length"), fc.constant(null)),
+              logprobs: fc.constant(null),
+            },
+            { requiredKeys: ["delta"] },
+          )
+          .map((c) => [c]),
+      },
+      { requiredKeys: ["choices"] },
+    );
+    const odd = fc.record(
+      {
+        id: fc.oneof(str, scalar),
+        object: fc.constant("chat.completion.chunk"),
+        created: fc.oneof(fc.integer(), scalar),
+        model: fc.oneof(str, fc.constant({ name: "m" })),
+        system_fingerprint: scalar,
+        obfuscation: str,
+        usage: fc.oneof(fc.constant(null), fc.constant({ prompt_tokens: 1, note: "hi" })),
+        note: str,
+        choices: fc.array(choice, { minLength: 1, maxLength: 2 }),
+      },
+      { requiredKeys: ["choices"] },
+    );
+    const doc = fc.oneof(plain, odd);
+    let fast = 0;
+    fc.assert(
+      fc.property(doc, (d) => {
+        const e = ev(d);
+        const parsed = JSON.parse(e.data) as Record<string, unknown>;
+        const walked = chatChunk(parsed, parsed.choices as unknown[]);
+        const got = openAiStreamEvent(e);
+        expect({ slots: got.slots, ends: got.ends, done: got.done }).toEqual({
+          slots: walked.slots,
+          ends: walked.ends,
+          done: walked.done,
+        });
+        if (plainChatChunk(parsed, parsed.choices as unknown[]) !== undefined) fast++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(fast).toBeGreaterThan(100); // the fast path is exercised, not only the walk
   });
 
   it("an audio transcript stream cannot be redacted; a finish_reason ends the choice's streams", () => {
