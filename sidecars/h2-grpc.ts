@@ -84,6 +84,8 @@ export interface BidiCall {
   readonly headers: http2.IncomingHttpHeaders;
   /** Sends one message (response headers go out with the first). */
   write(message: Uint8Array): void;
+  /** Sends one message already length-prefixed (5-byte gRPC prefix + message), as is. */
+  writeFrame(framed: Uint8Array): void;
   /** Ends the call: OK, or `failure`'s status. Later writes and ends are ignored. */
   end(failure?: GrpcFailure): void;
 }
@@ -240,14 +242,15 @@ export class H2GrpcServer {
     let trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
     const call: BidiCall = {
       headers,
-      write: (message) => {
+      write: (message) => call.writeFrame(frame(message)),
+      writeFrame: (framed) => {
         if (ended || stream.destroyed || stream.closed) return;
         if (!responded) {
           responded = true;
           stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
           stream.once("wantTrailers", () => stream.sendTrailers(trailers));
         }
-        stream.write(frame(message));
+        stream.write(framed);
       },
       end: (failure) => {
         if (ended) return;

@@ -157,7 +157,8 @@ function commonResponse(c: CommonResponse): Writer {
     known(b, ["body", "clear_body"], "BodyMutation");
     const bw = new Writer();
     // a oneof: one of the two, as the processors set it
-    if (b.body !== undefined) bw.bytes(1, b.body);
+    if (typeof b.body === "string") bw.string(1, b.body);
+    else if (b.body !== undefined) bw.bytes(1, b.body);
     else if (b.clear_body !== undefined) bw.uint(2, b.clear_body ? 1 : 0);
     w.message(3, bw);
   }
@@ -234,13 +235,17 @@ function encode(r: ProcessingResponse): Buffer {
   return w.finish();
 }
 
-/** The shared CONTINUE answers, encoded once: most messages of a stream get one of these. */
-const PREBUILT = new Map<ProcessingResponse, Buffer>(Object.values(CONTINUE).map((r) => [r, encode(r)]));
+/** The shared CONTINUE answers, encoded once (and framed once): most messages of a stream get one of these. */
+const PREBUILT = new Map<ProcessingResponse, Buffer>();
+const PREBUILT_FRAMES = new Map<ProcessingResponse, Buffer>();
 
 /** Registers a response object that never changes (a module constant), so it is encoded once. */
 export function prebuild(r: ProcessingResponse): void {
-  PREBUILT.set(r, encode(r));
+  const bytes = encode(r);
+  PREBUILT.set(r, bytes);
+  PREBUILT_FRAMES.set(r, frame(bytes));
 }
+for (const r of Object.values(CONTINUE)) prebuild(r);
 
 /**
  * ProcessingResponse object → bytes; the same bytes protobufjs writes for it. Throws {@link CodecError}
@@ -248,4 +253,84 @@ export function prebuild(r: ProcessingResponse): void {
  */
 export function encodeProcessingResponse(r: ProcessingResponse): Buffer {
   return PREBUILT.get(r) ?? encode(r);
+}
+
+/** The 5-byte gRPC message prefix (uncompressed, big-endian length) + message. */
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+
+function putVarint(out: Buffer, at: number, n: number): number {
+  let p = at;
+  let x = n;
+  while (x >= 0x80) {
+    out[p++] = (x & 0x7f) | 0x80;
+    x >>>= 7;
+  }
+  out[p++] = x;
+  return p;
+}
+
+/**
+ * `{ request_body | response_body: { response: { status: CONTINUE, body_mutation: { body } } } }` and
+ * nothing else — the answer to every rewritten stream chunk — framed in one buffer of the exact size: no
+ * nested writers, and a text body written as UTF-8 straight into place. Other shapes → undefined.
+ */
+function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
+  let field: number;
+  let br: { response?: CommonResponse } | undefined;
+  let keys = 0;
+  for (const _ in r) keys++;
+  if (keys !== 1) return undefined;
+  if (r.response_body !== undefined) {
+    field = 4;
+    br = r.response_body;
+  } else if (r.request_body !== undefined) {
+    field = 3;
+    br = r.request_body;
+  } else return undefined;
+  const c = br.response;
+  if (c === undefined || c.status !== "CONTINUE" || c.header_mutation !== undefined) return undefined;
+  const m = c.body_mutation;
+  const body = m?.body;
+  if (m === undefined || body === undefined || m.clear_body !== undefined) return undefined;
+  for (const k in br) if (k !== "response") return undefined;
+  for (const k in c) if (k !== "status" && k !== "body_mutation") return undefined;
+  const n = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
+  const bm = 1 + varintSize(n) + n; // BodyMutation: body = 1
+  const cr = 2 + 1 + varintSize(bm) + bm; // CommonResponse: status = 1 (CONTINUE, 0), body_mutation = 3
+  const bl = 1 + varintSize(cr) + cr; // BodyResponse: response = 1
+  const pr = 1 + varintSize(bl) + bl; // ProcessingResponse: request_body = 3 | response_body = 4
+  const out = Buffer.allocUnsafe(5 + pr);
+  out[0] = 0;
+  out.writeUInt32BE(pr, 1);
+  let p = 5;
+  out[p++] = (field << 3) | WIRE_LEN;
+  p = putVarint(out, p, bl);
+  out[p++] = (1 << 3) | WIRE_LEN;
+  p = putVarint(out, p, cr);
+  out[p++] = 1 << 3; // status, varint
+  out[p++] = 0;
+  out[p++] = (3 << 3) | WIRE_LEN;
+  p = putVarint(out, p, bm);
+  out[p++] = (1 << 3) | WIRE_LEN;
+  p = putVarint(out, p, n);
+  if (typeof body === "string") out.write(body, p, n, "utf8");
+  else out.set(body, p);
+  return out;
+}
+
+/**
+ * The response as one length-prefixed gRPC message, ready to write (the node:http2 server): prebuilt
+ * answers as prebuilt frames, body replacements written in place, everything else encoded and framed.
+ * Its bytes after the prefix are {@link encodeProcessingResponse}'s. Throws {@link CodecError}.
+ */
+export function encodeProcessingFrame(r: ProcessingResponse): Buffer {
+  return PREBUILT_FRAMES.get(r) ?? bodyReplacementFrame(r) ?? frame(encode(r));
 }

@@ -265,8 +265,8 @@ export class GuardProcessor implements Processor {
         });
       }
       if (out.redacted) this.#stats.redacted++;
-      if (out.bytes === undefined) return CONTINUE.responseBody;
-      return { response_body: { response: { status: "CONTINUE", body_mutation: { body: out.bytes } } } };
+      if (out.text === undefined) return CONTINUE.responseBody;
+      return { response_body: { response: { status: "CONTINUE", body_mutation: { body: out.text } } } };
     }
     const raw = body.body ?? new Uint8Array();
     const kind = this.#responseKind ?? "text";

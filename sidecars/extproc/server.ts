@@ -11,7 +11,13 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logger.ts";
 import type { GuardTelemetry, StreamTelemetry } from "../telemetry/guard.ts";
 import { GRPC, GrpcFailure, type H2GrpcServer } from "../h2-grpc.ts";
-import { CodecError, decodeProcessingRequest, encodeProcessingResponse, prebuild } from "./codec.ts";
+import {
+  CodecError,
+  decodeProcessingRequest,
+  encodeProcessingFrame,
+  encodeProcessingResponse,
+  prebuild,
+} from "./codec.ts";
 import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
 
@@ -223,14 +229,21 @@ export function addExtProcService(server: grpc.Server, streams: ExtProcStreams):
   return streams.stats;
 }
 
-/** An answer that cannot be encoded is a bug: the request fails (500), never passes unprocessed. */
-function encoded(r: ProcessingResponse, streams: ExtProcStreams): Uint8Array {
+/**
+ * The answer's bytes by `encode` (unframed for grpc-js, framed for node:http2). One that cannot be encoded
+ * is a bug: the request fails (500), never passes unprocessed.
+ */
+function encoded(
+  r: ProcessingResponse,
+  streams: ExtProcStreams,
+  encode: (r: ProcessingResponse) => Buffer = encodeProcessingResponse,
+): Buffer {
   try {
-    return encodeProcessingResponse(r);
+    return encode(r);
   } catch (e) {
     streams.stats.errors++;
     streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
-    return encodeProcessingResponse(INTERNAL_ERROR);
+    return encode(INTERNAL_ERROR);
   }
 }
 
@@ -259,7 +272,7 @@ export function addExtProcH2(server: H2GrpcServer, streams: ExtProcStreams): voi
           );
           return;
         }
-        call.write(encoded(s.message(msg), streams));
+        call.writeFrame(encoded(s.message(msg), streams, encodeProcessingFrame));
         streams.limits?.afterMessage?.();
       },
       end: () => call.end(),

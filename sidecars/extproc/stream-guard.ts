@@ -70,17 +70,17 @@ interface Tracked {
 }
 
 export interface StreamChunkResult {
-  /** Bytes to send in place of this chunk; undefined = send the chunk unchanged. */
-  bytes: Uint8Array | undefined;
+  /**
+   * Text to send in place of this chunk (written to the wire as UTF-8 by the ext_proc codec, without an
+   * intermediate byte copy); undefined = send the chunk unchanged.
+   */
+  text: string | undefined;
   blocked: boolean;
   redacted: boolean;
   /** Set when the stream could not be scanned (bad UTF-8, oversized event, malformed data). */
   error?: string;
   findings: Finding[];
 }
-
-const encoder = new TextEncoder();
-const EMPTY = new Uint8Array();
 
 class Blocked {
   readonly findings: Finding[];
@@ -131,8 +131,8 @@ export class StreamGuard {
   }
 
   push(chunk: Uint8Array, endOfStream: boolean): StreamChunkResult {
-    if (this.#state === "blocked") return { bytes: EMPTY, blocked: false, redacted: false, findings: [] };
-    if (this.#state === "passthrough") return { bytes: undefined, blocked: false, redacted: false, findings: [] };
+    if (this.#state === "blocked") return { text: "", blocked: false, redacted: false, findings: [] };
+    if (this.#state === "passthrough") return { text: undefined, blocked: false, redacted: false, findings: [] };
     let out = "";
     const findings: Finding[] = [];
     this.#redacted = false;
@@ -170,7 +170,7 @@ export class StreamGuard {
       if (this.#failMode === "open") {
         this.#state = "passthrough";
         return {
-          bytes: encoder.encode(out + this.#flushAll()),
+          text: out + this.#flushAll(),
           blocked: false,
           redacted: false,
           error: reason,
@@ -185,11 +185,11 @@ export class StreamGuard {
           type: "hexr_guard_unscannable",
           code: reason,
         });
-      return { bytes: encoder.encode(text), blocked: false, redacted: false, error: reason, findings };
+      return { text, blocked: false, redacted: false, error: reason, findings };
     }
     if (clean && idleAfter && !this.#redacted && this.#queue.length === 0)
-      return { bytes: undefined, blocked: false, redacted: false, findings };
-    return { bytes: encoder.encode(out), blocked: false, redacted: this.#redacted, findings };
+      return { text: undefined, blocked: false, redacted: false, findings };
+    return { text: out, blocked: false, redacted: this.#redacted, findings };
   }
 
   #scanner(key: string, s: StreamSlot): StreamScanner<Tag> {
@@ -311,6 +311,6 @@ export class StreamGuard {
         type: "hexr_guard_blocked",
         code: "content_blocked",
       });
-    return { bytes: encoder.encode(text), blocked: true, redacted: false, findings: blocking };
+    return { text, blocked: true, redacted: false, findings: blocking };
   }
 }

@@ -36,7 +36,8 @@ export interface HeaderMutation {
 export interface CommonResponse {
   status?: "CONTINUE" | "CONTINUE_AND_REPLACE";
   header_mutation?: HeaderMutation;
-  body_mutation?: { body?: Uint8Array; clear_body?: boolean };
+  /** `body`: bytes, or text the codec writes as UTF-8 (the same wire bytes). */
+  body_mutation?: { body?: Uint8Array | string; clear_body?: boolean };
 }
 
 export interface ProcessingMode {

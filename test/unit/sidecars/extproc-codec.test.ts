@@ -7,7 +7,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { externalProcessorService } from "../../../sidecars/envoy-protos.ts";
-import { CodecError, decodeProcessingRequest, encodeProcessingResponse } from "../../../sidecars/extproc/codec.ts";
+import {
+  CodecError,
+  decodeProcessingRequest,
+  encodeProcessingFrame,
+  encodeProcessingResponse,
+} from "../../../sidecars/extproc/codec.ts";
 import { CONTINUE } from "../../../sidecars/extproc/processor.ts";
 import type { ProcessingResponse } from "../../../sidecars/extproc/types.ts";
 import { setHeader } from "../../../sidecars/extproc/types.ts";
@@ -186,6 +191,41 @@ describe("encodeProcessingResponse", () => {
         expect(encodeProcessingResponse(r)).toEqual(process.responseSerialize(r));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("frames every response as a gRPC message whose bytes are the unframed encoding", () => {
+    fc.assert(
+      fc.property(response, ([phase, m]) => {
+        const r = { ...phase, ...(m ? { mode_override: m } : {}) } as ProcessingResponse;
+        const f = encodeProcessingFrame(r);
+        expect(f[0]).toBe(0);
+        expect(f.readUInt32BE(1)).toBe(f.length - 5);
+        expect(f.subarray(5)).toEqual(encodeProcessingResponse(r));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes a body replacement given as text (any length, any script) as proto-loader writes its UTF-8 bytes", () => {
+    const text = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 300 }),
+      fc.string({ maxLength: 20 }).map((t) => t.repeat(1 + (t.length % 7) * 1000)), // lengths past 2- and 3-byte varints
+    );
+    fc.assert(
+      fc.property(text, fc.constantFrom("request_body", "response_body"), (t, phase) => {
+        const asText = {
+          [phase]: { response: { status: "CONTINUE", body_mutation: { body: t } } },
+        } as ProcessingResponse;
+        const asBytes = {
+          [phase]: { response: { status: "CONTINUE", body_mutation: { body: Buffer.from(t, "utf8") } } },
+        } as ProcessingResponse;
+        const expected = process.responseSerialize(asBytes);
+        expect(encodeProcessingResponse(asText)).toEqual(expected);
+        expect(encodeProcessingFrame(asText).subarray(5)).toEqual(expected);
+        expect(encodeProcessingFrame(asBytes).subarray(5)).toEqual(expected);
+      }),
+      { numRuns: 300 },
     );
   });
 

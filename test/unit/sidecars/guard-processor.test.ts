@@ -41,8 +41,10 @@ function response(name: string, body: string, contentType: string | undefined, o
 }
 
 const status = (r: ProcessingResponse) => r.immediate_response?.status.code;
-const newBody = (r: ProcessingResponse) =>
-  dec(r.response_body?.response?.body_mutation?.body ?? r.request_body?.response?.body_mutation?.body);
+const newBody = (r: ProcessingResponse) => {
+  const b = r.response_body?.response?.body_mutation?.body ?? r.request_body?.response?.body_mutation?.body;
+  return typeof b === "string" ? b : dec(b);
+};
 const PII_REDACT = { response_policy: { scanners: { secret: { action: "redact" as const } } } };
 
 describe("duplicate JSON keys", () => {

@@ -34,7 +34,7 @@ function run(provider: StreamProvider, events: string[], policy = DEFAULT_GUARD_
     const chunk = bytes.subarray(cuts[i], cuts[i + 1]);
     const r = g.push(chunk, i + 2 === cuts.length);
     if (r.blocked) blocked = true;
-    out += r.bytes === undefined ? chunk.toString() : Buffer.from(r.bytes).toString();
+    out += r.text === undefined ? chunk.toString() : r.text;
   }
   const data = new SseParser()
     .push(out)
@@ -267,10 +267,10 @@ describe("chunks that go out unchanged", () => {
     const answers = chunks.map((c, i) => g.push(c, i === chunks.length - 1));
     // the scanner holds back the unfinished word, so some event waits; every chunk after which nothing is
     // held is 'unchanged', and the rest are re-encoded: together, exactly the input
-    expect(answers.some((a) => a.bytes === undefined)).toBe(true);
+    expect(answers.some((a) => a.text === undefined)).toBe(true);
     let out = "";
     answers.forEach((a, i) => {
-      out += a.bytes === undefined ? Buffer.from(chunks[i]!).toString() : Buffer.from(a.bytes).toString();
+      out += a.text === undefined ? Buffer.from(chunks[i]!).toString() : a.text;
     });
     expect(out).toBe(evs.join(""));
   });
@@ -287,8 +287,8 @@ describe("chunks that go out unchanged", () => {
     for (let i = 0; i < bytes.length; i += 7) {
       const c = new Uint8Array(bytes.subarray(i, i + 7));
       const r = g.push(c, i + 7 >= bytes.length);
-      expect(r.bytes).toBeDefined(); // no 7-byte cut both starts and ends at an event boundary here
-      out = Buffer.concat([out, r.bytes === undefined ? Buffer.from(c) : Buffer.from(r.bytes)]);
+      expect(r.text).toBeDefined(); // no 7-byte cut both starts and ends at an event boundary here
+      out = Buffer.concat([out, r.text === undefined ? Buffer.from(c) : Buffer.from(r.text)]);
     }
     const s = out.toString("utf8");
     expect(s).not.toContain(key.slice(4, 14));
@@ -306,11 +306,11 @@ describe("the last chunk", () => {
     const evs = formatEvents(chatEvents(spec({ reply: "All good here. ", deltaSize: 20 })));
     const g = new StreamGuard("openai", REDACT);
     const first = g.push(new Uint8Array(Buffer.from(evs[0]!)), false);
-    expect(first.bytes).toBeUndefined(); // a whole event, nothing held: forwarded as is
+    expect(first.text).toBeUndefined(); // a whole event, nothing held: forwarded as is
     // the final chunk: one more event without its blank line, carrying a key, with end_of_stream
     const tail = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: `key ${key} done.` } }] })}\n`;
     const last = g.push(new Uint8Array(Buffer.from(tail)), true);
-    expect(last.bytes).toBeDefined();
-    expect(Buffer.from(last.bytes!).toString()).not.toContain(key.slice(4, 14));
+    expect(last.text).toBeDefined();
+    expect(last.text).not.toContain(key.slice(4, 14));
   });
 });
