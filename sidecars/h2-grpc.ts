@@ -25,6 +25,11 @@ import { CodecError, decodeHealthCheckRequest } from "./proto-wire.ts";
 
 export const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 export const DEFAULT_MAX_MESSAGE_BYTES = 8 << 20;
+/**
+ * Streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS; Node's default is unbounded).
+ * Above Envoy's default circuit breaker (1024 requests per cluster), so Envoy's own limit applies first.
+ */
+const MAX_CONCURRENT_STREAMS = 2048;
 
 /** gRPC status codes (the subset these servers answer with). */
 export const GRPC = {
@@ -103,6 +108,83 @@ export interface BidiHandlers {
 /** Opens a stream: its handlers, or undefined when it was refused (ended with a failure at once). */
 export type BidiHandler = (call: BidiCall) => BidiHandlers | undefined;
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Length-prefixed messages out of DATA chunks as they arrive (Node emits one chunk per DATA frame). A whole
+ * message inside one chunk is handed over as a view of it; a partial one is kept in one buffer that grows by
+ * doubling up to the announced length (checked against the limit before anything is kept). So a peer
+ * sending 1-byte frames costs bytes, never one retained object per frame, and memory stays within twice
+ * what was actually received. A buffer that messages were handed out of is never written again.
+ */
+export class Reassembler {
+  readonly #max: number;
+  #buf = EMPTY;
+  #held = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Bytes of an unfinished message. */
+  get pending(): number {
+    return this.#held;
+  }
+
+  /** Bytes allocated for it. */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  release(): void {
+    this.#buf = EMPTY;
+    this.#held = 0;
+  }
+
+  /** Hands each complete message to `each` (until it returns false); a failure ends reading. */
+  push(chunk: Buffer, each: (m: Buffer) => boolean): GrpcFailure | undefined {
+    let view = chunk;
+    if (this.#held > 0) {
+      const need = this.#held + chunk.length;
+      if (need > this.#buf.length) this.#grow(need);
+      chunk.copy(this.#buf, this.#held);
+      view = this.#buf.subarray(0, need);
+    }
+    let p = 0;
+    while (view.length - p >= 5) {
+      const len = view.readUInt32BE(p + 1);
+      if (len > this.#max) return new GrpcFailure(GRPC.RESOURCE_EXHAUSTED, `message larger than ${this.#max} bytes`);
+      if (view[p] !== 0) return new GrpcFailure(GRPC.UNIMPLEMENTED, "compressed messages are not supported");
+      if (view.length - p - 5 < len) break;
+      const m = view.subarray(p + 5, p + 5 + len);
+      p += 5 + len;
+      if (!each(m)) return undefined;
+    }
+    const rest = view.length - p;
+    if (rest === 0) this.release();
+    else if (p > 0 || this.#held === 0) {
+      // a fresh buffer for the rest: the old one (or the chunk) may back messages just handed out
+      const old = view;
+      this.#buf = EMPTY;
+      this.#held = 0;
+      this.#grow(rest);
+      old.copy(this.#buf, 0, p);
+      this.#held = rest;
+    } else this.#held = view.length;
+    return undefined;
+  }
+
+  /** Room for `n` bytes: doubling, at most the message's announced size once its prefix is in. */
+  #grow(n: number): void {
+    let size = Math.max(n, this.#buf.length * 2, 64);
+    const b = this.#buf;
+    if (this.#held >= 5) size = Math.min(size, Math.max(n, 5 + b.readUInt32BE(1)));
+    const grown = Buffer.allocUnsafe(size);
+    b.copy(grown, 0, 0, this.#held);
+    this.#buf = grown;
+  }
+}
+
 export interface H2GrpcServerOptions {
   readonly maxMessageBytes?: number;
   readonly logger?: Logger;
@@ -119,7 +201,7 @@ export class H2GrpcServer {
   // everyone's. Bodies are read out as they arrive and bounded per message (maxMessageBytes) and by Envoy
   // (max_request_bytes), so the cap is lifted, as grpc-js lifts it for the server it runs.
   readonly #server = http2.createServer({
-    settings: { enableConnectProtocol: false },
+    settings: { enableConnectProtocol: false, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     maxSessionMemory: Number.MAX_SAFE_INTEGER,
   });
   readonly #sessions = new Set<http2.ServerHttp2Session>();
@@ -166,6 +248,7 @@ export class H2GrpcServer {
     const type = String(headers["content-type"] ?? "");
     if (headers[":method"] !== "POST" || !(type === "application/grpc" || type.startsWith("application/grpc+"))) {
       stream.respond({ ":status": 415 }, { endStream: true });
+      stream.resume();
       return;
     }
     const path = String(headers[":path"]);
@@ -180,33 +263,36 @@ export class H2GrpcServer {
   }
 
   #unaryCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, handler: UnaryHandler): void {
-    const parts: Buffer[] = [];
-    let n = 0;
+    const reader = new Reassembler(this.#max);
+    let message: Buffer | undefined;
     let refused = false;
+    const refuse = (f: GrpcFailure) => {
+      refused = true;
+      reader.release();
+      this.#status(stream, f.code, f.message);
+    };
     stream.on("data", (c: Buffer) => {
       if (refused) return;
-      n += c.length;
-      if (n > this.#max + 5) {
-        refused = true;
-        this.#status(stream, GRPC.RESOURCE_EXHAUSTED, `message larger than ${this.#max} bytes`);
-        return;
-      }
-      parts.push(c);
+      let extra = false;
+      const failed = reader.push(c, (m) => {
+        if (message === undefined) message = m;
+        else extra = true;
+        return !extra;
+      });
+      if (failed) refuse(failed);
+      else if (extra || (message !== undefined && reader.pending > 0))
+        refuse(new GrpcFailure(GRPC.INTERNAL, "not one length-prefixed gRPC message"));
     });
     stream.on("end", () => {
       if (refused) return;
-      const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, n);
-      if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
+      if (message === undefined || reader.pending > 0) {
         this.#status(stream, GRPC.INTERNAL, "not one length-prefixed gRPC message");
         return;
       }
-      if (body[0] !== 0) {
-        this.#status(stream, GRPC.UNIMPLEMENTED, "compressed messages are not supported");
-        return;
-      }
+      const body = message;
       let result: ReturnType<UnaryHandler>;
       try {
-        result = handler(body.subarray(5), headers);
+        result = handler(body, headers);
       } catch {
         // handlers answer failures as GrpcFailure; a throw is a bug, and Envoy fails closed on INTERNAL
         result = new GrpcFailure(GRPC.INTERNAL, "internal");
@@ -240,6 +326,8 @@ export class H2GrpcServer {
     let responded = false;
     let ended = false;
     let trailers: http2.OutgoingHttpHeaders = OK_TRAILERS;
+    let paused = false;
+    const reader = new Reassembler(this.#max);
     const call: BidiCall = {
       headers,
       write: (message) => call.writeFrame(frame(message)),
@@ -250,11 +338,21 @@ export class H2GrpcServer {
           stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
           stream.once("wantTrailers", () => stream.sendTrailers(trailers));
         }
-        stream.write(framed);
+        // the peer reads answers slower than it sends: stop reading until they drain (HTTP/2 flow control
+        // then holds the peer back), so answers never pile up without bound
+        if (!stream.write(framed) && !paused) {
+          paused = true;
+          stream.pause();
+          stream.once("drain", () => {
+            paused = false;
+            stream.resume();
+          });
+        }
       },
       end: (failure) => {
         if (ended) return;
         ended = true;
+        reader.release();
         if (!responded) {
           if (failure) this.#status(stream, failure.code, failure.message);
           else if (!stream.destroyed && !stream.closed)
@@ -282,48 +380,21 @@ export class H2GrpcServer {
       this.#done();
     };
     stream.once("close", close);
-    // the message being read: its chunks so far, and once its prefix is read, its length with the prefix
-    // (chunks are joined once per message, never once per chunk)
-    const parts: Buffer[] = [];
-    let have = 0;
-    let need = -1;
     stream.on("data", (chunk: Buffer) => {
       if (ended) return;
-      parts.push(chunk);
-      have += chunk.length;
-      while (!ended && have >= 5) {
-        if (need < 0) {
-          if ((parts[0] as Buffer).length < 5) parts.splice(0, parts.length, Buffer.concat(parts, have));
-          const head = parts[0] as Buffer;
-          const len = head.readUInt32BE(1);
-          if (len > this.#max) {
-            call.end(new GrpcFailure(GRPC.RESOURCE_EXHAUSTED, `message larger than ${this.#max} bytes`));
-            return;
-          }
-          if (head[0] !== 0) {
-            call.end(new GrpcFailure(GRPC.UNIMPLEMENTED, "compressed messages are not supported"));
-            return;
-          }
-          need = 5 + len;
-        }
-        if (have < need) break;
-        const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, have);
-        parts.length = 0;
-        if (buf.length > need) parts.push(buf.subarray(need));
-        const message = buf.subarray(5, need);
-        have -= need;
-        need = -1;
+      const failed = reader.push(chunk, (m) => {
         try {
-          handlers.message(message);
+          handlers.message(m);
         } catch {
           call.end(new GrpcFailure(GRPC.INTERNAL, "internal"));
-          return;
         }
-      }
+        return !ended;
+      });
+      if (failed) call.end(failed);
     });
     stream.on("end", () => {
       if (ended) return;
-      if (have > 0) {
+      if (reader.pending > 0) {
         call.end(new GrpcFailure(GRPC.INTERNAL, "stream ended inside a length-prefixed message"));
         return;
       }

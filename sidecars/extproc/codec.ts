@@ -302,6 +302,7 @@ function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
   if (m === undefined || body === undefined || m.clear_body !== undefined) return undefined;
   for (const k in br) if (k !== "response") return undefined;
   for (const k in c) if (k !== "status" && k !== "body_mutation") return undefined;
+  for (const k in m) if (k !== "body") return undefined; // the generic encoder refuses what it does not know
   const n = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
   const bm = 1 + varintSize(n) + n; // BodyMutation: body = 1
   const cr = 2 + 1 + varintSize(bm) + bm; // CommonResponse: status = 1 (CONTINUE, 0), body_mutation = 3

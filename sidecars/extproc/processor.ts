@@ -12,14 +12,24 @@ export interface Processor {
   responseBody(body: HttpBody): ProcessingResponse;
 }
 
+/** Frozen all the way down: the codec sends these as prebuilt bytes, so a change in place would never go out. */
+export function deepFreeze<T>(o: T): T {
+  // typed arrays cannot be frozen (their bytes are module constants nobody writes)
+  if (typeof o === "object" && o !== null && !ArrayBuffer.isView(o) && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
 /** Prebuilt CONTINUE responses, shared by every request. */
 export const CONTINUE = {
-  requestHeaders: Object.freeze({ request_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
-  requestBody: Object.freeze({ request_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
-  responseHeaders: Object.freeze({ response_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
-  responseBody: Object.freeze({ response_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
-  requestTrailers: Object.freeze({ request_trailers: {} }) as ProcessingResponse,
-  responseTrailers: Object.freeze({ response_trailers: {} }) as ProcessingResponse,
+  requestHeaders: deepFreeze({ request_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  requestBody: deepFreeze({ request_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  responseHeaders: deepFreeze({ response_headers: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  responseBody: deepFreeze({ response_body: { response: { status: "CONTINUE" } } }) as ProcessingResponse,
+  requestTrailers: deepFreeze({ request_trailers: {} }) as ProcessingResponse,
+  responseTrailers: deepFreeze({ response_trailers: {} }) as ProcessingResponse,
 };
 
 /** Everything that is not a scanned route: header-only, continue unchanged. Stateless, so one instance. */

@@ -18,13 +18,13 @@ import {
   encodeProcessingResponse,
   prebuild,
 } from "./codec.ts";
-import { CONTINUE, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
+import { CONTINUE, deepFreeze, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
 import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
 
 export const PROCESS_PATH = "/envoy.service.ext_proc.v3.ExternalProcessor/Process";
 
 const encoder = new TextEncoder();
-const INTERNAL_ERROR: ProcessingResponse = Object.freeze({
+const INTERNAL_ERROR: ProcessingResponse = deepFreeze({
   immediate_response: {
     status: { code: 500 },
     body: encoder.encode(JSON.stringify({ error: "hexr ext_proc: request processing failed" })),

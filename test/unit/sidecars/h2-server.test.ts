@@ -3,6 +3,7 @@
  * HTTP/2 connection (as Envoy multiplexes every agent's Checks) are all answered — none refused because
  * other streams' bodies are large — and a response that cannot be encoded becomes INTERNAL, not a crash.
  */
+import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import { connect } from "node:net";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHECK_PATH, H2CheckServer } from "../../../sidecars/authz/h2-server.ts";
-import { HEALTH_CHECK_PATH } from "../../../sidecars/h2-grpc.ts";
+import { HEALTH_CHECK_PATH, Reassembler } from "../../../sidecars/h2-grpc.ts";
 import { okResponse } from "../../../sidecars/authz/response.ts";
 import { authorizationService } from "../../../sidecars/envoy-protos.ts";
 import { HealthService } from "../../../sidecars/health.ts";
@@ -116,5 +117,52 @@ describe("H2CheckServer health Check with a hostile length", () => {
     expect(await send(session, hostile, HEALTH_CHECK_PATH)).toBe("13");
     expect(await send(session, framed(10))).toBe("0");
     session.close();
+  });
+});
+
+describe("Reassembler (gRPC messages out of DATA chunks)", () => {
+  const framedMsg = (m: Uint8Array) => {
+    const out = Buffer.alloc(5 + m.length);
+    out.writeUInt32BE(m.length, 1);
+    out.set(m, 5);
+    return out;
+  };
+
+  it("hands over every message once, in order, however the bytes are split", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 30 }),
+        (messages, cuts) => {
+          const wire = Buffer.concat(messages.map(framedMsg));
+          const r = new Reassembler(1 << 20);
+          const got: Buffer[] = [];
+          for (let at = 0, i = 0; at < wire.length; i++) {
+            const n = cuts[i % cuts.length]!;
+            // a copy per chunk: the reassembler must not depend on the caller's buffer afterwards
+            expect(r.push(Buffer.from(wire.subarray(at, at + n)), (m) => got.push(m) > 0)).toBeUndefined();
+            at += n;
+          }
+          expect(got.map((b) => [...b])).toEqual(messages.map((m) => [...m]));
+          expect(r.pending).toBe(0);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("keeps a message trickled in 1-byte chunks in one buffer within twice what arrived", () => {
+    const r = new Reassembler(8 << 20);
+    const prefix = Buffer.from([0, 0, 0x80, 0, 0]); // announces 8 MiB
+    for (const b of prefix) r.push(Buffer.of(b), () => true);
+    for (let i = 0; i < 20_000; i++) r.push(Buffer.of(0x61), () => true);
+    expect(r.pending).toBe(20_005);
+    expect(r.capacity).toBeLessThanOrEqual(2 * 20_005 + 64);
+  });
+
+  it("refuses a length over the limit and a compressed message before keeping anything", () => {
+    const r = new Reassembler(1024);
+    expect(r.push(Buffer.from([0, 0, 0, 0x04, 0x01]), () => true)?.code).toBe(8);
+    expect(new Reassembler(1024).push(Buffer.from([1, 0, 0, 0, 1, 0x61]), () => true)?.code).toBe(12);
   });
 });
