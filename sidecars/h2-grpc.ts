@@ -21,7 +21,7 @@ import { rmSync } from "node:fs";
 import http2 from "node:http2";
 import type { HealthService } from "./health.ts";
 import type { Logger } from "./logger.ts";
-import { CodecError, decodeHealthCheckRequest } from "./proto-wire.ts";
+import { CodecError, decodeHealthCheckRequest, grpcFrame as frame } from "./proto-wire.ts";
 
 export const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
 export const DEFAULT_MAX_MESSAGE_BYTES = 8 << 20;
@@ -56,15 +56,6 @@ export function grpcMessage(text: string): string {
         ? String.fromCharCode(b)
         : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
   }
-  return out;
-}
-
-/** The 5-byte gRPC message prefix + message. */
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
   return out;
 }
 

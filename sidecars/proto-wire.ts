@@ -240,6 +240,15 @@ export function decodeHealthCheckRequest(buf: Uint8Array): string {
   return service;
 }
 
+/** One gRPC message as sent on HTTP/2: the 5-byte prefix (uncompressed, big-endian length) + the message. */
+export function grpcFrame(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // envoy.config.core.v3 messages both Envoy codecs read or write (base.proto)
 

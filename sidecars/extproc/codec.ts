@@ -24,6 +24,7 @@
 import {
   CodecError,
   expect,
+  grpcFrame as frame,
   type HeaderOption,
   headerMap,
   headerOption,
@@ -253,15 +254,6 @@ for (const r of Object.values(CONTINUE)) prebuild(r);
  */
 export function encodeProcessingResponse(r: ProcessingResponse): Buffer {
   return PREBUILT.get(r) ?? encode(r);
-}
-
-/** The 5-byte gRPC message prefix (uncompressed, big-endian length) + message. */
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
 }
 
 const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
