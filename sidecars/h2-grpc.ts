@@ -69,6 +69,18 @@ export class GrpcFailure {
   }
 }
 
+/**
+ * `decode(message)`, or INTERNAL naming what could not be read (the codec's reason: wire types and field
+ * names, never the bytes). Envoy fails closed on it.
+ */
+export function decoded<T>(decode: (m: Uint8Array) => T, message: Uint8Array, what: string): T | GrpcFailure {
+  try {
+    return decode(message);
+  } catch (e) {
+    return new GrpcFailure(GRPC.INTERNAL, e instanceof CodecError ? `malformed ${what}: ${e.message}` : "internal");
+  }
+}
+
 /** One request message → the response message, or a failure. May answer later (a promise that never rejects). */
 export type UnaryHandler = (
   message: Buffer,
@@ -398,15 +410,8 @@ export class H2GrpcServer {
   }
 
   #healthCheck(message: Buffer): Uint8Array | GrpcFailure {
-    let service: string;
-    try {
-      service = decodeHealthCheckRequest(message);
-    } catch (e) {
-      return new GrpcFailure(
-        GRPC.INTERNAL,
-        e instanceof CodecError ? `malformed HealthCheckRequest: ${e.message}` : "internal",
-      );
-    }
+    const service = decoded(decodeHealthCheckRequest, message, "HealthCheckRequest");
+    if (service instanceof GrpcFailure) return service;
     const st = this.#health.status(service);
     if (st === undefined) return new GrpcFailure(GRPC.NOT_FOUND, "unknown service");
     return Uint8Array.of(0x08, HEALTH_STATUS[st]);

@@ -49,13 +49,7 @@ export class A2aError extends HexrError {
   readonly httpStatus: number;
   readonly path: string | undefined;
 
-  constructor(
-    code: `a2a.${string}`,
-    message: string,
-    rpcCode: number,
-    httpStatus: number,
-    path?: string,
-  ) {
+  constructor(code: `a2a.${string}`, message: string, rpcCode: number, httpStatus: number, path?: string) {
     super(code, message);
     this.name = "A2aError";
     this.rpcCode = rpcCode;

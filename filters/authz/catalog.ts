@@ -167,7 +167,6 @@ export function normalizeHost(host: string): string {
   return h.toLowerCase();
 }
 
-
 /** Decoded query parameters; undefined when malformed, repeated, too many, or a method override. */
 function parseQuery(qs: string): Map<string, string> | undefined {
   const out = new Map<string, string>();

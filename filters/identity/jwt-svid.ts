@@ -32,7 +32,15 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 60 * 60;
 export const DEFAULT_MAX_TOKEN_BYTES = 8192;
 /** Asymmetric algorithms the JWT-SVID spec allows; `none` and HMAC are never accepted. */
 export const JWT_SVID_ALGORITHMS: readonly string[] = Object.freeze([
-  "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "PS256",
+  "PS384",
+  "PS512",
 ]);
 const MIN_RSA_BITS = 2048;
 const ALLOWED_ALGS: ReadonlySet<string> = new Set(JWT_SVID_ALGORITHMS);
@@ -149,7 +157,11 @@ export class JwtSvidVerifier {
 
   constructor(opts: JwtSvidVerifierOptions) {
     const audiences = opts.audiences;
-    if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
+    if (
+      !Array.isArray(audiences) ||
+      audiences.length === 0 ||
+      audiences.some((a) => typeof a !== "string" || a === "")
+    ) {
       throw new TypeError("audiences must be a non-empty array of non-empty strings");
     }
     for (const td of opts.trustDomains) {

@@ -5,8 +5,8 @@
  */
 import type http2 from "node:http2";
 import type { HealthService } from "../health.ts";
-import { GRPC, GrpcFailure, H2GrpcServer, type H2GrpcServerOptions } from "../h2-grpc.ts";
-import { CodecError, decodeCheckRequest, encodeCheckResponse } from "./codec.ts";
+import { decoded, GRPC, GrpcFailure, H2GrpcServer, type H2GrpcServerOptions } from "../h2-grpc.ts";
+import { decodeCheckRequest, encodeCheckResponse } from "./codec.ts";
 import type { AuthzPipeline } from "./pipeline.ts";
 
 export const CHECK_PATH = "/envoy.service.auth.v3.Authorization/Check";
@@ -34,15 +34,8 @@ function check(
   message: Buffer,
   headers: http2.IncomingHttpHeaders,
 ): Uint8Array | GrpcFailure | Promise<Uint8Array | GrpcFailure> {
-  let request: ReturnType<typeof decodeCheckRequest>;
-  try {
-    request = decodeCheckRequest(message);
-  } catch (e) {
-    return new GrpcFailure(
-      GRPC.INTERNAL,
-      e instanceof CodecError ? `malformed CheckRequest: ${e.message}` : "internal",
-    );
-  }
+  const request = decoded(decodeCheckRequest, message, "CheckRequest");
+  if (request instanceof GrpcFailure) return request;
   const tp = headers.traceparent;
   const ts = headers.tracestate;
   const trace =

@@ -18,8 +18,8 @@
  * Envoy applies the filter's `failure_mode_allow` (false here: the request fails).
  *
  * Written: every field `types.ts` names, each when present. A field the codec does not know
- * (`dynamic_metadata`, say) throws rather than being dropped: an answer that silently loses a mutation
- * would let through what the processor meant to change.
+ * (`dynamic_metadata`, say), or a second member of a oneof, throws rather than being dropped: an answer
+ * that silently loses a mutation would let through what the processor meant to change.
  */
 import {
   CodecError,
@@ -128,20 +128,62 @@ const HEADER_SEND_MODE: Readonly<Record<string, number>> = { DEFAULT: 0, SEND: 1
 const BODY_SEND_MODE: Readonly<Record<string, number>> = { NONE: 0, STREAMED: 1, BUFFERED: 2, BUFFERED_PARTIAL: 3 };
 
 function enumValue(table: Readonly<Record<string, number>>, v: string, what: string): number {
-  const n = table[v];
-  if (n === undefined) throw new CodecError(`unknown ${what} ${v}`);
-  return n;
+  if (!Object.hasOwn(table, v)) throw new CodecError(`unknown ${what} ${v}`);
+  return table[v] as number;
 }
 
-function known(o: object, fields: readonly string[], what: string): void {
+const RESPONSE_ONEOF = [
+  "request_headers",
+  "response_headers",
+  "request_body",
+  "response_body",
+  "request_trailers",
+  "response_trailers",
+  "immediate_response",
+] as const;
+const BODY_ONEOF = ["body", "clear_body"] as const;
+const MODE_FIELDS = [
+  ["request_header_mode", HEADER_SEND_MODE],
+  ["response_header_mode", HEADER_SEND_MODE],
+  ["request_body_mode", BODY_SEND_MODE],
+  ["response_body_mode", BODY_SEND_MODE],
+  ["request_trailer_mode", HEADER_SEND_MODE],
+  ["response_trailer_mode", HEADER_SEND_MODE],
+] as const;
+
+/** The fields each message is written with (anything else set is refused, see the module comment). */
+const FIELDS = {
+  HeaderMutation: new Set(["set_headers", "remove_headers"]),
+  CommonResponse: new Set(["status", "header_mutation", "body_mutation"]),
+  BodyMutation: new Set(["body", "clear_body"]),
+  HeadersResponse: new Set(["response"]),
+  BodyResponse: new Set(["response"]),
+  ImmediateResponse: new Set(["status", "headers", "body", "details"]),
+  ProcessingMode: new Set<string>(MODE_FIELDS.map(([k]) => k)),
+  ProcessingResponse: new Set<string>([...RESPONSE_ONEOF, "mode_override"]),
+} as const;
+type MessageName = keyof typeof FIELDS;
+
+function known(o: object, what: MessageName): void {
+  const fields = FIELDS[what];
   for (const k in o) {
-    if (!fields.includes(k) && (o as Record<string, unknown>)[k] !== undefined)
+    if (!fields.has(k) && (o as Record<string, unknown>)[k] !== undefined)
       throw new CodecError(`${what}.${k} is not written by this codec`);
   }
 }
 
+/**
+ * A oneof with more than one member set is refused: writing one would silently drop the other (an
+ * ImmediateResponse beside a CONTINUE is a block that would never go out).
+ */
+function oneMember(o: object, members: readonly string[], what: string): void {
+  let n = 0;
+  for (const k of members) if ((o as Record<string, unknown>)[k] !== undefined) n++;
+  if (n > 1) throw new CodecError(`${what}: more than one of ${members.join(", ")}`);
+}
+
 function headerMutation(m: HeaderMutation): Writer {
-  known(m, ["set_headers", "remove_headers"], "HeaderMutation");
+  known(m, "HeaderMutation");
   const w = new Writer();
   for (const h of m.set_headers ?? []) w.message(1, headerOption(h as HeaderOption));
   for (const name of m.remove_headers ?? []) w.string(2, name);
@@ -149,13 +191,14 @@ function headerMutation(m: HeaderMutation): Writer {
 }
 
 function commonResponse(c: CommonResponse): Writer {
-  known(c, ["status", "header_mutation", "body_mutation"], "CommonResponse");
+  known(c, "CommonResponse");
   const w = new Writer();
   if (c.status !== undefined) w.uint(1, enumValue(RESPONSE_STATUS, c.status, "CommonResponse.status"));
   if (c.header_mutation !== undefined) w.message(2, headerMutation(c.header_mutation));
   if (c.body_mutation !== undefined) {
     const b = c.body_mutation;
-    known(b, ["body", "clear_body"], "BodyMutation");
+    known(b, "BodyMutation");
+    oneMember(b, BODY_ONEOF, "BodyMutation");
     const bw = new Writer();
     // a oneof: one of the two, as the processors set it
     if (typeof b.body === "string") bw.string(1, b.body);
@@ -167,15 +210,15 @@ function commonResponse(c: CommonResponse): Writer {
 }
 
 /** HeadersResponse / BodyResponse: `response = 1`. */
-function withCommon(r: { response?: CommonResponse }, what: string): Writer {
-  known(r, ["response"], what);
+function withCommon(r: { response?: CommonResponse }, what: "HeadersResponse" | "BodyResponse"): Writer {
+  known(r, what);
   const w = new Writer();
   if (r.response !== undefined) w.message(1, commonResponse(r.response));
   return w;
 }
 
 function immediateResponse(i: ImmediateResponse): Writer {
-  known(i, ["status", "headers", "body", "details"], "ImmediateResponse");
+  known(i, "ImmediateResponse");
   const w = new Writer();
   const st = new Writer();
   st.uint(1, i.status.code);
@@ -187,22 +230,10 @@ function immediateResponse(i: ImmediateResponse): Writer {
 }
 
 function processingMode(m: ProcessingMode): Writer {
+  known(m, "ProcessingMode");
   const w = new Writer();
-  const fields = [
-    ["request_header_mode", HEADER_SEND_MODE],
-    ["response_header_mode", HEADER_SEND_MODE],
-    ["request_body_mode", BODY_SEND_MODE],
-    ["response_body_mode", BODY_SEND_MODE],
-    ["request_trailer_mode", HEADER_SEND_MODE],
-    ["response_trailer_mode", HEADER_SEND_MODE],
-  ] as const;
-  known(
-    m,
-    fields.map(([k]) => k),
-    "ProcessingMode",
-  );
-  for (let i = 0; i < fields.length; i++) {
-    const [k, table] = fields[i]!;
+  for (let i = 0; i < MODE_FIELDS.length; i++) {
+    const [k, table] = MODE_FIELDS[i]!;
     const v = m[k];
     if (v !== undefined) w.uint(i + 1, enumValue(table, v, `ProcessingMode.${k}`));
   }
@@ -210,20 +241,8 @@ function processingMode(m: ProcessingMode): Writer {
 }
 
 function encode(r: ProcessingResponse): Buffer {
-  known(
-    r,
-    [
-      "request_headers",
-      "response_headers",
-      "request_body",
-      "response_body",
-      "request_trailers",
-      "response_trailers",
-      "immediate_response",
-      "mode_override",
-    ],
-    "ProcessingResponse",
-  );
+  known(r, "ProcessingResponse");
+  oneMember(r, RESPONSE_ONEOF, "ProcessingResponse");
   const w = new Writer();
   if (r.request_headers !== undefined) w.message(1, withCommon(r.request_headers, "HeadersResponse"));
   else if (r.response_headers !== undefined) w.message(2, withCommon(r.response_headers, "HeadersResponse"));

@@ -10,7 +10,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logger.ts";
 import type { GuardTelemetry, StreamTelemetry } from "../telemetry/guard.ts";
-import { GRPC, GrpcFailure, type H2GrpcServer } from "../h2-grpc.ts";
+import { decoded, GRPC, GrpcFailure, type H2GrpcServer } from "../h2-grpc.ts";
 import {
   CodecError,
   decodeProcessingRequest,
@@ -260,16 +260,9 @@ export function addExtProcH2(server: H2GrpcServer, streams: ExtProcStreams): voi
     }
     return {
       message(bytes) {
-        let msg: ProcessingRequest;
-        try {
-          msg = decodeProcessingRequest(bytes);
-        } catch (e) {
-          call.end(
-            new GrpcFailure(
-              GRPC.INTERNAL,
-              e instanceof CodecError ? `malformed ProcessingRequest: ${e.message}` : "internal",
-            ),
-          );
+        const msg = decoded(decodeProcessingRequest, bytes, "ProcessingRequest");
+        if (msg instanceof GrpcFailure) {
+          call.end(msg);
           return;
         }
         call.writeFrame(encoded(s.message(msg), streams, encodeProcessingFrame));

@@ -24,7 +24,8 @@ import type * as grpc from "@grpc/grpc-js";
 import type { WorkloadSnapshot, X509Svid } from "./client.ts";
 
 // grpc-js only when credentials are made (peerSpiffeId, on every Check over TLS, needs none of it)
-const grpcJs = (): typeof grpc => createRequire(import.meta.url)("@grpc/grpc-js") as typeof grpc;
+const require = createRequire(import.meta.url);
+const grpcJs = (): typeof grpc => require("@grpc/grpc-js") as typeof grpc;
 
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;

@@ -24,7 +24,7 @@ import {
   type StreamSlot,
 } from "./stream-event.ts";
 import { isRecord, type JsonPath } from "./types.ts";
-import { isDataUrl } from "./walk.ts";
+import { isDataUrl, isNotTextKey } from "./walk.ts";
 
 const DONE: EventView = Object.freeze({ doc: undefined, slots: [], ends: [], done: true });
 
@@ -55,6 +55,9 @@ const PLAIN_CHUNK: Readonly<Record<string, "string" | "number" | "choices" | "us
   usage: "usage",
 };
 const PLAIN_CHOICE = new Set(["index", "delta", "finish_reason", "logprobs"]);
+// the fast path skips these strings unread; the walk must skip them too (or the fast path would hide text)
+for (const k of [...Object.keys(PLAIN_CHUNK).filter((k) => PLAIN_CHUNK[k] === "string"), "role", "finish_reason"])
+  if (!isNotTextKey(k)) throw new Error(`plainChatChunk skips ${k}, which walk.ts reads as text`);
 
 /**
  * The chunk nearly every event of a streamed answer is — one choice whose delta holds a role and/or

@@ -83,11 +83,19 @@ export const isDataUrl = (s: string): boolean => s.startsWith("data:") && s.inde
 /** How a string value is read: as text, as an id or enum (secrets only, when asked), or not at all. */
 type Reading = "text" | "id" | "skip";
 
+/**
+ * A string at this key is never read as text: opaque, or an id/enum (scanned for secrets only when ids are
+ * asked for, which stream events never do). The stream adapter's fast path holds its skipped fields to it.
+ */
+export function isNotTextKey(key: string): boolean {
+  return OPAQUE.has(key) || NOT_TEXT.has(key) || key.endsWith("_id") || key.endsWith("_ids");
+}
+
 function reading(key: string | number | undefined, parent: unknown, parentKey: unknown, value: string): Reading {
   if (isDataUrl(value)) return "skip";
   if (typeof key !== "string") return "text";
   if (OPAQUE.has(key)) return "skip";
-  if (NOT_TEXT.has(key) || key.endsWith("_id") || key.endsWith("_ids")) {
+  if (isNotTextKey(key)) {
     const worth = value.length >= MIN_ID_SECRET && ID_WORTH_SCANNING.test(value);
     return worth ? "id" : "skip";
   }

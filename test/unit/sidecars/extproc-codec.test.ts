@@ -255,7 +255,17 @@ describe("encodeProcessingResponse", () => {
       },
     ],
     ["an unknown CommonResponse field", { response_body: { response: { clear_route_cache: true } } }],
+    [
+      "a CONTINUE with an ImmediateResponse beside it (the block would be lost)",
+      { request_body: { response: { status: "CONTINUE" } }, immediate_response: { status: { code: 403 } } },
+    ],
+    [
+      "a body mutation that both replaces and clears",
+      { response_body: { response: { status: "CONTINUE", body_mutation: { body: "x", clear_body: true } } } },
+    ],
+    ["an enum name inherited from Object.prototype", { mode_override: { response_body_mode: "constructor" } }],
   ])("refuses %s rather than dropping it", (_n, r) => {
     expect(() => encodeProcessingResponse(r as unknown as ProcessingResponse)).toThrow(CodecError);
+    expect(() => encodeProcessingFrame(r as unknown as ProcessingResponse)).toThrow(CodecError);
   });
 });
