@@ -31,6 +31,7 @@ export type HelperId =
   | "node-http2-noop"
   | "hexr-authz-rbac-grpcjs"
   | "hexr-guard-stream-grpcjs"
+  | "hexr-guard-stream-override"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -67,6 +68,7 @@ export type StackId =
   | "hexr-proc"
   | "hexr-guard"
   | "hexr-guard-grpcjs"
+  | "hexr-guard-override"
   | "hexr-authz-guard"
   | "hexr-authz-trace-0"
   | "hexr-authz-trace-10"
@@ -206,6 +208,15 @@ export const SCENARIOS: readonly Scenario[] = [
     summary:
       "hexr-guard-stream with Process on grpc-js (ext_proc.listen.server: grpc-js) instead of the default node:http2",
     stack: "hexr-guard-grpcjs",
+    request: "chat-stream",
+    baseline: "envoy-llm-stream",
+    helper: true,
+  },
+  {
+    id: "hexr-guard-stream-override",
+    summary:
+      "hexr-guard-stream on an LLM route without static body modes: the guard's mode_override asks for STREAMED (Envoy waits for each chunk's answer) instead of the route's FULL_DUPLEX_STREAMED",
+    stack: "hexr-guard-override",
     request: "chat-stream",
     baseline: "envoy-llm-stream",
     helper: true,

@@ -1,5 +1,5 @@
 /** Named defaults for the Envoy templates, and the options `hexr envoy render` uses without a file. */
-import type { SidecarEnvoyOptions } from "./types.ts";
+import type { RouteExtProc, SidecarEnvoyOptions } from "./types.ts";
 
 export const DEFAULT_ADMIN = { address: "127.0.0.1", port: 0 } as const;
 export const DEFAULT_NODE = { id: "hexr-sidecar", cluster: "hexr" } as const;
@@ -8,6 +8,16 @@ export const DEFAULT_AUTHZ_CLUSTER = "hexr_authz";
 export const DEFAULT_EXT_PROC_CLUSTER = "hexr_ext_proc";
 export const SPIRE_AGENT_CLUSTER = "spire_agent";
 export const LOCAL_AGENT_CLUSTER = "local_agent";
+
+/**
+ * ext_proc on an LLM upstream's routes: request bodies buffered for the guard, responses
+ * FULL_DUPLEX_STREAMED (see {@link RouteExtProc}). Headers-only routes (the filter default) would cost a
+ * round trip per streamed chunk.
+ */
+export const LLM_ROUTE_EXT_PROC = {
+  requestBody: "BUFFERED",
+  responseBody: "FULL_DUPLEX_STREAMED",
+} as const satisfies RouteExtProc;
 
 /** Per-Check gRPC deadline. The authz server answers from caches in well under this. */
 export const DEFAULT_AUTHZ_TIMEOUT_MS = 250;

@@ -108,9 +108,13 @@ export function extProcPerRoute(mode: RouteExtProc | undefined): JsonObject | un
     response_body_mode: mode.responseBody ?? "NONE",
   };
   const metadata = Object.entries(mode.metadata ?? {}).map(([key, value]) => ({ key, value }));
+  // FULL_DUPLEX_STREAMED: Envoy sends body chunks without waiting for answers, and the answers carry the
+  // body that goes on; a trailer then ends the body, so trailers must reach the processor too
+  const trailers =
+    bodies.response_body_mode === "FULL_DUPLEX_STREAMED" ? { response_trailer_mode: "SEND" as const } : {};
   return typed(`${EXT_PROC_PKG}.ExtProcPerRoute`, {
     overrides: {
-      processing_mode: { ...HEADERS_ONLY, ...bodies },
+      processing_mode: { ...HEADERS_ONLY, ...bodies, ...trailers },
       ...(metadata.length > 0 ? { grpc_initial_metadata: metadata } : {}),
     },
   });

@@ -116,6 +116,12 @@ function routeExtProc(v: unknown, field: string): void {
   const o = obj(v, field, ["requestBody", "responseBody", "metadata"]);
   oneOf(o.requestBody, `${field}.requestBody`, BODY_MODES);
   oneOf(o.responseBody, `${field}.responseBody`, BODY_MODES);
+  // the Hexr processors read a request body whole; a duplex response needs it buffered statically (no
+  // mode_override may be sent there: it would replace the response's mode)
+  if (o.requestBody === "FULL_DUPLEX_STREAMED")
+    fail(`${field}.requestBody`, "FULL_DUPLEX_STREAMED is not served: request bodies are read whole (BUFFERED)");
+  if (o.responseBody === "FULL_DUPLEX_STREAMED" && o.requestBody !== "BUFFERED")
+    fail(`${field}.requestBody`, "must be BUFFERED with responseBody FULL_DUPLEX_STREAMED");
   if (o.metadata !== undefined) {
     for (const [k, val] of Object.entries(obj(o.metadata, `${field}.metadata`, Object.keys(o.metadata as object)))) {
       if (!/^[a-z0-9-]+$/.test(k)) fail(`${field}.metadata.${k}`, "gRPC metadata keys are lowercase a-z, 0-9 and -");

@@ -79,8 +79,11 @@ export interface ExtProcOptions extends GrpcTarget {
 
 /**
  * Per-route ext_proc behaviour. Default (undefined): the filter config (headers only, the server may ask
- * for bodies per request). `"off"` skips ext_proc for the route; an object sets body modes up front
- * (e.g. LLM routes: `{ requestBody: "BUFFERED", responseBody: "STREAMED" }`).
+ * for bodies per request). `"off"` skips ext_proc for the route; an object sets body modes up front.
+ * LLM routes: `{ requestBody: "BUFFERED", responseBody: "FULL_DUPLEX_STREAMED" }` — Envoy then sends a
+ * streamed response's chunks without waiting for each answer (one round trip per chunk otherwise), and
+ * the guard still has non-streamed responses buffered (its override, honoured per route). Response
+ * trailers are sent to the processor with it (they end the body). Request bodies are never duplex.
  */
 export type RouteExtProc =
   | "off"

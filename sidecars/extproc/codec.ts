@@ -40,9 +40,11 @@ import type {
   HttpBody,
   HttpHeaders,
   ImmediateResponse,
+  BodySendMode,
   ProcessingMode,
   ProcessingRequest,
   ProcessingResponse,
+  ProtocolConfiguration,
 } from "./types.ts";
 
 export { CodecError };
@@ -58,6 +60,9 @@ const REQUEST_FIELDS: Readonly<Record<number, keyof ProcessingRequest>> = {
   6: "request_trailers",
   7: "response_trailers",
 };
+
+/** ProcessingRequest.protocol_config: how Envoy sends bodies on this stream (its first message only). */
+const PROTOCOL_CONFIG = 11;
 
 function httpHeaders(r: Reader): HttpHeaders {
   const out: HttpHeaders = {};
@@ -91,6 +96,34 @@ function httpBody(r: Reader): HttpBody {
   return out;
 }
 
+/** BodySendMode (processing_mode.proto) by number and by name. */
+const BODY_MODE_NAMES = ["NONE", "STREAMED", "BUFFERED", "BUFFERED_PARTIAL", "FULL_DUPLEX_STREAMED"] as const;
+
+function bodyMode(r: Reader, what: string): BodySendMode {
+  const n = r.int32();
+  const name = BODY_MODE_NAMES[n];
+  // a mode this codec does not know means bodies in a form no processor here reads: refused
+  if (name === undefined) throw new CodecError(`${what}: unknown body mode ${n}`);
+  return name;
+}
+
+/** ProtocolConfiguration: `request_body_mode = 1`, `response_body_mode = 2` (the rest is skipped). */
+function protocolConfig(r: Reader): ProtocolConfiguration {
+  const out: ProtocolConfiguration = {};
+  for (let t = r.next(); t >= 0; t = r.next()) {
+    const f = t >>> 3;
+    const w = t & 7;
+    if (f === 1) {
+      expect(w, WIRE_VARINT, "ProtocolConfiguration.request_body_mode");
+      out.request_body_mode = bodyMode(r, "ProtocolConfiguration.request_body_mode");
+    } else if (f === 2) {
+      expect(w, WIRE_VARINT, "ProtocolConfiguration.response_body_mode");
+      out.response_body_mode = bodyMode(r, "ProtocolConfiguration.response_body_mode");
+    } else r.skip(w);
+  }
+  return out;
+}
+
 /** Trailers are forwarded unchanged, so only their presence is read. */
 function httpTrailers(r: Reader): Record<string, never> {
   for (let t = r.next(); t >= 0; t = r.next()) r.skip(t & 7);
@@ -105,9 +138,15 @@ export function decodeProcessingRequest(buf: Uint8Array): ProcessingRequest {
   const r = new Reader(buf);
   let key: keyof ProcessingRequest | undefined;
   let value: unknown;
+  let config: ProtocolConfiguration | undefined;
   for (let t = r.next(); t >= 0; t = r.next()) {
     const f = t >>> 3;
     const w = t & 7;
+    if (f === PROTOCOL_CONFIG) {
+      expect(w, WIRE_LEN, "ProcessingRequest.protocol_config");
+      config = protocolConfig(r.sub());
+      continue;
+    }
     const k = REQUEST_FIELDS[f];
     if (k === undefined) {
       r.skip(w);
@@ -118,14 +157,16 @@ export function decodeProcessingRequest(buf: Uint8Array): ProcessingRequest {
     key = k;
     value = f <= 3 ? httpHeaders(sub) : f <= 5 ? httpBody(sub) : httpTrailers(sub);
   }
-  return key === undefined ? {} : ({ [key]: value } as ProcessingRequest);
+  const out = (key === undefined ? {} : { [key]: value }) as ProcessingRequest;
+  if (config !== undefined) out.protocol_config = config;
+  return out;
 }
 
 // ---- ProcessingResponse ---------------------------------------------------------------------------------
 
 const RESPONSE_STATUS: Readonly<Record<string, number>> = { CONTINUE: 0, CONTINUE_AND_REPLACE: 1 };
 const HEADER_SEND_MODE: Readonly<Record<string, number>> = { DEFAULT: 0, SEND: 1, SKIP: 2 };
-const BODY_SEND_MODE: Readonly<Record<string, number>> = { NONE: 0, STREAMED: 1, BUFFERED: 2, BUFFERED_PARTIAL: 3 };
+const BODY_SEND_MODE: Readonly<Record<string, number>> = Object.fromEntries(BODY_MODE_NAMES.map((n, i) => [n, i]));
 
 function enumValue(table: Readonly<Record<string, number>>, v: string, what: string): number {
   if (!Object.hasOwn(table, v)) throw new CodecError(`unknown ${what} ${v}`);
@@ -141,7 +182,7 @@ const RESPONSE_ONEOF = [
   "response_trailers",
   "immediate_response",
 ] as const;
-const BODY_ONEOF = ["body", "clear_body"] as const;
+const BODY_ONEOF = ["body", "clear_body", "streamed_response"] as const;
 const MODE_FIELDS = [
   ["request_header_mode", HEADER_SEND_MODE],
   ["response_header_mode", HEADER_SEND_MODE],
@@ -155,7 +196,8 @@ const MODE_FIELDS = [
 const FIELDS = {
   HeaderMutation: new Set(["set_headers", "remove_headers"]),
   CommonResponse: new Set(["status", "header_mutation", "body_mutation"]),
-  BodyMutation: new Set(["body", "clear_body"]),
+  BodyMutation: new Set<string>(BODY_ONEOF),
+  StreamedBodyResponse: new Set(["body", "end_of_stream"]),
   HeadersResponse: new Set(["response"]),
   BodyResponse: new Set(["response"]),
   ImmediateResponse: new Set(["status", "headers", "body", "details"]),
@@ -204,6 +246,15 @@ function commonResponse(c: CommonResponse): Writer {
     if (typeof b.body === "string") bw.string(1, b.body);
     else if (b.body !== undefined) bw.bytes(1, b.body);
     else if (b.clear_body !== undefined) bw.uint(2, b.clear_body ? 1 : 0);
+    else if (b.streamed_response !== undefined) {
+      const sr = b.streamed_response;
+      known(sr, "StreamedBodyResponse");
+      const sw = new Writer();
+      if (typeof sr.body === "string") sw.string(1, sr.body);
+      else if (sr.body !== undefined) sw.bytes(1, sr.body);
+      if (sr.end_of_stream !== undefined) sw.uint(2, sr.end_of_stream ? 1 : 0);
+      bw.message(3, sw);
+    }
     w.message(3, bw);
   }
   return w;
@@ -290,8 +341,10 @@ function putVarint(out: Buffer, at: number, n: number): number {
 
 /**
  * `{ request_body | response_body: { response: { status: CONTINUE, body_mutation: { body } } } }` and
- * nothing else — the answer to every rewritten stream chunk — framed in one buffer of the exact size: no
- * nested writers, and a text body written as UTF-8 straight into place. Other shapes → undefined.
+ * `{ response_body: { response: { body_mutation: { streamed_response: { body, end_of_stream } } } } }`
+ * (FULL_DUPLEX_STREAMED), and nothing else — the answers to every stream chunk — framed in one buffer of
+ * the exact size: no nested writers, and a text body written as UTF-8 straight into place. Other shapes →
+ * undefined.
  */
 function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
   let field: number;
@@ -307,16 +360,36 @@ function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
     br = r.request_body;
   } else return undefined;
   const c = br.response;
-  if (c === undefined || c.status !== "CONTINUE" || c.header_mutation !== undefined) return undefined;
+  if (c === undefined || c.header_mutation !== undefined) return undefined;
   const m = c.body_mutation;
-  const body = m?.body;
-  if (m === undefined || body === undefined || m.clear_body !== undefined) return undefined;
+  if (m === undefined) return undefined;
   for (const k in br) if (k !== "response") return undefined;
   for (const k in c) if (k !== "status" && k !== "body_mutation") return undefined;
-  for (const k in m) if (k !== "body") return undefined; // the generic encoder refuses what it does not know
+  // the generic encoder refuses what it does not know; so does this one
+  let keysM = 0;
+  for (const k in m) {
+    if (k !== "body" && k !== "streamed_response") return undefined;
+    keysM++;
+  }
+  if (keysM !== 1) return undefined;
+  const sr = m.streamed_response;
+  let body: Uint8Array | string;
+  // end_of_stream as the generic encoder writes it: whenever set, false included
+  let eos: boolean | undefined;
+  if (sr !== undefined) {
+    if (c.status !== undefined || sr.body === undefined) return undefined;
+    for (const k in sr) if (k !== "body" && k !== "end_of_stream") return undefined;
+    body = sr.body;
+    eos = sr.end_of_stream;
+  } else {
+    if (c.status !== "CONTINUE" || m.body === undefined) return undefined;
+    body = m.body;
+  }
   const n = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
-  const bm = 1 + varintSize(n) + n; // BodyMutation: body = 1
-  const cr = 2 + 1 + varintSize(bm) + bm; // CommonResponse: status = 1 (CONTINUE, 0), body_mutation = 3
+  // BodyMutation: body = 1 | streamed_response = 3 (StreamedBodyResponse: body = 1, end_of_stream = 2)
+  const sl = sr === undefined ? 0 : 1 + varintSize(n) + n + (eos === undefined ? 0 : 2);
+  const bm = sr === undefined ? 1 + varintSize(n) + n : 1 + varintSize(sl) + sl;
+  const cr = (sr === undefined ? 2 : 0) + 1 + varintSize(bm) + bm; // CommonResponse: status = 1, body_mutation = 3
   const bl = 1 + varintSize(cr) + cr; // BodyResponse: response = 1
   const pr = 1 + varintSize(bl) + bl; // ProcessingResponse: request_body = 3 | response_body = 4
   const out = Buffer.allocUnsafe(5 + pr);
@@ -327,14 +400,27 @@ function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
   p = putVarint(out, p, bl);
   out[p++] = (1 << 3) | WIRE_LEN;
   p = putVarint(out, p, cr);
-  out[p++] = 1 << 3; // status, varint
-  out[p++] = 0;
+  if (sr === undefined) {
+    out[p++] = 1 << 3; // status, varint: CONTINUE (0)
+    out[p++] = 0;
+  }
   out[p++] = (3 << 3) | WIRE_LEN;
   p = putVarint(out, p, bm);
+  if (sr !== undefined) {
+    out[p++] = (3 << 3) | WIRE_LEN;
+    p = putVarint(out, p, sl);
+  }
   out[p++] = (1 << 3) | WIRE_LEN;
   p = putVarint(out, p, n);
-  if (typeof body === "string") out.write(body, p, n, "utf8");
-  else out.set(body, p);
+  if (typeof body === "string") p += out.write(body, p, n, "utf8");
+  else {
+    out.set(body, p);
+    p += n;
+  }
+  if (eos !== undefined) {
+    out[p++] = 2 << 3; // end_of_stream, varint
+    out[p++] = eos ? 1 : 0;
+  }
   return out;
 }
 

@@ -33,10 +33,18 @@ import type { Finding } from "../../filters/guard/types.ts";
 import type { Logger } from "../logger.ts";
 import type { GuardOutcome, StreamTelemetry } from "../telemetry/guard.ts";
 import { readRequestFacts, readResponseFacts } from "../../filters/telemetry/llm-facts.ts";
-import { CONTINUE, type Processor } from "./processor.ts";
+import { prebuild } from "./codec.ts";
+import { type Answer, CONTINUE, deepFreeze, type Processor, streamed } from "./processor.ts";
 import type { GuardRoute } from "./guard-routes.ts";
-import { StreamGuard } from "./stream-guard.ts";
-import { type Headers, type HttpBody, type ProcessingResponse, setHeader } from "./types.ts";
+import { type StreamChunkResult, StreamGuard } from "./stream-guard.ts";
+import {
+  type CommonResponse,
+  type Headers,
+  type HttpBody,
+  type ProcessingResponse,
+  type ProtocolConfiguration,
+  setHeader,
+} from "./types.ts";
 
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -104,6 +112,46 @@ function llmKind(route: GuardRoute): { provider: string; operation: string } {
   return { provider, operation: n.includes("embedding") ? "embeddings" : "chat" };
 }
 
+const EMPTY = new Uint8Array();
+const NOTHING: readonly ProcessingResponse[] = Object.freeze([]);
+
+/** The prebuilt header answers (frozen: the codec sends them as prebuilt bytes). */
+const REQUEST_HEADERS_MUTATION: CommonResponse = {
+  status: "CONTINUE",
+  header_mutation: { remove_headers: ["accept-encoding"] },
+};
+const REQUEST_HEADERS_BODY: ProcessingResponse = deepFreeze({
+  request_headers: { response: REQUEST_HEADERS_MUTATION },
+  mode_override: { request_body_mode: "BUFFERED", response_body_mode: "NONE" },
+});
+const REQUEST_HEADERS_NO_BODY: ProcessingResponse = deepFreeze({
+  request_headers: { response: REQUEST_HEADERS_MUTATION },
+  mode_override: { request_body_mode: "NONE", response_body_mode: "NONE" },
+});
+const DUPLEX_REQUEST_HEADERS: ProcessingResponse = deepFreeze({
+  request_headers: { response: REQUEST_HEADERS_MUTATION },
+});
+const STREAM_HEADERS: ProcessingResponse = deepFreeze({
+  response_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["content-length"] } } },
+});
+const STREAM_HEADERS_STREAMED: ProcessingResponse = deepFreeze({
+  ...STREAM_HEADERS,
+  mode_override: { response_body_mode: "STREAMED" },
+});
+const BUFFER_RESPONSE: ProcessingResponse = deepFreeze({
+  response_headers: { response: { status: "CONTINUE" } },
+  mode_override: { response_body_mode: "BUFFERED" },
+});
+for (const r of [
+  REQUEST_HEADERS_BODY,
+  REQUEST_HEADERS_NO_BODY,
+  DUPLEX_REQUEST_HEADERS,
+  STREAM_HEADERS,
+  STREAM_HEADERS_STREAMED,
+  BUFFER_RESPONSE,
+])
+  prebuild(r);
+
 function jsonResponse(status: number, body: object, details: string): ProcessingResponse {
   return {
     immediate_response: {
@@ -114,6 +162,22 @@ function jsonResponse(status: number, body: object, details: string): Processing
     },
   };
 }
+
+/** A guarded route whose response is FULL_DUPLEX_STREAMED but whose request body is not BUFFERED. */
+const ROUTE_MODE_ERROR: ProcessingResponse = deepFreeze(
+  jsonResponse(
+    500,
+    {
+      error: {
+        type: "hexr_guard_route_mode",
+        message:
+          "this guarded route streams responses FULL_DUPLEX_STREAMED but does not buffer request bodies for the guard; refusing",
+      },
+    },
+    "hexr_guard_route_mode",
+  ),
+);
+prebuild(ROUTE_MODE_ERROR);
 
 export function blockedResponse(
   phase: "request" | "response",
@@ -153,6 +217,19 @@ export function decodeBody(body: Uint8Array, encoding: string | undefined, maxBy
   return undefined; // an encoding we do not know cannot be scanned
 }
 
+/**
+ * Most bytes of duplex response bodies gathered at once by one guard thread, all streams together: past
+ * it, a body gets the route's fail mode (as over its own cap), so many large answers at once cannot grow
+ * the thread's heap without bound. Envoy's own per-stream buffer limit held these bodies before.
+ */
+export const DUPLEX_GATHER_BUDGET_BYTES = 64 * 1024 * 1024;
+let gatheredTotal = 0;
+
+/** Bytes gathered now by this thread's duplex bodies (for tests). */
+export function gatheredBytes(): number {
+  return gatheredTotal;
+}
+
 export class GuardProcessor implements Processor {
   readonly #route: GuardRoute;
   readonly #log: Logger;
@@ -165,11 +242,29 @@ export class GuardProcessor implements Processor {
 
   readonly #tel: StreamTelemetry | undefined;
 
-  constructor(route: GuardRoute, log: Logger, stats: GuardStats, tel?: StreamTelemetry) {
+  /** The route sends the response body FULL_DUPLEX_STREAMED (and the request body BUFFERED, statically). */
+  readonly #duplexRoute: boolean;
+  readonly #requestBuffered: boolean;
+  /**
+   * How this response's body is answered on a duplex route: `stream` (SSE, through the stream guard),
+   * `buffer` (gathered, scanned whole, answered at its end), `echo` (each chunk as received: fail open, or
+   * after a gathered body was released), `drop` (refused: chunks still in flight are not answered);
+   * undefined before the response headers.
+   */
+  #duplexBody: "stream" | "buffer" | "echo" | "drop" | undefined;
+  #gathered: Buffer[] = [];
+  #gatheredBytes = 0;
+  readonly duplex: { responseTrailers(): Answer } | undefined;
+
+  /** `modes`: how Envoy sends this route's bodies (the stream's `protocol_config`), when it said. */
+  constructor(route: GuardRoute, log: Logger, stats: GuardStats, tel?: StreamTelemetry, modes?: ProtocolConfiguration) {
     this.#route = route;
     this.#log = log;
     this.#stats = stats;
     this.#tel = tel;
+    this.#duplexRoute = modes?.response_body_mode === "FULL_DUPLEX_STREAMED";
+    this.#requestBuffered = modes?.request_body_mode === "BUFFERED";
+    this.duplex = this.#duplexRoute ? { responseTrailers: () => this.#duplexTrailers() } : undefined;
     if (tel) {
       const k = llmKind(route);
       tel.route(route.name, k.provider, k.operation);
@@ -189,10 +284,14 @@ export class GuardProcessor implements Processor {
     this.#requestEncoding = headers.get("content-encoding");
     // provider APIs take JSON: a body without a content type is read (strictly) as JSON
     this.#requestKind = bodyKind(headers.get("content-type"), "json");
-    return {
-      request_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["accept-encoding"] } } },
-      mode_override: { request_body_mode: endOfStream ? "NONE" : "BUFFERED", response_body_mode: "NONE" },
-    };
+    if (this.#duplexRoute) {
+      // the route's modes are static (an override here would replace the response's FULL_DUPLEX_STREAMED,
+      // and one into it is unreliable in Envoy): the request body must already be BUFFERED, or it would
+      // go upstream unseen — refused whatever the fail mode, it is a configuration error
+      if (!endOfStream && !this.#requestBuffered) return ROUTE_MODE_ERROR;
+      return DUPLEX_REQUEST_HEADERS;
+    }
+    return endOfStream ? REQUEST_HEADERS_NO_BODY : REQUEST_HEADERS_BODY;
   }
 
   requestBody(body: HttpBody): ProcessingResponse {
@@ -212,10 +311,13 @@ export class GuardProcessor implements Processor {
     return mutation ? { request_body: { response: mutation } } : CONTINUE.requestBody;
   }
 
-  responseHeaders(headers: Headers, endOfStream: boolean): ProcessingResponse {
+  responseHeaders(headers: Headers, endOfStream: boolean): Answer {
     if (endOfStream) return CONTINUE.responseHeaders;
     this.#responseEncoding = headers.get("content-encoding");
     const type = (headers.get("content-type") ?? "").toLowerCase();
+    // on a duplex route the body comes whatever we answer (an override would race its first chunks): a
+    // body that cannot be scanned and may pass (fail open) is echoed as it comes
+    if (this.#duplexRoute) this.#duplexBody = "echo";
     if (type.startsWith("text/event-stream")) {
       if (!this.#route.stream) return this.#unscannable("response", CONTINUE.responseHeaders, "stream");
       const enc = (this.#responseEncoding ?? "").trim().toLowerCase();
@@ -228,53 +330,157 @@ export class GuardProcessor implements Processor {
         this.#route.scanBudgetMs,
         tel ? (doc) => readResponseFacts(doc, tel.facts) : undefined,
       );
-      return {
-        response_headers: { response: { status: "CONTINUE", header_mutation: { remove_headers: ["content-length"] } } },
-        mode_override: { response_body_mode: "STREAMED" },
-      };
+      if (!this.#duplexRoute) return STREAM_HEADERS_STREAMED;
+      // chunks come without waiting for answers; each answer is what goes on
+      this.#duplexBody = "stream";
+      return STREAM_HEADERS;
     }
     // JSON, NDJSON and text (an HTML error page, text/plain, no content type) are all model output
     // that may carry text: buffered and scanned; binary media cannot be, and gets the fail mode
     this.#responseKind = bodyKind(type, "text");
     if (this.#responseKind === undefined) return this.#unscannable("response", CONTINUE.responseHeaders, "media");
-    return {
-      response_headers: { response: { status: "CONTINUE" } },
-      mode_override: { response_body_mode: "BUFFERED" },
-    };
+    if (!this.#duplexRoute) return BUFFER_RESPONSE;
+    // duplex: the body is gathered here and the headers' answer waits for it (Envoy holds the headers
+    // until then, and sets no message timer on a duplex direction), so a block is still a 403
+    this.#duplexBody = "buffer";
+    return NOTHING;
   }
 
-  responseBody(body: HttpBody): ProcessingResponse {
+  responseBody(body: HttpBody): Answer {
+    const chunk = body.body ?? EMPTY;
+    const end = body.end_of_stream === true;
+    const duplex = this.#duplexBody;
+    if (duplex === "stream") {
+      const out = this.#streamChunk(chunk, end);
+      // unchanged: the chunk as received; nothing released yet: no answer until something is
+      if (out.text === undefined) return streamed(chunk, end);
+      if (out.text === "" && !end) return NOTHING;
+      return streamed(out.text, end);
+    }
+    if (duplex === "buffer") return this.#gather(chunk, end);
+    if (duplex === "drop") return NOTHING;
+    if (duplex === "echo" || this.#duplexRoute) return streamed(chunk, end);
     if (this.#stream) {
-      const out = this.#stream.push(body.body ?? new Uint8Array(), body.end_of_stream === true);
-      const reported = out.findings.map(strip);
-      if (out.blocked) this.#report("response", "block", reported);
-      else if (out.error) this.#tel?.unscannable("response", "stream");
-      else if (out.findings.length > 0) this.#report("response", out.redacted ? "redact" : "annotate", reported);
-      if (out.blocked) {
-        this.#stats.blocked++;
-        this.#log.warn({ event: "guard_stream_blocked", route: this.#route.name, findings: out.findings.map(strip) });
-      } else if (out.error) {
-        // the stream guard already ended the stream (closed) or switched to pass-through (open)
-        this.#stats.unscannable++;
-        this.#log.warn({
-          event: "guard_unscannable",
-          phase: "response",
-          route: this.#route.name,
-          fail_mode: this.#route.failMode,
-          code: out.error,
-        });
-      }
-      if (out.redacted) this.#stats.redacted++;
+      const out = this.#streamChunk(chunk, end);
       if (out.text === undefined) return CONTINUE.responseBody;
       return { response_body: { response: { status: "CONTINUE", body_mutation: { body: out.text } } } };
     }
-    const raw = body.body ?? new Uint8Array();
-    const kind = this.#responseKind ?? "text";
-    const scan = this.#scanBody("response", raw, kind, this.#responseEncoding, this.#route.responsePolicy);
+    const scan = this.#scanResponse(chunk);
     if ("failure" in scan) return this.#unscannable("response", CONTINUE.responseBody, causeOf(scan.code));
     if (scan.action === "block") return blockedResponse("response", scan.findings);
     const mutation = this.#mutation(scan, this.#responseEncoding);
     return mutation ? { response_body: { response: mutation } } : CONTINUE.responseBody;
+  }
+
+  #scanResponse(raw: Uint8Array): DocScan | NotScanned {
+    const kind = this.#responseKind ?? "text";
+    return this.#scanBody("response", raw, kind, this.#responseEncoding, this.#route.responsePolicy);
+  }
+
+  /**
+   * A duplex body that is not a stream: gathered (copies: the chunks are views of received messages) up to
+   * the route's cap, then scanned whole; the headers' answer goes first, then the body as one piece.
+   */
+  #gather(chunk: Uint8Array, end: boolean): Answer {
+    if (chunk.length > 0) {
+      this.#gathered.push(Buffer.from(chunk));
+      this.#gatheredBytes += chunk.length;
+      gatheredTotal += chunk.length;
+    }
+    if (this.#gatheredBytes > this.#route.maxBodyBytes || gatheredTotal > DUPLEX_GATHER_BUDGET_BYTES) {
+      const u = this.#unscannable("response", CONTINUE.responseHeaders, "too_large");
+      if (u !== CONTINUE.responseHeaders) {
+        this.#dropGathered(); // closed: the headers never went on; a 502 instead, and nothing kept
+        this.#duplexBody = "drop";
+        return u;
+      }
+      return this.#release([u, streamed(this.#takeGathered(), end)]);
+    }
+    if (!end) return NOTHING;
+    const raw = this.#takeGathered();
+    const scan = this.#scanResponse(raw);
+    if ("failure" in scan) {
+      const u = this.#unscannable("response", CONTINUE.responseHeaders, causeOf(scan.code));
+      return u === CONTINUE.responseHeaders ? this.#release([u, streamed(raw, true)]) : u;
+    }
+    if (scan.action === "block") return blockedResponse("response", scan.findings);
+    const m = this.#mutation(scan, this.#responseEncoding);
+    const headers: ProcessingResponse = m?.header_mutation
+      ? { response_headers: { response: { status: "CONTINUE", header_mutation: m.header_mutation } } }
+      : CONTINUE.responseHeaders;
+    return this.#release([headers, streamed(scan.body ?? raw, true)]);
+  }
+
+  /** The rest of the body goes on as it comes (fail open past the cap). */
+  #release(answers: ProcessingResponse[]): Answer {
+    this.#duplexBody = "echo";
+    return answers;
+  }
+
+  #takeGathered(): Buffer {
+    const b = Buffer.concat(this.#gathered, this.#gatheredBytes);
+    this.#dropGathered();
+    return b;
+  }
+
+  #dropGathered(): void {
+    gatheredTotal -= this.#gatheredBytes;
+    this.#gathered = [];
+    this.#gatheredBytes = 0;
+  }
+
+  close(): void {
+    this.#dropGathered();
+  }
+
+  /**
+   * Trailers on a duplex route: what is still held goes out before them (for a stream, the end of an event
+   * cut off by the trailers is dropped, as at the end of any stream), never ending the body.
+   */
+  #duplexTrailers(): Answer {
+    if (this.#duplexBody === "buffer") {
+      const a = this.#gatherEnd();
+      return [...a, CONTINUE.responseTrailers];
+    }
+    if (this.#duplexBody !== "stream") return CONTINUE.responseTrailers;
+    const out = this.#streamChunk(EMPTY, true);
+    if (out.text === undefined || out.text === "") return CONTINUE.responseTrailers;
+    return [streamed(out.text, false), CONTINUE.responseTrailers];
+  }
+
+  /** A gathered body ended by trailers: its answers, the body piece not ending the body. */
+  #gatherEnd(): ProcessingResponse[] {
+    const a = this.#gather(EMPTY, true);
+    const list = Array.isArray(a) ? (a as ProcessingResponse[]) : [a as ProcessingResponse];
+    return list.map((r) => {
+      const sr = r.response_body?.response?.body_mutation?.streamed_response;
+      return sr ? streamed(sr.body ?? EMPTY, false) : r;
+    });
+  }
+
+  /** One chunk of an SSE stream through the stream guard, with its outcome reported. */
+  #streamChunk(chunk: Uint8Array, end: boolean): StreamChunkResult {
+    const out = this.#stream!.push(chunk, end);
+    const reported = out.findings.map(strip);
+    if (out.blocked) this.#report("response", "block", reported);
+    else if (out.error) this.#tel?.unscannable("response", "stream");
+    else if (out.findings.length > 0) this.#report("response", out.redacted ? "redact" : "annotate", reported);
+    if (out.blocked) {
+      this.#stats.blocked++;
+      this.#log.warn({ event: "guard_stream_blocked", route: this.#route.name, findings: reported });
+    } else if (out.error) {
+      // the stream guard already ended the stream (closed) or switched to pass-through (open)
+      this.#stats.unscannable++;
+      this.#log.warn({
+        event: "guard_unscannable",
+        phase: "response",
+        route: this.#route.name,
+        fail_mode: this.#route.failMode,
+        code: out.error,
+      });
+    }
+    if (out.redacted) this.#stats.redacted++;
+    return out;
   }
 
   /** Scan every text of a body (see the module comment for the kinds). */

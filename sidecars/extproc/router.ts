@@ -2,8 +2,8 @@
 import type { Logger } from "../logger.ts";
 import { GuardProcessor, type GuardStats, newGuardStats } from "./guard-processor.ts";
 import { type GuardRoute, matchGuardRoute } from "./guard-routes.ts";
-import { PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
-import type { Headers } from "./types.ts";
+import { DUPLEX_PASS_THROUGH, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
+import type { Headers, ProtocolConfiguration } from "./types.ts";
 import type { StreamTelemetry } from "../telemetry/guard.ts";
 
 /** The `x-hexr-route` stream metadata Envoy's inbound listener sets: the stream is an A2A call. */
@@ -26,11 +26,12 @@ export class GuardRouter implements ProcessorRouter {
     this.#a2a = a2a;
   }
 
-  select(headers: Headers, tel?: StreamTelemetry, tag?: string): Processor {
+  select(headers: Headers, tel?: StreamTelemetry, tag?: string, modes?: ProtocolConfiguration): Processor {
     if (tag === A2A_ROUTE_TAG && this.#a2a) return this.#a2a();
     const authority = headers.get(":authority") ?? headers.get("host") ?? "";
     const path = headers.get(":path") ?? "";
     const route = matchGuardRoute(this.#routes, authority, path);
-    return route ? new GuardProcessor(route, this.#log, this.stats, tel) : PASS_THROUGH;
+    if (route) return new GuardProcessor(route, this.#log, this.stats, tel, modes);
+    return modes?.response_body_mode === "FULL_DUPLEX_STREAMED" ? DUPLEX_PASS_THROUGH : PASS_THROUGH;
   }
 }

@@ -18,8 +18,16 @@ import {
   encodeProcessingResponse,
   prebuild,
 } from "./codec.ts";
-import { CONTINUE, deepFreeze, PASS_THROUGH, type Processor, type ProcessorRouter } from "./processor.ts";
-import { type ProcessingRequest, type ProcessingResponse, readHeaders } from "./types.ts";
+import {
+  type Answer,
+  CONTINUE,
+  DUPLEX_PASS_THROUGH,
+  deepFreeze,
+  PASS_THROUGH,
+  type Processor,
+  type ProcessorRouter,
+} from "./processor.ts";
+import { type ProcessingRequest, type ProcessingResponse, type ProtocolConfiguration, readHeaders } from "./types.ts";
 
 export const PROCESS_PATH = "/envoy.service.ext_proc.v3.ExternalProcessor/Process";
 
@@ -72,6 +80,10 @@ export class ExtProcStream {
   readonly #meta: Metadata;
   readonly #tel: StreamTelemetry | undefined;
   #processor: Processor | undefined;
+  /** How Envoy sends this stream's bodies (the first message's protocol_config), when it said. */
+  #modes: ProtocolConfiguration | undefined;
+  /** The response body comes FULL_DUPLEX_STREAMED. */
+  #duplex = false;
   #closed = false;
 
   constructor(streams: ExtProcStreams, meta: Metadata, tel: StreamTelemetry | undefined) {
@@ -80,10 +92,10 @@ export class ExtProcStream {
     this.#tel = tel;
   }
 
-  message(msg: ProcessingRequest): ProcessingResponse {
+  message(msg: ProcessingRequest): Answer {
     const s = this.#streams;
     const tel = this.#tel;
-    let out: ProcessingResponse;
+    let out: Answer;
     const started = tel ? performance.now() : 0;
     try {
       out = this.#answer(msg);
@@ -96,19 +108,37 @@ export class ExtProcStream {
     return out;
   }
 
-  #answer(msg: ProcessingRequest): ProcessingResponse {
+  #answer(msg: ProcessingRequest): Answer {
     const processor = this.#processor;
+    const modes = msg.protocol_config;
+    if (modes !== undefined && this.#modes === undefined) {
+      this.#modes = modes;
+      // on the stream's first message: how Envoy sends this route's bodies (ExtProcPerRoute)
+      if (modes.request_body_mode === "FULL_DUPLEX_STREAMED") {
+        // every processor here reads a request body whole (or not at all): refused, never half-read
+        this.#streams.logger.error({ event: "ext_proc_unsupported_mode", request_body_mode: modes.request_body_mode });
+        return INTERNAL_ERROR;
+      }
+      this.#duplex = modes.response_body_mode === "FULL_DUPLEX_STREAMED";
+    }
+    const duplex = this.#duplex;
     if (msg.request_headers) {
       const headers = readHeaders(msg.request_headers);
       this.#tel?.requestTrace(headers.get("traceparent"));
-      const p = this.#streams.router.select(headers, this.#tel, this.#meta(ROUTE_TAG));
+      const p = this.#streams.router.select(headers, this.#tel, this.#meta(ROUTE_TAG), this.#modes);
+      if (duplex && p.duplex === undefined) {
+        // an answer in the wrong form would be a protocol error mid-body; refused up front instead
+        this.#streams.logger.error({ event: "ext_proc_unsupported_mode", response_body_mode: "FULL_DUPLEX_STREAMED" });
+        return INTERNAL_ERROR;
+      }
       this.#processor = p;
       return p.requestHeaders(headers, msg.request_headers.end_of_stream === true);
     }
     if (!processor) {
       // Envoy sends response phases without request headers when an earlier filter answered locally
       // (an ext_authz 403, say): nothing went upstream, so there is nothing to scan.
-      this.#processor = PASS_THROUGH;
+      this.#processor = duplex ? DUPLEX_PASS_THROUGH : PASS_THROUGH;
+      if (duplex) return this.#answer(msg);
       return msg.response_headers
         ? CONTINUE.responseHeaders
         : msg.response_body
@@ -127,7 +157,7 @@ export class ExtProcStream {
       return processor.responseBody(msg.response_body);
     }
     if (msg.request_trailers) return CONTINUE.requestTrailers;
-    if (msg.response_trailers) return CONTINUE.responseTrailers;
+    if (msg.response_trailers) return duplex ? processor.duplex!.responseTrailers() : CONTINUE.responseTrailers;
     return INTERNAL_ERROR;
   }
 
@@ -135,6 +165,7 @@ export class ExtProcStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#processor?.close?.();
     this.#tel?.end();
     if (this.#streams.limits) this.#streams.limits.open.open--;
   }
@@ -220,7 +251,9 @@ export function addExtProcService(server: grpc.Server, streams: ExtProcStreams):
       call.on("cancelled", close);
       call.on("error", close); // Envoy cancels streams on client disconnect; nothing else to clean up
       call.on("data", (msg: ProcessingRequest) => {
-        call.write(encoded(s.message(msg), streams));
+        const a = s.message(msg);
+        if (isList(a)) for (const r of a) call.write(encoded(r, streams));
+        else call.write(encoded(a, streams));
         streams.limits?.afterMessage?.();
       });
       call.on("end", () => call.end());
@@ -228,6 +261,8 @@ export function addExtProcService(server: grpc.Server, streams: ExtProcStreams):
   });
   return streams.stats;
 }
+
+const isList = (a: Answer): a is readonly ProcessingResponse[] => Array.isArray(a);
 
 /**
  * The answer's bytes by `encode` (unframed for grpc-js, framed for node:http2). One that cannot be encoded
@@ -265,7 +300,9 @@ export function addExtProcH2(server: H2GrpcServer, streams: ExtProcStreams): voi
           call.end(msg);
           return;
         }
-        call.writeFrame(encoded(s.message(msg), streams, encodeProcessingFrame));
+        const a = s.message(msg);
+        if (isList(a)) for (const r of a) call.writeFrame(encoded(r, streams, encodeProcessingFrame));
+        else call.writeFrame(encoded(a, streams, encodeProcessingFrame));
         streams.limits?.afterMessage?.();
       },
       end: () => call.end(),

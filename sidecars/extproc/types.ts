@@ -18,7 +18,16 @@ export interface HttpBody {
   end_of_stream?: boolean;
 }
 
+/** How Envoy sends bodies on this stream (`ProcessingRequest.protocol_config`, on a stream's first message). */
+export type BodySendMode = "NONE" | "STREAMED" | "BUFFERED" | "BUFFERED_PARTIAL" | "FULL_DUPLEX_STREAMED";
+
+export interface ProtocolConfiguration {
+  request_body_mode?: BodySendMode;
+  response_body_mode?: BodySendMode;
+}
+
 export interface ProcessingRequest {
+  protocol_config?: ProtocolConfiguration;
   request_headers?: HttpHeaders;
   response_headers?: HttpHeaders;
   request_body?: HttpBody;
@@ -37,14 +46,20 @@ export interface CommonResponse {
   status?: "CONTINUE" | "CONTINUE_AND_REPLACE";
   header_mutation?: HeaderMutation;
   /** `body`: bytes, or text the codec writes as UTF-8 (the same wire bytes). */
-  body_mutation?: { body?: Uint8Array | string; clear_body?: boolean };
+  body_mutation?: { body?: Uint8Array | string; clear_body?: boolean; streamed_response?: StreamedBodyResponse };
+}
+
+/** A piece of the body that goes on, in FULL_DUPLEX_STREAMED mode: Envoy forwards exactly what these carry. */
+export interface StreamedBodyResponse {
+  body?: Uint8Array | string;
+  end_of_stream?: boolean;
 }
 
 export interface ProcessingMode {
   request_header_mode?: "DEFAULT" | "SEND" | "SKIP";
   response_header_mode?: "DEFAULT" | "SEND" | "SKIP";
-  request_body_mode?: "NONE" | "STREAMED" | "BUFFERED" | "BUFFERED_PARTIAL";
-  response_body_mode?: "NONE" | "STREAMED" | "BUFFERED" | "BUFFERED_PARTIAL";
+  request_body_mode?: BodySendMode;
+  response_body_mode?: BodySendMode;
   request_trailer_mode?: "DEFAULT" | "SEND" | "SKIP";
   response_trailer_mode?: "DEFAULT" | "SEND" | "SKIP";
 }

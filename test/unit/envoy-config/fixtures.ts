@@ -2,7 +2,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { FilesTls, SidecarEnvoyOptions, SpireTls, UpstreamOptions } from "../../../envoy-config/index.ts";
+import {
+  type FilesTls,
+  LLM_ROUTE_EXT_PROC,
+  type SidecarEnvoyOptions,
+  type SpireTls,
+  type UpstreamOptions,
+} from "../../../envoy-config/index.ts";
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from "../../helpers/certs.ts";
 
 export const TD = "hexr.test";
@@ -54,7 +60,7 @@ export const UPSTREAMS: UpstreamOptions[] = [
     address: "api.openai.com",
     port: 443,
     tls: { sni: "api.openai.com" },
-    extProc: { requestBody: "BUFFERED", responseBody: "STREAMED" },
+    extProc: LLM_ROUTE_EXT_PROC,
   },
   {
     name: "s3",

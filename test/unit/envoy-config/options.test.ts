@@ -103,6 +103,20 @@ describe("checkSidecarOptions", () => {
       /extProc.requestBody: must be one of/,
     ],
     [
+      "duplex request bodies (the processors read them whole)",
+      withPatch({
+        upstreams: [{ name: "a", domains: ["a"], address: "a", port: 1, extProc: { requestBody: "FULL_DUPLEX_STREAMED" } }],
+      }),
+      /extProc.requestBody: FULL_DUPLEX_STREAMED is not served/,
+    ],
+    [
+      "duplex responses without buffered requests (no override may ask for them)",
+      withPatch({
+        upstreams: [{ name: "a", domains: ["a"], address: "a", port: 1, extProc: { responseBody: "FULL_DUPLEX_STREAMED" } }],
+      }),
+      /extProc.requestBody: must be BUFFERED with responseBody FULL_DUPLEX_STREAMED/,
+    ],
+    [
       "bad escaped-slash action",
       withPatch({ http: { escapedSlashes: "KEEP_UNCHANGED" } }),
       /http.escapedSlashes: must be one of/,

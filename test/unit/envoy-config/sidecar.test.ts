@@ -385,7 +385,10 @@ describe("renderSidecarBootstrap: ext_proc", () => {
       "processing_mode",
     );
     expect(dig(openai, "request_body_mode")).toBe("BUFFERED");
-    expect(dig(openai, "response_body_mode")).toBe("STREAMED");
+    expect(dig(openai, "response_body_mode")).toBe("FULL_DUPLEX_STREAMED");
+    // trailers end a duplex body: they reach the processor; the request's stay skipped
+    expect(dig(openai, "response_trailer_mode")).toBe("SEND");
+    expect(dig(openai, "request_trailer_mode")).toBe("SKIP");
     expect(dig(named(vhosts, "local_echo"), "typed_per_filter_config", "envoy.filters.http.ext_proc", "disabled")).toBe(
       true,
     );

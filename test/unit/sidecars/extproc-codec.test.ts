@@ -264,8 +264,80 @@ describe("encodeProcessingResponse", () => {
       { response_body: { response: { status: "CONTINUE", body_mutation: { body: "x", clear_body: true } } } },
     ],
     ["an enum name inherited from Object.prototype", { mode_override: { response_body_mode: "constructor" } }],
+    [
+      "a streamed piece beside a whole-body replacement",
+      { response_body: { response: { body_mutation: { body: "x", streamed_response: { body: "y" } } } } },
+    ],
+    [
+      "a streamed piece with a field the codec does not write",
+      {
+        response_body: {
+          response: { body_mutation: { streamed_response: { body: "y", grpc_message_compressed: true } } },
+        },
+      },
+    ],
   ])("refuses %s rather than dropping it", (_n, r) => {
     expect(() => encodeProcessingResponse(r as unknown as ProcessingResponse)).toThrow(CodecError);
     expect(() => encodeProcessingFrame(r as unknown as ProcessingResponse)).toThrow(CodecError);
+  });
+});
+
+/**
+ * FULL_DUPLEX_STREAMED fields are newer than the envoy-api tree the npm registry ships, so they are checked
+ * against their field numbers (external_processor.proto: ProcessingRequest.protocol_config = 11,
+ * ProtocolConfiguration request_body_mode = 1 / response_body_mode = 2; BodyMutation.streamed_response = 3,
+ * StreamedBodyResponse body = 1 / end_of_stream = 2; processing_mode.proto: FULL_DUPLEX_STREAMED = 4), and
+ * against Envoy 1.40 itself in test/integration/guard-envoy.test.ts.
+ */
+describe("FULL_DUPLEX_STREAMED on the wire", () => {
+  const config = (req: number, res: number) => Buffer.from([0x5a, 0x04, 0x08, req, 0x10, res]);
+
+  it("reads protocol_config beside the phase, whatever their order", () => {
+    const headers = process.requestSerialize({ request_headers: { end_of_stream: true } });
+    for (const b of [Buffer.concat([headers, config(2, 4)]), Buffer.concat([config(2, 4), headers])])
+      expect(decodeProcessingRequest(b)).toEqual({
+        request_headers: { end_of_stream: true },
+        protocol_config: { request_body_mode: "BUFFERED", response_body_mode: "FULL_DUPLEX_STREAMED" },
+      });
+  });
+
+  it("refuses a body mode it does not know (bodies in a form nothing here reads)", () => {
+    expect(() => decodeProcessingRequest(config(2, 9))).toThrow(/unknown body mode 9/);
+  });
+
+  it("writes a streamed piece as its field numbers say", () => {
+    const r: ProcessingResponse = {
+      response_body: { response: { body_mutation: { streamed_response: { body: "ab", end_of_stream: true } } } },
+    };
+    const expected = Buffer.from([0x22, 0x0c, 0x0a, 0x0a, 0x1a, 0x08, 0x1a, 0x06, 0x0a, 0x02, 0x61, 0x62, 0x10, 0x01]);
+    expect(encodeProcessingResponse(r)).toEqual(expected);
+    expect(encodeProcessingFrame(r).subarray(5)).toEqual(expected);
+  });
+
+  it("the in-place frame of a streamed piece is the generic encoding (text or bytes, any size, end or not)", () => {
+    const body = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 300 }),
+      fc.string({ maxLength: 20 }).map((t) => t.repeat(1 + (t.length % 7) * 1000)),
+    );
+    fc.assert(
+      fc.property(body, fc.boolean(), fc.boolean(), (t, end, asBytes) => {
+        const b = asBytes ? Buffer.from(t, "utf8") : t;
+        const r: ProcessingResponse = {
+          response_body: { response: { body_mutation: { streamed_response: { body: b, end_of_stream: end } } } },
+        };
+        const f = encodeProcessingFrame(r);
+        expect(f.readUInt32BE(1)).toBe(f.length - 5);
+        expect(f.subarray(5)).toEqual(encodeProcessingResponse(r));
+        // and the text form writes the bytes form's bytes
+        expect(f.subarray(5)).toEqual(
+          encodeProcessingResponse({
+            response_body: {
+              response: { body_mutation: { streamed_response: { body: Buffer.from(t, "utf8"), end_of_stream: end } } },
+            },
+          }),
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });

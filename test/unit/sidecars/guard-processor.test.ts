@@ -34,10 +34,15 @@ function response(name: string, body: string, contentType: string | undefined, o
   const { p, log } = processor(name, over);
   p.requestHeaders(new Map([["content-type", "application/json"]]), false);
   p.requestBody({ body: enc('{"model":"m","messages":[]}'), end_of_stream: true });
-  const h = p.responseHeaders(new Map(contentType === undefined ? [] : [["content-type", contentType]]), false);
+  const h = p.responseHeaders(
+    new Map(contentType === undefined ? [] : [["content-type", contentType]]),
+    false,
+  ) as ProcessingResponse; // a route without FULL_DUPLEX_STREAMED: one answer per message
   // an immediate reply, or (fail-open) no body to see: the headers' answer is the outcome
   if (h.immediate_response || h.mode_override?.response_body_mode !== "BUFFERED") return { r: h, log };
-  return { r: p.responseBody({ body: enc(body), end_of_stream: true }), log };
+  const r = p.responseBody({ body: enc(body), end_of_stream: true });
+  if (Array.isArray(r)) throw new Error("a list of answers outside FULL_DUPLEX_STREAMED");
+  return { r: r as ProcessingResponse, log };
 }
 
 const status = (r: ProcessingResponse) => r.immediate_response?.status.code;
