@@ -31,7 +31,7 @@ export type HelperId =
   | "node-http2-noop"
   | "hexr-authz-rbac-grpcjs"
   | "hexr-guard-stream-grpcjs"
-  | "hexr-guard-stream-override"
+  | "hexr-guard-stream-duplex"
   | "envoy-llm-1k"
   | "envoy-llm-16k"
   | "envoy-llm-stream"
@@ -68,7 +68,7 @@ export type StackId =
   | "hexr-proc"
   | "hexr-guard"
   | "hexr-guard-grpcjs"
-  | "hexr-guard-override"
+  | "hexr-guard-duplex"
   | "hexr-authz-guard"
   | "hexr-authz-trace-0"
   | "hexr-authz-trace-10"
@@ -213,10 +213,10 @@ export const SCENARIOS: readonly Scenario[] = [
     helper: true,
   },
   {
-    id: "hexr-guard-stream-override",
+    id: "hexr-guard-stream-duplex",
     summary:
-      "hexr-guard-stream on an LLM route without static body modes: the guard's mode_override asks for STREAMED (Envoy waits for each chunk's answer) instead of the route's FULL_DUPLEX_STREAMED",
-    stack: "hexr-guard-override",
+      "hexr-guard-stream with the LLM route's response FULL_DUPLEX_STREAMED (Envoy sends chunks without waiting for answers; each answer carries the bytes that go on) instead of the guard's per-request STREAMED override",
+    stack: "hexr-guard-duplex",
     request: "chat-stream",
     baseline: "envoy-llm-stream",
     helper: true,

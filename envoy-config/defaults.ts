@@ -10,11 +10,13 @@ export const SPIRE_AGENT_CLUSTER = "spire_agent";
 export const LOCAL_AGENT_CLUSTER = "local_agent";
 
 /**
- * ext_proc on an LLM upstream's routes: request bodies buffered for the guard, responses
- * FULL_DUPLEX_STREAMED (see {@link RouteExtProc}). Headers-only routes (the filter default) would cost a
- * round trip per streamed chunk.
+ * ext_proc on an LLM upstream's routes with the response FULL_DUPLEX_STREAMED (request bodies buffered for
+ * the guard, see {@link RouteExtProc}). Served, and not the default: measured beside the guard's own
+ * per-request `mode_override` (STREAMED), it costs more sidecar CPU per request and gains nothing (Envoy
+ * already hands over a streamed answer in one or two chunks, and every duplex answer carries the bytes
+ * back); bench scenario `hexr-guard-stream-duplex`, bench/RESULTS.md.
  */
-export const LLM_ROUTE_EXT_PROC = {
+export const FULL_DUPLEX_EXT_PROC = {
   requestBody: "BUFFERED",
   responseBody: "FULL_DUPLEX_STREAMED",
 } as const satisfies RouteExtProc;

@@ -80,10 +80,8 @@ export interface ExtProcOptions extends GrpcTarget {
 /**
  * Per-route ext_proc behaviour. Default (undefined): the filter config (headers only, the server may ask
  * for bodies per request). `"off"` skips ext_proc for the route; an object sets body modes up front.
- * LLM routes: `{ requestBody: "BUFFERED", responseBody: "FULL_DUPLEX_STREAMED" }` — Envoy then sends a
- * streamed response's chunks without waiting for each answer (one round trip per chunk otherwise), and
- * the guard still has non-streamed responses buffered (its override, honoured per route). Response
- * trailers are sent to the processor with it (they end the body). Request bodies are never duplex.
+ * `responseBody: "FULL_DUPLEX_STREAMED"` ({@link FULL_DUPLEX_EXT_PROC}) needs `requestBody: "BUFFERED"`
+ * and sends response trailers to the processor too (they end the body); request bodies are never duplex.
  */
 export type RouteExtProc =
   | "off"

@@ -3,7 +3,7 @@
  * scenarios without restarts: upstreams, the gRPC servers (ours and the reference), and one Envoy per
  * stack. Idle stacks cost memory, not CPU, and they are the same for every scenario.
  */
-import { LLM_ROUTE_EXT_PROC, type RouteExtProc, type UpstreamOptions } from "../../envoy-config/index.ts";
+import { FULL_DUPLEX_EXT_PROC, type RouteExtProc, type UpstreamOptions } from "../../envoy-config/index.ts";
 import type { LoadTarget } from "../load.ts";
 import {
   CHAT_PATH,
@@ -109,7 +109,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     if (
       needed.has("hexr-guard") ||
       needed.has("hexr-guard-grpcjs") ||
-      needed.has("hexr-guard-override") ||
+      needed.has("hexr-guard-duplex") ||
       needed.has("hexr-authz-guard") ||
       needed.has("hexr-full")
     ) {
@@ -117,9 +117,9 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       llm = await startLlmUpstream();
       processes.push(llm);
     }
-    // The same upstreams for every Envoy. With the guard, the LLM route sets its body modes up front as
-    // deployed (LLM_ROUTE_EXT_PROC: requests buffered, responses FULL_DUPLEX_STREAMED); the helper
-    // `hexr-guard-override` leaves them to the guard's per-request mode_override (STREAMED responses).
+    // The same upstreams for every Envoy. The guard asks for request/response bodies per request (mode
+    // override from its processor), so no route sets body modes up front — except the helper stack
+    // `hexr-guard-duplex`, whose LLM route is FULL_DUPLEX_STREAMED (FULL_DUPLEX_EXT_PROC).
     const upstreams = (llmExtProc?: RouteExtProc): UpstreamOptions[] => [
       { name: "echo", domains: ECHO_HOSTS, address: "127.0.0.1", port: echo.port },
       // without the guard scenarios, OpenAI requests (parity checks only) go to the echo server
@@ -135,7 +135,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       note(`envoy for ${id}`);
       const e = await startBenchEnvoy({
         pki: ctx.pki,
-        upstreams: upstreams(extProc && id !== "hexr-guard-override" ? LLM_ROUTE_EXT_PROC : undefined),
+        upstreams: upstreams(id === "hexr-guard-duplex" ? FULL_DUPLEX_EXT_PROC : undefined),
         ...(authz ? { authz: { socket: authz.socket } } : {}),
         ...(extProc ? { extProc: { socket: extProc.socket } } : {}),
         concurrency: ctx.envoyConcurrency,
@@ -263,7 +263,7 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     if (needed.has("hexr-guard")) await sidecar("hexr-guard", { extProc: "guard" });
     if (needed.has("hexr-guard-grpcjs"))
       await sidecar("hexr-guard-grpcjs", { extProc: "guard", extProcServer: "grpc-js" });
-    if (needed.has("hexr-guard-override")) await sidecar("hexr-guard-override", { extProc: "guard" });
+    if (needed.has("hexr-guard-duplex")) await sidecar("hexr-guard-duplex", { extProc: "guard" });
     if (needed.has("hexr-authz-guard")) {
       // one sidecar as deployed beside an agent: ext_authz and the guard, each on its own socket
       note("hexr sidecar (hexr-authz-guard)");

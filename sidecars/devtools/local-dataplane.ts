@@ -20,12 +20,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  findEnvoy,
-  LLM_ROUTE_EXT_PROC,
-  renderSidecarBootstrap,
-  type SidecarEnvoyOptions,
-} from "../../envoy-config/index.ts";
+import { findEnvoy, renderSidecarBootstrap, type SidecarEnvoyOptions } from "../../envoy-config/index.ts";
 import { type RunningEnvoy, startEnvoy, waitFor } from "../../envoy-config/runner.ts";
 import type { AuditSink } from "../authz/audit.ts";
 import { type RunningSidecar, startSidecar } from "../authz-sidecar.ts";
@@ -100,13 +95,7 @@ function localUpstreams(upstream: Upstream, llm: LlmUpstream, extra: readonly Ex
       port: upstream.port,
       extProc: "off" as const,
     },
-    {
-      name: "llm_upstream",
-      domains: LOCAL_LLM_DOMAINS,
-      address: "127.0.0.1",
-      port: llm.port,
-      extProc: LLM_ROUTE_EXT_PROC,
-    },
+    { name: "llm_upstream", domains: LOCAL_LLM_DOMAINS, address: "127.0.0.1", port: llm.port },
   ];
 }
 

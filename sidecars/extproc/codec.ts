@@ -377,7 +377,8 @@ function bodyReplacementFrame(r: ProcessingResponse): Buffer | undefined {
   // end_of_stream as the generic encoder writes it: whenever set, false included
   let eos: boolean | undefined;
   if (sr !== undefined) {
-    if (c.status !== undefined || sr.body === undefined) return undefined;
+    // a streamed piece is a response body's (FULL_DUPLEX_STREAMED is served for responses only)
+    if (field !== 4 || c.status !== undefined || sr.body === undefined) return undefined;
     for (const k in sr) if (k !== "body" && k !== "end_of_stream") return undefined;
     body = sr.body;
     eos = sr.end_of_stream;

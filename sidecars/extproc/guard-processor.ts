@@ -163,6 +163,21 @@ function jsonResponse(status: number, body: object, details: string): Processing
   };
 }
 
+/** A duplex body refused because the thread's gather budget is spent (not the body's fault: 503). */
+const GATHER_BUDGET_ERROR: ProcessingResponse = deepFreeze(
+  jsonResponse(
+    503,
+    {
+      error: {
+        type: "hexr_guard_busy",
+        message: "the Hexr LLM guard is holding too many response bodies to scan this one; try again",
+      },
+    },
+    "hexr_guard_busy",
+  ),
+);
+prebuild(GATHER_BUDGET_ERROR);
+
 /** A guarded route whose response is FULL_DUPLEX_STREAMED but whose request body is not BUFFERED. */
 const ROUTE_MODE_ERROR: ProcessingResponse = deepFreeze(
   jsonResponse(
@@ -252,8 +267,9 @@ export class GuardProcessor implements Processor {
    * undefined before the response headers.
    */
   #duplexBody: "stream" | "buffer" | "echo" | "drop" | undefined;
-  #gathered: Buffer[] = [];
-  #gatheredBytes = 0;
+  #gathered: Buffer | undefined;
+  #gatheredLen = 0;
+  #closed = false;
   readonly duplex: { responseTrailers(): Answer } | undefined;
 
   /** `modes`: how Envoy sends this route's bodies (the stream's `protocol_config`), when it said. */
@@ -312,12 +328,23 @@ export class GuardProcessor implements Processor {
   }
 
   responseHeaders(headers: Headers, endOfStream: boolean): Answer {
-    if (endOfStream) return CONTINUE.responseHeaders;
+    if (endOfStream) {
+      if (this.#duplexRoute) this.#duplexBody = "echo"; // no body will come
+      return CONTINUE.responseHeaders;
+    }
+    const a = this.#responseHeaders(headers);
+    if (this.#duplexRoute) {
+      // on a duplex route the body comes whatever we answer (an override would race its first chunks):
+      // refused at the headers, chunks still in flight get no answer; passed (fail open), echoed
+      if (!Array.isArray(a) && (a as ProcessingResponse).immediate_response) this.#duplexBody = "drop";
+      else this.#duplexBody ??= "echo";
+    }
+    return a;
+  }
+
+  #responseHeaders(headers: Headers): Answer {
     this.#responseEncoding = headers.get("content-encoding");
     const type = (headers.get("content-type") ?? "").toLowerCase();
-    // on a duplex route the body comes whatever we answer (an override would race its first chunks): a
-    // body that cannot be scanned and may pass (fail open) is echoed as it comes
-    if (this.#duplexRoute) this.#duplexBody = "echo";
     if (type.startsWith("text/event-stream")) {
       if (!this.#route.stream) return this.#unscannable("response", CONTINUE.responseHeaders, "stream");
       const enc = (this.#responseEncoding ?? "").trim().toLowerCase();
@@ -359,7 +386,9 @@ export class GuardProcessor implements Processor {
     }
     if (duplex === "buffer") return this.#gather(chunk, end);
     if (duplex === "drop") return NOTHING;
-    if (duplex === "echo" || this.#duplexRoute) return streamed(chunk, end);
+    if (duplex === "echo") return streamed(chunk, end);
+    // a duplex body before its headers: Envoy never sends one; should it, it does not pass unscanned
+    if (this.#duplexRoute) throw new Error("guard: a duplex response body before its headers");
     if (this.#stream) {
       const out = this.#streamChunk(chunk, end);
       if (out.text === undefined) return CONTINUE.responseBody;
@@ -378,84 +407,105 @@ export class GuardProcessor implements Processor {
   }
 
   /**
-   * A duplex body that is not a stream: gathered (copies: the chunks are views of received messages) up to
-   * the route's cap, then scanned whole; the headers' answer goes first, then the body as one piece.
+   * A duplex body that is not a stream: gathered (copied into one buffer: the chunks are views of
+   * received messages) up to the route's cap, then scanned whole; the headers' answer goes first, then
+   * the body as one piece. `end`: the piece ends the body (false when trailers follow).
    */
-  #gather(chunk: Uint8Array, end: boolean): Answer {
-    if (chunk.length > 0) {
-      this.#gathered.push(Buffer.from(chunk));
-      this.#gatheredBytes += chunk.length;
-      gatheredTotal += chunk.length;
+  #gather(chunk: Uint8Array, end: boolean, last = end): Answer {
+    if (this.#closed) return NOTHING;
+    this.#append(chunk);
+    if (gatheredTotal > DUPLEX_GATHER_BUDGET_BYTES) {
+      // the thread's budget, not this body, ran out: refused whatever the route's fail mode (passing it
+      // unscanned would let other streams' load open this one), and nothing of it kept
+      this.#dropGathered();
+      this.#duplexBody = "drop";
+      this.#stats.unscannable++;
+      this.#tel?.unscannable("response", "too_large");
+      this.#log.warn({ event: "guard_gather_budget", route: this.#route.name, budget_bytes: DUPLEX_GATHER_BUDGET_BYTES });
+      return GATHER_BUDGET_ERROR;
     }
-    if (this.#gatheredBytes > this.#route.maxBodyBytes || gatheredTotal > DUPLEX_GATHER_BUDGET_BYTES) {
+    if (this.#gatheredLen > this.#route.maxBodyBytes) {
       const u = this.#unscannable("response", CONTINUE.responseHeaders, "too_large");
-      if (u !== CONTINUE.responseHeaders) {
-        this.#dropGathered(); // closed: the headers never went on; a 502 instead, and nothing kept
-        this.#duplexBody = "drop";
-        return u;
-      }
-      return this.#release([u, streamed(this.#takeGathered(), end)]);
+      if (u !== CONTINUE.responseHeaders) return this.#refuse(u); // closed: the headers never went on
+      return this.#release([u, streamed(this.#takeGathered(), last)]);
     }
-    if (!end) return NOTHING;
+    if (!last) return NOTHING;
     const raw = this.#takeGathered();
     const scan = this.#scanResponse(raw);
     if ("failure" in scan) {
       const u = this.#unscannable("response", CONTINUE.responseHeaders, causeOf(scan.code));
-      return u === CONTINUE.responseHeaders ? this.#release([u, streamed(raw, true)]) : u;
+      return u === CONTINUE.responseHeaders ? this.#release([u, streamed(raw, end)]) : this.#refuse(u);
     }
-    if (scan.action === "block") return blockedResponse("response", scan.findings);
+    if (scan.action === "block") return this.#refuse(blockedResponse("response", scan.findings));
     const m = this.#mutation(scan, this.#responseEncoding);
     const headers: ProcessingResponse = m?.header_mutation
       ? { response_headers: { response: { status: "CONTINUE", header_mutation: m.header_mutation } } }
       : CONTINUE.responseHeaders;
-    return this.#release([headers, streamed(scan.body ?? raw, true)]);
+    return this.#release([headers, streamed(scan.body ?? raw, end)]);
   }
 
-  /** The rest of the body goes on as it comes (fail open past the cap). */
+  #append(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const need = this.#gatheredLen + chunk.length;
+    let buf = this.#gathered;
+    if (buf === undefined || need > buf.length) {
+      // doubling, so a body of many tiny chunks costs what its bytes do; the capacity is what is counted
+      const next = Buffer.allocUnsafe(Math.max(16 * 1024, 2 ** Math.ceil(Math.log2(need))));
+      if (buf !== undefined) buf.copy(next, 0, 0, this.#gatheredLen);
+      gatheredTotal += next.length - (buf?.length ?? 0);
+      buf = this.#gathered = next;
+    }
+    buf.set(chunk, this.#gatheredLen);
+    this.#gatheredLen = need;
+  }
+
+  /** An immediate response ends the stream: chunks still in flight, and trailers, get no answer. */
+  #refuse(r: ProcessingResponse): ProcessingResponse {
+    this.#dropGathered();
+    this.#duplexBody = "drop";
+    return r;
+  }
+
+  /** The rest of the body goes on as it comes (fail open past the cap, or the whole body answered). */
   #release(answers: ProcessingResponse[]): Answer {
     this.#duplexBody = "echo";
     return answers;
   }
 
   #takeGathered(): Buffer {
-    const b = Buffer.concat(this.#gathered, this.#gatheredBytes);
+    const b = Buffer.from(this.#gathered?.subarray(0, this.#gatheredLen) ?? EMPTY);
     this.#dropGathered();
     return b;
   }
 
   #dropGathered(): void {
-    gatheredTotal -= this.#gatheredBytes;
-    this.#gathered = [];
-    this.#gatheredBytes = 0;
+    gatheredTotal -= this.#gathered?.length ?? 0;
+    this.#gathered = undefined;
+    this.#gatheredLen = 0;
   }
 
   close(): void {
+    this.#closed = true;
     this.#dropGathered();
   }
 
   /**
    * Trailers on a duplex route: what is still held goes out before them (for a stream, the end of an event
-   * cut off by the trailers is dropped, as at the end of any stream), never ending the body.
+   * cut off by the trailers is dropped, as at the end of any stream), never ending the body. After an
+   * immediate response, nothing.
    */
   #duplexTrailers(): Answer {
-    if (this.#duplexBody === "buffer") {
-      const a = this.#gatherEnd();
-      return [...a, CONTINUE.responseTrailers];
+    const state = this.#duplexBody;
+    if (state === "drop") return NOTHING;
+    if (state === "buffer") {
+      const a = this.#gather(EMPTY, false, true);
+      const list = Array.isArray(a) ? (a as readonly ProcessingResponse[]) : [a as ProcessingResponse];
+      return list.length === 1 && list[0]!.immediate_response ? list : [...list, CONTINUE.responseTrailers];
     }
-    if (this.#duplexBody !== "stream") return CONTINUE.responseTrailers;
+    if (state !== "stream") return CONTINUE.responseTrailers;
     const out = this.#streamChunk(EMPTY, true);
     if (out.text === undefined || out.text === "") return CONTINUE.responseTrailers;
     return [streamed(out.text, false), CONTINUE.responseTrailers];
-  }
-
-  /** A gathered body ended by trailers: its answers, the body piece not ending the body. */
-  #gatherEnd(): ProcessingResponse[] {
-    const a = this.#gather(EMPTY, true);
-    const list = Array.isArray(a) ? (a as ProcessingResponse[]) : [a as ProcessingResponse];
-    return list.map((r) => {
-      const sr = r.response_body?.response?.body_mutation?.streamed_response;
-      return sr ? streamed(sr.body ?? EMPTY, false) : r;
-    });
   }
 
   /** One chunk of an SSE stream through the stream guard, with its outcome reported. */

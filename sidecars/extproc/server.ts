@@ -251,9 +251,7 @@ export function addExtProcService(server: grpc.Server, streams: ExtProcStreams):
       call.on("cancelled", close);
       call.on("error", close); // Envoy cancels streams on client disconnect; nothing else to clean up
       call.on("data", (msg: ProcessingRequest) => {
-        const a = s.message(msg);
-        if (isList(a)) for (const r of a) call.write(encoded(r, streams));
-        else call.write(encoded(a, streams));
+        writeAnswer(s.message(msg), streams, encodeProcessingResponse, (b) => call.write(b));
         streams.limits?.afterMessage?.();
       });
       call.on("end", () => call.end());
@@ -262,23 +260,29 @@ export function addExtProcService(server: grpc.Server, streams: ExtProcStreams):
   return streams.stats;
 }
 
-const isList = (a: Answer): a is readonly ProcessingResponse[] => Array.isArray(a);
-
 /**
- * The answer's bytes by `encode` (unframed for grpc-js, framed for node:http2). One that cannot be encoded
- * is a bug: the request fails (500), never passes unprocessed.
+ * Writes an answer's responses by `encode` (unframed for grpc-js, framed for node:http2), in order. One
+ * that cannot be encoded is a bug: the request fails (500) and nothing after it is written, so no piece
+ * goes out unprocessed or after the failure.
  */
-function encoded(
-  r: ProcessingResponse,
+function writeAnswer(
+  a: Answer,
   streams: ExtProcStreams,
-  encode: (r: ProcessingResponse) => Buffer = encodeProcessingResponse,
-): Buffer {
-  try {
-    return encode(r);
-  } catch (e) {
-    streams.stats.errors++;
-    streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
-    return encode(INTERNAL_ERROR);
+  encode: (r: ProcessingResponse) => Buffer,
+  write: (b: Buffer) => void,
+): void {
+  const list = Array.isArray(a) ? (a as readonly ProcessingResponse[]) : [a as ProcessingResponse];
+  for (const r of list) {
+    let b: Buffer;
+    try {
+      b = encode(r);
+    } catch (e) {
+      streams.stats.errors++;
+      streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
+      write(encode(INTERNAL_ERROR));
+      return;
+    }
+    write(b);
   }
 }
 
@@ -300,9 +304,7 @@ export function addExtProcH2(server: H2GrpcServer, streams: ExtProcStreams): voi
           call.end(msg);
           return;
         }
-        const a = s.message(msg);
-        if (isList(a)) for (const r of a) call.writeFrame(encoded(r, streams, encodeProcessingFrame));
-        else call.writeFrame(encoded(a, streams, encodeProcessingFrame));
+        writeAnswer(s.message(msg), streams, encodeProcessingFrame, (b) => call.writeFrame(b));
         streams.limits?.afterMessage?.();
       },
       end: () => call.end(),

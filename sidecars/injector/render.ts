@@ -6,7 +6,7 @@
  * @example
  *   const { envoy, sidecar } = renderDataPlane(identity, cfg, {});
  */
-import { DEFAULT_AUTHZ_TIMEOUT_MS, LLM_ROUTE_EXT_PROC } from "../../envoy-config/defaults.ts";
+import { DEFAULT_AUTHZ_TIMEOUT_MS } from "../../envoy-config/defaults.ts";
 import {
   DEFAULT_SDS_RETRY_BACKOFF,
   type EnvoyBootstrap,
@@ -19,7 +19,6 @@ import { DEFAULT_L2_WAIT_MS } from "../../filters/credentials/cache.ts";
 import { HexrError, isHexrError } from "../../filters/errors.ts";
 import { DEFAULT_EXCHANGE_TIMEOUT_MS } from "../authz/credentials-config.ts";
 import { parseConfig } from "../config.ts";
-import { DEFAULT_GUARD_ROUTES } from "../extproc/guard-routes.ts";
 import { fail, type Obj } from "../config-fields.ts";
 import { podSelectors } from "../kube/identity.ts";
 import type { InjectorConfig } from "./config.ts";
@@ -110,10 +109,7 @@ export function envoyOptions(id: PodIdentity, cfg: InjectorConfig, opts: RenderO
     authz: { socket: SOCKETS.authz, timeoutMs: authzTimeoutMs(cfg), ...(e.authz ?? {}) },
     upstreams: structuredClone(e.upstreams),
   };
-  if (cfg.sidecar.ext_proc !== undefined) {
-    o.extProc = { socket: SOCKETS.extProc, ...(e.extProc ?? {}) };
-    guardedUpstreams(o.upstreams, cfg.sidecar.ext_proc);
-  }
+  if (cfg.sidecar.ext_proc !== undefined) o.extProc = { socket: SOCKETS.extProc, ...(e.extProc ?? {}) };
   if (e.jwtListener && cfg.ports.outboundJwt !== undefined)
     o.outboundJwt = { address: "127.0.0.1", port: cfg.ports.outboundJwt };
   if (opts.inboundAppPort !== undefined) {
@@ -184,23 +180,6 @@ export function renderEnvoyBootstrap(id: PodIdentity, cfg: InjectorConfig, opts:
 function section(base: Obj, key: string): Obj {
   const v = base[key];
   return v !== null && typeof v === "object" && !Array.isArray(v) ? structuredClone(v as Obj) : {};
-}
-
-/**
- * Upstreams serving a host the guard scans (its routes, or the default LLM routes) get the LLM route's
- * body modes (`LLM_ROUTE_EXT_PROC`: streamed answers FULL_DUPLEX_STREAMED) unless they set `extProc`
- * themselves: the operator lists the LLM API as an upstream, and its routes are guarded as they should be.
- */
-function guardedUpstreams(upstreams: SidecarEnvoyOptions["upstreams"], extProc: unknown): void {
-  const routes = (extProc as { routes?: unknown } | null)?.routes ?? DEFAULT_GUARD_ROUTES;
-  const hosts = new Set<string>();
-  if (Array.isArray(routes))
-    for (const r of routes as { hosts?: unknown }[])
-      if (Array.isArray(r?.hosts)) for (const h of r.hosts) if (typeof h === "string") hosts.add(h.toLowerCase());
-  for (const u of upstreams) {
-    if (u.extProc !== undefined) continue;
-    if (u.domains.some((d) => hosts.has(d.toLowerCase().replace(/:\d+$/, "")))) u.extProc = { ...LLM_ROUTE_EXT_PROC };
-  }
 }
 
 /** The hexr sidecar's config for this pod: the operator's base sections plus the per-pod fields. */

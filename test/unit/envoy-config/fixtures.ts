@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   type FilesTls,
-  LLM_ROUTE_EXT_PROC,
+  FULL_DUPLEX_EXT_PROC,
   type SidecarEnvoyOptions,
   type SpireTls,
   type UpstreamOptions,
@@ -60,7 +60,7 @@ export const UPSTREAMS: UpstreamOptions[] = [
     address: "api.openai.com",
     port: 443,
     tls: { sni: "api.openai.com" },
-    extProc: LLM_ROUTE_EXT_PROC,
+    extProc: FULL_DUPLEX_EXT_PROC,
   },
   {
     name: "s3",

@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { parseConfig } from "../../../sidecars/config.ts";
 import { injectPod, type JsonPatchOp } from "../../../sidecars/injector/index.ts";
 import { desiredForPod, type PodJson, resolveConfig } from "../../../sidecars/registrar/desired.ts";
-import { agentPod, applyPatch, BASE_CONFIG, config, NS, names, PLAIN_NS, UNOWNED_NS, type Pod } from "./fixtures.ts";
+import { agentPod, applyPatch, config, NS, names, PLAIN_NS, UNOWNED_NS, type Pod } from "./fixtures.ts";
 
 function injected(pod: Pod, cfg = config(), ns = NS): { pod: Pod; patch: JsonPatchOp[]; warnings: string[] } {
   const r = injectPod(pod, ns, cfg);
@@ -202,35 +202,6 @@ describe("injectPod: golden pods", () => {
       containerPort: 15006,
       protocol: "TCP",
     });
-  });
-
-  it("with the guard on, an upstream serving a guarded LLM host gets the LLM route's body modes; others do not", () => {
-    const routes = (b: { static_resources: { listeners: { name: string }[] } }) =>
-      JSON.stringify(b.static_resources.listeners.find((l) => l.name === "outbound"));
-    const cfg = config({
-      envoy: {
-        upstreams: [
-          ...BASE_CONFIG.envoy.upstreams,
-          { name: "s3", domains: ["s3.amazonaws.com"], address: "s3.amazonaws.com", port: 443 },
-        ],
-      },
-      sidecar: { ...BASE_CONFIG.sidecar, ext_proc: {} },
-    });
-    const b = parseYaml(envOf(container(injected(agentPod(), cfg).pod, "hexr-config")).HEXR_ENVOY_BOOTSTRAP!);
-    const outbound = JSON.parse(routes(b));
-    const perRoute = (name: string) =>
-      JSON.stringify(
-        outbound.filter_chains[0].filters[0].typed_config.route_config.virtual_hosts.find(
-          (v: { name: string }) => v.name === name,
-        ),
-      );
-    expect(perRoute("openai")).toContain('"response_body_mode":"FULL_DUPLEX_STREAMED"');
-    expect(perRoute("openai")).toContain('"request_body_mode":"BUFFERED"');
-    expect(perRoute("openai")).toContain('"response_trailer_mode":"SEND"');
-    expect(perRoute("s3")).not.toContain("FULL_DUPLEX_STREAMED");
-    // without the guard nothing changes
-    const plain = parseYaml(envOf(container(injected(agentPod()).pod, "hexr-config")).HEXR_ENVOY_BOOTSTRAP!);
-    expect(JSON.stringify(plain)).not.toContain("FULL_DUPLEX_STREAMED");
   });
 
   it("the sidecar config parses, and carries the delegated-identity selectors of the agent", () => {

@@ -1,7 +1,8 @@
 /**
  * FULL_DUPLEX_STREAMED responses (no Envoy): the stream loop reads the route's modes from the first
  * message's `protocol_config`, the guard answers SSE chunks as `streamed_response` pieces (none for a
- * chunk held back whole, the chunk's own bytes when unchanged), buffers everything else by override, and
+ * chunk held back whole, the chunk's own bytes when unchanged), gathers everything else and answers its
+ * headers when the body is whole (a block stays a 403), and
  * whatever the loop cannot serve in that mode is refused up front, never answered in the wrong form.
  */
 import { randomBytes } from "node:crypto";
@@ -170,7 +171,7 @@ describe("the guard on a FULL_DUPLEX_STREAMED route", () => {
     expect(pieces.map((x) => x.end_of_stream)).toEqual([...pieces.slice(1).map(() => false), true]);
   });
 
-  it("gathered bytes are bounded for the whole thread: past the budget a body gets the fail mode; closing releases", () => {
+  it("gathered bytes are bounded for the whole thread: past the budget a body is refused (503, whatever the fail mode); closing releases", () => {
     expect(gatheredBytes()).toBe(0);
     const chunk = new Uint8Array(DEFAULT_MAX_BODY_BYTES);
     const held: GuardProcessor[] = [];
@@ -184,12 +185,56 @@ describe("the guard on a FULL_DUPLEX_STREAMED route", () => {
     for (let i = 0; i < DUPLEX_GATHER_BUDGET_BYTES / DEFAULT_MAX_BODY_BYTES; i++) expect(next()).toEqual([]);
     expect(gatheredBytes()).toBe(DUPLEX_GATHER_BUDGET_BYTES);
     const over = next();
-    expect(over[0]!.immediate_response?.status.code).toBe(502);
+    expect(over[0]!.immediate_response?.status.code).toBe(503);
+    expect(text(over[0]!.immediate_response?.body)).toContain("hexr_guard_busy");
     // cancelled streams (a client gone mid-body) give their bytes back
     for (const p of held) p.close();
     expect(gatheredBytes()).toBe(0);
     expect(next()).toEqual([]);
     held.at(-1)!.close();
+  });
+
+  it("a gathered body ended by trailers: headers, the body (not ending it), then the trailers' answer", () => {
+    const { p } = chatProcessor();
+    p.requestHeaders(new Map(), true);
+    p.responseHeaders(new Map([["content-type", "application/json"]]), false);
+    expect(p.responseBody({ body: json("mail jane.doe@example.com"), end_of_stream: false })).toEqual([]);
+    const t = list(p.duplex!.responseTrailers());
+    expect(t).toHaveLength(3);
+    expect(t[0]!.response_headers).toBeDefined();
+    expect(piece(t[1]!)!.end_of_stream).toBe(false);
+    expect(text(piece(t[1]!)!.body)).toContain("[REDACTED:email]");
+    expect(t[2]).toEqual({ response_trailers: {} });
+
+    // a block found at the trailers: the 403 alone (the stream ends; no trailers' answer after it)
+    const q = chatProcessor().p;
+    q.requestHeaders(new Map(), true);
+    q.responseHeaders(new Map([["content-type", "application/json"]]), false);
+    q.responseBody({ body: json(`key ${awsKey()}`), end_of_stream: false });
+    const b = list(q.duplex!.responseTrailers());
+    expect(b).toHaveLength(1);
+    expect(b[0]!.immediate_response?.status.code).toBe(403);
+  });
+
+  it("refused at the headers (closed): chunks still in flight and trailers get no answer", () => {
+    for (const [type, enc_] of [
+      ["audio/mpeg", undefined],
+      ["text/event-stream", "gzip"],
+    ] as const) {
+      const { p } = chatProcessor();
+      p.requestHeaders(new Map(), true);
+      const h = new Map<string, string>([["content-type", type]]);
+      if (enc_) h.set("content-encoding", enc_);
+      expect(list(p.responseHeaders(h, false))[0]!.immediate_response?.status.code).toBe(502);
+      expect(p.responseBody({ body: enc("late"), end_of_stream: false })).toEqual([]);
+      expect(p.duplex!.responseTrailers()).toEqual([]);
+    }
+  });
+
+  it("a body before any response headers on a duplex route fails the request, never passes unscanned", () => {
+    const { p } = chatProcessor();
+    p.requestHeaders(new Map(), true);
+    expect(() => p.responseBody({ body: enc("x"), end_of_stream: true })).toThrow(/before its headers/);
   });
 
   it("fail-open media: the headers go on at once and every chunk is echoed as received", () => {
@@ -274,11 +319,25 @@ describe("the stream loop and FULL_DUPLEX_STREAMED", () => {
     expect(log.entries.filter((e) => e.event === "ext_proc_unsupported_mode").length).toBe(2);
   });
 
-  it("without protocol_config (an older Envoy) the stream is answered as before: one CONTINUE per chunk", () => {
+  it("without protocol_config (an older Envoy) a guarded stream is answered as before: one answer per chunk", () => {
     const s = open();
-    s.message(headers("plain.example"));
-    expect(s.message({ response_body: { body: enc("x"), end_of_stream: true } })).toEqual({
-      response_body: { response: { status: "CONTINUE" } },
-    });
+    const r = list(s.message(headers("api.openai.com", {})));
+    expect(r[0]!.mode_override?.request_body_mode).toBe("NONE");
+    s.message({ response_headers: { headers: { headers: [{ key: "content-type", value: "text/event-stream" }] } } });
+    const body = `${sse("hello")}data: [DONE]\n\n`;
+    const a = s.message({ response_body: { body: enc(body), end_of_stream: true } });
+    expect(Array.isArray(a)).toBe(false);
+    expect(piece(a as ProcessingResponse)).toBeUndefined();
+  });
+
+  it("a cancelled stream releases what its body gathered (the loop closes its processor)", () => {
+    const s = open();
+    s.message(headers("api.openai.com", { protocol_config: DUPLEX }));
+    s.message({ response_headers: { headers: { headers: [{ key: "content-type", value: "application/json" }] } } });
+    expect(s.message({ response_body: { body: enc('{"choices":'), end_of_stream: false } })).toEqual([]);
+    expect(gatheredBytes()).toBeGreaterThan(0);
+    s.close();
+    expect(gatheredBytes()).toBe(0);
+    // a message after the cancel (in flight) gathers nothing
   });
 });
