@@ -269,7 +269,11 @@ describe("SharedRateCounter: Redis hung or gone", () => {
     await reconnected;
     // the restarted Redis lost the minute (1 call there now); the answer stays at this replica's own 9
     expect(await rate.hit(key, now)).toEqual({ count: 9, shared: true });
-    const other = new SharedRateCounter({ store: defineSharedRate(await client(own.url)) });
+    // a second replica reads what Redis holds: a probe, so with room for a loaded machine (the 20 ms
+    // default would turn one slow answer of the just-restarted Redis into a local fallback)
+    const other = new SharedRateCounter({
+      store: defineSharedRate(await client(own.url, { commandTimeoutMs: 1000 })),
+    });
     expect(await other.hit(key, now)).toEqual({ count: 2, shared: true });
     expect(log.entries.filter((e) => e.event === "redis_down")).toHaveLength(1);
     expect(log.entries.filter((e) => e.event === "redis_up")).toHaveLength(2);
