@@ -1,8 +1,8 @@
 /**
  * The streamed-response guard in process: one whole OpenAI Chat Completions SSE answer through
- * `StreamGuard.push`, one chunk per event as Envoy hands them over, the way `hexr-guard-stream` sends it
- * (64 content events of one 12-character word each, the bench upstream's answer), and a 512-event one.
- * What is left of the scenario's CPU per request beyond this is the ext_proc hop (gRPC messages).
+ * `StreamGuard.push` (64 content events of one 12-character word each, the bench upstream's answer, and a
+ * 512-event one): one chunk per event (a model's tokens trickling in), and the whole answer in one chunk —
+ * how Envoy hands `hexr-guard-stream`'s answer over (`bench/micro/extproc-chunks.ts` counts 1 message).
  */
 import { chatEvents, formatEvents } from "../../sidecars/devtools/llm-upstream.ts";
 import { DEFAULT_GUARD_POLICY } from "../../filters/guard/policy.ts";
@@ -26,6 +26,11 @@ const suite: MicroSuite = (bench) => {
         const r = g.push(chunks[i] as Uint8Array, i === chunks.length - 1);
         if (r.blocked || r.error) throw new Error(`unexpected: ${r.error ?? "blocked"}`);
       }
+    });
+    const whole = Buffer.concat(chunks);
+    bench.add(`stream guard: ${events}-event SSE answer, in one chunk`, () => {
+      const r = new StreamGuard("openai", DEFAULT_GUARD_POLICY).push(whole, true);
+      if (r.blocked || r.error) throw new Error(`unexpected: ${r.error ?? "blocked"}`);
     });
   }
 };

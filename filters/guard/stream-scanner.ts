@@ -70,7 +70,12 @@ export interface Released<T> {
 
 export type StreamStep<T> =
   | { readonly action: "pass"; readonly released: Released<T>[]; readonly findings: Finding[] }
-  | { readonly action: "block"; readonly findings: Finding[] };
+  | {
+      readonly action: "block";
+      readonly findings: Finding[];
+      /** What may still go out before the stream ends (text before the first blocking finding). */
+      readonly released?: Released<T>[];
+    };
 
 interface Item<T> {
   readonly tag: T;
@@ -85,6 +90,14 @@ interface Span {
   /** What a label redaction writes (scan.ts redactionLabel). */
   readonly name: string;
 }
+
+/** Shared answers that carry nothing (never written to: a step's lists are only read). */
+const BLOCKED: StreamStep<never> = Object.freeze({ action: "block", findings: Object.freeze([]) as never });
+const NOTHING_YET: StreamStep<never> = Object.freeze({
+  action: "pass",
+  released: Object.freeze([]) as never,
+  findings: Object.freeze([]) as never,
+});
 
 export class StreamScanner<T = undefined> {
   readonly #policy: GuardPolicy;
@@ -137,26 +150,52 @@ export class StreamScanner<T = undefined> {
 
   /** Add one item's text (one SSE event's delta; may be empty) and release what is safe. */
   push(text: string, tag: T): StreamStep<T> {
-    if (this.#blocked) return { action: "block", findings: [] };
+    if (this.#blocked) return BLOCKED;
+    this.#append(text, tag);
+    return this.#due() ? this.#step(false) : NOTHING_YET;
+  }
+
+  /**
+   * Add one item's text without scanning yet, when more of the same chunk follows: the scan waits for
+   * {@link flush} (or for `maxHold` characters held), so a chunk of many events is scanned once rather than
+   * once per event. `add`s then `flush` release what `push`es would by the end of the chunk, from fewer,
+   * longer scans (each finding still lies whole inside one).
+   */
+  add(text: string, tag: T): StreamStep<T> {
+    if (this.#blocked) return BLOCKED;
+    this.#append(text, tag);
+    return this.#held.length >= this.#maxHold ? this.#step(false) : NOTHING_YET;
+  }
+
+  /** After {@link add}s: scan and release as a `push` of their text would have. */
+  flush(): StreamStep<T> {
+    if (this.#blocked) return BLOCKED;
+    return this.#fresh > 0 && this.#due() ? this.#step(false) : NOTHING_YET;
+  }
+
+  #append(text: string, tag: T): void {
     const start = this.#released + this.#held.length;
     this.#items.push({ tag, start, end: start + text.length });
     this.#held += text;
     this.#fresh += text.length;
     if (!this.#freshBoundary) this.#freshBoundary = hasBoundary(text);
-    // nothing new to release, or too little new text to be worth a scan of the context, and room to wait:
-    // skip the scan (the text is scanned before it leaves)
-    if (
+  }
+
+  /**
+   * A scan is due unless nothing is held, or too little new text arrived to be worth a scan of the context
+   * and there is room to wait (the text is scanned before it leaves).
+   */
+  #due(): boolean {
+    return !(
       this.#held.length > 0 &&
       this.#held.length < this.#maxHold &&
       (!this.#freshBoundary || this.#fresh * CONTEXT_PER_SCAN < this.#ctx.length)
-    )
-      return { action: "pass", released: [], findings: [] };
-    return this.#step(false);
+    );
   }
 
   /** End of stream: scan and release everything left. */
   end(): StreamStep<T> {
-    if (this.#blocked) return { action: "block", findings: [] };
+    if (this.#blocked) return BLOCKED;
     return this.#step(true);
   }
 
@@ -173,8 +212,8 @@ export class StreamScanner<T = undefined> {
     );
     const shifted = findings.map((f) => ({ ...f, start: f.start + base, end: f.end + base }));
     const blocking = shifted.filter((f) => actionFor(f, this.#policy) === "block");
-    if (blocking.length > 0) return this.#block(blocking);
     const redactions = shifted.filter((f) => actionFor(f, this.#policy) === "redact");
+    if (blocking.length > 0) return this.#blockAfter(blocking, redactions);
 
     let rp = final ? this.#released + this.#held.length : base + holdFrom(text, this.#ctx.length);
     if (!final && rp < this.#released + this.#held.length - this.#maxHold)
@@ -206,6 +245,29 @@ export class StreamScanner<T = undefined> {
     }
     this.#prune();
     return { action: "pass", released, findings: noted };
+  }
+
+  /**
+   * A block found by a scan: the text before its first blocking finding was scanned whole with it, so it
+   * goes out first (redacted as the scan says), then nothing more. With one scan per chunk this keeps what
+   * a scan per event would have released before the block.
+   */
+  #blockAfter(blocking: Finding[], redactions: Finding[]): StreamStep<T> {
+    let rp = Math.min(...blocking.map((f) => f.start));
+    for (let pass = 0; pass < 2; pass++) for (const f of redactions) if (f.start < rp && f.end > rp) rp = f.start;
+    const honoured = redactions.every(
+      (f) => f.start >= this.#released || this.#covered(f.start, Math.min(f.end, this.#released)),
+    );
+    if (rp <= this.#released || !honoured) return this.#block(blocking);
+    const spans: Span[] = redactions.map((f) => ({
+      start: f.start,
+      end: f.end,
+      type: f.type,
+      name: redactionLabel(f),
+    }));
+    const released = this.#release(rp, mergeSpans([...spans, ...this.#redacted]));
+    this.#block(blocking);
+    return { action: "block", findings: blocking, released };
   }
 
   #block(findings: Finding[]): StreamStep<T> {

@@ -26,7 +26,7 @@ import { type SseEvent, SseParser } from "../../filters/guard/adapters/sse.ts";
 import { type EventView, rewriteEvent, type StreamSlot } from "../../filters/guard/adapters/stream-event.ts";
 import type { GuardPolicy } from "../../filters/guard/policy.ts";
 import { scanSlots } from "../../filters/guard/scan-slots.ts";
-import { StreamScanner, type StreamStep } from "../../filters/guard/stream-scanner.ts";
+import { type Released, StreamScanner, type StreamStep } from "../../filters/guard/stream-scanner.ts";
 import type { Finding } from "../../filters/guard/types.ts";
 import { isHexrError } from "../../filters/errors.ts";
 import type { FailMode, StreamProvider } from "./guard-routes.ts";
@@ -84,8 +84,11 @@ export interface StreamChunkResult {
 
 class Blocked {
   readonly findings: Finding[];
-  constructor(findings: Finding[]) {
+  /** Text that goes out before the error event (released before the block). */
+  readonly before: string;
+  constructor(findings: Finding[], before = "") {
     this.findings = findings;
+    this.before = before;
   }
 }
 
@@ -105,6 +108,8 @@ export class StreamGuard {
   readonly #parser = new SseParser({ maxEventSize: MAX_STREAM_EVENT_BYTES });
   readonly #scanners = new Map<string, StreamScanner<Tag>>();
   readonly #tracked = new Map<string, Tracked>();
+  /** Scanners given text by the chunk being read, to scan when it is read (ended ones leave it). */
+  readonly #touched = new Set<StreamScanner<Tag>>();
   #queue: Pending[] = [];
   #redacted = false;
   #state: "scanning" | "blocked" | "passthrough" = "scanning";
@@ -142,6 +147,10 @@ export class StreamGuard {
     let idleAfter = false;
     try {
       let done = false;
+      // the chunk's deltas are added to their streams' scanners and scanned together once the chunk is
+      // read (StreamScanner.add/flush): one scan for a chunk of many events, not one per event; events
+      // that need no scan (nothing held before them) still go out in order
+      const touched = this.#touched;
       for (const ev of this.#parser.push(chunk)) {
         const view = this.#provider.event(ev);
         if (this.#onDoc !== undefined && view.doc !== undefined) this.#onDoc(view.doc);
@@ -152,12 +161,16 @@ export class StreamGuard {
           if (s.stream?.kind !== "delta") continue;
           entry.waiting++;
           this.#track(s.stream.key, s.text);
-          this.#apply(this.#scanner(s.stream.key, s).push(s.text, { entry, slot: i }), findings);
+          const sc = this.#scanner(s.stream.key, s);
+          touched.add(sc);
+          this.#apply(sc.add(s.text, { entry, slot: i }), findings);
         }
         for (const prefix of view.ends) this.#end(prefix, findings);
         if (view.done) done = true;
-        out += this.#flush(findings);
+        if (touched.size === 0) out += this.#flush(findings);
       }
+      for (const sc of touched) this.#apply(sc.flush(), findings);
+      touched.clear();
       if (done || endOfStream) this.#end("", findings);
       out += this.#flush(findings);
       // read before end(), which empties the parser: an unterminated final block makes this chunk changed
@@ -165,7 +178,8 @@ export class StreamGuard {
       // an unterminated final block is discarded by SSE clients; it is not forwarded unscanned either
       if (endOfStream) this.#parser.end();
     } catch (e) {
-      if (e instanceof Blocked) return this.#blockedResult(out, e.findings);
+      this.#touched.clear();
+      if (e instanceof Blocked) return this.#blockedResult(out + e.before, e.findings);
       const reason = isHexrError(e) ? e.code : "guard.stream_error";
       if (this.#failMode === "open") {
         this.#state = "passthrough";
@@ -225,13 +239,37 @@ export class StreamGuard {
       if (!key.startsWith(prefix)) continue;
       this.#apply(sc.end(), findings);
       this.#scanners.delete(key);
+      this.#touched.delete(sc);
     }
   }
 
   #apply(step: StreamStep<Tag>, findings: Finding[]): void {
-    if (step.action === "block") throw new Blocked(step.findings);
+    if (step.action === "block") {
+      // what was scanned clean before the block goes out ahead of the error event, whole events only
+      if (step.released) this.#take(step.released);
+      throw new Blocked(step.findings, step.released ? this.#flushBeforeBlock() : "");
+    }
     for (const f of step.findings) findings.push(f);
-    for (const r of step.released) {
+    this.#take(step.released);
+  }
+
+  /** Events whose every delta is released, before a block: resolved without scanning anything more. */
+  #flushBeforeBlock(): string {
+    let out = "";
+    let k = 0;
+    for (; k < this.#queue.length; k++) {
+      const p = this.#queue[k]!;
+      if (p.waiting > 0) break;
+      // an event with text of its own to scan (a snapshot, plain text) stops here: it is not sent unscanned
+      if (p.view.slots.some((s) => s.stream?.kind !== "delta")) break;
+      out += this.#resolve(p, []);
+    }
+    this.#queue = this.#queue.slice(k);
+    return out;
+  }
+
+  #take(released: readonly Released<Tag>[]): void {
+    for (const r of released) {
       const { entry, slot } = r.tag;
       const s = entry.view.slots[slot]!;
       entry.texts.set(slot, r.text);

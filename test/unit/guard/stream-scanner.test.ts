@@ -44,6 +44,27 @@ function run(deltas: string[], opts: ConstructorParameters<typeof StreamScanner>
 
 const joined = (r: Run) => r.emitted.map((e) => e.text).join("");
 
+/** As {@link run}, with the deltas in chunks of `per` items: `add` each, `flush` after each chunk. */
+function runChunked(deltas: string[], per: number, opts: ConstructorParameters<typeof StreamScanner>[0] = {}) {
+  const s = new StreamScanner<number>(opts);
+  const emitted: Released<number>[] = [];
+  const take = (step: StreamStep<number>) => {
+    if (step.action === "block") throw Object.assign(new Error("blocked"), { step });
+    emitted.push(...step.released);
+  };
+  try {
+    for (let i = 0; i < deltas.length; i++) {
+      take(s.add(deltas[i]!, i));
+      if ((i + 1) % per === 0) take(s.flush());
+    }
+    take(s.flush());
+    take(s.end());
+  } catch (e) {
+    return { emitted, blocked: (e as { step: StreamStep<number> }).step, scanned: s.scanned };
+  }
+  return { emitted, blocked: null, scanned: s.scanned };
+}
+
 describe("StreamScanner", () => {
   it("passes a benign stream through unchanged, item by item, in order", () => {
     const text = "The deployment finished at 14:05. Latency is back to normal and no errors were logged. ".repeat(20);
@@ -148,6 +169,63 @@ describe("StreamScanner", () => {
     expect(s.scanned).toBeLessThan(6 * pushed);
     expect(s.scanned).toBeGreaterThanOrEqual(pushed);
     expect(lag).toBeLessThanOrEqual(640 / 4 + 16);
+  });
+
+  it("add + flush per chunk: the same output and findings as a push per event, from fewer scanned characters", () => {
+    const filler = "lorem ipsum dolor sit amet consectetur adipiscing ".repeat(12);
+    const texts = [
+      `${filler}mail jane.doe@example.com or call +1 415 555 0134 today ${filler}`,
+      `${filler.slice(0, 333)} token ${GH} done. ${filler}`,
+      `${filler} card 4111 1111 1111 1111 exp 12/30 ${filler.slice(0, 200)}`,
+      "The deployment finished at 14:05. Latency is back to normal. ".repeat(30),
+    ];
+    for (const text of texts)
+      for (const sizes of [[1], [3, 7, 1, 12], [12], [40]]) {
+        const deltas = pieces(text, sizes);
+        const one = run(deltas, { policy: REDACT });
+        for (const per of [4, 64, 100_000]) {
+          const many = runChunked(deltas, per, { policy: REDACT });
+          expect(many.blocked === null).toBe(one.blocked === null);
+          expect(many.emitted.map((e) => e.tag)).toEqual(one.emitted.map((e) => e.tag));
+          expect(many.emitted.map((e) => e.text).join("")).toBe(joined(one));
+        }
+        // a whole answer in one chunk is scanned about once, not ~5 times
+        if (sizes[0] === 12)
+          expect(runChunked(deltas, 100_000, { policy: REDACT }).scanned).toBeLessThan(2 * text.length);
+      }
+  });
+
+  it("a block releases what was scanned clean before it (redactions applied), never any of the blocked text", () => {
+    const text = `Sure. Mail jane.doe@example.com, then use ${GH} and restart the service.`;
+    // one item holding it all (an event with the secret in it) cannot go out even in part
+    const whole = runChunked([text], 1);
+    expect(whole.blocked?.action).toBe("block");
+    expect(whole.emitted).toEqual([]);
+    expect((whole.blocked as { released?: Released<number>[] }).released ?? []).toEqual([]);
+    for (const sizes of [[6], [1], [11, 3]]) {
+      const r = runChunked(pieces(text, sizes), 100_000);
+      expect(r.blocked?.action).toBe("block");
+      const out = r.emitted.map((e) => e.text).join("");
+      const before = (r.blocked as { released?: Released<number>[] }).released ?? [];
+      const all = out + before.map((e) => e.text).join("");
+      expect(all).toContain("Sure. Mail [REDACTED:email]");
+      expect(all).not.toContain("jane.doe");
+      expect(all).not.toContain(GH.slice(0, 8));
+      expect(all).not.toContain("restart");
+    }
+  });
+
+  it("add holds at most maxHold before it scans, so one huge chunk is not one huge scan", () => {
+    const words = "the quarterly figures show steady growth across every region we serve ".split(" ");
+    const s = new StreamScanner<number>({ window: 64, maxHold: 256 });
+    let released = 0;
+    for (let i = 0; i < 200; i++) {
+      const step = s.add(`${words[i % words.length] || "and"} `, i);
+      expect(step.action).toBe("pass");
+      if (step.action === "pass") released += step.released.length;
+      expect(s.buffered).toBeLessThanOrEqual(64 + 128 + 256 + 16);
+    }
+    expect(released).toBeGreaterThan(0);
   });
 
   it("still finds what straddles two scans, however the stream is cut", () => {
