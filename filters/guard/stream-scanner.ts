@@ -213,7 +213,7 @@ export class StreamScanner<T = undefined> {
     const shifted = findings.map((f) => ({ ...f, start: f.start + base, end: f.end + base }));
     const blocking = shifted.filter((f) => actionFor(f, this.#policy) === "block");
     const redactions = shifted.filter((f) => actionFor(f, this.#policy) === "redact");
-    if (blocking.length > 0) return this.#blockAfter(blocking, redactions);
+    if (blocking.length > 0) return this.#blockAfter(blocking, redactions, text, base);
 
     let rp = final ? this.#released + this.#held.length : base + holdFrom(text, this.#ctx.length);
     if (!final && rp < this.#released + this.#held.length - this.#maxHold)
@@ -252,8 +252,11 @@ export class StreamScanner<T = undefined> {
    * goes out first (redacted as the scan says), then nothing more. With one scan per chunk this keeps what
    * a scan per event would have released before the block.
    */
-  #blockAfter(blocking: Finding[], redactions: Finding[]): StreamStep<T> {
+  #blockAfter(blocking: Finding[], redactions: Finding[], text: string, base: number): StreamStep<T> {
     let rp = Math.min(...blocking.map((f) => f.start));
+    // and the hold-back as if the text ended there: the token, digit run or PEM block the blocking finding
+    // sits in (a private JWK's other members before its "d", say) is held, as it was before the scan
+    rp = Math.min(rp, base + holdFrom(text.slice(0, Math.max(0, rp - base)), this.#ctx.length));
     for (let pass = 0; pass < 2; pass++) for (const f of redactions) if (f.start < rp && f.end > rp) rp = f.start;
     const honoured = redactions.every(
       (f) => f.start >= this.#released || this.#covered(f.start, Math.min(f.end, this.#released)),

@@ -178,10 +178,20 @@ export class StreamGuard {
       // an unterminated final block is discarded by SSE clients; it is not forwarded unscanned either
       if (endOfStream) this.#parser.end();
     } catch (e) {
+      const pending = [...this.#touched];
       this.#touched.clear();
       if (e instanceof Blocked) return this.#blockedResult(out + e.before, e.findings);
       const reason = isHexrError(e) ? e.code : "guard.stream_error";
       if (this.#failMode === "open") {
+        // what the chunk added but had not scanned yet is scanned now where it can be, so the redactions
+        // (and blocks) a scan per event would have applied before the error still are
+        try {
+          for (const sc of pending) this.#apply(sc.flush(), findings);
+          out += this.#flush(findings);
+        } catch (e2) {
+          if (e2 instanceof Blocked) return this.#blockedResult(out + e2.before, e2.findings);
+          // a scanner that cannot scan: the rest passes as the fail mode says
+        }
         this.#state = "passthrough";
         return {
           text: out + this.#flushAll(),
@@ -246,8 +256,9 @@ export class StreamGuard {
   #apply(step: StreamStep<Tag>, findings: Finding[]): void {
     if (step.action === "block") {
       // what was scanned clean before the block goes out ahead of the error event, whole events only
+      // (released by this scanner's last step or by other streams' scanners earlier in the chunk)
       if (step.released) this.#take(step.released);
-      throw new Blocked(step.findings, step.released ? this.#flushBeforeBlock() : "");
+      throw new Blocked(step.findings, this.#flushBeforeBlock());
     }
     for (const f of step.findings) findings.push(f);
     this.#take(step.released);
@@ -286,10 +297,16 @@ export class StreamGuard {
   #flush(findings: Finding[]): string {
     let out = "";
     let k = 0;
-    for (; k < this.#queue.length; k++) {
-      const p = this.#queue[k]!;
-      if (p.waiting > 0) break;
-      out += this.#resolve(p, findings);
+    try {
+      for (; k < this.#queue.length; k++) {
+        const p = this.#queue[k]!;
+        if (p.waiting > 0) break;
+        out += this.#resolve(p, findings);
+      }
+    } catch (e) {
+      // an event's own text blocked: the events resolved before it still go out ahead of the error
+      if (e instanceof Blocked) throw new Blocked(e.findings, out + e.before);
+      throw e;
     }
     if (k > 0) this.#queue = this.#queue.slice(k);
     return out;
@@ -331,9 +348,17 @@ export class StreamGuard {
     return rewriteEvent(p.ev, p.view, texts);
   }
 
-  /** Fail-open: whatever is queued goes out as received. */
+  /**
+   * Fail-open: whatever is queued goes out unscanned from here on — but with the redactions already
+   * decided for its released deltas (an email redacted earlier in the chunk stays redacted).
+   */
   #flushAll(): string {
-    const out = this.#queue.map((p) => p.ev.raw).join("");
+    let out = "";
+    for (const p of this.#queue) {
+      const changed = new Map<number, string>();
+      for (const [i, t] of p.texts) if (t !== p.view.slots[i]!.text) changed.set(i, t);
+      out += changed.size === 0 ? p.ev.raw : rewriteEvent(p.ev, p.view, changed);
+    }
     this.#queue = [];
     return out;
   }

@@ -21,8 +21,20 @@ import { StreamGuard } from "../../../sidecars/extproc/stream-guard.ts";
 const awsKey = () => `AKIA${Array.from(randomBytes(16), (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[b % 32]).join("")}`;
 const REDACT = parseGuardPolicy({ scanners: { secret: { action: "redact" } } });
 
-/** Feed the events one per chunk (split mid-event too), return what the client receives. */
+/**
+ * Feed the events one per chunk (split mid-event too), return what the client receives. Every case also runs
+ * with the whole answer in one chunk (how Envoy hands over a fast upstream's answer: one scan for all of
+ * it): the same bytes when nothing blocks, a block when the per-chunk run blocks.
+ */
 function run(provider: StreamProvider, events: string[], policy = DEFAULT_GUARD_POLICY) {
+  const r = runCut(provider, events, policy);
+  const whole = new StreamGuard(provider, policy).push(Buffer.from(events.join("")), true);
+  expect(whole.blocked).toBe(r.blocked);
+  if (!r.blocked) expect(whole.text ?? events.join("")).toBe(r.out);
+  return r;
+}
+
+function runCut(provider: StreamProvider, events: string[], policy: typeof DEFAULT_GUARD_POLICY) {
   const g = new StreamGuard(provider, policy);
   const bytes = Buffer.from(events.join(""));
   let out = "";
@@ -312,5 +324,69 @@ describe("the last chunk", () => {
     const last = g.push(new Uint8Array(Buffer.from(tail)), true);
     expect(last.text).toBeDefined();
     expect(last.text).not.toContain(key.slice(4, 14));
+  });
+});
+
+describe("a whole answer in one chunk (one scan for all of it)", () => {
+  const key = awsKey();
+  const chunk = (evs: string[]) => Buffer.from(evs.join(""));
+  /** The text a chat client assembles from what it received (deltas joined: a split value shows whole). */
+  const textOf = (out: string) =>
+    new SseParser()
+      .push(out)
+      .filter((e) => e.dispatched && e.data !== "[DONE]" && e.data.includes('"choices"'))
+      .map(
+        (e) => (JSON.parse(e.data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content ?? "",
+      )
+      .join("");
+
+  it("events before the one with a secret go out, redacted as scanned; nothing of the secret or after it", () => {
+    const evs = formatEvents(
+      chatEvents(spec({ reply: `Mail jane.doe@example.com now. Then use ${key} to deploy it all.`, deltaSize: 6 })),
+    );
+    const r = new StreamGuard("openai", DEFAULT_GUARD_POLICY).push(chunk(evs), true);
+    expect(r.blocked).toBe(true);
+    const said = textOf(r.text ?? "");
+    expect(said).toContain("Mail [REDACTED:email]");
+    expect(said).not.toContain("jane.doe");
+    expect(said).not.toContain(key.slice(0, 6));
+    expect(said).not.toContain("deploy");
+    expect(r.text).toContain("hexr_guard_blocked");
+  });
+
+  it("a private JWK's members before its d are held with it (no whitespace: one token), never released before the block", () => {
+    const b64 = (n: number) =>
+      Array.from(
+        randomBytes(n),
+        (x) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[x % 64],
+      ).join("");
+    const p = b64(86);
+    const q = b64(86);
+    const jwk = `{"kty":"RSA","n":"${b64(171)}","e":"AQAB","p":"${p}","q":"${q}","d":"${b64(171)}"}`;
+    const evs = formatEvents(chatEvents(spec({ reply: `Here it is: ${jwk}`, deltaSize: 9 })));
+    for (const feed of ["whole", "cut"] as const) {
+      const r = feed === "whole" ? new StreamGuard("openai", DEFAULT_GUARD_POLICY).push(chunk(evs), true) : undefined;
+      const out = r ? (r.text ?? "") : runCut("openai", evs, DEFAULT_GUARD_POLICY).out;
+      expect(out).toContain("hexr_guard_blocked");
+      const said = textOf(out);
+      expect(said).toContain("Here it");
+      expect(said).not.toContain(p.slice(0, 12));
+      expect(said).not.toContain(q.slice(0, 12));
+    }
+  });
+
+  it("fail open: an error after a redaction in the same chunk keeps the redaction", () => {
+    // more parallel text streams than the guard scans: an error after the first choice's email was redacted
+    const first = formatEvents(chatEvents(spec({ reply: "write to jane.doe@example.com today", deltaSize: 7 })));
+    const many = Array.from(
+      { length: 70 },
+      (_, i) => `data: ${JSON.stringify({ choices: [{ index: i + 1, delta: { content: "x " } }] })}\n\n`,
+    );
+    const evs = [...first.slice(0, -1), ...many, ...first.slice(-1)]; // the finish event last
+    const r = new StreamGuard("openai", DEFAULT_GUARD_POLICY, "open").push(chunk(evs), true);
+    expect(r.error).toBeDefined();
+    const said = textOf(r.text ?? "");
+    expect(said).toContain("write to [REDACTED:email]");
+    expect(said).not.toContain("jane.doe");
   });
 });
