@@ -12,9 +12,9 @@ export const LOCAL_AGENT_CLUSTER = "local_agent";
 /**
  * ext_proc on an LLM upstream's routes with the response FULL_DUPLEX_STREAMED (request bodies buffered for
  * the guard, see {@link RouteExtProc}). Served, and not the default: measured beside the guard's own
- * per-request `mode_override` (STREAMED), it costs more sidecar CPU per request and gains nothing (Envoy
- * already hands over a streamed answer in one or two chunks, and every duplex answer carries the bytes
- * back); bench scenario `hexr-guard-stream-duplex`, bench/RESULTS.md.
+ * per-request `mode_override` (STREAMED), it was never better, and cost more sidecar CPU per request
+ * before the stream guard scanned once per chunk (Envoy already hands over a streamed answer in one or two
+ * chunks, and every duplex answer carries the bytes back); bench `hexr-guard-stream-duplex`, RESULTS.md.
  */
 export const FULL_DUPLEX_EXT_PROC = {
   requestBody: "BUFFERED",
