@@ -229,13 +229,7 @@ export class StreamScanner<T = undefined> {
     for (const f of redactions) {
       if (f.start < this.#released && !this.#covered(f.start, Math.min(f.end, this.#released))) return this.#block([f]);
     }
-    const spans: Span[] = redactions.map((f) => ({
-      start: f.start,
-      end: f.end,
-      type: f.type,
-      name: redactionLabel(f),
-    }));
-    const released = this.#release(rp, mergeSpans([...spans, ...this.#redacted]));
+    const released = this.#releaseRedacted(rp, redactions);
     // redact/annotate findings are reported once, when the text they cover has been released
     const noted: Finding[] = [];
     for (const f of shifted) {
@@ -262,15 +256,20 @@ export class StreamScanner<T = undefined> {
       (f) => f.start >= this.#released || this.#covered(f.start, Math.min(f.end, this.#released)),
     );
     if (rp <= this.#released || !honoured) return this.#block(blocking);
+    const released = this.#releaseRedacted(rp, redactions);
+    this.#block(blocking);
+    return { action: "block", findings: blocking, released };
+  }
+
+  /** Release up to `rp` with these redactions (and those already applied) masked. */
+  #releaseRedacted(rp: number, redactions: readonly Finding[]): Released<T>[] {
     const spans: Span[] = redactions.map((f) => ({
       start: f.start,
       end: f.end,
       type: f.type,
       name: redactionLabel(f),
     }));
-    const released = this.#release(rp, mergeSpans([...spans, ...this.#redacted]));
-    this.#block(blocking);
-    return { action: "block", findings: blocking, released };
+    return this.#release(rp, mergeSpans([...spans, ...this.#redacted]));
   }
 
   #block(findings: Finding[]): StreamStep<T> {

@@ -92,52 +92,34 @@ beforeAll(async () => {
     { logger, audit: new MemoryAudit(), now: () => START + 1000 * tick++ },
   );
 
-  envoy = await startEnvoy(
-    renderSidecarBootstrap({
-      tls: {
-        mode: "files",
-        certChain: path.join(dir, "envoy.pem"),
-        privateKey: path.join(dir, "envoy-key.pem"),
-        clientCa: path.join(dir, "ca.pem"),
-      },
-      outbound: { address: "127.0.0.1", port: 0 },
-      authz: { socket: authzSocket, timeoutMs: 1000 },
-      extProc: { socket: procSocket },
-      upstreams: [
-        {
-          name: "llm",
-          domains: ["api.openai.com", "api.anthropic.com"],
-          address: "127.0.0.1",
-          port: llm.port,
+  // the same data plane twice: LLM route body modes left to the guard's override (the default), and the
+  // LLM route's responses FULL_DUPLEX_STREAMED (the opt-in body mode)
+  const guardEnvoy = (extProc?: typeof FULL_DUPLEX_EXT_PROC) =>
+    startEnvoy(
+      renderSidecarBootstrap({
+        tls: {
+          mode: "files",
+          certChain: path.join(dir, "envoy.pem"),
+          privateKey: path.join(dir, "envoy-key.pem"),
+          clientCa: path.join(dir, "ca.pem"),
         },
-      ],
-      accessLog: false,
-    }),
-  );
-  // the same data plane with the LLM route's responses FULL_DUPLEX_STREAMED (the opt-in body mode)
-  duplexEnvoy = await startEnvoy(
-    renderSidecarBootstrap({
-      tls: {
-        mode: "files",
-        certChain: path.join(dir, "envoy.pem"),
-        privateKey: path.join(dir, "envoy-key.pem"),
-        clientCa: path.join(dir, "ca.pem"),
-      },
-      outbound: { address: "127.0.0.1", port: 0 },
-      authz: { socket: authzSocket, timeoutMs: 1000 },
-      extProc: { socket: procSocket },
-      upstreams: [
-        {
-          name: "llm",
-          domains: ["api.openai.com", "api.anthropic.com"],
-          address: "127.0.0.1",
-          port: llm.port,
-          extProc: FULL_DUPLEX_EXT_PROC,
-        },
-      ],
-      accessLog: false,
-    }),
-  );
+        outbound: { address: "127.0.0.1", port: 0 },
+        authz: { socket: authzSocket, timeoutMs: 1000 },
+        extProc: { socket: procSocket },
+        upstreams: [
+          {
+            name: "llm",
+            domains: ["api.openai.com", "api.anthropic.com"],
+            address: "127.0.0.1",
+            port: llm.port,
+            ...(extProc ? { extProc } : {}),
+          },
+        ],
+        accessLog: false,
+      }),
+    );
+  envoy = await guardEnvoy();
+  duplexEnvoy = await guardEnvoy(FULL_DUPLEX_EXT_PROC);
   for (const [mode, e] of [
     ["override", envoy],
     ["duplex", duplexEnvoy],
