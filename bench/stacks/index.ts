@@ -119,9 +119,17 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
     }
     // The same upstreams for every Envoy. The guard asks for request/response bodies per request (mode
     // override from its processor), so no route sets body modes up front — except the helper stack
-    // `hexr-guard-duplex`, whose LLM route is FULL_DUPLEX_STREAMED (FULL_DUPLEX_EXT_PROC).
-    const upstreams = (llmExtProc?: RouteExtProc): UpstreamOptions[] => [
-      { name: "echo", domains: ECHO_HOSTS, address: "127.0.0.1", port: echo.port },
+    // `hexr-guard-duplex`, whose LLM route is FULL_DUPLEX_STREAMED (FULL_DUPLEX_EXT_PROC), and
+    // `hexr-authz-guard`, whose cloud route skips ext_proc as the local data plane's do (`extProc: off`):
+    // its scenario measures authorization beside a guard flood, not headers-only ext_proc queued behind it
+    const upstreams = (llmExtProc?: RouteExtProc, cloudExtProc?: "off"): UpstreamOptions[] => [
+      {
+        name: "echo",
+        domains: ECHO_HOSTS,
+        address: "127.0.0.1",
+        port: echo.port,
+        ...(cloudExtProc ? { extProc: cloudExtProc } : {}),
+      },
       // without the guard scenarios, OpenAI requests (parity checks only) go to the echo server
       {
         name: "llm",
@@ -135,7 +143,10 @@ export async function startStacks(needed: ReadonlySet<StackId>, ctx: StackContex
       note(`envoy for ${id}`);
       const e = await startBenchEnvoy({
         pki: ctx.pki,
-        upstreams: upstreams(id === "hexr-guard-duplex" ? FULL_DUPLEX_EXT_PROC : undefined),
+        upstreams: upstreams(
+          id === "hexr-guard-duplex" ? FULL_DUPLEX_EXT_PROC : undefined,
+          id === "hexr-authz-guard" ? "off" : undefined,
+        ),
         ...(authz ? { authz: { socket: authz.socket } } : {}),
         ...(extProc ? { extProc: { socket: extProc.socket } } : {}),
         concurrency: ctx.envoyConcurrency,
