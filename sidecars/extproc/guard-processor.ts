@@ -421,7 +421,11 @@ export class GuardProcessor implements Processor {
       this.#duplexBody = "drop";
       this.#stats.unscannable++;
       this.#tel?.unscannable("response", "too_large");
-      this.#log.warn({ event: "guard_gather_budget", route: this.#route.name, budget_bytes: DUPLEX_GATHER_BUDGET_BYTES });
+      this.#log.warn({
+        event: "guard_gather_budget",
+        route: this.#route.name,
+        budget_bytes: DUPLEX_GATHER_BUDGET_BYTES,
+      });
       return GATHER_BUDGET_ERROR;
     }
     if (this.#gatheredLen > this.#route.maxBodyBytes) {

@@ -84,6 +84,8 @@ export class ExtProcStream {
   #modes: ProtocolConfiguration | undefined;
   /** The response body comes FULL_DUPLEX_STREAMED. */
   #duplex = false;
+  /** A message was seen (protocol_config is read from the first only). */
+  #started = false;
   #closed = false;
 
   constructor(streams: ExtProcStreams, meta: Metadata, tel: StreamTelemetry | undefined) {
@@ -110,10 +112,12 @@ export class ExtProcStream {
 
   #answer(msg: ProcessingRequest): Answer {
     const processor = this.#processor;
-    const modes = msg.protocol_config;
-    if (modes !== undefined && this.#modes === undefined) {
+    // the stream's first message says how Envoy sends this route's bodies (ExtProcPerRoute); a later one
+    // cannot change it (Envoy sends it once: a stream answered in one form is never switched to another)
+    const modes = this.#started ? undefined : msg.protocol_config;
+    this.#started = true;
+    if (modes !== undefined) {
       this.#modes = modes;
-      // on the stream's first message: how Envoy sends this route's bodies (ExtProcPerRoute)
       if (modes.request_body_mode === "FULL_DUPLEX_STREAMED") {
         // every processor here reads a request body whole (or not at all): refused, never half-read
         this.#streams.logger.error({ event: "ext_proc_unsupported_mode", request_body_mode: modes.request_body_mode });
@@ -271,19 +275,32 @@ function writeAnswer(
   encode: (r: ProcessingResponse) => Buffer,
   write: (b: Buffer) => void,
 ): void {
-  const list = Array.isArray(a) ? (a as readonly ProcessingResponse[]) : [a as ProcessingResponse];
-  for (const r of list) {
-    let b: Buffer;
-    try {
-      b = encode(r);
-    } catch (e) {
-      streams.stats.errors++;
-      streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
-      write(encode(INTERNAL_ERROR));
-      return;
-    }
-    write(b);
+  // one response (every message outside FULL_DUPLEX_STREAMED): no list made for it
+  if (!Array.isArray(a)) {
+    writeOne(a as ProcessingResponse, streams, encode, write);
+    return;
   }
+  for (const r of a as readonly ProcessingResponse[]) if (!writeOne(r, streams, encode, write)) return;
+}
+
+/** Writes one response; false when it could not be encoded (a 500 went out instead). */
+function writeOne(
+  r: ProcessingResponse,
+  streams: ExtProcStreams,
+  encode: (r: ProcessingResponse) => Buffer,
+  write: (b: Buffer) => void,
+): boolean {
+  let b: Buffer;
+  try {
+    b = encode(r);
+  } catch (e) {
+    streams.stats.errors++;
+    streams.logger.error({ event: "ext_proc_error", error: e instanceof Error ? e.name : "unknown" });
+    write(encode(INTERNAL_ERROR));
+    return false;
+  }
+  write(b);
+  return true;
 }
 
 /** `Process` on the plain node:http2 gRPC server. */

@@ -258,25 +258,10 @@ export class StreamGuard {
       // what was scanned clean before the block goes out ahead of the error event, whole events only
       // (released by this scanner's last step or by other streams' scanners earlier in the chunk)
       if (step.released) this.#take(step.released);
-      throw new Blocked(step.findings, this.#flushBeforeBlock());
+      throw new Blocked(step.findings, this.#flush([], true));
     }
     for (const f of step.findings) findings.push(f);
     this.#take(step.released);
-  }
-
-  /** Events whose every delta is released, before a block: resolved without scanning anything more. */
-  #flushBeforeBlock(): string {
-    let out = "";
-    let k = 0;
-    for (; k < this.#queue.length; k++) {
-      const p = this.#queue[k]!;
-      if (p.waiting > 0) break;
-      // an event with text of its own to scan (a snapshot, plain text) stops here: it is not sent unscanned
-      if (p.view.slots.some((s) => s.stream?.kind !== "delta")) break;
-      out += this.#resolve(p, []);
-    }
-    this.#queue = this.#queue.slice(k);
-    return out;
   }
 
   #take(released: readonly Released<Tag>[]): void {
@@ -293,14 +278,19 @@ export class StreamGuard {
     }
   }
 
-  /** Events whose every delta is released, in order, each resolved (snapshots, plain text) and rewritten. */
-  #flush(findings: Finding[]): string {
+  /**
+   * Events whose every delta is released, in order, each resolved (snapshots, plain text) and rewritten.
+   * `deltasOnly` (before a block): up to the first event with text of its own to scan (a snapshot, plain
+   * text), which is not sent unscanned, so nothing more is scanned.
+   */
+  #flush(findings: Finding[], deltasOnly = false): string {
     let out = "";
     let k = 0;
     try {
       for (; k < this.#queue.length; k++) {
         const p = this.#queue[k]!;
         if (p.waiting > 0) break;
+        if (deltasOnly && p.view.slots.some((s) => s.stream?.kind !== "delta")) break;
         out += this.#resolve(p, findings);
       }
     } catch (e) {

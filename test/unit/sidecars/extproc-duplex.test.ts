@@ -330,6 +330,19 @@ describe("the stream loop and FULL_DUPLEX_STREAMED", () => {
     expect(piece(a as ProcessingResponse)).toBeUndefined();
   });
 
+  it("protocol_config counts on the stream's first message only: a later one cannot switch the answers' form", () => {
+    const s = open();
+    s.message(headers("api.openai.com"));
+    s.message({
+      response_headers: { headers: { headers: [{ key: "content-type", value: "text/event-stream" }] } },
+      protocol_config: DUPLEX,
+    });
+    const a = s.message({ response_body: { body: enc(`${sse("hello")}data: [DONE]\n\n`), end_of_stream: true } });
+    expect(Array.isArray(a)).toBe(false);
+    expect(piece(a as ProcessingResponse)).toBeUndefined();
+    expect(s.message({ response_trailers: {} })).toEqual({ response_trailers: {} });
+  });
+
   it("a cancelled stream releases what its body gathered (the loop closes its processor)", () => {
     const s = open();
     s.message(headers("api.openai.com", { protocol_config: DUPLEX }));
